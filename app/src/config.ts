@@ -1,0 +1,143 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+// The only module that reads the environment. Everything else receives a Config.
+
+const DEV_SESSION_SECRET = 'development-only-session-secret-not-for-production';
+const DEV_REDIS_URL = 'redis://127.0.0.1:6379';
+const DEV_DEMO_USERS = 'alice:alice-password-1,bob:bob-password-2';
+
+const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const flag = z.enum(['true', 'false']).default('false').transform((value) => value === 'true');
+
+const demoUsers = z
+  .string()
+  .transform((value, ctx) => {
+    const users: { username: string; password: string }[] = [];
+    for (const entry of value.split(',').map((part) => part.trim()).filter(Boolean)) {
+      const separator = entry.indexOf(':');
+      const username = entry.slice(0, separator);
+      const password = entry.slice(separator + 1);
+      if (separator < 1 || !/^[a-zA-Z0-9._-]{1,64}$/.test(username) || password.length < 8) {
+        ctx.addIssue({ code: 'custom', message: 'expected name:password pairs (name [a-zA-Z0-9._-], password of 8+ characters)' });
+        return z.NEVER;
+      }
+      users.push({ username: username.toLowerCase(), password });
+    }
+    return users;
+  });
+
+const schema = z
+  .object({
+    NODE_ENV: z.enum(['production', 'development', 'test']).default('development'),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    INSTANCE_ID: z.string().regex(/^[\w.-]{1,64}$/).default(hostname()),
+    REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+    REDIS_PASSWORD: z.string().min(1).optional(),
+    REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().positive().default(500),
+    SESSION_SECRET: z.string().optional(),
+    SESSION_IDLE_TIMEOUT_S: seconds(30 * 60),
+    SESSION_ABSOLUTE_TIMEOUT_S: seconds(8 * 60 * 60),
+    TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
+    DEMO_USERS: demoUsers.optional(),
+    ALLOW_DEMO_USERS: flag,
+    LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().positive().default(5),
+    LOGIN_MAX_FAILURES_PER_CLIENT: z.coerce.number().int().positive().default(100),
+    LOGIN_THROTTLE_WINDOW_S: seconds(15 * 60),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV !== 'production') return;
+    const require = (key: keyof typeof env, message: string) => ctx.addIssue({ code: 'custom', path: [key], message });
+    if (!env.REDIS_URL) require('REDIS_URL', 'required in production');
+    if (!env.SESSION_SECRET) require('SESSION_SECRET', 'required in production (or SESSION_SECRET_FILE)');
+    else if (env.SESSION_SECRET.split(',').some((secret) => secret.trim().length < 32)) {
+      require('SESSION_SECRET', 'every secret must be at least 32 characters in production');
+    } else if (env.SESSION_SECRET.includes(DEV_SESSION_SECRET)) {
+      require('SESSION_SECRET', 'the development secret is refused in production');
+    }
+    if (env.DEMO_USERS && !env.ALLOW_DEMO_USERS) require('DEMO_USERS', 'refused in production unless ALLOW_DEMO_USERS=true');
+    if (env.SESSION_ABSOLUTE_TIMEOUT_S < env.SESSION_IDLE_TIMEOUT_S) {
+      require('SESSION_ABSOLUTE_TIMEOUT_S', 'must not be shorter than SESSION_IDLE_TIMEOUT_S');
+    }
+  });
+
+export type Config = ReturnType<typeof loadConfig>;
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** `NAME_FILE` (Docker/Kubernetes secrets) fills `NAME`; setting both is an error. */
+function resolveFileVariables(env: Env, readFile: (path: string) => string, problems: string[]): Env {
+  const resolved: Env = { ...env };
+  for (const name of ['SESSION_SECRET', 'REDIS_PASSWORD']) {
+    const path = env[`${name}_FILE`];
+    if (!path) continue;
+    if (env[name]) problems.push(`${name}: set either ${name} or ${name}_FILE, not both`);
+    try {
+      resolved[name] = readFile(path).trim();
+    } catch {
+      problems.push(`${name}_FILE: cannot read ${path}`);
+    }
+  }
+  // Empty strings mean "unset", as in most shells' `VAR=` lines.
+  for (const [key, value] of Object.entries(resolved)) if (value === '') delete resolved[key];
+  return resolved;
+}
+
+export function loadConfig(env: Env = process.env, readFile = (path: string) => readFileSync(path, 'utf8')) {
+  const problems: string[] = [];
+  const parsed = schema.safeParse(resolveFileVariables(env, readFile, problems));
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || 'environment'}: ${issue.message}`);
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  const values = parsed.data;
+
+  const developmentDefaults: string[] = [];
+  const devDefault = <T>(name: string, value: T | undefined, fallback: T): T => {
+    if (value !== undefined) return value;
+    developmentDefaults.push(name);
+    return fallback;
+  };
+
+  const redisUrl = new URL(devDefault('REDIS_URL', values.REDIS_URL, DEV_REDIS_URL));
+  if (values.REDIS_PASSWORD) redisUrl.password = encodeURIComponent(values.REDIS_PASSWORD);
+  const production = values.NODE_ENV === 'production';
+  const users = production ? values.DEMO_USERS : devDefault('DEMO_USERS', values.DEMO_USERS, demoUsers.parse(DEV_DEMO_USERS));
+
+  return Object.freeze({
+    env: values.NODE_ENV,
+    host: values.HOST,
+    port: values.PORT,
+    instanceId: values.INSTANCE_ID,
+    redis: { url: redisUrl.href, commandTimeoutMs: values.REDIS_COMMAND_TIMEOUT_MS },
+    session: {
+      secrets: devDefault('SESSION_SECRET', values.SESSION_SECRET, DEV_SESSION_SECRET).split(',').map((secret) => secret.trim()),
+      cookieName: 'sid',
+      idleTimeoutS: values.SESSION_IDLE_TIMEOUT_S,
+      absoluteTimeoutS: values.SESSION_ABSOLUTE_TIMEOUT_S,
+    },
+    trustProxy: values.TRUST_PROXY,
+    demoUsers: users ?? [],
+    throttle: {
+      maxFailuresPerAccount: values.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+      maxFailuresPerClient: values.LOGIN_MAX_FAILURES_PER_CLIENT,
+      windowS: values.LOGIN_THROTTLE_WINDOW_S,
+    },
+    logLevel: values.LOG_LEVEL,
+    shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,
+    /** Names of the variables that fell back to development defaults; printed at start. */
+    developmentDefaults,
+  });
+}

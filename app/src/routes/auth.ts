@@ -1,0 +1,65 @@
+import { Router } from 'express';
+import type { Config } from '../config.ts';
+import type { createCsrf } from '../csrf.ts';
+import { destroySession, regenerateSession, saveSession, type Sessions } from '../session.ts';
+import type { LoginThrottle } from '../throttle.ts';
+import type { UserDirectory } from '../users.ts';
+import type { Views } from '../views.ts';
+
+type Deps = {
+  config: Pick<Config, 'session'>;
+  views: Views;
+  csrf: ReturnType<typeof createCsrf>;
+  users: UserDirectory;
+  throttle: LoginThrottle;
+  sessions: Sessions;
+};
+
+const field = (value: unknown, max: number) => (typeof value === 'string' && value.length <= max ? value : '');
+
+export function createAuthRouter({ config, views, csrf, users, throttle, sessions }: Deps) {
+  const router = Router();
+
+  router.post('/login', async (req, res) => {
+    const username = field(req.body?.username, 64).trim();
+    const password = field(req.body?.password, 1024);
+    const fail = (status: number, error: string, headers: Record<string, string> = {}) =>
+      views.render(res.set(headers), status, 'login', { error, username, csrfToken: csrf.token(req, res) });
+
+    if (!username || !password) return fail(400, 'Enter your username and password.');
+    const address = req.ip ?? 'unknown';
+    const retryAfterS = await throttle.retryAfter(username, address);
+    if (retryAfterS > 0) {
+      const minutes = Math.ceil(retryAfterS / 60);
+      return fail(429, `Too many failed attempts. Try again later (in about ${minutes} minute${minutes === 1 ? '' : 's'}).`, {
+        'Retry-After': String(retryAfterS),
+      });
+    }
+    const user = await users.verify(username, password);
+    if (!user) {
+      await throttle.recordFailure(username, address);
+      return fail(401, 'Wrong username or password.');
+    }
+    await throttle.recordSuccess(user);
+
+    // A new session ID at login: an ID planted before login (session fixation) is worthless.
+    await regenerateSession(req);
+    sessions.store.allowCreate(req.session);
+    req.session.user = { username: user };
+    req.session.loginAt = Date.now();
+    // Saved before the redirect, so the next request, on whichever instance, finds it.
+    await saveSession(req);
+    req.log.info({ user }, 'login');
+    res.redirect(303, '/');
+  });
+
+  router.post('/logout', async (req, res) => {
+    const user = req.session.user?.username;
+    await destroySession(req);
+    res.clearCookie(config.session.cookieName, { path: '/', httpOnly: true, sameSite: 'lax' });
+    if (user) req.log.info({ user }, 'logout');
+    res.redirect(303, '/');
+  });
+
+  return router;
+}

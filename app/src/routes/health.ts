@@ -1,0 +1,24 @@
+import { Router } from 'express';
+import { RETRY_AFTER_S } from '../errors.ts';
+import type { RedisClient } from '../redis.ts';
+import { isRedisReady } from '../redis.ts';
+
+const READINESS_PING_TIMEOUT_MS = 250;
+
+/** Liveness never touches Redis (a Redis outage must not get healthy instances restarted); readiness does. */
+export function createHealthRouter({ redis, isShuttingDown }: { redis: RedisClient; isShuttingDown: () => boolean }) {
+  const router = Router();
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  router.get('/readyz', async (_req, res) => {
+    const problem = isShuttingDown()
+      ? 'shutting down'
+      : (await isRedisReady(redis, READINESS_PING_TIMEOUT_MS))
+        ? undefined
+        : 'redis unavailable';
+    if (problem) res.status(503).set('Retry-After', String(RETRY_AFTER_S)).json({ status: problem });
+    else res.json({ status: 'ready' });
+  });
+  return router;
+}

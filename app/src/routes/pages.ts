@@ -1,0 +1,32 @@
+import { Router } from 'express';
+import type { Config } from '../config.ts';
+import type { createCsrf } from '../csrf.ts';
+import type { Views } from '../views.ts';
+
+type Deps = { config: Pick<Config, 'session'>; views: Views; csrf: ReturnType<typeof createCsrf> };
+
+export function createPagesRouter({ config, views, csrf }: Deps) {
+  const router = Router();
+  const { idleTimeoutS, absoluteTimeoutS } = config.session;
+
+  router.get('/', (req, res) => {
+    const { user, loginAt } = req.session;
+    if (!user || !loginAt) return views.render(res, 200, 'home', {});
+    views.render(res, 200, 'home', {
+      user,
+      csrfToken: csrf.token(req, res),
+      loginAt: new Date(loginAt),
+      // This request's read slid the idle timeout, so it counts from now.
+      idleExpiry: new Date(Math.min(Date.now() + idleTimeoutS * 1000, loginAt + absoluteTimeoutS * 1000)),
+      idleMinutes: Math.round(idleTimeoutS / 60),
+      absoluteExpiry: new Date(loginAt + absoluteTimeoutS * 1000),
+    });
+  });
+
+  router.get('/login', (req, res) => {
+    if (req.session.user) return res.redirect(303, '/');
+    views.render(res, 200, 'login', { csrfToken: csrf.token(req, res) });
+  });
+
+  return router;
+}

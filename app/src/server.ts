@@ -1,0 +1,69 @@
+import type { Server } from 'node:http';
+import { createApp } from './app.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { createLogger } from './log.ts';
+import { createRedisClient } from './redis.ts';
+import { createUserDirectory } from './users.ts';
+
+// The only module with side effects: reads the config, opens Redis, listens, and shuts down on a signal.
+
+async function main() {
+  const config = loadConfigOrExit();
+  const log = createLogger(config);
+  if (config.developmentDefaults.length > 0) {
+    log.warn({ variables: config.developmentDefaults }, 'using development defaults (refused when NODE_ENV=production)');
+  }
+
+  const redis = createRedisClient(config, log);
+  log.info('connecting to redis');
+  await redis.connect();
+  const users = await createUserDirectory(config.demoUsers);
+
+  let shuttingDown = false;
+  const app = createApp({ config, redis, users, log, isShuttingDown: () => shuttingDown });
+  const server = app.listen(config.port, config.host);
+  await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
+  // Longer than nginx's upstream keepalive_timeout, so nginx, not Node, closes idle connections: no reuse races.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  log.info({ host: config.host, port: config.port, users: users.usernames.length }, 'listening');
+
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info({ signal }, 'shutting down');
+    setTimeout(() => {
+      log.error('shutdown timed out; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs).unref();
+    await closeServer(server);
+    await redis.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', (signal) => void shutdown(signal));
+  process.on('SIGINT', (signal) => void shutdown(signal));
+}
+
+/** Stops accepting, lets in-flight requests finish, and closes idle keep-alive sockets so no proxy reuses them. */
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+    // A connection that turns idle after its last response is closed too (Node marks responses `Connection: close`).
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
+    server.once('close', () => clearInterval(sweep));
+  });
+}
+
+function loadConfigOrExit() {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(err.message);
+    process.exit(1);
+  }
+}
+
+await main();

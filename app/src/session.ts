@@ -1,0 +1,58 @@
+import type { Request, RequestHandler } from 'express';
+import session from 'express-session';
+import type { Config } from './config.ts';
+import type { RedisClient } from './redis.ts';
+import { SessionStore } from './session-store.ts';
+
+export type Sessions = ReturnType<typeof createSessions>;
+
+/**
+ * express-session on the shared store, configured as its README recommends for a login app:
+ * no session until login (`saveUninitialized: false`), no write unless something changed (`resave: false`).
+ * The cookie is a browser-session cookie; the server decides when the session ends (Redis TTL + loginAt).
+ */
+export function createSessions({ config, redis }: { config: Pick<Config, 'session'>; redis: RedisClient }) {
+  const cookie = { httpOnly: true, sameSite: 'lax', path: '/' } as const;
+  const store = new SessionStore({
+    client: redis,
+    idleTimeoutS: config.session.idleTimeoutS,
+    absoluteTimeoutS: config.session.absoluteTimeoutS,
+    cookie,
+  });
+  const middleware = session({
+    name: config.session.cookieName,
+    secret: config.session.secrets,
+    store,
+    resave: false,
+    saveUninitialized: false,
+    // `Secure` whenever the original request was HTTPS, as reported by the trusted proxy (X-Forwarded-Proto).
+    cookie: { ...cookie, secure: 'auto' },
+  });
+
+  /** Ends sessions past the absolute timeout, whatever the cookie or the sliding TTL says. */
+  const enforceAbsoluteTimeout: RequestHandler = async (req, res, next) => {
+    const loginAt = req.session?.loginAt;
+    if (loginAt && Date.now() - loginAt >= config.session.absoluteTimeoutS * 1000) {
+      await destroySession(req);
+      res.clearCookie(config.session.cookieName, cookie);
+      // Continue as an anonymous visitor with a fresh session object that will not be saved.
+      // express-session adds `generate` to its store at runtime (untyped).
+      (store as unknown as { generate(req: Request): void }).generate(req);
+    }
+    next();
+  };
+
+  return { store, middleware, enforceAbsoluteTimeout };
+}
+
+export function destroySession(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
+}
+
+export function regenerateSession(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
+}
+
+export function saveSession(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
+}
