@@ -4,6 +4,8 @@ import { z } from 'zod';
 
 // The only module that reads the environment. Everything else receives a Config.
 
+type Env = Record<string, string | undefined>;
+
 const DEV_SESSION_SECRET = 'development-only-session-secret-not-for-production';
 const DEV_REDIS_URL = 'redis://127.0.0.1:6379';
 const DEV_DEMO_USERS = 'alice:alice-password-1,bob:bob-password-2';
@@ -28,8 +30,7 @@ const demoUsers = z
     return users;
   });
 
-const schema = z
-  .object({
+const schema = z.object({
     NODE_ENV: z.enum(['production', 'development', 'test']).default('development'),
     HOST: z.string().min(1).default('127.0.0.1'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -48,22 +49,21 @@ const schema = z
     LOGIN_THROTTLE_WINDOW_S: seconds(15 * 60),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
-  })
-  .superRefine((env, ctx) => {
-    if (env.NODE_ENV !== 'production') return;
-    const require = (key: keyof typeof env, message: string) => ctx.addIssue({ code: 'custom', path: [key], message });
-    if (!env.REDIS_URL) require('REDIS_URL', 'required in production');
-    if (!env.SESSION_SECRET) require('SESSION_SECRET', 'required in production (or SESSION_SECRET_FILE)');
-    else if (env.SESSION_SECRET.split(',').some((secret) => secret.trim().length < 32)) {
-      require('SESSION_SECRET', 'every secret must be at least 32 characters in production');
-    } else if (env.SESSION_SECRET.includes(DEV_SESSION_SECRET)) {
-      require('SESSION_SECRET', 'the development secret is refused in production');
-    }
-    if (env.DEMO_USERS && !env.ALLOW_DEMO_USERS) require('DEMO_USERS', 'refused in production unless ALLOW_DEMO_USERS=true');
-    if (env.SESSION_ABSOLUTE_TIMEOUT_S < env.SESSION_IDLE_TIMEOUT_S) {
-      require('SESSION_ABSOLUTE_TIMEOUT_S', 'must not be shorter than SESSION_IDLE_TIMEOUT_S');
-    }
   });
+
+/** Production has no defaults for secrets and no demo users unless asked for; checked on the raw values. */
+function productionProblems(env: Env): string[] {
+  if (env.NODE_ENV !== 'production') return [];
+  const problems: string[] = [];
+  if (!env.REDIS_URL) problems.push('REDIS_URL: required in production');
+  if (!env.SESSION_SECRET) problems.push('SESSION_SECRET: required in production (or SESSION_SECRET_FILE)');
+  else if (env.SESSION_SECRET.includes(DEV_SESSION_SECRET)) problems.push('SESSION_SECRET: the development secret is refused in production');
+  else if (env.SESSION_SECRET.split(',').some((secret) => secret.trim().length < 32)) {
+    problems.push('SESSION_SECRET: every secret must be at least 32 characters in production');
+  }
+  if (env.DEMO_USERS && env.ALLOW_DEMO_USERS !== 'true') problems.push('DEMO_USERS: refused in production unless ALLOW_DEMO_USERS=true');
+  return problems;
+}
 
 export type Config = ReturnType<typeof loadConfig>;
 
@@ -74,8 +74,6 @@ export class ConfigError extends Error {
     this.problems = problems;
   }
 }
-
-type Env = Record<string, string | undefined>;
 
 /** `NAME_FILE` (Docker/Kubernetes secrets) fills `NAME`; setting both is an error. */
 function resolveFileVariables(env: Env, readFile: (path: string) => string, problems: string[]): Env {
@@ -97,9 +95,14 @@ function resolveFileVariables(env: Env, readFile: (path: string) => string, prob
 
 export function loadConfig(env: Env = process.env, readFile = (path: string) => readFileSync(path, 'utf8')) {
   const problems: string[] = [];
-  const parsed = schema.safeParse(resolveFileVariables(env, readFile, problems));
+  const resolved = resolveFileVariables(env, readFile, problems);
+  const parsed = schema.safeParse(resolved);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || 'environment'}: ${issue.message}`);
+  }
+  problems.push(...productionProblems(resolved));
+  if (parsed.success && parsed.data.SESSION_ABSOLUTE_TIMEOUT_S < parsed.data.SESSION_IDLE_TIMEOUT_S) {
+    problems.push('SESSION_ABSOLUTE_TIMEOUT_S: must not be shorter than SESSION_IDLE_TIMEOUT_S');
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const values = parsed.data;

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from '../src/config.ts';
+
+const SECRET = 'a-production-secret-of-at-least-32-chars';
+const production = {
+  NODE_ENV: 'production',
+  REDIS_URL: 'redis://app:pw@redis:6379',
+  SESSION_SECRET: SECRET,
+};
+
+function problemsOf(env: Record<string, string>, readFile?: (path: string) => string): string[] {
+  try {
+    loadConfig(env, readFile);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  it('uses explicit development defaults and names them', () => {
+    const config = loadConfig({});
+    assert.equal(config.env, 'development');
+    assert.equal(config.redis.url, 'redis://127.0.0.1:6379');
+    assert.deepEqual(config.developmentDefaults, ['REDIS_URL', 'DEMO_USERS', 'SESSION_SECRET']);
+    assert.deepEqual(config.demoUsers.map((user) => user.username), ['alice', 'bob']);
+  });
+
+  it('applies the OWASP session timeouts by default', () => {
+    const { session } = loadConfig({});
+    assert.equal(session.idleTimeoutS, 1800);
+    assert.equal(session.absoluteTimeoutS, 8 * 3600);
+  });
+
+  it('reports every production problem at once', () => {
+    const problems = problemsOf({ NODE_ENV: 'production', DEMO_USERS: 'alice:long-enough', PORT: 'eighty' });
+    assert.equal(problems.length, 4, problems.join('\n'));
+    for (const name of ['PORT', 'REDIS_URL', 'SESSION_SECRET', 'DEMO_USERS']) {
+      assert.ok(problems.some((problem) => problem.startsWith(name)), `${name} missing in ${problems.join('; ')}`);
+    }
+  });
+
+  it('has no production defaults: secrets are required and demo users are absent', () => {
+    const config = loadConfig(production);
+    assert.deepEqual(config.developmentDefaults, []);
+    assert.deepEqual(config.demoUsers, []);
+  });
+
+  it('refuses short and development secrets in production', () => {
+    assert.match(problemsOf({ ...production, SESSION_SECRET: 'short' })[0]!, /at least 32/);
+    assert.match(problemsOf({ ...production, SESSION_SECRET: 'development-only-session-secret-not-for-production' })[0]!, /refused/);
+  });
+
+  it('accepts demo users in production only when explicitly allowed', () => {
+    assert.match(problemsOf({ ...production, DEMO_USERS: 'alice:password1' })[0]!, /ALLOW_DEMO_USERS/);
+    const config = loadConfig({ ...production, DEMO_USERS: 'Alice:password1', ALLOW_DEMO_USERS: 'true' });
+    assert.deepEqual(config.demoUsers, [{ username: 'alice', password: 'password1' }]);
+  });
+
+  it('splits SESSION_SECRET for rotation: the first signs, all verify', () => {
+    const config = loadConfig({ ...production, SESSION_SECRET: `${SECRET}-new,${SECRET}-old` });
+    assert.deepEqual(config.session.secrets, [`${SECRET}-new`, `${SECRET}-old`]);
+  });
+
+  it('reads *_FILE secrets and puts REDIS_PASSWORD into the URL', () => {
+    const files: Record<string, string> = { '/run/secrets/session': `${SECRET}\n`, '/run/secrets/redis': 'p@ss word\n' };
+    const config = loadConfig(
+      { NODE_ENV: 'production', REDIS_URL: 'redis://app@redis:6379', SESSION_SECRET_FILE: '/run/secrets/session', REDIS_PASSWORD_FILE: '/run/secrets/redis' },
+      (path) => files[path] ?? '',
+    );
+    assert.deepEqual(config.session.secrets, [SECRET]);
+    assert.equal(new URL(config.redis.url).username, 'app');
+    assert.equal(decodeURIComponent(new URL(config.redis.url).password), 'p@ss word');
+  });
+
+  it('reports an unreadable secret file', () => {
+    const problems = problemsOf({ ...production, SESSION_SECRET: '', SESSION_SECRET_FILE: '/nope' }, () => {
+      throw new Error('ENOENT');
+    });
+    assert.ok(problems.some((problem) => problem.includes('SESSION_SECRET_FILE: cannot read /nope')));
+  });
+
+  it('rejects malformed values with the variable name', () => {
+    assert.match(problemsOf({ REDIS_URL: 'http://localhost' })[0]!, /^REDIS_URL/);
+    assert.match(problemsOf({ DEMO_USERS: 'alice' })[0]!, /^DEMO_USERS/);
+    assert.match(problemsOf({ SESSION_IDLE_TIMEOUT_S: '-1' })[0]!, /^SESSION_IDLE_TIMEOUT_S/);
+    assert.match(problemsOf({ TRUST_PROXY: 'yes' })[0]!, /^TRUST_PROXY/);
+  });
+});

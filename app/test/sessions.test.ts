@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { SESSION_PREFIX } from '../src/session-store.ts';
+import { ALICE, BOB, createBrowser, createInstance, type Instance } from './helpers/instance.ts';
+import { startRedisServer, type TestRedis } from './helpers/redis-server.ts';
+
+describe('sessions shared by two instances', () => {
+  let redis: TestRedis;
+  let a: Instance;
+  let b: Instance;
+
+  before(async () => {
+    redis = await startRedisServer();
+    a = await createInstance(redis.url, { INSTANCE_ID: 'app-a' });
+    b = await createInstance(redis.url, { INSTANCE_ID: 'app-b' });
+  });
+  after(async () => {
+    await Promise.all([a.close(), b.close()]);
+    await redis.stop();
+  });
+  beforeEach(() => redis.admin.flushAll());
+
+  it('POST /login on A › 303 to / and the session is recognised on B with B’s instance id', async () => {
+    const browser = createBrowser();
+    const login = await browser.login(a);
+    assert.equal(login.status, 303);
+    assert.equal(login.headers.location, '/');
+    assert.equal(login.headers['x-instance-id'], 'app-a');
+
+    const onB = await browser.on(b).get('/api/session');
+    assert.equal(onB.status, 200);
+    assert.equal(onB.headers['x-instance-id'], 'app-b');
+    assert.deepEqual(onB.body, { authenticated: true, user: { username: 'alice' }, instance: 'app-b' });
+    const home = await browser.on(b).get('/');
+    assert.match(home.text, /Signed in as <span data-testid="username">alice<\/span>/);
+    assert.match(home.text, /app-b/);
+  });
+
+  it('stores the session compactly with the idle timeout as its TTL', async () => {
+    const browser = createBrowser();
+    await browser.login(a);
+    const key = SESSION_PREFIX + browser.sessionId();
+    const stored = JSON.parse((await redis.admin.get(key)) ?? 'null');
+    assert.deepEqual(Object.keys(stored).sort(), ['loginAt', 'user']);
+    assert.deepEqual(stored.user, { username: 'alice' });
+    const ttl = await redis.admin.ttl(key);
+    assert.ok(ttl > 1790 && ttl <= 1800, `ttl ${ttl}`);
+  });
+
+  it('a read slides the idle timeout in the same command (GETEX), with no second round trip', async () => {
+    const browser = createBrowser();
+    await browser.login(a);
+    const key = SESSION_PREFIX + browser.sessionId();
+    await redis.admin.expire(key, 100);
+    await redis.admin.configResetStat();
+    const res = await browser.on(b).get('/api/session');
+    assert.equal(res.body.authenticated, true);
+    const stats = await redis.admin.info('commandstats');
+    const calls = [...stats.matchAll(/cmdstat_(\w+):calls=(\d+)/g)].filter(([, name]) => !['info', 'config'].includes(name!));
+    assert.deepEqual(calls.map(([, name, count]) => `${name}=${count}`), ['getex=1']);
+    assert.ok((await redis.admin.ttl(key)) > 1790);
+  });
+
+  it('POST /login › rotates the session id (no fixation)', async () => {
+    const browser = createBrowser();
+    await browser.login(a);
+    const first = browser.sessionId();
+    await browser.login(b, BOB);
+    const second = browser.sessionId();
+    assert.ok(first && second && first !== second);
+    assert.equal(await redis.admin.exists(SESSION_PREFIX + first), 0);
+    assert.equal(await redis.admin.exists(SESSION_PREFIX + second), 1);
+  });
+
+  it('an attacker-chosen session cookie is ignored and replaced at login', async () => {
+    const browser = createBrowser();
+    browser.jar.set('sid', 's%3Aattacker-chosen-id.forged-signature');
+    const res = await browser.login(a);
+    assert.equal(res.status, 303);
+    assert.notEqual(browser.sessionId(), 'attacker-chosen-id');
+    assert.equal(await redis.admin.exists(`${SESSION_PREFIX}attacker-chosen-id`), 0);
+  });
+
+  it('POST /logout on B › deletes the key, clears the cookie, and the old cookie is anonymous on A', async () => {
+    const browser = createBrowser();
+    await browser.login(a);
+    const sid = browser.sessionId()!;
+    const oldCookie = browser.jar.get('sid')!;
+    const logout = await browser.logout(b);
+    assert.equal(logout.status, 303);
+    assert.match(String(logout.headers['set-cookie']), /sid=;.*Expires=Thu, 01 Jan 1970/);
+    assert.equal(await redis.admin.exists(SESSION_PREFIX + sid), 0);
+
+    const replay = createBrowser();
+    replay.jar.set('sid', oldCookie);
+    for (const instance of [a, b]) {
+      const res = await replay.on(instance).get('/api/session');
+      assert.equal(res.body.authenticated, false);
+    }
+  });
+
+  it('anonymous visitors, bots and probes create no sessions', async () => {
+    const browser = createBrowser();
+    for (const path of ['/', '/login', '/api/session', '/healthz', '/readyz', '/nope']) await browser.on(a).get(path);
+    assert.equal(await redis.admin.dbSize(), 0);
+    assert.equal(browser.jar.has('sid'), false);
+  });
+
+  it('GET /api/session › anonymous contract', async () => {
+    const res = await createBrowser().on(a).get('/api/session');
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body, { authenticated: false, user: null, instance: 'app-a' });
+    assert.equal(res.headers['cache-control'], 'no-store');
+  });
+
+  it('sets HttpOnly, SameSite=Lax, no Secure over HTTP, and Secure when the trusted proxy says HTTPS', async () => {
+    const plain = await createBrowser().login(a);
+    const cookie = String(plain.headers['set-cookie']);
+    assert.match(cookie, /^sid=.*HttpOnly/);
+    assert.match(cookie, /SameSite=Lax/);
+    assert.doesNotMatch(cookie, /Secure/);
+
+    const proxied = await createInstance(redis.url, { TRUST_PROXY: '1' });
+    try {
+      const browser = createBrowser();
+      const https = { 'X-Forwarded-Proto': 'https' };
+      const page = await browser.on(proxied).get('/login', https);
+      const _csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)![1]!;
+      const login = await browser.on(proxied).post('/login', { _csrf, ...ALICE }, https);
+      assert.equal(login.status, 303);
+      assert.match(String(login.headers['set-cookie']), /sid=.*Secure/);
+    } finally {
+      await proxied.close();
+    }
+  });
+
+  it('a forged or tampered cookie is treated as anonymous, never an error', async () => {
+    const browser = createBrowser();
+    await browser.login(a);
+    const [, id] = /^(s%3A[^.]+)\.(.*)$/.exec(browser.jar.get('sid')!)!;
+    for (const forged of [`${id}.tampered`, 's%3Anot-a-session.AAAA', '%E0%A4%A', 'x'.repeat(4000)]) {
+      const res = await createBrowser().on(b).get('/api/session', { Cookie: `sid=${forged}` });
+      assert.equal(res.status, 200, forged);
+      assert.equal(res.body.authenticated, false);
+    }
+  });
+
+  it('renders user input escaped (template auto-escaping)', async () => {
+    const browser = createBrowser();
+    const _csrf = await browser.csrfToken(a);
+    const res = await browser.on(a).post('/login', { _csrf, username: '<script>x</script>', password: 'whatever1' });
+    assert.equal(res.status, 401);
+    assert.doesNotMatch(res.text, /<script>x<\/script>/);
+    assert.match(res.text, /&lt;script&gt;/);
+  });
+});
