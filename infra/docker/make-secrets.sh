@@ -1,0 +1,31 @@
+#!/bin/sh
+# Creates the secrets docker-compose.yml mounts (and the local stack, in .run/secrets), once; existing files are kept
+# (rotating a secret is a deliberate act: replace the file, restart).
+#   usage: infra/docker/make-secrets.sh [DIR]     (default: ./secrets, git-ignored)
+# Hex only, so the values are safe in URLs and ACL files without escaping.
+#
+# Modes: the directory is 700, so nobody else on the host can read the files;
+# the files are 644 because compose bind-mounts file secrets with the host's
+# owner and mode (uid/gid/mode are not supported for file secrets), and the
+# app runs as uid 1000 ("node") in its container. Set SECRETS_FILE_MODE=600
+# where the consumers run as the owner (the local stack does).
+set -eu
+
+dir=${1:-secrets}
+mode=${SECRETS_FILE_MODE:-644}
+
+umask 077
+mkdir -p "$dir"
+chmod 700 "$dir"
+
+for name in session_secret redis_app_password redis_admin_password; do
+    file="$dir/$name"
+    if [ -s "$file" ]; then
+        continue
+    fi
+    # 32 random bytes: 64 hex characters (the app wants >= 32 per session secret).
+    od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$file.tmp"
+    chmod "$mode" "$file.tmp"
+    mv "$file.tmp" "$file"
+    echo "created $file"
+done
