@@ -101,9 +101,6 @@ export function loadConfig(env: Env = process.env, readFile = (path: string) => 
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || 'environment'}: ${issue.message}`);
   }
   problems.push(...productionProblems(resolved));
-  if (parsed.success && parsed.data.SESSION_ABSOLUTE_TIMEOUT_S < parsed.data.SESSION_IDLE_TIMEOUT_S) {
-    problems.push('SESSION_ABSOLUTE_TIMEOUT_S: must not be shorter than SESSION_IDLE_TIMEOUT_S');
-  }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const values = parsed.data;
 

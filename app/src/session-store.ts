@@ -10,6 +10,8 @@ declare module 'express-session' {
     user: { username: string };
     /** Login time (ms since epoch); the absolute timeout counts from here. */
     loginAt: number;
+    /** A demo preference: the one thing a logged-in user can change in the session. */
+    theme: 'light' | 'dark';
   }
 }
 

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { Config } from '../config.ts';
 import type { createCsrf } from '../csrf.ts';
+import { HttpError } from '../errors.ts';
 import type { Views } from '../views.ts';
 
 type Deps = { config: Pick<Config, 'session'>; views: Views; csrf: ReturnType<typeof createCsrf> };
@@ -14,6 +15,7 @@ export function createPagesRouter({ config, views, csrf }: Deps) {
     if (!user || !loginAt) return views.render(res, 200, 'home', {});
     views.render(res, 200, 'home', {
       user,
+      theme: req.session.theme ?? 'light',
       csrfToken: csrf.token(req, res),
       loginAt: new Date(loginAt),
       // This request's read slid the idle timeout, so it counts from now.
@@ -26,6 +28,15 @@ export function createPagesRouter({ config, views, csrf }: Deps) {
   router.get('/login', (req, res) => {
     if (req.session.user) return res.redirect(303, '/');
     views.render(res, 200, 'login', { csrfToken: csrf.token(req, res) });
+  });
+
+  // A session write other than login: the logged-in user's colour theme.
+  router.post('/preferences', async (req, res) => {
+    const theme = req.body?.theme;
+    if (theme !== 'light' && theme !== 'dark') throw new HttpError(400, 'Choose the light or the dark theme.');
+    if (!req.session.user) throw new HttpError(401, 'Log in to change your preferences.');
+    req.session.theme = theme;
+    res.redirect(303, '/');
   });
 
   return router;
