@@ -1,0 +1,71 @@
+// The local stack without Docker: redis-server, N app instances and nginx from the shipped infra files.
+//   npm start                          3 instances, http://127.0.0.1:8080
+//   npm start -- --instances 5         or STACK_INSTANCES=5
+//   npm start -- --control             or STACK_CONTROL=1: control API on 127.0.0.1:8099 (--control-port / STACK_CONTROL_PORT)
+// Ctrl-C (or SIGTERM) stops everything. The library behind it is ./start-stack.ts.
+import { parseArgs } from 'node:util';
+import { startControlServer } from './control-server.ts';
+import { assertPortsFree } from './ports.ts';
+import { startStack, type Stack } from './start-stack.ts';
+
+const { values } = parseArgs({
+  options: {
+    instances: { type: 'string', default: process.env.STACK_INSTANCES ?? '3' },
+    control: { type: 'boolean', default: process.env.STACK_CONTROL === '1' },
+    'control-port': { type: 'string', default: process.env.STACK_CONTROL_PORT ?? '8099' },
+  },
+});
+const instances = Number(values.instances);
+const controlPort = Number(values['control-port']);
+const log = (message: string) => console.log(`[stack] ${message}`);
+const fail = (message: string) => {
+  console.error(`[stack] ${message}`);
+  process.exit(1);
+};
+
+let stack: Stack | undefined;
+let control: Awaited<ReturnType<typeof startControlServer>> | undefined;
+let stopping = false;
+async function shutdown(signal: string) {
+  if (!stack) {
+    // Still starting: exiting runs start-stack's exit hook, which kills what was already started.
+    log(`${signal} during start; killing what was started`);
+    process.exit(130);
+  }
+  if (stopping) {
+    log(`${signal} again; killing everything now`);
+    process.exit(1);
+  }
+  stopping = true;
+  log(`${signal} received`);
+  control?.close();
+  control?.closeAllConnections();
+  await stack.stop();
+  process.exit(0);
+}
+process.on('SIGINT', (signal) => void shutdown(signal));
+process.on('SIGTERM', (signal) => void shutdown(signal));
+
+if (!Number.isInteger(instances) || instances < 1) fail(`--instances: expected a positive integer, got "${values.instances}"`);
+if (values.control) {
+  try {
+    await assertPortsFree([{ port: controlPort, what: 'control API' }]);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+}
+
+try {
+  stack = await startStack({ instances, ...(process.env.STACK_APP_ENTRY ? { appEntry: process.env.STACK_APP_ENTRY } : {}) });
+} catch (err) {
+  fail(`could not start the stack: ${(err as Error).message}`);
+}
+if (values.control && stack) control = await startControlServer(stack, controlPort);
+
+if (stack) {
+  log(`ready: ${stack.urls.nginx}/`);
+  log(`demo accounts (DEMO_USERS): ${stack.demoUsers.split(',').join('  ')}`);
+  log(`redis (admin, for operators and the benchmark): ${stack.urls.redisAdmin}`);
+  if (control) log(`control API: http://127.0.0.1:${controlPort}/status`);
+  log('press Ctrl-C to stop');
+}
