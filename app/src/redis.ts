@@ -16,7 +16,7 @@ export function createRedisClient(config: Pick<Config, 'redis' | 'instanceId'>, 
     name: config.instanceId,
     // Reject commands while reconnecting rather than hold requests in the offline queue.
     disableOfflineQueue: true,
-    // A hung server must not hold requests: every command gives up after this long.
+    // node-redis's own command timeout only covers commands not yet written; withDeadline() covers the reply.
     commandOptions: { timeout: config.redis.commandTimeoutMs },
     // Bound what can pile up in memory during a partition; beyond this, commands fail at once.
     commandsQueueMaxLength: 1000,
@@ -41,19 +41,37 @@ export function createRedisClient(config: Pick<Config, 'redis' | 'instanceId'>, 
   return client;
 }
 
+class DeadlineExceededError extends Error {
+  constructor(timeoutMs: number) {
+    super(`no reply from redis within ${timeoutMs} ms`);
+  }
+}
+
 /**
- * Redis answered with an error (a bug or a permission problem: a 500) versus Redis did not answer
- * (closed, refused, timed out: a 503 with Retry-After).
+ * Awaits a Redis command for at most `timeoutMs`. A frozen or partitioned server never answers a command that was
+ * already written, and node-redis waits for that reply forever: this bounds what a request can wait.
+ * Failures are mapped for the error handler: Redis answered with an error (a bug or a permission problem) stays a
+ * 500; Redis did not answer (closed, refused, too slow) becomes a 503 with Retry-After.
  */
-export function toHttpError(err: unknown): unknown {
-  return err instanceof ErrorReply ? err : new ServiceUnavailableError(err);
+export async function withDeadline<T>(command: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new DeadlineExceededError(timeoutMs)), timeoutMs);
+  });
+  try {
+    return await Promise.race([command, deadline]);
+  } catch (err) {
+    throw err instanceof ErrorReply ? err : new ServiceUnavailableError(err);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** PING within `timeoutMs`; used by /readyz. */
 export async function isRedisReady(client: RedisClient, timeoutMs: number): Promise<boolean> {
   if (!client.isReady) return false;
   try {
-    return (await client.withCommandOptions({ timeout: timeoutMs }).ping()) === 'PONG';
+    return (await withDeadline(client.ping(), timeoutMs)) === 'PONG';
   } catch {
     return false;
   }

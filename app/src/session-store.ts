@@ -1,7 +1,7 @@
 import { RedisStore } from 'connect-redis';
 import type { SessionData } from 'express-session';
 import type { RedisClient } from './redis.ts';
-import { toHttpError } from './redis.ts';
+import { withDeadline } from './redis.ts';
 
 type Callback = (err?: unknown, data?: any) => void;
 
@@ -30,9 +30,10 @@ export const SESSION_PREFIX = 'sess:';
 export class SessionStore extends RedisStore {
   readonly idleTimeoutS: number;
   readonly absoluteTimeoutS: number;
+  readonly commandTimeoutMs: number;
   readonly #creating = new WeakSet<object>();
 
-  constructor(options: { client: RedisClient; idleTimeoutS: number; absoluteTimeoutS: number; cookie: object }) {
+  constructor(options: { client: RedisClient; idleTimeoutS: number; absoluteTimeoutS: number; commandTimeoutMs: number; cookie: object }) {
     const storedCookie = { originalMaxAge: null, expires: null, ...options.cookie };
     super({
       client: options.client,
@@ -45,6 +46,7 @@ export class SessionStore extends RedisStore {
     });
     this.idleTimeoutS = options.idleTimeoutS;
     this.absoluteTimeoutS = options.absoluteTimeoutS;
+    this.commandTimeoutMs = options.commandTimeoutMs;
   }
 
   /** The next `set` of this session object may create its key (login). Every other write only updates. */
@@ -54,10 +56,10 @@ export class SessionStore extends RedisStore {
 
   override async get(sid: string, cb: Callback = () => {}) {
     try {
-      const text = await this.#client.getEx(this.prefix + sid, { type: 'EX', value: this.idleTimeoutS });
+      const text = await this.#run(this.#client.getEx(this.prefix + sid, { type: 'EX', value: this.idleTimeoutS }));
       cb(null, text ? await this.serializer.parse(text) : null);
     } catch (err) {
-      cb(toHttpError(err));
+      cb(err);
     }
   }
 
@@ -66,24 +68,26 @@ export class SessionStore extends RedisStore {
     if (ttl <= 0) return this.destroy(sid, cb);
     const condition = this.#creating.has(session) ? 'NX' : 'XX';
     try {
-      await this.#client.set(this.prefix + sid, this.serializer.stringify(session), {
-        expiration: { type: 'EX', value: ttl },
-        condition,
-      });
+      await this.#run(
+        this.#client.set(this.prefix + sid, this.serializer.stringify(session), {
+          expiration: { type: 'EX', value: ttl },
+          condition,
+        }),
+      );
       this.#creating.delete(session);
       // A null reply to XX means the session was destroyed meanwhile (logout): the write is dropped on purpose.
       cb(null);
     } catch (err) {
-      cb(toHttpError(err));
+      cb(err);
     }
   }
 
   override async destroy(sid: string, cb: Callback = () => {}) {
     try {
-      await this.#client.del(this.prefix + sid);
+      await this.#run(this.#client.del(this.prefix + sid));
       cb(null);
     } catch (err) {
-      cb(toHttpError(err));
+      cb(err);
     }
   }
 
@@ -97,6 +101,10 @@ export class SessionStore extends RedisStore {
     if (!session.loginAt) return this.idleTimeoutS;
     const absoluteLeftS = Math.floor((session.loginAt + this.absoluteTimeoutS * 1000 - Date.now()) / 1000);
     return Math.min(this.idleTimeoutS, absoluteLeftS);
+  }
+
+  #run<T>(command: Promise<T>): Promise<T> {
+    return withDeadline(command, this.commandTimeoutMs);
   }
 
   get #client(): RedisClient {

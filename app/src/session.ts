@@ -11,12 +11,13 @@ export type Sessions = ReturnType<typeof createSessions>;
  * no session until login (`saveUninitialized: false`), no write unless something changed (`resave: false`).
  * The cookie is a browser-session cookie; the server decides when the session ends (Redis TTL + loginAt).
  */
-export function createSessions({ config, redis }: { config: Pick<Config, 'session'>; redis: RedisClient }) {
+export function createSessions({ config, redis }: { config: Pick<Config, 'session' | 'redis'>; redis: RedisClient }) {
   const cookie = { httpOnly: true, sameSite: 'lax', path: '/' } as const;
   const store = new SessionStore({
     client: redis,
     idleTimeoutS: config.session.idleTimeoutS,
     absoluteTimeoutS: config.session.absoluteTimeoutS,
+    commandTimeoutMs: config.redis.commandTimeoutMs,
     cookie,
   });
   const middleware = session({

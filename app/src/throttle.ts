@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Config } from './config.ts';
 import type { RedisClient } from './redis.ts';
-import { toHttpError } from './redis.ts';
+import { withDeadline } from './redis.ts';
 
 export const THROTTLE_PREFIX = 'login-fail:';
 
@@ -12,20 +12,14 @@ export type LoginThrottle = ReturnType<typeof createLoginThrottle>;
  * tight per account, loose per client address, so one address cannot sweep many accounts
  * while a shared address (an office NAT) is not locked out by a single account's failures.
  */
-export function createLoginThrottle({ redis, config }: { redis: RedisClient; config: Pick<Config, 'throttle'> }) {
+export function createLoginThrottle({ redis, config }: { redis: RedisClient; config: Pick<Config, 'throttle' | 'redis'> }) {
   const { maxFailuresPerAccount, maxFailuresPerClient, windowS } = config.throttle;
   // Hashed so that arbitrary user input never becomes a key name (and key names reveal no user names).
   const accountKey = (username: string) =>
     `${THROTTLE_PREFIX}user:${createHash('sha256').update(username.trim().toLowerCase()).digest('base64url').slice(0, 22)}`;
   const clientKey = (address: string) => `${THROTTLE_PREFIX}ip:${address}`;
 
-  async function run<T>(command: () => Promise<T>): Promise<T> {
-    try {
-      return await command();
-    } catch (err) {
-      throw toHttpError(err);
-    }
-  }
+  const run = <T>(command: () => Promise<T>) => withDeadline(command(), config.redis.commandTimeoutMs);
 
   return {
     /** Seconds to wait before another attempt is allowed, or 0 when the attempt may go ahead. */
