@@ -1,8 +1,8 @@
-import type { Server } from 'node:http';
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { createRedisClient } from './redis.ts';
+import { trackConnections } from './shutdown.ts';
 import { createUserDirectory } from './users.ts';
 
 // The only module with side effects: reads the config, opens Redis, listens, and shuts down on a signal.
@@ -22,6 +22,7 @@ async function main() {
   let shuttingDown = false;
   const app = createApp({ config, redis, users, log, isShuttingDown: () => shuttingDown });
   const server = app.listen(config.port, config.host);
+  const connections = trackConnections(server);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   // Longer than nginx's upstream keepalive_timeout, so nginx, not Node, closes idle connections: no reuse races.
   server.keepAliveTimeout = 65_000;
@@ -36,24 +37,13 @@ async function main() {
       log.error('shutdown timed out; exiting');
       process.exit(1);
     }, config.shutdownTimeoutMs).unref();
-    await closeServer(server);
+    await connections.close();
     await redis.close();
     log.info('stopped');
     process.exit(0);
   };
   process.on('SIGTERM', (signal) => void shutdown(signal));
   process.on('SIGINT', (signal) => void shutdown(signal));
-}
-
-/** Stops accepting, lets in-flight requests finish, and closes idle keep-alive sockets so no proxy reuses them. */
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeIdleConnections();
-    // A connection that turns idle after its last response is closed too (Node marks responses `Connection: close`).
-    const sweep = setInterval(() => server.closeIdleConnections(), 100);
-    server.once('close', () => clearInterval(sweep));
-  });
 }
 
 function loadConfigOrExit() {

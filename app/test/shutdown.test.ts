@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { createServer, request } from 'node:http';
+import { once } from 'node:events';
+import { describe, it } from 'node:test';
+import { trackConnections } from '../src/shutdown.ts';
+
+describe('trackConnections(server).close()', () => {
+  it('lets an in-flight request finish with Connection: close, refuses new connections, then resolves', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const server = createServer(async (_req, res) => {
+      await released;
+      res.end('finished');
+    });
+    const connections = trackConnections(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as { port: number };
+    const agent = new (await import('node:http')).Agent({ keepAlive: true });
+
+    const received = once(server, 'request');
+    const inFlight = new Promise<{ body: string; connection: string | undefined }>((resolve, reject) => {
+      request({ host: '127.0.0.1', port, agent }, (res) => {
+        let body = '';
+        res.on('data', (chunk) => (body += chunk)).on('end', () => resolve({ body, connection: res.headers.connection }));
+      })
+        .on('error', reject)
+        .end();
+    });
+    await received;
+
+    let closed = false;
+    const closing = connections.close().then(() => (closed = true));
+    await assert.rejects(
+      new Promise((resolve, reject) => request({ host: '127.0.0.1', port }, resolve).on('error', reject).end()),
+      /ECONNREFUSED/,
+    );
+    assert.equal(closed, false, 'resolved while a request was in flight');
+    release();
+    assert.deepEqual(await inFlight, { body: 'finished', connection: 'close' });
+    await closing;
+    agent.destroy();
+  });
+});
