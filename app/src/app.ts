@@ -56,7 +56,11 @@ export function createApp({ config, redis, users, log, isShuttingDown = () => fa
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
       // Method, path and status only: no headers, so no cookies and no session IDs in the log.
       serializers: {
-        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
+        req: (req: { id: string; method: string; url: string }) => ({
+          id: req.id,
+          method: req.method,
+          path: req.url.split('?')[0],
+        }),
         res: (res: { statusCode: number }) => ({ status: res.statusCode }),
       },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
@@ -111,7 +115,13 @@ const CLIENT_ERROR_MESSAGES: Record<string, string> = {
   'parameters.too.many': 'The request has too many fields.',
 };
 
-const TITLES: Record<number, string> = { 400: 'Bad request', 403: 'Forbidden', 404: 'Not found', 413: 'Too large', 503: 'Try again shortly' };
+const TITLES: Record<number, string> = {
+  400: 'Bad request',
+  403: 'Forbidden',
+  404: 'Not found',
+  413: 'Too large',
+  503: 'Try again shortly',
+};
 
 /** The last middleware: 4xx say what was wrong, 5xx are logged and answered without detail. */
 function createErrorHandler(views: Views): ErrorRequestHandler {

@@ -11,45 +11,52 @@ const DEV_REDIS_URL = 'redis://127.0.0.1:6379';
 const DEV_DEMO_USERS = 'alice:alice-password-1,bob:bob-password-2';
 
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
-const flag = z.enum(['true', 'false']).default('false').transform((value) => value === 'true');
+const flag = z
+  .enum(['true', 'false'])
+  .default('false')
+  .transform((value) => value === 'true');
 
-const demoUsers = z
-  .string()
-  .transform((value, ctx) => {
-    const users: { username: string; password: string }[] = [];
-    for (const entry of value.split(',').map((part) => part.trim()).filter(Boolean)) {
-      const separator = entry.indexOf(':');
-      const username = entry.slice(0, separator);
-      const password = entry.slice(separator + 1);
-      if (separator < 1 || !/^[a-zA-Z0-9._-]{1,64}$/.test(username) || password.length < 8) {
-        ctx.addIssue({ code: 'custom', message: 'expected name:password pairs (name [a-zA-Z0-9._-], password of 8+ characters)' });
-        return z.NEVER;
-      }
-      users.push({ username: username.toLowerCase(), password });
+const demoUsers = z.string().transform((value, ctx) => {
+  const users: { username: string; password: string }[] = [];
+  for (const entry of value
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
+    const separator = entry.indexOf(':');
+    const username = entry.slice(0, separator);
+    const password = entry.slice(separator + 1);
+    if (separator < 1 || !/^[a-zA-Z0-9._-]{1,64}$/.test(username) || password.length < 8) {
+      ctx.addIssue({ code: 'custom', message: 'expected name:password pairs (name [a-zA-Z0-9._-], password of 8+ characters)' });
+      return z.NEVER;
     }
-    return users;
-  });
+    users.push({ username: username.toLowerCase(), password });
+  }
+  return users;
+});
 
 const schema = z.object({
-    NODE_ENV: z.enum(['production', 'development', 'test']).default('development'),
-    HOST: z.string().min(1).default('127.0.0.1'),
-    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-    INSTANCE_ID: z.string().regex(/^[\w.-]{1,64}$/).default(hostname()),
-    REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
-    REDIS_PASSWORD: z.string().min(1).optional(),
-    REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().positive().default(500),
-    SESSION_SECRET: z.string().optional(),
-    SESSION_IDLE_TIMEOUT_S: seconds(30 * 60),
-    SESSION_ABSOLUTE_TIMEOUT_S: seconds(8 * 60 * 60),
-    TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
-    DEMO_USERS: demoUsers.optional(),
-    ALLOW_DEMO_USERS: flag,
-    LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().positive().default(5),
-    LOGIN_MAX_FAILURES_PER_CLIENT: z.coerce.number().int().positive().default(100),
-    LOGIN_THROTTLE_WINDOW_S: seconds(15 * 60),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
-  });
+  NODE_ENV: z.enum(['production', 'development', 'test']).default('development'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  INSTANCE_ID: z
+    .string()
+    .regex(/^[\w.-]{1,64}$/)
+    .default(hostname()),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().positive().default(500),
+  SESSION_SECRET: z.string().optional(),
+  SESSION_IDLE_TIMEOUT_S: seconds(30 * 60),
+  SESSION_ABSOLUTE_TIMEOUT_S: seconds(8 * 60 * 60),
+  TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
+  DEMO_USERS: demoUsers.optional(),
+  ALLOW_DEMO_USERS: flag,
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().positive().default(5),
+  LOGIN_MAX_FAILURES_PER_CLIENT: z.coerce.number().int().positive().default(100),
+  LOGIN_THROTTLE_WINDOW_S: seconds(15 * 60),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+});
 
 /** Production has no defaults for secrets and no demo users unless asked for; checked on the raw values. */
 function productionProblems(env: Env): string[] {
@@ -57,11 +64,13 @@ function productionProblems(env: Env): string[] {
   const problems: string[] = [];
   if (!env.REDIS_URL) problems.push('REDIS_URL: required in production');
   if (!env.SESSION_SECRET) problems.push('SESSION_SECRET: required in production (or SESSION_SECRET_FILE)');
-  else if (env.SESSION_SECRET.includes(DEV_SESSION_SECRET)) problems.push('SESSION_SECRET: the development secret is refused in production');
+  else if (env.SESSION_SECRET.includes(DEV_SESSION_SECRET))
+    problems.push('SESSION_SECRET: the development secret is refused in production');
   else if (env.SESSION_SECRET.split(',').some((secret) => secret.trim().length < 32)) {
     problems.push('SESSION_SECRET: every secret must be at least 32 characters in production');
   }
-  if (env.DEMO_USERS && env.ALLOW_DEMO_USERS !== 'true') problems.push('DEMO_USERS: refused in production unless ALLOW_DEMO_USERS=true');
+  if (env.DEMO_USERS && env.ALLOW_DEMO_USERS !== 'true')
+    problems.push('DEMO_USERS: refused in production unless ALLOW_DEMO_USERS=true');
   return problems;
 }
 
@@ -123,7 +132,9 @@ export function loadConfig(env: Env = process.env, readFile = (path: string) => 
     instanceId: values.INSTANCE_ID,
     redis: { url: redisUrl.href, commandTimeoutMs: values.REDIS_COMMAND_TIMEOUT_MS },
     session: {
-      secrets: devDefault('SESSION_SECRET', values.SESSION_SECRET, DEV_SESSION_SECRET).split(',').map((secret) => secret.trim()),
+      secrets: devDefault('SESSION_SECRET', values.SESSION_SECRET, DEV_SESSION_SECRET)
+        .split(',')
+        .map((secret) => secret.trim()),
       cookieName: 'sid',
       idleTimeoutS: values.SESSION_IDLE_TIMEOUT_S,
       absoluteTimeoutS: values.SESSION_ABSOLUTE_TIMEOUT_S,

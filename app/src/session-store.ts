@@ -33,7 +33,13 @@ export class SessionStore extends RedisStore {
   readonly commandTimeoutMs: number;
   readonly #creating = new WeakSet<object>();
 
-  constructor(options: { client: RedisClient; idleTimeoutS: number; absoluteTimeoutS: number; commandTimeoutMs: number; cookie: object }) {
+  constructor(options: {
+    client: RedisClient;
+    idleTimeoutS: number;
+    absoluteTimeoutS: number;
+    commandTimeoutMs: number;
+    cookie: object;
+  }) {
     const storedCookie = { originalMaxAge: null, expires: null, ...options.cookie };
     super({
       client: options.client,

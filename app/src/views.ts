@@ -9,7 +9,10 @@ export function createViews({ instanceId }: { instanceId: string }) {
   const eta = new Eta({ views: join(import.meta.dirname, 'views'), cache: true, autoEscape: true });
   return {
     render(res: Response, status: number, template: string, data: Record<string, unknown> = {}) {
-      res.status(status).type('html').send(eta.render(template, { instanceId, ...data }));
+      res
+        .status(status)
+        .type('html')
+        .send(eta.render(template, { instanceId, ...data }));
     },
   };
 }

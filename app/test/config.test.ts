@@ -25,7 +25,10 @@ describe('loadConfig', () => {
     assert.equal(config.env, 'development');
     assert.equal(config.redis.url, 'redis://127.0.0.1:6379');
     assert.deepEqual(config.developmentDefaults, ['REDIS_URL', 'DEMO_USERS', 'SESSION_SECRET']);
-    assert.deepEqual(config.demoUsers.map((user) => user.username), ['alice', 'bob']);
+    assert.deepEqual(
+      config.demoUsers.map((user) => user.username),
+      ['alice', 'bob'],
+    );
   });
 
   it('applies the OWASP session timeouts by default', () => {
@@ -38,7 +41,10 @@ describe('loadConfig', () => {
     const problems = problemsOf({ NODE_ENV: 'production', DEMO_USERS: 'alice:long-enough', PORT: 'eighty' });
     assert.equal(problems.length, 4, problems.join('\n'));
     for (const name of ['PORT', 'REDIS_URL', 'SESSION_SECRET', 'DEMO_USERS']) {
-      assert.ok(problems.some((problem) => problem.startsWith(name)), `${name} missing in ${problems.join('; ')}`);
+      assert.ok(
+        problems.some((problem) => problem.startsWith(name)),
+        `${name} missing in ${problems.join('; ')}`,
+      );
     }
   });
 
@@ -50,7 +56,10 @@ describe('loadConfig', () => {
 
   it('refuses short and development secrets in production', () => {
     assert.match(problemsOf({ ...production, SESSION_SECRET: 'short' })[0]!, /at least 32/);
-    assert.match(problemsOf({ ...production, SESSION_SECRET: 'development-only-session-secret-not-for-production' })[0]!, /refused/);
+    assert.match(
+      problemsOf({ ...production, SESSION_SECRET: 'development-only-session-secret-not-for-production' })[0]!,
+      /refused/,
+    );
   });
 
   it('accepts demo users in production only when explicitly allowed', () => {
@@ -67,7 +76,12 @@ describe('loadConfig', () => {
   it('reads *_FILE secrets and puts REDIS_PASSWORD into the URL', () => {
     const files: Record<string, string> = { '/run/secrets/session': `${SECRET}\n`, '/run/secrets/redis': 'p@ss word\n' };
     const config = loadConfig(
-      { NODE_ENV: 'production', REDIS_URL: 'redis://app@redis:6379', SESSION_SECRET_FILE: '/run/secrets/session', REDIS_PASSWORD_FILE: '/run/secrets/redis' },
+      {
+        NODE_ENV: 'production',
+        REDIS_URL: 'redis://app@redis:6379',
+        SESSION_SECRET_FILE: '/run/secrets/session',
+        REDIS_PASSWORD_FILE: '/run/secrets/redis',
+      },
       (path) => files[path] ?? '',
     );
     assert.deepEqual(config.session.secrets, [SECRET]);

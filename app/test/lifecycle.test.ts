@@ -22,7 +22,7 @@ describe('session lifetime', () => {
       const browser = createBrowser();
       await browser.login(app);
       const key = SESSION_PREFIX + browser.sessionId();
-      assert.equal(await redis.admin.pTTL(key) <= 1000, true);
+      assert.equal((await redis.admin.pTTL(key)) <= 1000, true);
       await waitFor(async () => (await redis.admin.exists(key)) === 0, { what: 'the idle session to expire' });
       assert.equal((await browser.on(app).get('/api/session')).body.authenticated, false);
     } finally {
@@ -60,7 +60,9 @@ describe('session lifetime', () => {
       const key = SESSION_PREFIX + browser.sessionId();
       // Rewrite the stored login time to 2 hours ago... and the instance runs with a 1 h absolute timeout.
       const stored = JSON.parse((await redis.admin.get(key))!);
-      await redis.admin.set(key, JSON.stringify({ ...stored, loginAt: Date.now() - 2 * 3600_000 }), { expiration: { type: 'EX', value: 60 } });
+      await redis.admin.set(key, JSON.stringify({ ...stored, loginAt: Date.now() - 2 * 3600_000 }), {
+        expiration: { type: 'EX', value: 60 },
+      });
       const res = await browser.on(app).get('/api/session');
       assert.equal(res.body.authenticated, false);
       assert.match(String(res.headers['set-cookie']), /sid=;/);
@@ -105,7 +107,10 @@ describe('no logout resurrection', () => {
     const key = SESSION_PREFIX + browser.sessionId();
     const cookie = `sid=${browser.jar.get('sid')}`;
 
-    const slowRequest = supertest(slow).post('/slow').set('Cookie', cookie).then((res) => res);
+    const slowRequest = supertest(slow)
+      .post('/slow')
+      .set('Cookie', cookie)
+      .then((res) => res);
     await sessionLoaded;
     assert.equal((await browser.logout(a)).status, 303);
     assert.equal(await redis.admin.exists(key), 0);

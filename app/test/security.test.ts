@@ -43,7 +43,9 @@ describe('CSRF, throttling and bad input', () => {
       const browser = createBrowser();
       await browser.login(a);
       const _csrf = await browser.csrfToken(a);
-      const crossSite = await browser.on(b).post('/logout', { _csrf }, { Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site' });
+      const crossSite = await browser
+        .on(b)
+        .post('/logout', { _csrf }, { Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site' });
       assert.equal(crossSite.status, 403);
       const noToken = await browser.on(b).post('/logout', {});
       assert.equal(noToken.status, 403);
@@ -113,7 +115,8 @@ describe('CSRF, throttling and bad input', () => {
     it('failures are counted across instances: 429 with Retry-After after the limit, even with the right password', async () => {
       const browser = createBrowser();
       const _csrf = await browser.csrfToken(a);
-      const attempt = (instance: Instance, password: string) => browser.on(instance).post('/login', { _csrf, username: 'alice', password });
+      const attempt = (instance: Instance, password: string) =>
+        browser.on(instance).post('/login', { _csrf, username: 'alice', password });
       assert.equal((await attempt(a, 'wrong-1')).status, 401);
       assert.equal((await attempt(b, 'wrong-2')).status, 401);
       assert.equal((await attempt(a, 'wrong-3')).status, 401);
@@ -143,7 +146,9 @@ describe('CSRF, throttling and bad input', () => {
       const _csrf = await browser.csrfToken(a);
       const statuses: number[] = [];
       for (let i = 0; i < 9; i++) {
-        statuses.push((await browser.on(i % 2 ? a : b).post('/login', { _csrf, username: `user-${i}`, password: 'guess-123' })).status);
+        statuses.push(
+          (await browser.on(i % 2 ? a : b).post('/login', { _csrf, username: `user-${i}`, password: 'guess-123' })).status,
+        );
       }
       assert.deepEqual(statuses, [401, 401, 401, 401, 401, 401, 401, 401, 429]);
     });
@@ -151,7 +156,10 @@ describe('CSRF, throttling and bad input', () => {
 
   describe('bad input', () => {
     it('a body over the limit › 413', async () => {
-      const res = await supertest(a.app).post('/login').type('form').send(`username=${'x'.repeat(20_000)}`);
+      const res = await supertest(a.app)
+        .post('/login')
+        .type('form')
+        .send(`username=${'x'.repeat(20_000)}`);
       assert.equal(res.status, 413);
       assert.doesNotMatch(res.text, /at \w+ \(|node_modules/);
     });
@@ -163,7 +171,10 @@ describe('CSRF, throttling and bad input', () => {
     });
 
     it('an unsupported charset › 415', async () => {
-      const res = await supertest(a.app).post('/login').set('Content-Type', 'application/x-www-form-urlencoded; charset=koi8-r').send('a=b');
+      const res = await supertest(a.app)
+        .post('/login')
+        .set('Content-Type', 'application/x-www-form-urlencoded; charset=koi8-r')
+        .send('a=b');
       assert.equal(res.status, 415);
     });
 

@@ -23,7 +23,9 @@ function get(port: number, path: string, headers: Record<string, string> = {}) {
   return new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
     request({ host: '127.0.0.1', port, path, headers }, (res) => {
       let body = '';
-      res.on('data', (chunk) => (body += chunk)).on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      res
+        .on('data', (chunk) => (body += chunk))
+        .on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
     })
       .on('error', reject)
       .end();
@@ -55,9 +57,18 @@ describe('server process', () => {
       form.set('_csrf', csrf);
       const login = await new Promise<{ status: number; cookie: string }>((resolve, reject) => {
         const body = form.toString();
-        request({ host: '127.0.0.1', port, path: '/login', method: 'POST', headers: { Cookie: cookie, 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': body.length } }, (res) => {
-          res.resume().on('end', () => resolve({ status: res.statusCode!, cookie: String(res.headers['set-cookie']) }));
-        })
+        request(
+          {
+            host: '127.0.0.1',
+            port,
+            path: '/login',
+            method: 'POST',
+            headers: { Cookie: cookie, 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': body.length },
+          },
+          (res) => {
+            res.resume().on('end', () => resolve({ status: res.statusCode!, cookie: String(res.headers['set-cookie']) }));
+          },
+        )
           .on('error', reject)
           .end(body);
       });
@@ -66,12 +77,16 @@ describe('server process', () => {
       await get(port, '/api/session', { Cookie: login.cookie.split(';')[0]! });
       await waitFor(async () => output().includes('"path":"/api/session"'), { what: 'the request log line' });
 
-      const lines = output().trim().split('\n').map((line) => JSON.parse(line));
+      const lines = output()
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line));
       assert.ok(lines.every((line) => line.instance === 'app-log'));
       assert.ok(lines.some((line) => line.msg?.includes('development defaults') && line.variables.includes('SESSION_SECRET')));
       assert.ok(lines.some((line) => line.msg === 'login' && line.user === 'alice'));
       assert.ok(lines.some((line) => typeof line.req?.id === 'string'));
-      for (const secret of ['alice-password-1', sid, csrf, 'development-only-session-secret']) assert.ok(!output().includes(secret), `log leaks ${secret}`);
+      for (const secret of ['alice-password-1', sid, csrf, 'development-only-session-secret'])
+        assert.ok(!output().includes(secret), `log leaks ${secret}`);
     } finally {
       child.kill('SIGKILL');
       await exitOf(child);
@@ -80,7 +95,12 @@ describe('server process', () => {
 
   it('SIGTERM › the server stops, Redis closes and the process exits 0', async () => {
     const port = await freePort();
-    const { child, output } = startServer({ PORT: String(port), REDIS_URL: redis.url, LOG_LEVEL: 'info', SHUTDOWN_TIMEOUT_MS: '5000' });
+    const { child, output } = startServer({
+      PORT: String(port),
+      REDIS_URL: redis.url,
+      LOG_LEVEL: 'info',
+      SHUTDOWN_TIMEOUT_MS: '5000',
+    });
     await waitFor(async () => (await get(port, '/readyz')).status === 200, { what: 'the server to be ready' });
     const clientsBefore = Number(/connected_clients:(\d+)/.exec(await redis.admin.info('clients'))![1]);
 
@@ -88,9 +108,12 @@ describe('server process', () => {
     assert.equal(await exitOf(child), 0, output());
     assert.match(output(), /"msg":"shutting down"/);
     assert.match(output(), /"msg":"stopped"/);
-    await waitFor(async () => Number(/connected_clients:(\d+)/.exec(await redis.admin.info('clients'))![1]) === clientsBefore - 1, {
-      what: 'the Redis connection to close',
-    });
+    await waitFor(
+      async () => Number(/connected_clients:(\d+)/.exec(await redis.admin.info('clients'))![1]) === clientsBefore - 1,
+      {
+        what: 'the Redis connection to close',
+      },
+    );
     await assert.rejects(get(port, '/healthz'), /ECONNREFUSED/);
   });
 });

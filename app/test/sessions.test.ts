@@ -57,7 +57,10 @@ describe('sessions shared by two instances', () => {
     assert.equal(res.body.authenticated, true);
     const stats = await redis.admin.info('commandstats');
     const calls = [...stats.matchAll(/cmdstat_(\w+):calls=(\d+)/g)].filter(([, name]) => !['info', 'config'].includes(name!));
-    assert.deepEqual(calls.map(([, name, count]) => `${name}=${count}`), ['getex=1']);
+    assert.deepEqual(
+      calls.map(([, name, count]) => `${name}=${count}`),
+      ['getex=1'],
+    );
     assert.ok((await redis.admin.ttl(key)) > 1790);
   });
 
@@ -139,7 +142,9 @@ describe('sessions shared by two instances', () => {
     await browser.login(a);
     const [, id] = /^(s%3A[^.]+)\.(.*)$/.exec(browser.jar.get('sid')!)!;
     for (const forged of [`${id}.tampered`, 's%3Anot-a-session.AAAA', '%E0%A4%A', 'x'.repeat(4000)]) {
-      const res = await createBrowser().on(b).get('/api/session', { Cookie: `sid=${forged}` });
+      const res = await createBrowser()
+        .on(b)
+        .get('/api/session', { Cookie: `sid=${forged}` });
       assert.equal(res.status, 200, forged);
       assert.equal(res.body.authenticated, false);
     }

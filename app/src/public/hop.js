@@ -15,7 +15,11 @@ function colourClass(instance) {
 
 async function probe() {
   try {
-    const res = await fetch('/api/session', { cache: 'no-store', credentials: 'same-origin', headers: { Accept: 'application/json' } });
+    const res = await fetch('/api/session', {
+      cache: 'no-store',
+      credentials: 'same-origin',
+      headers: { Accept: 'application/json' },
+    });
     const instance = res.headers.get('X-Instance-Id') ?? 'unknown';
     const body = res.ok ? await res.json() : null;
     return { instance, authenticated: body?.authenticated === true, status: res.status };

@@ -15,7 +15,10 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function waitFor<T>(probe: () => Promise<T | undefined | false>, { timeoutMs = 5000, intervalMs = 20, what = 'condition' } = {}): Promise<T> {
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined | false>,
+  { timeoutMs = 5000, intervalMs = 20, what = 'condition' } = {},
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe().catch(() => undefined);
@@ -35,9 +38,13 @@ export async function startRedisServer() {
   let child: ChildProcess | undefined;
 
   async function start() {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''], {
-      stdio: 'ignore',
-    });
+    child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''],
+      {
+        stdio: 'ignore',
+      },
+    );
     await waitFor(async () => (await admin.connect().then(() => true)) && admin.ping(), { what: `redis-server on ${port}` });
   }
 
