@@ -31,7 +31,7 @@ export function createRedisClient(config: Pick<Config, 'redis' | 'instanceId'>, 
   let lastError = '';
   client.on('error', (err: Error) => {
     // Log the first of a run of identical errors, not one per reconnect attempt.
-    if (err.message !== lastError) log.warn({ err: { message: err.message, name: err.name } }, 'redis error');
+    if (err.message !== lastError) log.warn({ reason: err.message }, 'redis error');
     lastError = err.message;
   });
   client.on('ready', () => {

@@ -39,7 +39,10 @@ export function upstreamFromCompose(composeUpstream: string, addresses: string[]
   if (serverLine === -1) throw new Error('compose upstream.conf: no "server app:<port> resolve ..." line to adapt');
   const params = (lines[serverLine] ?? '').replace(/^\s*server\s+app:\d+\s+resolve\s*/, '').replace(/;\s*$/, '');
   const servers = addresses.map((address) => `    server ${address}${params ? ` ${params}` : ''};`);
-  const adapted = lines.flatMap((line, i) => (i === serverLine ? servers : /^\s*resolver\s/.test(line) ? [] : [line]));
+  const isResolver = (i: number) => /^\s*resolver\s/.test(lines[i] ?? '');
+  // The resolver line goes, with the comment line that explains it.
+  const dropped = (i: number) => isResolver(i) || (/^\s*#/.test(lines[i] ?? '') && isResolver(i + 1));
+  const adapted = lines.flatMap((line, i) => (i === serverLine ? servers : dropped(i) ? [] : [line]));
   return [`# Generated from ${shippedFiles.composeUpstream} by infra/local/nginx.ts.`, ...adapted].join('\n');
 }
 

@@ -1,5 +1,4 @@
-import { mkdirSync } from 'node:fs';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeExit, startChild, type Child, type ExitInfo } from './child.ts';
 import { createPidRegistry, stopLeftovers } from './leftovers.ts';
