@@ -35,7 +35,11 @@ export async function checkNginx(nginx: string) {
   const composeUpstream = readFileSync(shippedFiles.composeUpstream, 'utf8');
   const verbatim = supportsUpstreamResolve(version);
   return {
-    [`nginx -t: local stack config (nginx ${version})`]: await nginxTest(nginx, upstreamFromCompose(composeUpstream, ['127.0.0.1:3001', '127.0.0.1:3002', '127.0.0.1:3003']), localListen(8080)),
+    [`nginx -t: local stack config (nginx ${version})`]: await nginxTest(
+      nginx,
+      upstreamFromCompose(composeUpstream, ['127.0.0.1:3001', '127.0.0.1:3002', '127.0.0.1:3003']),
+      localListen(8080),
+    ),
     [`nginx -t: compose config${verbatim ? '' : ' (upstream adapted: no resolve before nginx 1.27.3)'}`]: await nginxTest(
       nginx,
       verbatim ? composeUpstream : upstreamFromCompose(composeUpstream, ['127.0.0.1:3000']),

@@ -6,7 +6,11 @@ export type CheckResult = { ok: true } | { ok: false; problems: string[] };
  * Runs a command to completion within `timeoutMs` (then SIGKILL); never throws. stdout is /dev/null unless
  * asked for: nginx opens /dev/stdout for its access log, which fails on the socket Node would provide.
  */
-export function run(file: string, args: string[], { timeoutMs = 20_000, cwd, stdout = false }: { timeoutMs?: number; cwd?: string; stdout?: boolean } = {}) {
+export function run(
+  file: string,
+  args: string[],
+  { timeoutMs = 20_000, cwd, stdout = false }: { timeoutMs?: number; cwd?: string; stdout?: boolean } = {},
+) {
   return new Promise<{ code: number; output: string }>((resolve) => {
     const child = spawn(file, args, { cwd, stdio: ['ignore', stdout ? 'pipe' : 'ignore', 'pipe'] });
     let output = '';

@@ -35,7 +35,8 @@ export function startChild({ name, command, args, env, cwd, stdout, print, onUne
   let expected = false;
   let exitInfo: ExitInfo | undefined;
 
-  const pipe = (stream: Readable) => createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => print(`[${name}] ${line}`));
+  const pipe = (stream: Readable) =>
+    createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => print(`[${name}] ${line}`));
   const output = stdout?.stream ?? proc.stdout;
   if (output) pipe(output);
   if (proc.stderr) pipe(proc.stderr);

@@ -39,7 +39,8 @@ async function readBody(req: IncomingMessage): Promise<{ env?: NodeJS.ProcessEnv
   for await (const chunk of req) text += String(chunk);
   if (!text.trim()) return {};
   const body = JSON.parse(text) as { env?: unknown };
-  if (body.env !== undefined && (typeof body.env !== 'object' || body.env === null)) throw new StackRequestError(400, 'env must be an object');
+  if (body.env !== undefined && (typeof body.env !== 'object' || body.env === null))
+    throw new StackRequestError(400, 'env must be an object');
   return { env: body.env as NodeJS.ProcessEnv | undefined };
 }
 

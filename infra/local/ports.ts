@@ -13,7 +13,8 @@ export function isPortFree(port: number): Promise<boolean> {
 export async function assertPortsFree(ports: { port: number; what: string }[]): Promise<void> {
   const taken: string[] = [];
   for (const { port, what } of ports) {
-    if (!(await isPortFree(port))) taken.push(`  port ${port} (${what}) is in use; find the holder with: ss -ltnp 'sport = :${port}'`);
+    if (!(await isPortFree(port)))
+      taken.push(`  port ${port} (${what}) is in use; find the holder with: ss -ltnp 'sport = :${port}'`);
   }
   if (taken.length > 0) throw new Error(`Ports already in use:\n${taken.join('\n')}`);
 }

@@ -85,7 +85,12 @@ export async function startStack(options: StackOptions = {}) {
   };
 
   /** Starts a child, records it for leftover cleanup, reports an unexpected exit (never restarts). */
-  type SuperviseOptions = { env?: NodeJS.ProcessEnv; cwd?: string; stdout?: ReturnType<typeof createFifoOutput>; onExit: () => void };
+  type SuperviseOptions = {
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    stdout?: ReturnType<typeof createFifoOutput>;
+    onExit: () => void;
+  };
   const supervise = async (name: string, command: string, args: string[], extra: SuperviseOptions) => {
     const child = startChild({
       name,
@@ -115,10 +120,15 @@ export async function startStack(options: StackOptions = {}) {
   async function startRedis() {
     if (redis.child?.isRunning()) throw new StackRequestError(409, `redis is already running (${redis.state})`);
     redis.state = 'starting';
-    const child = await supervise('redis', tools.redisServer, redisArgs({ port: redisPort, dir: paths.redis, aclfile: aclFile }), {
-      cwd: paths.redis,
-      onExit: () => (redis.state = 'crashed'),
-    });
+    const child = await supervise(
+      'redis',
+      tools.redisServer,
+      redisArgs({ port: redisPort, dir: paths.redis, aclfile: aclFile }),
+      {
+        cwd: paths.redis,
+        onExit: () => (redis.state = 'crashed'),
+      },
+    );
     redis.child = child;
     await waitUntil('redis', () => redisAnswersPing(urls.redisApp), { timeoutMs: readyTimeoutMs, failIf: exitReason(child) });
     redis.state = 'ready';
@@ -145,10 +155,22 @@ export async function startStack(options: StackOptions = {}) {
     await redis.child.stop('SIGTERM', 10_000);
     redis.state = 'stopped';
   }
-  const redisStatus = () => ({ port: redisPort, pid: redis.child?.isRunning() ? redis.child.pid : undefined, state: redis.state, url: urls.redisAdmin, appUrl: urls.redisApp });
+  const redisStatus = () => ({
+    port: redisPort,
+    pid: redis.child?.isRunning() ? redis.child.pid : undefined,
+    state: redis.state,
+    url: urls.redisAdmin,
+    appUrl: urls.redisApp,
+  });
 
   // --- app instances -------------------------------------------------------------------------------
-  const instances = appPorts.map((port, i) => ({ n: i + 1, id: `app-${i + 1}`, port, child: undefined as Child | undefined, state: 'stopped' as State }));
+  const instances = appPorts.map((port, i) => ({
+    n: i + 1,
+    id: `app-${i + 1}`,
+    port,
+    child: undefined as Child | undefined,
+    state: 'stopped' as State,
+  }));
   const instance = (n: number) => {
     const found = instances.find((candidate) => candidate.n === n);
     if (!found) throw new StackRequestError(404, `no instance ${n} (instances are 1..${count})`);
@@ -186,7 +208,10 @@ export async function startStack(options: StackOptions = {}) {
       onExit: () => (target.state = 'crashed'),
     });
     target.child = child;
-    await waitUntil(target.id, () => isHttpOk(`http://127.0.0.1:${target.port}/readyz`), { timeoutMs: readyTimeoutMs, failIf: exitReason(child) });
+    await waitUntil(target.id, () => isHttpOk(`http://127.0.0.1:${target.port}/readyz`), {
+      timeoutMs: readyTimeoutMs,
+      failIf: exitReason(child),
+    });
     target.state = 'ready';
     return instanceStatus(target);
   }
@@ -226,14 +251,18 @@ export async function startStack(options: StackOptions = {}) {
   async function startNginx() {
     const confFile = writeNginxConfDir({
       confDir: join(paths.nginx, 'conf'),
-      upstream: upstreamFromCompose(readFileSync(shippedFiles.composeUpstream, 'utf8'), appPorts.map((port) => `127.0.0.1:${port}`)),
+      upstream: upstreamFromCompose(
+        readFileSync(shippedFiles.composeUpstream, 'utf8'),
+        appPorts.map((port) => `127.0.0.1:${port}`),
+      ),
       listen: localListen(nginxPort),
     });
     nginx.state = 'starting';
     const stdout = createFifoOutput(join(paths.nginx, 'stdout.fifo'));
-    const child = await supervise('nginx', tools.nginx, nginxArgs({ prefix: paths.nginx, confFile }), { stdout, onExit: () => (nginx.state = 'crashed') }).finally(
-      stdout.closeWriteEnd,
-    );
+    const child = await supervise('nginx', tools.nginx, nginxArgs({ prefix: paths.nginx, confFile }), {
+      stdout,
+      onExit: () => (nginx.state = 'crashed'),
+    }).finally(stdout.closeWriteEnd);
     nginx.child = child;
     await waitUntil('nginx', () => isHttpOk(`${urls.nginx}/readyz`), { timeoutMs: readyTimeoutMs, failIf: exitReason(child) });
     nginx.state = 'ready';
