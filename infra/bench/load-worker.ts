@@ -43,9 +43,9 @@ const instance = autocannon({
   ...(spec.overallRate ? { overallRate: spec.overallRate } : {}),
   headers: spec.method === 'POST' ? { 'content-type': 'application/x-www-form-urlencoded' } : {},
   requests,
-  // autocannon's own histogram has 1 ms resolution; the raw response times are kept for sub-ms percentiles.
   timeout: 10,
 });
+// autocannon's own histogram has 1 ms resolution; the raw response times are kept for sub-ms percentiles.
 instance.on('response', (_client, _status, _bytes, responseTimeMs) => void latencies.push(responseTimeMs));
 instance.on('done', (result) => {
   latencies.sort((a, b) => a - b);

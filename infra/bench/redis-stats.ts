@@ -30,6 +30,21 @@ export function commandDelta(before: Map<string, number>, after: Map<string, num
   return delta;
 }
 
+/**
+ * Polls INFO commandstats until no command ran between two polls (100 ms apart, at most `timeoutMs`): requests
+ * still in flight when a load run stops (queued logins, say) are then counted in that run, not in the next one.
+ */
+export async function settledCommandCounts(client: AdminClient, timeoutMs = 5_000): Promise<Map<string, number>> {
+  const deadline = Date.now() + timeoutMs;
+  let previous = await commandCounts(client);
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const current = await commandCounts(client);
+    if (totalCommands(commandDelta(previous, current)) === 0 || Date.now() > deadline) return current;
+    previous = current;
+  }
+}
+
 export const totalCommands = (delta: Record<string, number>) => Object.values(delta).reduce((sum, calls) => sum + calls, 0);
 
 export async function infoField(client: AdminClient, section: string, field: string): Promise<string> {

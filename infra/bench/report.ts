@@ -27,9 +27,11 @@ export function scenarioTable(rows: ScenarioRow[]): string {
 }
 
 export function goalTable(goals: Goal[]): string {
-  return ['| Goal | Measured | |', '|---|---|:-:|', ...goals.map(({ goal, measured, met }) => `| ${goal} | ${measured} | ${met ? '✓' : '✗'} |`)].join(
-    '\n',
-  );
+  return [
+    '| Goal | Measured | |',
+    '|---|---|:-:|',
+    ...goals.map(({ goal, measured, met }) => `| ${goal} | ${measured} | ${met ? '✓' : '✗'} |`),
+  ].join('\n');
 }
 
 export const formatMs = ms;

@@ -72,6 +72,9 @@ export async function loginAll(baseUrl: string, users: { username: string; passw
 
 /** `count` users named `<prefix>-1..count`; the DEMO_USERS value that creates them. */
 export function makeUsers(prefix: string, count: number) {
-  const users = Array.from({ length: count }, (_, i) => ({ username: `${prefix}-${i + 1}`, password: `${prefix}-password-${i + 1}` }));
+  const users = Array.from({ length: count }, (_, i) => ({
+    username: `${prefix}-${i + 1}`,
+    password: `${prefix}-password-${i + 1}`,
+  }));
   return { users, demoUsers: users.map(({ username, password }) => `${username}:${password}`).join(',') };
 }
