@@ -1,0 +1,64 @@
+// A client for the local stack's control API (infra/local/control-server.ts), for stories that break things.
+
+type InstanceStatus = { n: number; id: string; port: number; pid?: number; state: string };
+type RedisStatus = { port: number; pid?: number; state: string };
+export type StackStatus = { nginx: { url: string; state: string }; redis: RedisStatus; instances: InstanceStatus[]; demoUsers: string[] };
+
+export const defaultControlUrl = 'http://127.0.0.1:8099';
+
+export function createStackControl(controlUrl: string) {
+  async function call<T>(method: 'GET' | 'POST', path: string): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(new URL(path, controlUrl), { method, signal: AbortSignal.timeout(45_000) });
+    } catch (err) {
+      throw new Error(
+        `The stack's control API does not answer at ${controlUrl} (${(err as Error).message}). ` +
+          'Start the stack with `npm start -- --control` (or STACK_CONTROL=1), or stop yours and let Playwright start one.',
+      );
+    }
+    const body = (await res.json()) as T & { error?: string };
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${body.error ?? ''}`);
+    return body;
+  }
+
+  const status = () => call<StackStatus>('GET', '/status');
+  const isUp = (state: { pid?: number; state: string }) => state.pid !== undefined && state.state === 'ready';
+
+  return {
+    status,
+    killInstance: (n: number) => call<InstanceStatus>('POST', `/instances/${n}/kill`),
+    stopInstance: (n: number) => call<InstanceStatus>('POST', `/instances/${n}/stop`),
+    startInstance: (n: number) => call<InstanceStatus>('POST', `/instances/${n}/start`),
+    restartInstance: (n: number) => call<InstanceStatus>('POST', `/instances/${n}/restart`),
+    killRedis: () => call<RedisStatus>('POST', '/redis/kill'),
+    startRedis: () => call<RedisStatus>('POST', '/redis/start'),
+    pauseRedis: () => call<RedisStatus>('POST', '/redis/pause'),
+    resumeRedis: () => call<RedisStatus>('POST', '/redis/resume'),
+
+    /** Ids of the instances that are running and ready, e.g. ['app-1', 'app-3']. */
+    async runningInstances(): Promise<string[]> {
+      return (await status()).instances.filter(isUp).map((instance) => instance.id);
+    },
+
+    /** Brings back whatever a story broke: a paused or dead Redis, dead or stopped instances. Returns what it did. */
+    async heal(): Promise<string[]> {
+      const { redis, instances } = await status();
+      const repaired: string[] = [];
+      if (redis.state === 'paused') {
+        await call('POST', '/redis/resume');
+        repaired.push('resumed redis');
+      } else if (redis.pid === undefined) {
+        await call('POST', '/redis/start');
+        repaired.push('started redis');
+      }
+      for (const instance of instances.filter((candidate) => candidate.pid === undefined)) {
+        await call('POST', `/instances/${instance.n}/start`);
+        repaired.push(`started ${instance.id}`);
+      }
+      return repaired;
+    },
+  };
+}
+
+export type StackControl = ReturnType<typeof createStackControl>;
