@@ -81,6 +81,8 @@ export function createApp({ config, redis, users, log, isShuttingDown = () => fa
       },
       // Plain HTTP on localhost must keep working; HSTS belongs on the TLS-terminating proxy.
       strictTransportSecurity: false,
+      // Not helmet's no-referrer: under it browsers post forms with `Origin: null`, which the CSRF check refuses.
+      referrerPolicy: { policy: 'same-origin' },
     }),
   );
 

@@ -53,6 +53,13 @@ describe('CSRF, throttling and bad input', () => {
       assert.equal(await redis.admin.exists(SESSION_PREFIX + browser.sessionId()), 1);
     });
 
+    it('a same-origin browser post (Origin and Sec-Fetch-Site set) › accepted', async () => {
+      const browser = createBrowser();
+      const _csrf = await browser.csrfToken(a);
+      const headers = { Origin: 'http://localhost:8080', Host: 'localhost:8080', 'Sec-Fetch-Site': 'same-origin' };
+      assert.equal((await browser.on(a).post('/login', { _csrf, ...ALICE }, headers)).status, 303);
+    });
+
     it('a token issued by one instance is accepted by another (shared secret, no server state)', async () => {
       const browser = createBrowser();
       const _csrf = await browser.csrfToken(a);
@@ -205,6 +212,8 @@ describe('CSRF, throttling and bad input', () => {
       assert.match(String(res.headers['content-security-policy']), /script-src 'self'/);
       assert.doesNotMatch(String(res.headers['content-security-policy']), /unsafe-inline/);
       assert.equal(res.headers['x-powered-by'], undefined);
+      // Browsers then send our own origin with form posts (under no-referrer they send `Origin: null`).
+      assert.equal(res.headers['referrer-policy'], 'same-origin');
       assert.doesNotMatch(res.text, /<script>|onclick=/);
     });
   });
