@@ -1,0 +1,146 @@
+// npm run chaos: resilience under load, with asserted bounds. Boots its own stack (nginx 28480, redis 26480,
+// apps 23401.., .run/chaos), keeps an open-loop load of logged-in and anonymous requests running through nginx,
+// kills and freezes things during it, prints a table and exits 1 if any bound is not met.
+//   npm run chaos -- --rate 200 --users 20 --rounds 200
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loginAll, makeUsers } from '../bench/session-client.ts';
+import { repoRoot } from '../local/paths.ts';
+import { startStack, type Stack } from '../local/start-stack.ts';
+import { check, checkTable, observe, type Check } from './checks.ts';
+import { killOneInstance, rollingRestart, settled } from './instance-scenarios.ts';
+import { isFailure, startLoadLoop, type LoadLoop } from './load-loop.ts';
+import { redisFrozen, redisKilled } from './redis-scenarios.ts';
+import { logoutRacingWrites } from './resurrection.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '200' },
+    users: { type: 'string', default: '20' },
+    rounds: { type: 'string', default: '200' },
+    'nginx-port': { type: 'string', default: '28480' },
+    'redis-port': { type: 'string', default: '26480' },
+    'app-base-port': { type: 'string', default: '23400' },
+    'run-dir': { type: 'string', default: join(repoRoot, '.run/chaos') },
+  },
+});
+const integer = (name: keyof typeof args, min = 1) => {
+  const value = Number(args[name]);
+  if (!Number.isInteger(value) || value < min) throw new Error(`--${name}: expected an integer >= ${min}, got "${args[name]}"`);
+  return value;
+};
+/** The whole suite stops by itself after this, whatever hangs. */
+const SUITE_TIMEOUT_MS = 240_000;
+
+let stack: Stack | undefined;
+let loop: LoadLoop | undefined;
+const cleanUp = async () => {
+  await loop?.stop();
+  await stack?.stop();
+};
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`[chaos] ${signal}: stopping`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+const watchdog = setTimeout(() => {
+  console.error(`[chaos] still running after ${SUITE_TIMEOUT_MS / 1000} s: giving up`);
+  void cleanUp().finally(() => process.exit(1));
+}, SUITE_TIMEOUT_MS);
+watchdog.unref();
+
+async function main(): Promise<Check[]> {
+  const runDir = resolve(args['run-dir']);
+  mkdirSync(runDir, { recursive: true });
+  const logFile = createWriteStream(join(runDir, 'stack.log'));
+  const { users, demoUsers } = makeUsers('chaos', integer('users') + 1);
+  const racer = users.pop() as { username: string; password: string };
+  stack = await startStack({
+    nginxPort: integer('nginx-port'),
+    redisPort: integer('redis-port'),
+    appBasePort: integer('app-base-port'),
+    runDir,
+    env: { ...process.env, DEMO_USERS: demoUsers },
+    print: (line) => {
+      logFile.write(`${line}\n`);
+      if (line.startsWith('[stack]')) console.log(line);
+    },
+  });
+  const loggedIn = await loginAll(stack.urls.nginx, users);
+  const rate = integer('rate');
+  console.log(`[chaos] ${loggedIn.length} users logged in; load: ${rate} req/s through ${stack.urls.nginx}`);
+  loop = startLoadLoop({ baseUrl: stack.urls.nginx, users: loggedIn, ratePerS: rate, maxDurationMs: SUITE_TIMEOUT_MS });
+
+  const checks: Check[] = [];
+  const figures: Record<string, object> = {};
+  const step = async (name: string, run: () => Promise<{ checks: Check[]; figures: object }>) => {
+    console.log(`[chaos] ${name}`);
+    const result = await run();
+    checks.push(...result.checks);
+    figures[name] = result.figures;
+    for (const failed of result.checks.filter((c) => !c.ok))
+      console.log(`[chaos]   ✗ ${failed.figure}: ${failed.measured} (bound ${failed.bound})`);
+  };
+  const running = loop;
+  const liveStack = stack;
+
+  await step('baseline', async () => {
+    running.mark('baseline');
+    await observe(1_500);
+    running.mark('between');
+    await settled(running, 'baseline');
+    const records = running.phase('baseline');
+    const failures = records.filter(isFailure).length;
+    const p99 = records.map((record) => record.ms).sort((a, b) => a - b)[Math.floor(records.length * 0.99)] ?? 0;
+    return {
+      checks: [
+        check(
+          'Baseline (no fault)',
+          'failed requests; p99',
+          `${failures} of ${records.length}; ${p99.toFixed(1)} ms`,
+          '0',
+          failures === 0,
+        ),
+      ],
+      figures: { requests: records.length, failures, p99Ms: p99, maxInFlight: running.maxInFlight('baseline') },
+    };
+  });
+  // In flight at the steady rate, with a margin of 2: the level the load must return to after a freeze.
+  const baselineInFlight = Math.max(4, 2 * running.maxInFlight('baseline'));
+  await step('SIGKILL one instance', () => killOneInstance(liveStack, running));
+  await step('rolling restart', () => rollingRestart(liveStack, running));
+  await step('Redis killed and restarted', () =>
+    redisKilled({ stack: liveStack, loop: running, users: loggedIn, baselineInFlight }),
+  );
+  await step('Redis frozen and resumed', () =>
+    redisFrozen({ stack: liveStack, loop: running, users: loggedIn, baselineInFlight }),
+  );
+  await running.stop();
+  if (running.skipped() > 0)
+    checks.push(check('Load loop', 'requests not sent (over 2000 in flight)', String(running.skipped()), '0', false));
+  await step('logout racing writes', () => logoutRacingWrites(liveStack, racer, { rounds: integer('rounds') }));
+
+  console.log(['', checkTable(checks), ''].join('\n'));
+  const resultsDir = join(repoRoot, 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `chaos-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify({ rate, users: loggedIn.length, checks, figures }, null, 2)}\n`);
+  console.log(`[chaos] results: ${file}`);
+  return checks;
+}
+
+try {
+  const failed = (await main()).filter((c) => !c.ok);
+  if (failed.length > 0) {
+    console.error(`[chaos] ${failed.length} bound(s) not met: ${failed.map((c) => `${c.scenario} › ${c.figure}`).join('; ')}`);
+    process.exitCode = 1;
+  } else console.log('[chaos] all bounds met');
+} catch (err) {
+  console.error(`[chaos] failed: ${(err as Error).stack ?? err}`);
+  process.exitCode = 1;
+} finally {
+  await cleanUp();
+  clearTimeout(watchdog);
+}
