@@ -16,8 +16,7 @@ export function createRedisClient(config: Pick<Config, 'redis' | 'instanceId'>, 
     name: config.instanceId,
     // Reject commands while reconnecting rather than hold requests in the offline queue.
     disableOfflineQueue: true,
-    // node-redis's own command timeout only covers commands not yet written; withDeadline() covers the reply.
-    commandOptions: { timeout: config.redis.commandTimeoutMs },
+    // No `commandOptions.timeout`: node-redis's only covers commands not yet written; withDeadline() covers the reply.
     // Bound what can pile up in memory during a partition; beyond this, commands fail at once.
     commandsQueueMaxLength: 1000,
     socket: {
