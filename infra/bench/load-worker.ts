@@ -7,6 +7,7 @@ import type { LoadResult, LoadSpec } from './load.ts';
 type Request = { method?: string; path?: string; headers?: Record<string, string>; body?: string };
 type Instance = {
   on(event: 'response', listener: (client: unknown, statusCode: number, bytes: number, responseTimeMs: number) => void): void;
+  on(event: 'reqError', listener: (err: Error) => void): void;
   on(event: 'done', listener: (result: AutocannonResult) => void): void;
 };
 type AutocannonResult = {
@@ -47,6 +48,10 @@ const instance = autocannon({
 });
 // autocannon's own histogram has 1 ms resolution; the raw response times are kept for sub-ms percentiles.
 instance.on('response', (_client, _status, _bytes, responseTimeMs) => void latencies.push(responseTimeMs));
+const started = performance.now();
+// When socket errors happen (say, connections reset as the run stops), and what they were, for the JSON results.
+const socketErrors: { atMs: number; message: string }[] = [];
+instance.on('reqError', (err) => void socketErrors.push({ atMs: performance.now() - started, message: err.message }));
 instance.on('done', (result) => {
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
@@ -65,6 +70,7 @@ instance.on('done', (result) => {
     errors: responses - ok + result.errors + result.timeouts,
     socketErrors: result.errors,
     timeouts: result.timeouts,
+    errorSamples: socketErrors.slice(0, 10),
   };
   parentPort?.postMessage(message);
 });

@@ -25,6 +25,8 @@ export type LoadResult = {
   errors: number;
   socketErrors: number;
   timeouts: number;
+  /** The first socket errors: ms since the run started, and the message. */
+  errorSamples: { atMs: number; message: string }[];
 };
 
 /** Runs autocannon in a worker thread; resolves when the (time-bounded) run is over. */

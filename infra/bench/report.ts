@@ -15,12 +15,12 @@ const breakdown = (commands: Record<string, number> | undefined, requests: numbe
 
 export function scenarioTable(rows: ScenarioRow[]): string {
   const lines = [
-    '| Scenario | req/s | p50 ms | p99 ms | errors | Redis cmds/req | commands per request |',
-    '|---|---:|---:|---:|---:|---:|---|',
+    '| Scenario | req/s | p50 ms | p90 ms | p99 ms | errors: HTTP / socket | Redis cmds/req | commands per request |',
+    '|---|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const { name, load, commandsPerRequest, commands } of rows) {
     lines.push(
-      `| ${name} | ${Math.round(load.rps)} | ${ms(load.p50Ms)} | ${ms(load.p99Ms)} | ${load.errors} | ${perRequest(commandsPerRequest)} | ${breakdown(commands, load.responses)} |`,
+      `| ${name} | ${Math.round(load.rps)} | ${ms(load.p50Ms)} | ${ms(load.p90Ms)} | ${ms(load.p99Ms)} | ${load.errors - load.socketErrors - load.timeouts} / ${load.socketErrors + load.timeouts} | ${perRequest(commandsPerRequest)} | ${breakdown(commands, load.responses)} |`,
     );
   }
   return lines.join('\n');

@@ -220,6 +220,9 @@ async function main() {
     '',
     scenarioTable(rows),
     '',
+    `Logged-in reads ÷ anonymous: ${(read.load.rps / anonymous.load.rps).toFixed(2)} (the Redis round trip and session decoding); anonymous ÷ ceiling: ${(anonymous.load.rps / ceiling.load.rps).toFixed(2)} (middleware and request logging, no Redis).`,
+    'Socket errors: read ECONNRESET when nginx closes a client keep-alive connection (keepalive_requests) after autocannon already wrote the next request; details in the JSON.',
+    '',
     sessionBytes
       ? `Stored session: ${Math.round(sessionBytes.bytesPerKey)} B per key (MEMORY USAGE, ${sessionBytes.keys} keys sampled), value ${Math.round(sessionBytes.valueBytes)} B. Plain connect-redis, for comparison: 2 commands per read (GET + EXPIRE from touch) and the cookie stored in every value.`
       : 'Redis figures: n/a (no --redis-admin-url).',
