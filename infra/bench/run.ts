@@ -183,7 +183,8 @@ async function main() {
       {
         goal: '≤ 1.0 Redis command per logged-in read',
         measured: read.commandsPerRequest.toFixed(3),
-        met: read.commandsPerRequest <= 1.005,
+        // Requests in flight when a run stops reach Redis but are not counted: at most one per connection.
+        met: read.commandsPerRequest <= 1 + connections / read.load.responses,
       },
       {
         goal: '0 Redis commands per anonymous request',
