@@ -46,11 +46,14 @@ class DeadlineExceededError extends Error {
   }
 }
 
+/** Error replies that mean "not now" rather than "wrong": loading the AOF after a restart, full, failing over. */
+const TRANSIENT_REPLY = /^(LOADING|OOM|BUSY|TRYAGAIN|MASTERDOWN|READONLY|CLUSTERDOWN)\b/;
+
 /**
  * Awaits a Redis command for at most `timeoutMs`. A frozen or partitioned server never answers a command that was
  * already written, and node-redis waits for that reply forever: this bounds what a request can wait.
- * Failures are mapped for the error handler: Redis answered with an error (a bug or a permission problem) stays a
- * 500; Redis did not answer (closed, refused, too slow) becomes a 503 with Retry-After.
+ * Failures are mapped for the error handler: Redis did not answer (closed, refused, too slow) or answered "not now"
+ * (TRANSIENT_REPLY) becomes a 503 with Retry-After; any other error reply (a bug, a permission problem) stays a 500.
  */
 export async function withDeadline<T>(command: Promise<T>, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -60,7 +63,7 @@ export async function withDeadline<T>(command: Promise<T>, timeoutMs: number): P
   try {
     return await Promise.race([command, deadline]);
   } catch (err) {
-    throw err instanceof ErrorReply ? err : new ServiceUnavailableError(err);
+    throw err instanceof ErrorReply && !TRANSIENT_REPLY.test(err.message) ? err : new ServiceUnavailableError(err);
   } finally {
     clearTimeout(timer);
   }

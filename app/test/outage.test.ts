@@ -95,3 +95,33 @@ describe('Redis outages', () => {
     await redis.start();
   });
 });
+
+describe('Redis answering "not now"', () => {
+  let redis: TestRedis;
+  let a: Instance;
+  const browser = createBrowser();
+
+  before(async () => {
+    redis = await startRedisServer();
+    a = await createInstance(redis.url);
+    await browser.login(a);
+  });
+  after(async () => {
+    await a.close();
+    await redis.stop();
+  });
+
+  it('Redis full (maxmemory, noeviction) › a login is a 503, not a 500; existing sessions keep working', async () => {
+    await redis.admin.configSet({ maxmemory: '1', 'maxmemory-policy': 'noeviction' });
+    try {
+      const fresh = createBrowser();
+      const _csrf = await fresh.csrfToken(a);
+      const login = await fresh.on(a).post('/login', { _csrf, username: 'bob', password: 'bob-password-2' });
+      assert.equal(login.status, 503);
+      assert.equal(login.headers['retry-after'], '1');
+      assert.equal((await browser.on(a).get('/api/session')).body.authenticated, true);
+    } finally {
+      await redis.admin.configSet({ maxmemory: '0' });
+    }
+  });
+});
