@@ -1,6 +1,11 @@
-import type { Page } from '@playwright/test';
+import type { Page, Response } from '@playwright/test';
 
 export type Chip = { instance: string; state: string };
+
+function servedResponse(response: Response | null) {
+  if (!response) throw new Error('the navigation did not produce a response');
+  return { status: response.status(), instance: response.headers()['x-instance-id'] ?? 'missing' };
+}
 
 /** GET /: the dashboard when logged in, "You are not signed in" otherwise. */
 export function createDashboardPage(page: Page) {
@@ -14,11 +19,9 @@ export function createDashboardPage(page: Page) {
     sessionStarted: page.getByTestId('session-started'),
 
     /** Opens the home page; resolves with the instance that served it (X-Instance-Id) and the HTTP status. */
-    async open() {
-      const response = await page.goto('/');
-      if (!response) throw new Error('GET / did not produce a response');
-      return { status: response.status(), instance: response.headers()['x-instance-id'] ?? 'missing' };
-    },
+    open: async () => servedResponse(await page.goto('/')),
+    /** Reloads whatever page is shown, like the browser's reload button; same answer as open(). */
+    reload: async () => servedResponse(await page.reload()),
 
     /** The instance named on the page itself (which one rendered it). */
     async servedBy(): Promise<string> {
