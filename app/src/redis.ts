@@ -16,7 +16,9 @@ export function createRedisClient(config: Pick<Config, 'redis' | 'instanceId'>, 
     name: config.instanceId,
     // Reject commands while reconnecting rather than hold requests in the offline queue.
     disableOfflineQueue: true,
-    // No `commandOptions.timeout`: node-redis's only covers commands not yet written; withDeadline() covers the reply.
+    // node-redis's command timeout (default 5 s, an AbortSignal per command) only covers commands not yet written;
+    // withDeadline() bounds the whole wait instead, so the per-command signal is turned off (measured: ~3% of a read).
+    commandOptions: { timeout: 0 },
     // Bound what can pile up in memory during a partition; beyond this, commands fail at once.
     commandsQueueMaxLength: 1000,
     socket: {
