@@ -5,7 +5,7 @@
 //   npm run bench -- --url http://127.0.0.1:8080 --login-users alice:alice-password-1 [--redis-admin-url redis://...]
 //                                              measures a running stack (no scale step; Redis figures need the admin URL)
 // Prints markdown tables and writes results/bench-<timestamp>.json. Exits 0 whether or not the goals are met.
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -97,19 +97,42 @@ async function boot() {
   return { baseUrl: stack.urls.nginx, users, adminUrl: stack.urls.redisAdmin };
 }
 
-/** One load run, with the Redis commands it caused (INFO commandstats before and after). */
+/**
+ * CPU time (user + system) used so far by the app instances, in µs, from /proc: unlike req/s it barely moves when
+ * other work shares the machine, so it shows what a request costs the app itself. Undefined with --url or off Linux.
+ */
+function appCpuMicros(): number | undefined {
+  const pids = stack?.status().instances.map((instance) => instance.pid);
+  if (!pids || pids.some((pid) => pid === undefined)) return undefined;
+  try {
+    const ticks = pids.reduce<number>((sum, pid) => {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return sum + Number(fields[11]) + Number(fields[12]);
+    }, 0);
+    return (ticks * 1_000_000) / CLOCK_TICKS_PER_S;
+  } catch {
+    return undefined;
+  }
+}
+// USER_HZ: 100 on every Linux architecture Node supports.
+const CLOCK_TICKS_PER_S = 100;
+
+/** One load run, with the Redis commands it caused (INFO commandstats before and after) and the app CPU it cost. */
 async function measure(
   name: string,
   spec: Omit<LoadSpec, 'url' | 'durationS' | 'connections'> & Partial<LoadSpec>,
   baseUrl: string,
 ) {
   const before = admin && (await settledCommandCounts(admin));
+  const cpuBefore = appCpuMicros();
   const load = await runLoad({ url: baseUrl, durationS, connections, ...spec });
+  const cpuAfter = appCpuMicros();
   const commands = before && admin ? commandDelta(before, await settledCommandCounts(admin)) : undefined;
   const row: ScenarioRow = {
     name,
     load,
     ...(commands ? { commands, commandsPerRequest: totalCommands(commands) / load.responses } : {}),
+    ...(cpuBefore !== undefined && cpuAfter !== undefined ? { appCpuUsPerRequest: (cpuAfter - cpuBefore) / load.responses } : {}),
   };
   console.log(`[bench] ${name}: ${Math.round(load.rps)} req/s, p99 ${formatMs(load.p99Ms)} ms, ${load.errors} errors`);
   return row;
@@ -222,6 +245,7 @@ async function main() {
     scenarioTable(rows),
     '',
     `Logged-in reads ÷ anonymous: ${(read.load.rps / anonymous.load.rps).toFixed(2)} (the Redis round trip and session decoding); anonymous ÷ ceiling: ${(anonymous.load.rps / ceiling.load.rps).toFixed(2)} (middleware and request logging, no Redis).`,
+    'App CPU µs/req: CPU time of the app instances (from /proc) divided by responses; steady when other work shares the machine, unlike req/s.',
     'Socket errors: read ECONNRESET when nginx closes a client keep-alive connection (keepalive_requests) after autocannon already wrote the next request; details in the JSON.',
     '',
     sessionBytes
