@@ -25,6 +25,12 @@ test('when the instance serving a user dies, the others carry on without an erro
   expect([...new Set(servedBy)].sort(), 'instances that served the pages').toEqual(survivors);
 
   const chips = await dashboard.hop();
-  expect(chips.filter((chip) => chip.state !== 'authenticated'), 'chips that did not know the user').toEqual([]);
-  expect(chips.filter((chip) => !survivors.includes(chip.instance)), 'chips from a dead instance').toEqual([]);
+  expect(
+    chips.filter((chip) => chip.state !== 'authenticated'),
+    'chips that did not know the user',
+  ).toEqual([]);
+  expect(
+    chips.filter((chip) => !survivors.includes(chip.instance)),
+    'chips from a dead instance',
+  ).toEqual([]);
 });

@@ -25,5 +25,8 @@ test('a logout form posted from another site is refused and the user stays logge
   await dashboard.open();
   await expect(dashboard.signedInAs).toHaveText(user.username);
   const answers = await probeSession(page.request, 6);
-  expect(answers.filter((answer) => !answer.authenticated), 'answers that forgot the user').toEqual([]);
+  expect(
+    answers.filter((answer) => !answer.authenticated),
+    'answers that forgot the user',
+  ).toEqual([]);
 });

@@ -15,7 +15,10 @@ test('after Redis restarts from its append-only file, the user is still logged i
   await stack.killRedis();
   // While Redis is away the app says "try again" (503); it never answers as if the user had logged out.
   const duringOutage = await probeSession(page.request, running.length);
-  expect(duringOutage.filter((answer) => answer.status !== 503), 'answers during the outage').toEqual([]);
+  expect(
+    duringOutage.filter((answer) => answer.status !== 503),
+    'answers during the outage',
+  ).toEqual([]);
 
   await stack.startRedis();
   // The instances reconnect on their own, with backoff: poll until every one of them knows the user again.
@@ -28,5 +31,8 @@ test('after Redis restarts from its append-only file, the user is still logged i
 
   await dashboard.open();
   await expect(dashboard.signedInAs).toHaveText(user.username);
-  await expect(dashboard.sessionStarted, 'the session from before the restart, not a new one').toHaveAttribute('datetime', startedAt ?? '');
+  await expect(dashboard.sessionStarted, 'the session from before the restart, not a new one').toHaveAttribute(
+    'datetime',
+    startedAt ?? '',
+  );
 });

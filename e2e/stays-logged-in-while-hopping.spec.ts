@@ -21,8 +21,10 @@ test('a user who logged in stays logged in on every instance while the load bala
   expect(new Set(servedBy).size, `pages came from ${servedBy.join(', ')}`).toBeGreaterThanOrEqual(3);
 
   const chips = await dashboard.hop();
-  expect(chips.filter((chip) => chip.state !== 'authenticated'), 'chips that did not know the user').toEqual([]);
+  expect(
+    chips.filter((chip) => chip.state !== 'authenticated'),
+    'chips that did not know the user',
+  ).toEqual([]);
   expect(new Set(chips.map((chip) => chip.instance)).size, 'instances that answered the hop').toBeGreaterThanOrEqual(3);
   await testInfo.attach('dashboard-after-hop', { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
 });
-

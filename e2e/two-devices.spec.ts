@@ -11,7 +11,10 @@ test('logging out on one device leaves the same user logged in on another', asyn
 
   const running = await stack.runningInstances();
   const phoneAnswers = await probeSession(phone.page.request, Math.max(9, running.length * 3));
-  expect(phoneAnswers.filter((answer) => !answer.authenticated), 'answers that forgot the phone').toEqual([]);
+  expect(
+    phoneAnswers.filter((answer) => !answer.authenticated),
+    'answers that forgot the phone',
+  ).toEqual([]);
   expect(new Set(phoneAnswers.map((answer) => answer.username))).toEqual(new Set([user.username]));
   expect(instancesOf(phoneAnswers), 'instances asked').toEqual(running);
   for (let visit = 0; visit < running.length * 2; visit += 1) {
@@ -20,5 +23,8 @@ test('logging out on one device leaves the same user logged in on another', asyn
   }
 
   const laptopAnswers = await probeSession(laptop.page.request, running.length * 2);
-  expect(laptopAnswers.filter((answer) => answer.authenticated), 'answers that still knew the laptop').toEqual([]);
+  expect(
+    laptopAnswers.filter((answer) => answer.authenticated),
+    'answers that still knew the laptop',
+  ).toEqual([]);
 });

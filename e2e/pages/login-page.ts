@@ -32,7 +32,10 @@ export function createLoginPage(page: Page) {
       const response = await attempt(user);
       // 303 to the dashboard; anything else is a broken login, reported now rather than as a timeout later.
       if (response.status() !== 303) {
-        const shown = await page.getByRole('alert').textContent().catch(() => null);
+        const shown = await page
+          .getByRole('alert')
+          .textContent()
+          .catch(() => null);
         throw new Error(`logging in as ${user.username} got HTTP ${response.status()}: ${shown ?? '(no alert)'}`);
       }
       await page.getByTestId('username').waitFor();

@@ -2,7 +2,12 @@
 
 type InstanceStatus = { n: number; id: string; port: number; pid?: number; state: string };
 type RedisStatus = { port: number; pid?: number; state: string };
-export type StackStatus = { nginx: { url: string; state: string }; redis: RedisStatus; instances: InstanceStatus[]; demoUsers: string[] };
+export type StackStatus = {
+  nginx: { url: string; state: string };
+  redis: RedisStatus;
+  instances: InstanceStatus[];
+  demoUsers: string[];
+};
 
 export const defaultControlUrl = 'http://127.0.0.1:8099';
 
