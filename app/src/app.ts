@@ -98,10 +98,10 @@ export function createApp({ config, redis, users, log, isShuttingDown = () => fa
   app.use(express.json({ limit: BODY_LIMIT }));
   // Before the session, so a forged post costs no Redis round trip.
   app.use(csrf.protect);
-  app.use(sessions.middleware, sessions.enforceAbsoluteTimeout);
+  app.use(sessions.middleware);
 
   app.use(createPagesRouter({ config, views, csrf }));
-  app.use(createAuthRouter({ config, views, csrf, users, throttle, sessions }));
+  app.use(createAuthRouter({ views, csrf, users, throttle, sessions }));
   app.use(createApiRouter({ instanceId: config.instanceId }));
 
   app.use((req, _res, next) => next(new HttpError(404, `Nothing here: ${req.method} ${req.path}`)));
@@ -138,7 +138,11 @@ function createErrorHandler(views: Views): ErrorRequestHandler {
     if (status === 503) req.log.warn({ cause: (err.cause as Error | undefined)?.message }, 'dependency unavailable');
     else if (status >= 500) req.log.error({ err }, 'request failed');
 
-    if (res.headersSent) return void req.socket.destroy();
+    // Too late for an error page: cut a response still being written, leave a finished one (and its socket) alone.
+    if (res.headersSent) {
+      if (!res.writableEnded) req.socket.destroy();
+      return;
+    }
     res.set(err instanceof HttpError ? err.headers : {});
     if (prefersJson(req)) res.status(status).json({ error: message });
     else views.render(res, status, 'error', { title: TITLES[status] ?? 'Error', message });

@@ -45,7 +45,10 @@ const schema = z.object({
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   REDIS_PASSWORD: z.string().min(1).optional(),
   REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().positive().default(500),
-  SESSION_SECRET: z.string().optional(),
+  SESSION_SECRET: z
+    .string()
+    .refine((value) => value.split(',').every((secret) => secret.trim() !== ''), 'no empty secret in the list')
+    .optional(),
   SESSION_IDLE_TIMEOUT_S: seconds(30 * 60),
   SESSION_ABSOLUTE_TIMEOUT_S: seconds(8 * 60 * 60),
   TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
@@ -56,11 +59,12 @@ const schema = z.object({
   LOGIN_THROTTLE_WINDOW_S: seconds(15 * 60),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).default(0),
 });
 
 /** Production has no defaults for secrets and no demo users unless asked for; checked on the raw values. */
 function productionProblems(env: Env): string[] {
-  if (env.NODE_ENV !== 'production') return [];
+  if (env.NODE_ENV && env.NODE_ENV !== 'production') return [];
   const problems: string[] = [];
   if (!env.REDIS_URL) problems.push('REDIS_URL: required in production');
   if (!env.SESSION_SECRET) problems.push('SESSION_SECRET: required in production (or SESSION_SECRET_FILE)');
@@ -148,6 +152,7 @@ export function loadConfig(env: Env = process.env, readFile = (path: string) => 
     },
     logLevel: values.LOG_LEVEL,
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,
+    shutdownDelayMs: values.SHUTDOWN_DELAY_MS,
     /** Names of the variables that fell back to development defaults; printed at start. */
     developmentDefaults,
   });

@@ -13,7 +13,8 @@ const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  * On top, a cross-site form post is refused by its Origin / Sec-Fetch-Site headers.
  */
 export function createCsrf({ secrets }: { secrets: readonly string[] }) {
-  const sign = (value: string, secret: string) => createHmac('sha256', secret).update(value).digest('base64url');
+  // Labelled, so an HMAC made with the session secret for one purpose can never stand in for another (cookie signatures).
+  const sign = (value: string, secret: string) => createHmac('sha256', secret).update(`csrf-token\0${value}`).digest('base64url');
 
   function cookieValue(req: Request): string | undefined {
     const value = req.headers.cookie ? parse(req.headers.cookie)[COOKIE] : undefined;

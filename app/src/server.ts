@@ -1,7 +1,7 @@
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
-import { createRedisClient } from './redis.ts';
+import { createRedisClient, withDeadline } from './redis.ts';
 import { trackConnections } from './shutdown.ts';
 import { createUserDirectory } from './users.ts';
 
@@ -37,8 +37,11 @@ async function main() {
       log.error('shutdown timed out; exiting');
       process.exit(1);
     }, config.shutdownTimeoutMs).unref();
+    // Readiness is 503 from here on; load balancers that poll it (Kubernetes) need a moment to stop sending.
+    if (config.shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
     await connections.close();
-    await redis.close();
+    // close() waits for replies to commands already sent; a frozen Redis never sends them.
+    await withDeadline(redis.close(), 1000).catch(() => redis.destroy());
     log.info('stopped');
     process.exit(0);
   };

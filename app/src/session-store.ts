@@ -26,6 +26,7 @@ export const SESSION_PREFIX = 'sess:';
  *    before a logout cannot write it back after the logout deleted it. Only `allowCreate()`d sessions (login) use
  *    `SET ... NX`; nothing else creates sessions.
  * 3. Compact values: the cookie options are the same for every session and are not stored.
+ * 4. The absolute timeout, counted from login, is enforced on every read, whatever the cookie or the TTL says.
  */
 export class SessionStore extends RedisStore {
   readonly idleTimeoutS: number;
@@ -44,7 +45,6 @@ export class SessionStore extends RedisStore {
     super({
       client: options.client,
       prefix: SESSION_PREFIX,
-      disableTouch: true,
       serializer: {
         stringify: ({ cookie: _cookie, ...data }: SessionData) => JSON.stringify(data),
         parse: (text: string) => ({ ...JSON.parse(text), cookie: { ...storedCookie } }),
@@ -63,7 +63,13 @@ export class SessionStore extends RedisStore {
   override async get(sid: string, cb: Callback = () => {}) {
     try {
       const text = await this.#run(this.#client.getEx(this.prefix + sid, { type: 'EX', value: this.idleTimeoutS }));
-      cb(null, text ? await this.serializer.parse(text) : null);
+      const session = text ? await this.serializer.parse(text) : null;
+      // Past the absolute timeout, whatever the TTL says (every read slides it): gone, as if it had expired.
+      if (session?.loginAt && Date.now() - session.loginAt >= this.absoluteTimeoutS * 1000) {
+        await this.#run(this.#client.del(this.prefix + sid));
+        return cb(null, null);
+      }
+      cb(null, session);
     } catch (err) {
       cb(err);
     }

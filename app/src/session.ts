@@ -1,4 +1,4 @@
-import type { Request, RequestHandler } from 'express';
+import type { Request, Response } from 'express';
 import session from 'express-session';
 import type { Config } from './config.ts';
 import type { RedisClient } from './redis.ts';
@@ -30,20 +30,10 @@ export function createSessions({ config, redis }: { config: Pick<Config, 'sessio
     cookie: { ...cookie, secure: 'auto' },
   });
 
-  /** Ends sessions past the absolute timeout, whatever the cookie or the sliding TTL says. */
-  const enforceAbsoluteTimeout: RequestHandler = async (req, res, next) => {
-    const loginAt = req.session?.loginAt;
-    if (loginAt && Date.now() - loginAt >= config.session.absoluteTimeoutS * 1000) {
-      await destroySession(req);
-      res.clearCookie(config.session.cookieName, cookie);
-      // Continue as an anonymous visitor with a fresh session object that will not be saved.
-      // express-session adds `generate` to its store at runtime (untyped).
-      (store as unknown as { generate(req: Request): void }).generate(req);
-    }
-    next();
-  };
+  /** Clears the session cookie with the attributes it was set with (a browser matches them). */
+  const clearCookie = (res: Response) => res.clearCookie(config.session.cookieName, cookie);
 
-  return { store, middleware, enforceAbsoluteTimeout };
+  return { store, middleware, clearCookie };
 }
 
 export function destroySession(req: Request): Promise<void> {

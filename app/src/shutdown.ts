@@ -8,7 +8,8 @@ import type { Server, ServerResponse } from 'node:http';
 export function trackConnections(server: Server) {
   const inFlight = new Set<ServerResponse>();
   let closing = false;
-  server.on('request', (_req, res: ServerResponse) => {
+  // First in line, before Express: a route may answer synchronously, and headers cannot change once sent.
+  server.prependListener('request', (_req, res: ServerResponse) => {
     if (closing) res.setHeader('Connection', 'close');
     inFlight.add(res);
     res.once('close', () => inFlight.delete(res));

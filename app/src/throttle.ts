@@ -8,9 +8,11 @@ export const THROTTLE_PREFIX = 'login-fail:';
 export type LoginThrottle = ReturnType<typeof createLoginThrottle>;
 
 /**
- * Failed-login counters shared by every instance (fixed windows in Redis, updated with atomic INCR):
- * tight per account, loose per client address, so one address cannot sweep many accounts
- * while a shared address (an office NAT) is not locked out by a single account's failures.
+ * Login attempts counted in Redis, shared by every instance, in fixed windows: tight per account, loose per client
+ * address, so one address cannot sweep many accounts while a shared address (an office NAT) is not locked out by a
+ * single account's failures.
+ * An attempt is counted *before* the password is checked, in one atomic MULTI: checking first and counting after the
+ * (slow, by design) password hash would let concurrent guesses all pass the check. A success takes its attempt back.
  */
 export function createLoginThrottle({ redis, config }: { redis: RedisClient; config: Pick<Config, 'throttle' | 'redis'> }) {
   const { maxFailuresPerAccount, maxFailuresPerClient, windowS } = config.throttle;
@@ -18,37 +20,36 @@ export function createLoginThrottle({ redis, config }: { redis: RedisClient; con
   const accountKey = (username: string) =>
     `${THROTTLE_PREFIX}user:${createHash('sha256').update(username.trim().toLowerCase()).digest('base64url').slice(0, 22)}`;
   const clientKey = (address: string) => `${THROTTLE_PREFIX}ip:${address}`;
-
-  const run = <T>(command: () => Promise<T>) => withDeadline(command(), config.redis.commandTimeoutMs);
+  const run = <T>(command: Promise<T>) => withDeadline(command, config.redis.commandTimeoutMs);
 
   return {
-    /** Seconds to wait before another attempt is allowed, or 0 when the attempt may go ahead. */
-    async retryAfter(username: string, address: string): Promise<number> {
-      const [accountFailures, accountTtl, clientFailures, clientTtl] = await run(() =>
-        redis.multi().get(accountKey(username)).ttl(accountKey(username)).get(clientKey(address)).ttl(clientKey(address)).exec(),
-      );
-      const blockedFor = (failures: unknown, ttl: unknown, max: number) =>
-        Number(failures ?? 0) >= max ? Math.max(1, Number(ttl)) : 0;
-      return Math.max(
-        blockedFor(accountFailures, accountTtl, maxFailuresPerAccount),
-        blockedFor(clientFailures, clientTtl, maxFailuresPerClient),
-      );
-    },
-
-    async recordFailure(username: string, address: string): Promise<void> {
-      await run(() =>
+    /** Counts an attempt; returns the seconds to wait if it is over a limit (refuse it), or 0 (go ahead). */
+    async attempt(username: string, address: string): Promise<number> {
+      const account = accountKey(username);
+      const client = clientKey(address);
+      const [accountAttempts, , accountTtl, clientAttempts, , clientTtl] = await run(
         redis
           .multi()
-          .incr(accountKey(username))
-          .expire(accountKey(username), windowS, 'NX')
-          .incr(clientKey(address))
-          .expire(clientKey(address), windowS, 'NX')
+          .incr(account)
+          .expire(account, windowS, 'NX')
+          .ttl(account)
+          .incr(client)
+          .expire(client, windowS, 'NX')
+          .ttl(client)
           .exec(),
+      );
+      const wait = (attempts: unknown, ttl: unknown, max: number) => (Number(attempts) > max ? Math.max(1, Number(ttl)) : 0);
+      return Math.max(
+        wait(accountAttempts, accountTtl, maxFailuresPerAccount),
+        wait(clientAttempts, clientTtl, maxFailuresPerClient),
       );
     },
 
-    async recordSuccess(username: string): Promise<void> {
-      await run(() => redis.del(accountKey(username)));
+    /** The password was right: the account starts afresh and the address gets its attempt back. */
+    async succeeded(username: string, address: string): Promise<void> {
+      const client = clientKey(address);
+      // EXPIRE NX: should the window have ended meanwhile, DECR recreates the key, and it must not outlive a window.
+      await run(redis.multi().del(accountKey(username)).decr(client).expire(client, windowS, 'NX').exec());
     },
   };
 }

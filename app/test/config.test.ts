@@ -20,8 +20,8 @@ function problemsOf(env: Record<string, string>, readFile?: (path: string) => st
 }
 
 describe('loadConfig', () => {
-  it('uses explicit development defaults and names them', () => {
-    const config = loadConfig({});
+  it('uses explicit development defaults, only when asked for, and names them', () => {
+    const config = loadConfig({ NODE_ENV: 'development' });
     assert.equal(config.env, 'development');
     assert.equal(config.redis.url, 'redis://127.0.0.1:6379');
     assert.deepEqual(config.developmentDefaults, ['REDIS_URL', 'DEMO_USERS', 'SESSION_SECRET']);
@@ -32,9 +32,15 @@ describe('loadConfig', () => {
   });
 
   it('applies the OWASP session timeouts by default', () => {
-    const { session } = loadConfig({});
+    const { session } = loadConfig({ NODE_ENV: 'development' });
     assert.equal(session.idleTimeoutS, 1800);
     assert.equal(session.absoluteTimeoutS, 8 * 3600);
+  });
+
+  it('an unset NODE_ENV is production: no public secret, no demo passwords', () => {
+    const problems = problemsOf({});
+    assert.ok(problems.some((problem) => problem.startsWith('SESSION_SECRET: required')));
+    assert.ok(problems.some((problem) => problem.startsWith('REDIS_URL: required')));
   });
 
   it('reports every production problem at once', () => {
@@ -97,9 +103,11 @@ describe('loadConfig', () => {
   });
 
   it('rejects malformed values with the variable name', () => {
-    assert.match(problemsOf({ REDIS_URL: 'http://localhost' })[0]!, /^REDIS_URL/);
-    assert.match(problemsOf({ DEMO_USERS: 'alice' })[0]!, /^DEMO_USERS/);
-    assert.match(problemsOf({ SESSION_IDLE_TIMEOUT_S: '-1' })[0]!, /^SESSION_IDLE_TIMEOUT_S/);
-    assert.match(problemsOf({ TRUST_PROXY: 'yes' })[0]!, /^TRUST_PROXY/);
+    const development = { NODE_ENV: 'development' };
+    assert.match(problemsOf({ ...development, REDIS_URL: 'http://localhost' })[0]!, /^REDIS_URL/);
+    assert.match(problemsOf({ ...development, DEMO_USERS: 'alice' })[0]!, /^DEMO_USERS/);
+    assert.match(problemsOf({ ...development, SESSION_IDLE_TIMEOUT_S: '-1' })[0]!, /^SESSION_IDLE_TIMEOUT_S/);
+    assert.match(problemsOf({ ...development, TRUST_PROXY: 'yes' })[0]!, /^TRUST_PROXY/);
+    assert.match(problemsOf({ ...development, SESSION_SECRET: 'a-secret,' })[0]!, /^SESSION_SECRET: no empty secret/);
   });
 });

@@ -63,10 +63,13 @@ describe('session lifetime', () => {
       await redis.admin.set(key, JSON.stringify({ ...stored, loginAt: Date.now() - 2 * 3600_000 }), {
         expiration: { type: 'EX', value: 60 },
       });
+      await redis.admin.configResetStat();
       const res = await browser.on(app).get('/api/session');
       assert.equal(res.body.authenticated, false);
-      assert.match(String(res.headers['set-cookie']), /sid=;/);
       assert.equal(await redis.admin.exists(key), 0);
+      // Anonymous from here, as after an expiry: no new session written, no new cookie.
+      assert.doesNotMatch(String(res.headers['set-cookie'] ?? ''), /sid=s%3A/);
+      assert.doesNotMatch(await redis.admin.info('commandstats'), /cmdstat_set:/);
     } finally {
       await app.close();
     }

@@ -148,6 +148,16 @@ describe('CSRF, throttling and bad input', () => {
       }
     });
 
+    it('concurrent guesses cannot slip past the limit (attempts are counted before the password is checked)', async () => {
+      const browser = createBrowser();
+      const _csrf = await browser.csrfToken(a);
+      const guesses = Array.from({ length: 12 }, (_, i) =>
+        browser.on(i % 2 ? a : b).post('/login', { _csrf, username: 'alice', password: `guess-${i}-wrong` }),
+      );
+      const statuses = (await Promise.all(guesses)).map((res) => res.status).sort();
+      assert.deepEqual(statuses, [401, 401, 401, 429, 429, 429, 429, 429, 429, 429, 429, 429]);
+    });
+
     it('one address sweeping many accounts is throttled per client', async () => {
       const browser = createBrowser();
       const _csrf = await browser.csrfToken(a);

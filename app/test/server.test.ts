@@ -39,6 +39,28 @@ describe('server process', () => {
   });
   after(() => redis.stop());
 
+  it('SIGTERM while Redis is frozen › still exits 0, within the shutdown timeout', async () => {
+    const port = await freePort();
+    const { child, output } = startServer({
+      NODE_ENV: 'development',
+      PORT: String(port),
+      REDIS_URL: redis.url,
+      SHUTDOWN_TIMEOUT_MS: '5000',
+    });
+    await waitFor(async () => (await get(port, '/readyz')).status === 200, { what: 'the server to be ready' });
+    redis.pause();
+    try {
+      // A command that will never be answered: the readiness PING gives up after 250 ms, the command stays queued.
+      assert.equal((await get(port, '/readyz')).status, 503);
+      const start = performance.now();
+      child.kill('SIGTERM');
+      assert.equal(await exitOf(child), 0, output());
+      assert.ok(performance.now() - start < 3000, 'exited only after the forced-exit timer');
+    } finally {
+      redis.resume();
+    }
+  });
+
   it('bad configuration › prints every problem at once and exits non-zero', async () => {
     const { child, output } = startServer({ NODE_ENV: 'production', PORT: 'eighty', DEMO_USERS: 'alice:password1' });
     assert.equal(await exitOf(child), 1);
@@ -47,7 +69,12 @@ describe('server process', () => {
 
   it('development › names the defaults it used, logs JSON with the instance id and never a password or session id', async () => {
     const port = await freePort();
-    const { child, output } = startServer({ PORT: String(port), REDIS_URL: redis.url, INSTANCE_ID: 'app-log' });
+    const { child, output } = startServer({
+      NODE_ENV: 'development',
+      PORT: String(port),
+      REDIS_URL: redis.url,
+      INSTANCE_ID: 'app-log',
+    });
     try {
       await waitFor(async () => (await get(port, '/healthz')).status === 200, { what: 'the server to listen' });
       const form = new URLSearchParams({ username: 'alice', password: 'alice-password-1' });
@@ -93,27 +120,26 @@ describe('server process', () => {
     }
   });
 
-  it('SIGTERM › the server stops, Redis closes and the process exits 0', async () => {
+  it('SIGTERM › readiness turns 503 while still serving, then the server stops, Redis closes, exit 0', async () => {
     const port = await freePort();
     const { child, output } = startServer({
+      NODE_ENV: 'development',
       PORT: String(port),
       REDIS_URL: redis.url,
-      LOG_LEVEL: 'info',
       SHUTDOWN_TIMEOUT_MS: '5000',
+      SHUTDOWN_DELAY_MS: '1000',
     });
     await waitFor(async () => (await get(port, '/readyz')).status === 200, { what: 'the server to be ready' });
-    const clientsBefore = Number(/connected_clients:(\d+)/.exec(await redis.admin.info('clients'))![1]);
+    const clients = async () => Number(/connected_clients:(\d+)/.exec(await redis.admin.info('clients'))![1]);
+    const clientsBefore = await clients();
 
     child.kill('SIGTERM');
+    await waitFor(async () => (await get(port, '/readyz')).status === 503, { what: 'readiness to fail' });
+    assert.equal((await get(port, '/healthz')).status, 200, 'still serving during the shutdown delay');
     assert.equal(await exitOf(child), 0, output());
     assert.match(output(), /"msg":"shutting down"/);
     assert.match(output(), /"msg":"stopped"/);
-    await waitFor(
-      async () => Number(/connected_clients:(\d+)/.exec(await redis.admin.info('clients'))![1]) === clientsBefore - 1,
-      {
-        what: 'the Redis connection to close',
-      },
-    );
+    await waitFor(async () => (await clients()) === clientsBefore - 1, { what: 'the Redis connection to close' });
     await assert.rejects(get(port, '/healthz'), /ECONNREFUSED/);
   });
 });

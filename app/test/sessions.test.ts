@@ -122,6 +122,13 @@ describe('sessions shared by two instances', () => {
     assert.match(cookie, /^sid=.*HttpOnly/);
     assert.match(cookie, /SameSite=Lax/);
     assert.doesNotMatch(cookie, /Secure/);
+    // With no trusted proxy (TRUST_PROXY=0), a client claiming HTTPS is not believed.
+    const spoofer = createBrowser();
+    const page = await spoofer.on(a).get('/login', { 'X-Forwarded-Proto': 'https' });
+    const token = /name="_csrf" value="([^"]+)"/.exec(page.text)![1]!;
+    const spoofed = await spoofer.on(a).post('/login', { _csrf: token, ...ALICE }, { 'X-Forwarded-Proto': 'https' });
+    assert.equal(spoofed.status, 303);
+    assert.doesNotMatch(String(spoofed.headers['set-cookie']), /Secure/);
 
     const proxied = await createInstance(redis.url, { TRUST_PROXY: '1' });
     try {

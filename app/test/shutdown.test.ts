@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createServer, request } from 'node:http';
+import { connect } from 'node:net';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { trackConnections } from '../src/shutdown.ts';
@@ -40,5 +41,28 @@ describe('trackConnections(server).close()', () => {
     assert.deepEqual(await inFlight, { body: 'finished', connection: 'close' });
     await closing;
     agent.destroy();
+  });
+});
+
+describe('trackConnections(server).close(), a request still arriving', () => {
+  it('answers a request whose headers arrive after close() began, synchronously, without crashing', async () => {
+    const server = createServer((_req, res) => res.end('answered at once'));
+    const connections = trackConnections(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as { port: number };
+
+    const socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\n');
+    const closing = connections.close();
+    socket.write('\r\n');
+    let response = '';
+    socket.on('data', (chunk) => (response += chunk));
+    await once(socket, 'close');
+    assert.match(response, /^HTTP\/1.1 200 OK/);
+    assert.match(response, /Connection: close/i);
+    assert.match(response, /answered at once$/);
+    await closing;
   });
 });

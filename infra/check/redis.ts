@@ -66,14 +66,18 @@ export async function checkRedis(redisServer: string): Promise<Record<string, Ch
         await client.set('sess:check', '1', { expiration: { type: 'EX', value: 10 } });
         if ((await client.getEx('sess:check', { type: 'EX', value: 10 })) !== '1')
           problems.push('GETEX sess:check did not return the value');
-        await client.multi().incr('login-fail:check').expire('login-fail:check', 10).exec();
-        await client.ttl('login-fail:check');
-        await client.pTTL('sess:check');
-        await client.exists(['sess:check', 'login-fail:check']);
-        await client.unlink('login-fail:check');
-        await client.del('sess:check');
+        await client.multi().incr('login-fail:check').expire('login-fail:check', 10, 'NX').ttl('login-fail:check').exec();
+        await client.multi().del('login-fail:other').decr('login-fail:check').exec();
+        await client.del(['sess:check', 'login-fail:check']);
         // ...and nothing else: the dangerous ones named in infra/redis/render-acl.sh's contract, for real.
-        const forbidden: string[][] = [['FLUSHALL'], ['KEYS', '*'], ['CONFIG', 'GET', 'maxmemory'], ['SET', 'other:key', '1']];
+        const forbidden: string[][] = [
+          ['FLUSHALL'],
+          ['KEYS', '*'],
+          ['CONFIG', 'GET', 'maxmemory'],
+          ['SET', 'other:key', '1'],
+          ['EXISTS', 'sess:check'],
+          ['UNLINK', 'sess:check'],
+        ];
         for (const command of forbidden) {
           const message = await errorOf(client.sendCommand(command));
           if (!message.startsWith('NOPERM'))

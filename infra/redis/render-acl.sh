@@ -16,8 +16,9 @@ password_hash() {
         echo "render-acl.sh: missing or empty secret $file (run infra/docker/make-secrets.sh)" >&2
         exit 1
     fi
-    # Same trimming as the app's *_FILE reader: surrounding whitespace is not part of it.
-    tr -d ' \t\r\n' <"$file" | sha256sum | cut -d ' ' -f 1
+    # A one-line secret, trimmed at both ends like the app's *_FILE reader (String.prototype.trim).
+    value=$(sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' "$file" | tr -d '\n')
+    printf '%s' "$value" | sha256sum | cut -d ' ' -f 1
 }
 
 # CLIENT SETINFO exists from Redis 7.2 (compose runs 7.4, Debian 12 ships 7.0);
@@ -37,7 +38,7 @@ umask 077
 tmp="$output.tmp.$$"
 cat >"$tmp" <<ACL
 user default off resetpass resetkeys resetchannels -@all
-user app on #$app_hash resetkeys ~sess:* ~login-fail:* resetchannels -@all +ping +getex +get +set +del +unlink +exists +incr +expire +ttl +pttl +multi +exec +hello +auth +select$setinfo +client|setname +client|tracking
+user app on #$app_hash resetkeys ~sess:* ~login-fail:* resetchannels -@all +ping +getex +get +set +del +incr +decr +expire +ttl +multi +exec +hello +auth +select$setinfo +client|setname
 user admin on #$admin_hash ~* &* +@all
 ACL
 mv "$tmp" "$output"

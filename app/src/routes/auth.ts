@@ -1,5 +1,4 @@
 import { Router } from 'express';
-import type { Config } from '../config.ts';
 import type { createCsrf } from '../csrf.ts';
 import { destroySession, regenerateSession, saveSession, type Sessions } from '../session.ts';
 import type { LoginThrottle } from '../throttle.ts';
@@ -7,7 +6,6 @@ import type { UserDirectory } from '../users.ts';
 import type { Views } from '../views.ts';
 
 type Deps = {
-  config: Pick<Config, 'session'>;
   views: Views;
   csrf: ReturnType<typeof createCsrf>;
   users: UserDirectory;
@@ -17,7 +15,7 @@ type Deps = {
 
 const field = (value: unknown, max: number) => (typeof value === 'string' && value.length <= max ? value : '');
 
-export function createAuthRouter({ config, views, csrf, users, throttle, sessions }: Deps) {
+export function createAuthRouter({ views, csrf, users, throttle, sessions }: Deps) {
   const router = Router();
 
   router.post('/login', async (req, res) => {
@@ -28,7 +26,7 @@ export function createAuthRouter({ config, views, csrf, users, throttle, session
 
     if (!username || !password) return fail(400, 'Enter your username and password.');
     const address = req.ip ?? 'unknown';
-    const retryAfterS = await throttle.retryAfter(username, address);
+    const retryAfterS = await throttle.attempt(username, address);
     if (retryAfterS > 0) {
       const minutes = Math.ceil(retryAfterS / 60);
       return fail(429, `Too many failed attempts. Try again later (in about ${minutes} minute${minutes === 1 ? '' : 's'}).`, {
@@ -36,11 +34,8 @@ export function createAuthRouter({ config, views, csrf, users, throttle, session
       });
     }
     const user = await users.verify(username, password);
-    if (!user) {
-      await throttle.recordFailure(username, address);
-      return fail(401, 'Wrong username or password.');
-    }
-    await throttle.recordSuccess(user);
+    if (!user) return fail(401, 'Wrong username or password.');
+    await throttle.succeeded(user, address);
 
     // A new session ID at login: an ID planted before login (session fixation) is worthless.
     await regenerateSession(req);
@@ -56,7 +51,7 @@ export function createAuthRouter({ config, views, csrf, users, throttle, session
   router.post('/logout', async (req, res) => {
     const user = req.session.user?.username;
     await destroySession(req);
-    res.clearCookie(config.session.cookieName, { path: '/', httpOnly: true, sameSite: 'lax' });
+    sessions.clearCookie(res);
     if (user) req.log.info({ user }, 'logout');
     res.redirect(303, '/');
   });

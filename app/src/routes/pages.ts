@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type { Config } from '../config.ts';
 import type { createCsrf } from '../csrf.ts';
 import { HttpError } from '../errors.ts';
+import { saveSession } from '../session.ts';
 import type { Views } from '../views.ts';
 
 type Deps = { config: Pick<Config, 'session'>; views: Views; csrf: ReturnType<typeof createCsrf> };
@@ -36,6 +37,8 @@ export function createPagesRouter({ config, views, csrf }: Deps) {
     if (theme !== 'light' && theme !== 'dark') throw new HttpError(400, 'Choose the light or the dark theme.');
     if (!req.session.user) throw new HttpError(401, 'Log in to change your preferences.');
     req.session.theme = theme;
+    // Saved before answering, so a failed write is a 503, not a redirect that pretends it worked.
+    await saveSession(req);
     res.redirect(303, '/');
   });
 
