@@ -10,7 +10,9 @@ const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  * Signed double-submit tokens (OWASP CSRF cheat sheet): a random value in an HttpOnly cookie and, in every form,
  * its HMAC under the session secret. Works before login without creating a server session, costs no Redis call,
  * and survives secret rotation (any configured secret verifies; the first one signs).
- * On top, a cross-site form post is refused by its Origin / Sec-Fetch-Site headers.
+ * On top, a form post from any other origin is refused by its Origin / Sec-Fetch-Site headers. That check is also what
+ * defeats "cookie tossing" from a sibling subdomain (which could plant a cookie and token pair of its own): its posts
+ * carry its own origin. The token is therefore not bound to the session, which keeps it free of Redis and of login.
  */
 export function createCsrf({ secrets }: { secrets: readonly string[] }) {
   // Labelled, so an HMAC made with the session secret for one purpose can never stand in for another (cookie signatures).
