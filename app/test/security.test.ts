@@ -53,6 +53,13 @@ describe('CSRF, throttling and bad input', () => {
       assert.equal(await redis.admin.exists(SESSION_PREFIX + browser.sessionId()), 1);
     });
 
+    it('a post from a sibling subdomain with a cookie and token pair of its own (cookie tossing) › 403', async () => {
+      const attacker = createBrowser();
+      const _csrf = await attacker.csrfToken(a);
+      const headers = { Origin: 'http://evil.localhost:8080', Host: 'localhost:8080', 'Sec-Fetch-Site': 'same-site' };
+      assert.equal((await attacker.on(a).post('/login', { _csrf, ...ALICE }, headers)).status, 403);
+    });
+
     it('a same-origin browser post (Origin and Sec-Fetch-Site set) › accepted', async () => {
       const browser = createBrowser();
       const _csrf = await browser.csrfToken(a);
