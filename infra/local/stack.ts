@@ -13,8 +13,15 @@ const { values } = parseArgs({
     instances: { type: 'string', default: process.env.STACK_INSTANCES ?? '3' },
     control: { type: 'boolean', default: process.env.STACK_CONTROL === '1' },
     'control-port': { type: 'string', default: process.env.STACK_CONTROL_PORT ?? '8099' },
+    // Defaults in start-stack.ts (nginx 8080, redis 6380, apps 3001.., .run/); tests run a second stack beside yours.
+    'nginx-port': { type: 'string' },
+    'redis-port': { type: 'string' },
+    'app-base-port': { type: 'string' },
+    'run-dir': { type: 'string' },
   },
 });
+const portOption = (name: 'nginx-port' | 'redis-port' | 'app-base-port') =>
+  values[name] === undefined ? undefined : Number(values[name]);
 const instances = Number(values.instances);
 const controlPort = Number(values['control-port']);
 const log = (message: string) => console.log(`[stack] ${message}`);
@@ -56,7 +63,14 @@ if (values.control) {
 }
 
 try {
-  stack = await startStack({ instances, ...(process.env.STACK_APP_ENTRY ? { appEntry: process.env.STACK_APP_ENTRY } : {}) });
+  stack = await startStack({
+    instances,
+    nginxPort: portOption('nginx-port'),
+    redisPort: portOption('redis-port'),
+    appBasePort: portOption('app-base-port'),
+    runDir: values['run-dir'],
+    ...(process.env.STACK_APP_ENTRY ? { appEntry: process.env.STACK_APP_ENTRY } : {}),
+  });
 } catch (err) {
   fail(`could not start the stack: ${(err as Error).message}`);
 }
@@ -65,7 +79,10 @@ if (values.control && stack) control = await startControlServer(stack, controlPo
 if (stack) {
   log(`ready: ${stack.urls.nginx}/`);
   log(`demo accounts (DEMO_USERS): ${stack.demoUsers.split(',').join('  ')}`);
-  log(`redis (admin, for operators and the benchmark): ${stack.urls.redisAdmin}`);
+  // The URL without its password: secrets stay in .run/secrets, never in a terminal or a log.
+  const adminUrl = new URL(stack.urls.redisAdmin);
+  adminUrl.password = '';
+  log(`redis (admin, for operators and the benchmark): ${adminUrl.href} (password: .run/secrets/redis_admin_password)`);
   if (control) log(`control API: http://127.0.0.1:${controlPort}/status`);
   log('press Ctrl-C to stop');
 }
