@@ -1,4 +1,4 @@
-import type { Request, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import session from 'express-session';
 import type { Config } from './config.ts';
 import type { RedisClient } from './redis.ts';
@@ -20,7 +20,7 @@ export function createSessions({ config, redis }: { config: Pick<Config, 'sessio
     commandTimeoutMs: config.redis.commandTimeoutMs,
     cookie,
   });
-  const middleware = session({
+  const expressSession = session({
     name: config.session.cookieName,
     secret: config.session.secrets,
     store,
@@ -32,6 +32,15 @@ export function createSessions({ config, redis }: { config: Pick<Config, 'sessio
 
   /** Clears the session cookie with the attributes it was set with (a browser matches them). */
   const clearCookie = (res: Response) => res.clearCookie(config.session.cookieName, cookie);
+
+  // A cookie whose session is gone (expired, logged out elsewhere) would cost a lookup on every request until the
+  // browser closes: a read that finds nothing tells the browser to drop it.
+  const hasCookie = (req: Request) => req.headers.cookie?.includes(`${config.session.cookieName}=`) ?? false;
+  const forgetStaleCookie: RequestHandler = (req, res, next) => {
+    if ((req.method === 'GET' || req.method === 'HEAD') && !req.session.user && hasCookie(req)) clearCookie(res);
+    next();
+  };
+  const middleware = [expressSession, forgetStaleCookie];
 
   return { store, middleware, clearCookie };
 }

@@ -24,7 +24,11 @@ describe('session lifetime', () => {
       const key = SESSION_PREFIX + browser.sessionId();
       assert.equal((await redis.admin.pTTL(key)) <= 1000, true);
       await waitFor(async () => (await redis.admin.exists(key)) === 0, { what: 'the idle session to expire' });
-      assert.equal((await browser.on(app).get('/api/session')).body.authenticated, false);
+      const res = await browser.on(app).get('/api/session');
+      assert.equal(res.body.authenticated, false);
+      // The stale cookie is dropped, so the browser stops costing a lookup per request.
+      assert.match(String(res.headers['set-cookie']), /sid=;.*Expires=Thu, 01 Jan 1970/);
+      assert.equal(browser.jar.has('sid'), false);
     } finally {
       await app.close();
     }
