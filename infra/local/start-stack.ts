@@ -115,7 +115,7 @@ export async function startStack(options: StackOptions = {}) {
     return info && `exited during start (${describeExit(info)})`;
   };
 
-  // --- redis ---------------------------------------------------------------------------------------
+  // Redis: one process, restarted on the same AOF directory when asked.
   const redis = { child: undefined as Child | undefined, state: 'stopped' as State };
   async function startRedis() {
     if (redis.child?.isRunning()) throw new StackRequestError(409, `redis is already running (${redis.state})`);
@@ -163,7 +163,7 @@ export async function startStack(options: StackOptions = {}) {
     appUrl: urls.redisApp,
   });
 
-  // --- app instances -------------------------------------------------------------------------------
+  // App instances app-1..N: the same entry point, each with its port and INSTANCE_ID.
   const instances = appPorts.map((port, i) => ({
     n: i + 1,
     id: `app-${i + 1}`,
@@ -246,7 +246,7 @@ export async function startStack(options: StackOptions = {}) {
     state: target.state,
   });
 
-  // --- nginx ---------------------------------------------------------------------------------------
+  // nginx: the shipped config with an upstream listing the instances.
   const nginx = { child: undefined as Child | undefined, state: 'stopped' as State };
   async function startNginx() {
     const confFile = writeNginxConfDir({
@@ -275,7 +275,7 @@ export async function startStack(options: StackOptions = {}) {
     nginx.state = 'stopped';
   }
 
-  // --- whole stack ---------------------------------------------------------------------------------
+  // The whole stack: started back to front, stopped front to back.
   let stopping: Promise<void> | undefined;
   /** Front to back: nginx stops taking requests, the apps drain, then Redis writes its AOF and exits. */
   function stop() {
