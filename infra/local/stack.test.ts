@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort, waitFor } from '../../app/test/helpers/redis-server.ts';
 import { isPortFree } from './ports.ts';
@@ -12,9 +12,9 @@ import { isPortFree } from './ports.ts';
 const CLI = join(import.meta.dirname, 'stack.ts');
 
 /** `npm start` as a user runs it, on ports of its own so it can run beside a stack you already have. */
-async function runStack(args: string[]) {
+async function runStack(args: string[], env: NodeJS.ProcessEnv = process.env) {
   const runDir = mkdtempSync(join(tmpdir(), 'stack-test-'));
-  const child = spawn(process.execPath, [CLI, '--run-dir', runDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, '--run-dir', runDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));
@@ -89,5 +89,14 @@ describe('npm start (infra/local/stack.ts)', () => {
     } finally {
       blocker.close();
     }
+  });
+
+  it('redis-server or nginx missing › says which, with the command that installs them, and exits 1', async () => {
+    // A PATH with Node only: no redis-server, no nginx.
+    const stack = await runStack([], { PATH: dirname(process.execPath) });
+    cleanUps.push(stack.cleanUp);
+    assert.equal(await stack.exited, 1);
+    assert.match(stack.output(), /redis-server.*not found/);
+    assert.match(stack.output(), /sudo apt-get install -y redis-server nginx/);
   });
 });
