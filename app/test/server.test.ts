@@ -15,6 +15,12 @@ function startServer(env: Record<string, string>) {
   return { child, output: () => output };
 }
 
+/** A development server on a free port against the test Redis; `env` adds or overrides variables. */
+async function startDevServer(redisUrl: string, env: Record<string, string> = {}) {
+  const port = await freePort();
+  return { port, ...startServer({ NODE_ENV: 'development', PORT: String(port), REDIS_URL: redisUrl, ...env }) };
+}
+
 function exitOf(child: ChildProcess): Promise<number | null> {
   return child.exitCode !== null ? Promise.resolve(child.exitCode) : once(child, 'exit').then(([code]) => code as number | null);
 }
@@ -40,13 +46,7 @@ describe('server process', () => {
   after(() => redis.stop());
 
   it('SIGTERM while Redis is frozen › still exits 0, within the shutdown timeout', async () => {
-    const port = await freePort();
-    const { child, output } = startServer({
-      NODE_ENV: 'development',
-      PORT: String(port),
-      REDIS_URL: redis.url,
-      SHUTDOWN_TIMEOUT_MS: '5000',
-    });
+    const { port, child, output } = await startDevServer(redis.url, { SHUTDOWN_TIMEOUT_MS: '5000' });
     await waitFor(async () => (await get(port, '/readyz')).status === 200, { what: 'the server to be ready' });
     redis.pause();
     try {
@@ -68,13 +68,7 @@ describe('server process', () => {
   });
 
   it('development › names the defaults it used, logs JSON with the instance id and never a password or session id', async () => {
-    const port = await freePort();
-    const { child, output } = startServer({
-      NODE_ENV: 'development',
-      PORT: String(port),
-      REDIS_URL: redis.url,
-      INSTANCE_ID: 'app-log',
-    });
+    const { port, child, output } = await startDevServer(redis.url, { INSTANCE_ID: 'app-log' });
     try {
       await waitFor(async () => (await get(port, '/healthz')).status === 200, { what: 'the server to listen' });
       const form = new URLSearchParams({ username: 'alice', password: 'alice-password-1' });
@@ -121,14 +115,7 @@ describe('server process', () => {
   });
 
   it('SIGTERM › readiness turns 503 while still serving, then the server stops, Redis closes, exit 0', async () => {
-    const port = await freePort();
-    const { child, output } = startServer({
-      NODE_ENV: 'development',
-      PORT: String(port),
-      REDIS_URL: redis.url,
-      SHUTDOWN_TIMEOUT_MS: '5000',
-      SHUTDOWN_DELAY_MS: '1000',
-    });
+    const { port, child, output } = await startDevServer(redis.url, { SHUTDOWN_TIMEOUT_MS: '5000', SHUTDOWN_DELAY_MS: '1000' });
     await waitFor(async () => (await get(port, '/readyz')).status === 200, { what: 'the server to be ready' });
     const clients = async () => Number(/connected_clients:(\d+)/.exec(await redis.admin.info('clients'))![1]);
     const clientsBefore = await clients();

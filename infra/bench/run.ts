@@ -5,12 +5,12 @@
 //   npm run bench -- --url http://127.0.0.1:8080 --login-users alice:alice-password-1 [--redis-admin-url redis://...]
 //                                              measures a running stack (no scale step; Redis figures need the admin URL)
 // Prints markdown tables and writes results/bench-<timestamp>.json. Exits 0 whether or not the goals are met.
-import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '../local/paths.ts';
-import { startStack, type Stack } from '../local/start-stack.ts';
+import { printToStackLog, startStack, type Stack } from '../local/start-stack.ts';
 import { runLoad, type LoadResult, type LoadSpec } from './load.ts';
 import {
   commandDelta,
@@ -78,9 +78,6 @@ async function boot() {
     });
     return { baseUrl: args.url.replace(/\/$/, ''), users, adminUrl: args['redis-admin-url'] };
   }
-  mkdirSync(runDir, { recursive: true });
-  // Every line of the stack (nginx access log, app logs) goes to a file; only the runner's own lines are shown.
-  const logFile = createWriteStream(join(runDir, 'stack.log'));
   const { users, demoUsers } = makeUsers('bench', positive('users'));
   stack = await startStack({
     instances: positive('instances'),
@@ -89,10 +86,7 @@ async function boot() {
     appBasePort: positive('app-base-port'),
     runDir,
     env: { ...process.env, DEMO_USERS: demoUsers },
-    print: (line) => {
-      logFile.write(`${line}\n`);
-      if (line.startsWith('[stack]')) console.log(line);
-    },
+    print: printToStackLog(runDir),
   });
   return { baseUrl: stack.urls.nginx, users, adminUrl: stack.urls.redisAdmin };
 }

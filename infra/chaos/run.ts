@@ -2,12 +2,12 @@
 // apps 23401.., .run/chaos), keeps an open-loop load of logged-in and anonymous requests running through nginx,
 // kills and freezes things during it, prints a table and exits 1 if any bound is not met.
 //   npm run chaos -- --rate 200 --users 20 --rounds 200
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loginAll, makeUsers } from '../bench/session-client.ts';
 import { repoRoot } from '../local/paths.ts';
-import { startStack, type Stack } from '../local/start-stack.ts';
+import { printToStackLog, startStack, type Stack } from '../local/start-stack.ts';
 import { check, checkTable, observe, type Check } from './checks.ts';
 import { killOneInstance, rollingRestart, settled } from './instance-scenarios.ts';
 import { isFailure, startLoadLoop, type LoadLoop } from './load-loop.ts';
@@ -53,8 +53,6 @@ watchdog.unref();
 
 async function main(): Promise<Check[]> {
   const runDir = resolve(args['run-dir']);
-  mkdirSync(runDir, { recursive: true });
-  const logFile = createWriteStream(join(runDir, 'stack.log'));
   const { users, demoUsers } = makeUsers('chaos', integer('users') + 1);
   const racer = users.pop() as { username: string; password: string };
   stack = await startStack({
@@ -63,10 +61,7 @@ async function main(): Promise<Check[]> {
     appBasePort: integer('app-base-port'),
     runDir,
     env: { ...process.env, DEMO_USERS: demoUsers },
-    print: (line) => {
-      logFile.write(`${line}\n`);
-      if (line.startsWith('[stack]')) console.log(line);
-    },
+    print: printToStackLog(runDir),
   });
   const loggedIn = await loginAll(stack.urls.nginx, users);
   const rate = integer('rate');

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeExit, startChild, type Child, type ExitInfo } from './child.ts';
 import { createPidRegistry, stopLeftovers } from './leftovers.ts';
@@ -30,6 +30,19 @@ export type StackOptions = {
   /** SIGTERM grace before SIGKILL; above the app's SHUTDOWN_TIMEOUT_MS default (10s). */
   appStopTimeoutMs?: number;
 };
+
+/**
+ * A `print` for tools that boot a stack of their own (bench, chaos): every line goes to `<runDir>/stack.log`,
+ * only the runner's own `[stack]` lines to the console.
+ */
+export function printToStackLog(runDir: string) {
+  mkdirSync(runDir, { recursive: true });
+  const logFile = createWriteStream(join(runDir, 'stack.log'));
+  return (line: string) => {
+    logFile.write(`${line}\n`);
+    if (line.startsWith('[stack]')) console.log(line);
+  };
+}
 
 /** A control request that cannot be served as asked; `status` is the HTTP status the control API answers. */
 export class StackRequestError extends Error {
