@@ -63,7 +63,12 @@ export function createApp({ config, redis, users, log, isShuttingDown = () => fa
         }),
         res: (res: { statusCode: number }) => ({ status: res.statusCode }),
       },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+      // One line per request, errors included (the error handler hands its error over in res.err). A deliberate 503,
+      // a dependency away, is expected and says why at warn; pino-http would otherwise invent an Error and its stack.
+      customLogLevel: (_req, res, err) => (res.statusCode === 503 ? 'warn' : err || res.statusCode >= 500 ? 'error' : 'info'),
+      customErrorMessage: (_req, res) => (res.statusCode === 503 ? 'dependency unavailable' : 'request failed'),
+      customErrorObject: (_req, res, err, value) =>
+        res.statusCode === 503 ? { res: value.res, responseTime: value.responseTime, cause: causeOf(err) } : value,
     }),
   );
   app.use(
@@ -135,8 +140,8 @@ function createErrorHandler(views: Views): ErrorRequestHandler {
         : status < 500
           ? (CLIENT_ERROR_MESSAGES[err?.type] ?? 'The request could not be processed.')
           : 'Something went wrong on our side.';
-    if (status === 503) req.log.warn({ cause: (err.cause as Error | undefined)?.message }, 'dependency unavailable');
-    else if (status >= 500) req.log.error({ err }, 'request failed');
+    // Logged once, on the request's line (pino-http): 500s with their error and stack, 503s with their cause only.
+    if (status >= 500) res.err = err;
 
     // Too late for an error page: cut a response still being written, leave a finished one (and its socket) alone.
     if (res.headersSent) {
@@ -147,6 +152,10 @@ function createErrorHandler(views: Views): ErrorRequestHandler {
     if (prefersJson(req)) res.status(status).json({ error: message });
     else views.render(res, status, 'error', { title: TITLES[status] ?? 'Error', message });
   };
+}
+
+function causeOf(err: Error): string | undefined {
+  return err.cause instanceof Error ? err.cause.message : undefined;
 }
 
 function errorStatus(err: unknown): number {

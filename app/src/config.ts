@@ -34,8 +34,11 @@ const demoUsers = z.string().transform((value, ctx) => {
   return users;
 });
 
+// Unset is production: a deployment that forgets NODE_ENV gets no public secret and no demo passwords.
+const nodeEnv = z.enum(['production', 'development', 'test']).default('production');
+
 const schema = z.object({
-  NODE_ENV: z.enum(['production', 'development', 'test']).default('development'),
+  NODE_ENV: nodeEnv,
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   INSTANCE_ID: z
@@ -62,9 +65,8 @@ const schema = z.object({
   SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).default(0),
 });
 
-/** Production has no defaults for secrets and no demo users unless asked for; checked on the raw values. */
+/** Production has no defaults for secrets and no demo users unless asked for. */
 function productionProblems(env: Env): string[] {
-  if (env.NODE_ENV && env.NODE_ENV !== 'production') return [];
   const problems: string[] = [];
   if (!env.REDIS_URL) problems.push('REDIS_URL: required in production');
   if (!env.SESSION_SECRET) problems.push('SESSION_SECRET: required in production (or SESSION_SECRET_FILE)');
@@ -113,7 +115,10 @@ export function loadConfig(env: Env = process.env, readFile = (path: string) => 
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || 'environment'}: ${issue.message}`);
   }
-  problems.push(...productionProblems(resolved));
+  // The one decision, by the schema's own parse of NODE_ENV (so its default), even when other variables are wrong,
+  // so that every problem is reported at once. An invalid NODE_ENV is reported above and counts as production.
+  const production = (nodeEnv.safeParse(resolved.NODE_ENV).data ?? 'production') === 'production';
+  if (production) problems.push(...productionProblems(resolved));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const values = parsed.data;
 
@@ -126,7 +131,6 @@ export function loadConfig(env: Env = process.env, readFile = (path: string) => 
 
   const redisUrl = new URL(devDefault('REDIS_URL', values.REDIS_URL, DEV_REDIS_URL));
   if (values.REDIS_PASSWORD) redisUrl.password = encodeURIComponent(values.REDIS_PASSWORD);
-  const production = values.NODE_ENV === 'production';
   const users = production ? values.DEMO_USERS : devDefault('DEMO_USERS', values.DEMO_USERS, demoUsers.parse(DEV_DEMO_USERS));
 
   return Object.freeze({
@@ -139,7 +143,6 @@ export function loadConfig(env: Env = process.env, readFile = (path: string) => 
       secrets: devDefault('SESSION_SECRET', values.SESSION_SECRET, DEV_SESSION_SECRET)
         .split(',')
         .map((secret) => secret.trim()),
-      cookieName: 'sid',
       idleTimeoutS: values.SESSION_IDLE_TIMEOUT_S,
       absoluteTimeoutS: values.SESSION_ABSOLUTE_TIMEOUT_S,
     },

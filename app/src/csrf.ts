@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { parse } from 'cookie';
 import type { Request, RequestHandler, Response } from 'express';
+import { cookieName, cookieValues } from './cookies.ts';
 import { HttpError } from './errors.ts';
 
 const COOKIE = 'csrf';
@@ -18,17 +18,15 @@ export function createCsrf({ secrets }: { secrets: readonly string[] }) {
   // Labelled, so an HMAC made with the session secret for one purpose can never stand in for another (cookie signatures).
   const sign = (value: string, secret: string) => createHmac('sha256', secret).update(`csrf-token\0${value}`).digest('base64url');
 
-  function cookieValue(req: Request): string | undefined {
-    const value = req.headers.cookie ? parse(req.headers.cookie)[COOKIE] : undefined;
-    return value && /^[\w-]{43}$/.test(value) ? value : undefined;
-  }
+  // The first well-formed one, the same for the form and its post: a malformed cookie planted before ours is skipped.
+  const cookieValue = (req: Request) => cookieValues(req, cookieName(COOKIE, req)).find((value) => /^[\w-]{43}$/.test(value));
 
   /** The token for forms on this page; sets the cookie on the first visit. */
   function token(req: Request, res: Response): string {
     let value = cookieValue(req);
     if (!value) {
       value = randomBytes(32).toString('base64url');
-      res.cookie(COOKIE, value, { httpOnly: true, sameSite: 'lax', secure: req.secure, path: '/' });
+      res.cookie(cookieName(COOKIE, req), value, { httpOnly: true, sameSite: 'lax', secure: req.secure, path: '/' });
     }
     return sign(value, secrets[0]!);
   }
@@ -37,8 +35,9 @@ export function createCsrf({ secrets }: { secrets: readonly string[] }) {
     if (req.get('sec-fetch-site') === 'cross-site') return true;
     const origin = req.get('origin');
     if (!origin || origin === 'null') return origin === 'null';
+    // The whole origin, scheme included: an https page posting to the http site (or back) is another origin.
     try {
-      return new URL(origin).host !== req.get('host');
+      return new URL(origin).origin !== new URL(`${req.protocol}://${req.get('host')}`).origin;
     } catch {
       return true;
     }

@@ -1,4 +1,4 @@
-import { pino } from 'pino';
+import { type DestinationStream, pino } from 'pino';
 import type { Config } from './config.ts';
 
 export type Logger = ReturnType<typeof createLogger>;
@@ -9,6 +9,7 @@ export type Logger = ReturnType<typeof createLogger>;
  * pino's default synchronous stdout: `pino.destination({ sync: false })` was measured with `npm run bench` and cost
  * as much or slightly more CPU per request, so the simpler default stays.
  */
-export function createLogger(config: Pick<Config, 'logLevel' | 'instanceId'>) {
-  return pino({ level: config.logLevel, base: { instance: config.instanceId } });
+export function createLogger(config: Pick<Config, 'logLevel' | 'instanceId'>, destination?: DestinationStream) {
+  const options = { level: config.logLevel, base: { instance: config.instanceId } };
+  return destination ? pino(options, destination) : pino(options);
 }

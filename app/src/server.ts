@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
@@ -21,12 +22,20 @@ async function main() {
 
   let shuttingDown = false;
   const app = createApp({ config, redis, users, log, isShuttingDown: () => shuttingDown });
-  const server = app.listen(config.port, config.host);
+  const server = createServer(
+    {
+      // nginx forwards an HTTP/1.0 request without Host (its $http_host is empty) as HTTP/1.1 without Host, which
+      // Node answers with an empty 400 by default: the app serves it like any other (the origin check refuses posts).
+      requireHostHeader: false,
+      // Longer than nginx's upstream keepalive_timeout, so nginx, not Node, closes idle connections: no reuse races.
+      keepAliveTimeout: 65_000,
+      headersTimeout: 66_000,
+    },
+    app,
+  );
   const connections = trackConnections(server);
+  server.listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
-  // Longer than nginx's upstream keepalive_timeout, so nginx, not Node, closes idle connections: no reuse races.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
   log.info({ host: config.host, port: config.port, users: users.usernames.length }, 'listening');
 
   const shutdown = async (signal: string) => {

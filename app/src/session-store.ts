@@ -1,9 +1,6 @@
-import { RedisStore } from 'connect-redis';
-import type { SessionData } from 'express-session';
+import { type SessionData, Store } from 'express-session';
 import type { RedisClient } from './redis.ts';
 import { withDeadline } from './redis.ts';
-
-type Callback = (err?: unknown, data?: any) => void;
 
 declare module 'express-session' {
   interface SessionData {
@@ -17,21 +14,45 @@ declare module 'express-session' {
 
 export const SESSION_PREFIX = 'sess:';
 
+type Callback<T> = (err: unknown, value?: T) => void;
+
+/** Callback-style callers (express-session) get the callback; promise-style callers get a promise that rejects. */
+function settle<T>(result: Promise<T>, cb?: Callback<T>): Promise<T> | undefined {
+  if (!cb) return result;
+  result.then(
+    (value) => cb(null, value),
+    (err: unknown) => cb(err),
+  );
+  return undefined;
+}
+
+const unsupported = (method: string) =>
+  Promise.reject(
+    new Error(
+      `SessionStore.${method}() is not supported: sessions are not enumerable (the app's Redis user may not SCAN or MGET)`,
+    ),
+  );
+
 /**
- * connect-redis with four changes, each measured or tested in this repository:
+ * express-session's Store contract on Redis, with four deliberate differences from connect-redis, each measured or
+ * tested in this repository:
  *
  * 1. One round trip per read: `GETEX key EX idle` reads the session and slides the idle timeout at once,
- *    so `touch` (an `EXPIRE` after every response in connect-redis) is not needed.
+ *    so `touch` (an `EXPIRE` after every response in connect-redis) sends nothing.
  * 2. No resurrection: a write of an existing session is `SET ... XX`, so a slow request that loaded the session
- *    before a logout cannot write it back after the logout deleted it. Only `allowCreate()`d sessions (login) use
- *    `SET ... NX`; nothing else creates sessions.
+ *    before a logout cannot write it back after the logout deleted it. Only a session marked by `allowCreate()`
+ *    (login, in session.ts) is written with `SET ... NX`; nothing else creates sessions.
  * 3. Compact values: the cookie options are the same for every session and are not stored.
  * 4. The absolute timeout, counted from login, is enforced on every read, whatever the cookie or the TTL says.
+ *
+ * `all`, `ids`, `length` and `clear` are refused: the app's ACL denies the commands they need, and nothing uses them.
  */
-export class SessionStore extends RedisStore {
-  readonly idleTimeoutS: number;
-  readonly absoluteTimeoutS: number;
-  readonly commandTimeoutMs: number;
+export class SessionStore extends Store {
+  readonly #client: RedisClient;
+  readonly #idleTimeoutS: number;
+  readonly #absoluteTimeoutS: number;
+  readonly #commandTimeoutMs: number;
+  readonly #storedCookie: object;
   readonly #creating = new WeakSet<object>();
 
   constructor(options: {
@@ -41,85 +62,93 @@ export class SessionStore extends RedisStore {
     commandTimeoutMs: number;
     cookie: object;
   }) {
-    const storedCookie = { originalMaxAge: null, expires: null, ...options.cookie };
-    super({
-      client: options.client,
-      prefix: SESSION_PREFIX,
-      serializer: {
-        stringify: ({ cookie: _cookie, ...data }: SessionData) => JSON.stringify(data),
-        parse: (text: string) => ({ ...JSON.parse(text), cookie: { ...storedCookie } }),
-      },
-    });
-    this.idleTimeoutS = options.idleTimeoutS;
-    this.absoluteTimeoutS = options.absoluteTimeoutS;
-    this.commandTimeoutMs = options.commandTimeoutMs;
+    super();
+    this.#client = options.client;
+    this.#idleTimeoutS = options.idleTimeoutS;
+    this.#absoluteTimeoutS = options.absoluteTimeoutS;
+    this.#commandTimeoutMs = options.commandTimeoutMs;
+    this.#storedCookie = { originalMaxAge: null, expires: null, ...options.cookie };
   }
 
-  /** The next `set` of this session object may create its key (login). Every other write only updates. */
+  /** The next `set` of this session object creates its key, and fails if the key exists. Every other write updates. */
   allowCreate(session: object): void {
     this.#creating.add(session);
   }
 
-  override async get(sid: string, cb: Callback = () => {}) {
-    try {
-      const text = await this.#run(this.#client.getEx(this.prefix + sid, { type: 'EX', value: this.idleTimeoutS }));
-      const session = text ? await this.serializer.parse(text) : null;
-      // Past the absolute timeout, whatever the TTL says (every read slides it): gone, as if it had expired.
-      if (session?.loginAt && Date.now() - session.loginAt >= this.absoluteTimeoutS * 1000) {
-        await this.#run(this.#client.del(this.prefix + sid));
-        return cb(null, null);
-      }
-      cb(null, session);
-    } catch (err) {
-      cb(err);
-    }
+  override get(sid: string, cb?: Callback<SessionData | null>) {
+    return settle(this.#get(sid), cb);
   }
 
-  override async set(sid: string, session: SessionData, cb: Callback = () => {}) {
-    const ttl = this.#ttlFor(session);
-    if (ttl <= 0) return this.destroy(sid, cb);
-    const condition = this.#creating.has(session) ? 'NX' : 'XX';
-    try {
-      await this.#run(
-        this.#client.set(this.prefix + sid, this.serializer.stringify(session), {
-          expiration: { type: 'EX', value: ttl },
-          condition,
-        }),
-      );
-      this.#creating.delete(session);
-      // A null reply to XX means the session was destroyed meanwhile (logout): the write is dropped on purpose.
-      cb(null);
-    } catch (err) {
-      cb(err);
-    }
+  override set(sid: string, session: SessionData, cb?: Callback<void>) {
+    return settle(this.#set(sid, session), cb);
   }
 
-  override async destroy(sid: string, cb: Callback = () => {}) {
-    try {
-      await this.#run(this.#client.del(this.prefix + sid));
-      cb(null);
-    } catch (err) {
-      cb(err);
-    }
+  override destroy(sid: string, cb?: Callback<void>) {
+    return settle(this.#destroy(sid), cb);
   }
 
   /** The read already slid the idle timeout; connect-redis's EXPIRE after each response would be a second trip. */
-  override async touch(_sid: string, _session: SessionData, cb: Callback = () => {}) {
-    cb(null);
+  override touch(_sid: string, _session: SessionData, cb?: Callback<void>) {
+    return settle(Promise.resolve(), cb);
+  }
+
+  override all(cb?: Callback<SessionData[]>) {
+    return settle(unsupported('all'), cb);
+  }
+
+  ids(cb?: Callback<string[]>) {
+    return settle(unsupported('ids'), cb);
+  }
+
+  override length(cb?: Callback<number>) {
+    return settle(unsupported('length'), cb);
+  }
+
+  override clear(cb?: Callback<void>) {
+    return settle(unsupported('clear'), cb);
+  }
+
+  async #get(sid: string): Promise<SessionData | null> {
+    const text = await this.#run(this.#client.getEx(SESSION_PREFIX + sid, { type: 'EX', value: this.#idleTimeoutS }));
+    if (!text) return null;
+    const session = { ...JSON.parse(text), cookie: { ...this.#storedCookie } } as SessionData;
+    // Past the absolute timeout, whatever the TTL says (every read slides it): gone, as if it had expired.
+    if (session.loginAt && Date.now() - session.loginAt >= this.#absoluteTimeoutS * 1000) {
+      await this.#destroy(sid);
+      return null;
+    }
+    return session;
+  }
+
+  async #set(sid: string, session: SessionData): Promise<void> {
+    const ttl = this.#ttlFor(session);
+    if (ttl <= 0) return this.#destroy(sid);
+    const creating = this.#creating.has(session);
+    const { cookie: _cookie, ...data } = session;
+    const reply = await this.#run(
+      this.#client.set(SESSION_PREFIX + sid, JSON.stringify(data), {
+        expiration: { type: 'EX', value: ttl },
+        condition: creating ? 'NX' : 'XX',
+      }),
+    );
+    this.#creating.delete(session);
+    // A null reply to XX means the session was destroyed meanwhile (logout): the write is dropped on purpose.
+    // To NX it means the id was not new: a login that skipped regenerate, which must not pass for a success.
+    if (creating && reply === null) throw new Error('SessionStore.set(): a new session reused an existing id');
+  }
+
+  async #destroy(sid: string): Promise<void> {
+    await this.#run(this.#client.del(SESSION_PREFIX + sid));
   }
 
   /** Seconds until the session must end: the idle timeout, cut short by the absolute one. */
   #ttlFor(session: SessionData): number {
-    if (!session.loginAt) return this.idleTimeoutS;
-    const absoluteLeftS = Math.floor((session.loginAt + this.absoluteTimeoutS * 1000 - Date.now()) / 1000);
-    return Math.min(this.idleTimeoutS, absoluteLeftS);
+    if (!session.loginAt) return this.#idleTimeoutS;
+    const absoluteLeftS = Math.floor((session.loginAt + this.#absoluteTimeoutS * 1000 - Date.now()) / 1000);
+    return Math.min(this.#idleTimeoutS, absoluteLeftS);
   }
 
   #run<T>(command: Promise<T>): Promise<T> {
-    return withDeadline(command, this.commandTimeoutMs);
-  }
-
-  get #client(): RedisClient {
-    return this.client as unknown as RedisClient;
+    return withDeadline(command, this.#commandTimeoutMs);
   }
 }

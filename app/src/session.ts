@@ -1,58 +1,109 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import session from 'express-session';
 import type { Config } from './config.ts';
+import { cookieName, cookieValues, keepOnlyCookie } from './cookies.ts';
 import type { RedisClient } from './redis.ts';
 import { SessionStore } from './session-store.ts';
 
 export type Sessions = ReturnType<typeof createSessions>;
 
+const COOKIE = 'sid';
+
 /**
  * express-session on the shared store, configured as its README recommends for a login app:
  * no session until login (`saveUninitialized: false`), no write unless something changed (`resave: false`).
  * The cookie is a browser-session cookie; the server decides when the session ends (Redis TTL + loginAt).
+ * Its name is `__Host-sid` over HTTPS and `sid` over plain HTTP (cookies.ts), so there is one express-session per name.
  */
 export function createSessions({ config, redis }: { config: Pick<Config, 'session' | 'redis'>; redis: RedisClient }) {
   const cookie = { httpOnly: true, sameSite: 'lax', path: '/' } as const;
-  const store = new SessionStore({
-    client: redis,
-    idleTimeoutS: config.session.idleTimeoutS,
-    absoluteTimeoutS: config.session.absoluteTimeoutS,
-    commandTimeoutMs: config.redis.commandTimeoutMs,
-    cookie,
-  });
-  const expressSession = session({
-    name: config.session.cookieName,
-    secret: config.session.secrets,
-    store,
-    resave: false,
-    saveUninitialized: false,
-    // `Secure` whenever the original request was HTTPS, as reported by the trusted proxy (X-Forwarded-Proto).
-    cookie: { ...cookie, secure: 'auto' },
-  });
+  const { secrets } = config.session;
+  // A store per express-session: express-session hands its store the function that makes new sessions (with their
+  // cookie options), so a shared store would create plain-HTTP sessions with the HTTPS cookie options.
+  const createStore = () =>
+    new SessionStore({
+      client: redis,
+      idleTimeoutS: config.session.idleTimeoutS,
+      absoluteTimeoutS: config.session.absoluteTimeoutS,
+      commandTimeoutMs: config.redis.commandTimeoutMs,
+      cookie,
+    });
+  const createSession = (secure: boolean, store: SessionStore) =>
+    session({
+      name: cookieName(COOKIE, { secure }),
+      secret: secrets,
+      store,
+      resave: false,
+      saveUninitialized: false,
+      cookie: { ...cookie, secure },
+    });
+  const stores = { plain: createStore(), secure: createStore() };
+  const plain = createSession(false, stores.plain);
+  const secure = createSession(true, stores.secure);
+  const storeFor = (req: Request) => (req.secure ? stores.secure : stores.plain);
 
   /** Clears the session cookie with the attributes it was set with (a browser matches them). */
-  const clearCookie = (res: Response) => res.clearCookie(config.session.cookieName, cookie);
+  const clearCookie = (req: Request, res: Response) =>
+    res.clearCookie(cookieName(COOKIE, req), { ...cookie, secure: req.secure });
 
-  // A cookie whose session is gone (expired, logged out elsewhere) would cost a lookup on every request until the
-  // browser closes: a read that finds nothing tells the browser to drop it.
-  const hasCookie = (req: Request) => req.headers.cookie?.includes(`${config.session.cookieName}=`) ?? false;
-  const forgetStaleCookie: RequestHandler = (req, res, next) => {
-    if ((req.method === 'GET' || req.method === 'HEAD') && !req.session.user && hasCookie(req)) clearCookie(res);
-    next();
+  const middleware: RequestHandler = (req, res, next) => {
+    const name = cookieName(COOKIE, req);
+    // express-session reads the first cookie of its name, so a planted `sid=junk` sent before the real one (a sibling
+    // subdomain's, or anyone's on the path over plain HTTP) would make the user anonymous: it sees only one we signed.
+    const ours = cookieValues(req, name).find((value) => isSignedByUs(value, secrets));
+    keepOnlyCookie(req, name, ours);
+    (req.secure ? secure : plain)(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      // A cookie whose session is gone (expired, logged out elsewhere) costs a lookup on every request until the
+      // browser closes: a page read that finds nothing tells the browser to drop it. A foreign cookie costs nothing
+      // and is left alone: clearing "sid" would delete the user's real cookie too.
+      if (ours && !req.session.user && (req.method === 'GET' || req.method === 'HEAD')) clearCookie(req, res);
+      next();
+    });
   };
-  const middleware = [expressSession, forgetStaleCookie];
 
-  return { store, middleware, clearCookie };
+  return {
+    middleware,
+    /**
+     * Logs the request's browser in, in the one order that is safe: a new session id (an id planted before login,
+     * session fixation, is worthless), the user, the permission to create the key, and the write, before the
+     * caller redirects, so the next request finds it on whichever instance.
+     */
+    async login(req: Request, username: string): Promise<void> {
+      await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
+      req.session.user = { username };
+      req.session.loginAt = Date.now();
+      storeFor(req).allowCreate(req.session);
+      await saveSession(req);
+    },
+    /** Deletes the session in Redis (every instance sees the cookie as anonymous from here) and the cookie. */
+    async logout(req: Request, res: Response): Promise<void> {
+      await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
+      clearCookie(req, res);
+    },
+  };
 }
 
-export function destroySession(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
-}
-
-export function regenerateSession(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
-}
-
+/** Writes a changed session now, so a failed write is an error response rather than a success that did not happen. */
 export function saveSession(req: Request): Promise<void> {
   return new Promise((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
+}
+
+/** express-session's cookie format, `s:<id>.<base64 HMAC-SHA256 of id, unpadded>`, under any configured secret. */
+function isSignedByUs(raw: string, secrets: readonly string[]): boolean {
+  let value: string;
+  try {
+    value = decodeURIComponent(raw);
+  } catch {
+    return false;
+  }
+  if (!value.startsWith('s:')) return false;
+  const signed = value.slice(2);
+  const id = signed.slice(0, signed.lastIndexOf('.'));
+  return secrets.some((secret) => {
+    const expected = Buffer.from(`${id}.${createHmac('sha256', secret).update(id).digest('base64').replace(/=+$/, '')}`);
+    const actual = Buffer.from(signed);
+    return expected.length === actual.length && timingSafeEqual(expected, actual);
+  });
 }

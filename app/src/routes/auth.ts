@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { createCsrf } from '../csrf.ts';
-import { destroySession, regenerateSession, saveSession, type Sessions } from '../session.ts';
+import type { Sessions } from '../session.ts';
 import type { LoginThrottle } from '../throttle.ts';
 import type { UserDirectory } from '../users.ts';
 import type { Views } from '../views.ts';
@@ -37,21 +37,14 @@ export function createAuthRouter({ views, csrf, users, throttle, sessions }: Dep
     if (!user) return fail(401, 'Wrong username or password.');
     await throttle.succeeded(user, address);
 
-    // A new session ID at login: an ID planted before login (session fixation) is worthless.
-    await regenerateSession(req);
-    sessions.store.allowCreate(req.session);
-    req.session.user = { username: user };
-    req.session.loginAt = Date.now();
-    // Saved before the redirect, so the next request, on whichever instance, finds it.
-    await saveSession(req);
+    await sessions.login(req, user);
     req.log.info({ user }, 'login');
     res.redirect(303, '/');
   });
 
   router.post('/logout', async (req, res) => {
     const user = req.session.user?.username;
-    await destroySession(req);
-    sessions.clearCookie(res);
+    await sessions.logout(req, res);
     if (user) req.log.info({ user }, 'logout');
     res.redirect(303, '/');
   });

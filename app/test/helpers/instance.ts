@@ -1,82 +1,54 @@
-import { loadConfig } from '../../src/config.ts';
+import type { TestContext } from 'node:test';
+import type { DestinationStream } from 'pino';
 import { createApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
 import { createRedisClient } from '../../src/redis.ts';
-import { createUserDirectory } from '../../src/users.ts';
-import supertest from 'supertest';
-
-export const ALICE = { username: 'alice', password: 'alice-password-1' };
-export const BOB = { username: 'bob', password: 'bob-password-2' };
+import { createUserDirectory, type UserDirectory } from '../../src/users.ts';
+import { startRedisServer, type TestRedis } from './redis-server.ts';
+import { DEMO_USERS } from './users.ts';
 
 export type Instance = Awaited<ReturnType<typeof createInstance>>;
 
-/** One app object, as one of several instances would run it, connected to the given Redis. */
-export async function createInstance(redisUrl: string, env: Record<string, string> = {}) {
+// Hashing the demo users costs ~100 ms of Argon2id per instance; the directory is immutable, so tests share it.
+const directories = new Map<string, Promise<UserDirectory>>();
+
+/**
+ * One app object, as one of several instances would run it, connected to the test Redis as its `app` user.
+ * `env` adds or overrides variables; `log` receives the JSON log lines (set LOG_LEVEL too). Closed at the test's end.
+ */
+export async function createInstance(
+  t: Pick<TestContext, 'after'>,
+  redis: Pick<TestRedis, 'url'>,
+  env: Record<string, string> = {},
+  log?: DestinationStream,
+) {
   const config = loadConfig({
     NODE_ENV: 'test',
     INSTANCE_ID: 'app-test',
-    REDIS_URL: redisUrl,
+    REDIS_URL: redis.url,
     SESSION_SECRET: 'test-secret-that-is-at-least-32-characters',
-    DEMO_USERS: `${ALICE.username}:${ALICE.password},${BOB.username}:${BOB.password}`,
+    DEMO_USERS,
     LOG_LEVEL: 'silent',
     REDIS_COMMAND_TIMEOUT_MS: '300',
     ...env,
   });
-  const log = createLogger(config);
-  const redis = createRedisClient(config, log);
-  await redis.connect();
-  const users = await createUserDirectory(config.demoUsers);
-  const app = createApp({ config, redis, users, log });
-  return { app, config, redis, close: () => redis.close() };
+  const logger = createLogger(config, log);
+  const client = createRedisClient(config, logger);
+  // Registered first, so it runs even when connect() fails; the server may already be gone, hence destroy().
+  t.after(() => (client.isOpen ? client.destroy() : undefined));
+  await client.connect();
+  const key = config.demoUsers.map((user) => `${user.username}:${user.password}`).join(',');
+  if (!directories.has(key)) directories.set(key, createUserDirectory(config.demoUsers));
+  const users = await directories.get(key)!;
+  const app = createApp({ config, redis: client, users, log: logger });
+  return { app, config, redis: client };
 }
 
-export type Browser = ReturnType<typeof createBrowser>;
-
-/**
- * A cookie jar over supertest that can be pointed at any instance: what a browser does behind a load balancer.
- */
-export function createBrowser() {
-  const jar = new Map<string, string>();
-  const cookieHeader = () => [...jar].map(([name, value]) => `${name}=${value}`).join('; ');
-  const remember = (res: supertest.Response) => {
-    for (const line of ([] as string[]).concat(res.headers['set-cookie'] ?? [])) {
-      const [pair] = line.split(';');
-      const [name, value] = pair!.split('=') as [string, string];
-      if (/Expires=Thu, 01 Jan 1970/.test(line)) jar.delete(name);
-      else jar.set(name, value);
-    }
-    return res;
-  };
-  const on = (instance: Instance) => ({
-    get: async (path: string, headers: Record<string, string> = {}) =>
-      remember(await supertest(instance.app).get(path).set('Cookie', cookieHeader()).set(headers)),
-    post: async (path: string, form: Record<string, string>, headers: Record<string, string> = {}) =>
-      remember(await supertest(instance.app).post(path).type('form').set('Cookie', cookieHeader()).set(headers).send(form)),
-  });
-
-  return {
-    jar,
-    on,
-    /** The token from the dashboard's logout form, or else from the login form. */
-    async csrfToken(instance: Instance): Promise<string> {
-      for (const path of ['/', '/login']) {
-        const page = await on(instance).get(path);
-        const token = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1];
-        if (token) return token;
-      }
-      throw new Error('no CSRF token on / or /login');
-    },
-    async login(instance: Instance, user = ALICE) {
-      const _csrf = await this.csrfToken(instance);
-      return on(instance).post('/login', { _csrf, ...user });
-    },
-    async logout(instance: Instance) {
-      const _csrf = await this.csrfToken(instance);
-      return on(instance).post('/logout', { _csrf });
-    },
-    sessionId(): string | undefined {
-      const signed = decodeURIComponent(jar.get('sid') ?? '');
-      return /^s:([^.]+)\./.exec(signed)?.[1];
-    },
-  };
+/** A fresh Redis and two instances, `app-a` and `app-b`, sharing it: the deployment in miniature. */
+export async function startTwoInstances(t: Pick<TestContext, 'after'>, env: Record<string, string> = {}) {
+  const redis = await startRedisServer(t);
+  const a = await createInstance(t, redis, { ...env, INSTANCE_ID: 'app-a' });
+  const b = await createInstance(t, redis, { ...env, INSTANCE_ID: 'app-b' });
+  return { redis, a, b };
 }

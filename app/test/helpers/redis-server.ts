@@ -1,78 +1,71 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { createClient } from 'redis';
+import { freePort, waitFor } from './wait.ts';
 
 export type TestRedis = Awaited<ReturnType<typeof startRedisServer>>;
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-export async function waitFor<T>(
-  probe: () => Promise<T | undefined | false>,
-  { timeoutMs = 5000, intervalMs = 20, what = 'condition' } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
+const INFRA_REDIS = new URL('../../../infra/redis/', import.meta.url).pathname;
 
 /**
- * A real redis-server on a free loopback port with AOF in a temporary directory, plus an admin client for
- * asserting what is stored. kill/start/pause/resume simulate outages; stop() removes everything.
+ * A real redis-server as deployed: the shipped redis.conf and the ACL that render-acl.sh renders from throwaway
+ * secrets, on a free loopback port, its AOF in a temporary directory. `url` connects as the `app` user, so a command
+ * the ACL lacks fails the test that needs it; `admin` is the operators' user, for assertions.
+ * kill/start/pause/resume simulate outages; the test's end stops the server and removes its directory.
  */
-export async function startRedisServer() {
+export async function startRedisServer(t: Pick<TestContext, 'after'>) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'redis-test-'));
+  const passwords = { app: randomBytes(16).toString('hex'), admin: randomBytes(16).toString('hex') };
+  writeFileSync(join(dir, 'redis_app_password'), passwords.app);
+  writeFileSync(join(dir, 'redis_admin_password'), passwords.admin);
+  execFileSync('sh', [join(INFRA_REDIS, 'render-acl.sh'), dir, join(dir, 'users.acl')]);
+  const urlFor = (user: keyof typeof passwords) => `redis://${user}:${passwords[user]}@127.0.0.1:${port}`;
+
+  const admin = createClient({ url: urlFor('admin'), disableOfflineQueue: true, socket: { reconnectStrategy: 50 } });
+  admin.on('error', () => {});
   let child: ChildProcess | undefined;
 
   async function start() {
-    child = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''],
-      {
-        stdio: 'ignore',
-      },
-    );
-    await waitFor(async () => (await admin.connect().then(() => true)) && admin.ping(), { what: `redis-server on ${port}` });
+    const args = [join(INFRA_REDIS, 'redis.conf'), '--port', String(port), '--dir', dir, '--aclfile', join(dir, 'users.acl')];
+    child = spawn('redis-server', args, { stdio: 'ignore' });
+    await waitFor(async () => (admin.isOpen || (await admin.connect())) && (await admin.ping()) === 'PONG', {
+      what: `redis-server on ${port}`,
+    });
   }
+  const exited = () =>
+    new Promise((resolve) =>
+      child!.exitCode === null && child!.signalCode === null ? child!.once('exit', resolve) : resolve(null),
+    );
 
-  const admin = createClient({ url: `redis://127.0.0.1:${port}`, disableOfflineQueue: true, socket: { reconnectStrategy: 50 } });
-  admin.on('error', () => {});
-  admin.connect = ((connect) => async () => (admin.isOpen ? admin : connect()))(admin.connect.bind(admin));
-
+  t.after(async () => {
+    child?.kill('SIGCONT');
+    if (admin.isOpen) admin.destroy();
+    child?.kill('SIGKILL');
+    await exited();
+    rmSync(dir, { recursive: true, force: true });
+  });
   await start();
 
   return {
     port,
-    url: `redis://127.0.0.1:${port}`,
+    /** The app's connection: user `app`, limited to what the shipped ACL grants. */
+    url: urlFor('app'),
+    appPassword: passwords.app,
     admin,
     start,
     async kill() {
-      const exited = new Promise((resolve) => child!.once('exit', resolve));
       child!.kill('SIGKILL');
-      await exited;
+      await exited();
     },
     pause: () => void child!.kill('SIGSTOP'),
     resume: () => void child!.kill('SIGCONT'),
-    async stop() {
-      child?.kill('SIGCONT');
-      if (admin.isOpen) admin.destroy();
-      const exited = new Promise((resolve) => (child!.exitCode === null ? child!.once('exit', resolve) : resolve(null)));
-      child!.kill('SIGKILL');
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
   };
 }
+
+// For infra/local/stack.test.ts on main until the layout branch (tools/lib) replaces that import.
+export { freePort, waitFor } from './wait.ts';

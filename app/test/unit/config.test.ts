@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from '../src/config.ts';
+import { ConfigError, loadConfig } from '../../src/config.ts';
 
 const SECRET = 'a-production-secret-of-at-least-32-chars';
 const production = {
@@ -41,6 +41,21 @@ describe('loadConfig', () => {
     const problems = problemsOf({});
     assert.ok(problems.some((problem) => problem.startsWith('SESSION_SECRET: required')));
     assert.ok(problems.some((problem) => problem.startsWith('REDIS_URL: required')));
+    const config = loadConfig({ REDIS_URL: production.REDIS_URL, SESSION_SECRET: SECRET });
+    assert.equal(config.env, 'production');
+    assert.deepEqual(config.demoUsers, []);
+    assert.deepEqual(config.developmentDefaults, []);
+    assert.match(problemsOf({ REDIS_URL: production.REDIS_URL, SESSION_SECRET: 'short' })[0]!, /at least 32/);
+  });
+
+  it('an invalid NODE_ENV is reported and judged as production, so every problem shows at once', () => {
+    const problems = problemsOf({ NODE_ENV: 'prod' });
+    for (const name of ['NODE_ENV', 'REDIS_URL', 'SESSION_SECRET']) {
+      assert.ok(
+        problems.some((problem) => problem.startsWith(name)),
+        `${name} missing in ${problems.join('; ')}`,
+      );
+    }
   });
 
   it('reports every production problem at once', () => {

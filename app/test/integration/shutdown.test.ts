@@ -3,7 +3,7 @@ import { createServer, request } from 'node:http';
 import { connect } from 'node:net';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { trackConnections } from '../src/shutdown.ts';
+import { trackConnections } from '../../src/shutdown.ts';
 
 describe('trackConnections(server).close()', () => {
   it('lets an in-flight request finish with Connection: close, refuses new connections, then resolves', async () => {

@@ -1,0 +1,39 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import type { TestContext } from 'node:test';
+import type { TestRedis } from './redis-server.ts';
+import { freePort, waitFor } from './wait.ts';
+
+const SERVER = new URL('../../src/server.ts', import.meta.url).pathname;
+
+export type ServerProcess = ReturnType<typeof spawnServer>;
+
+/** `node app/src/server.ts` with exactly `env` (and PATH); its output is captured, and it is killed at the test's end. */
+export function spawnServer(t: Pick<TestContext, 'after'>, env: Record<string, string | undefined>) {
+  const child = spawn(process.execPath, [SERVER], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+  return { child, output: () => output, exited };
+}
+
+/**
+ * A server on a free port against the test Redis, as its `app` user, answering `/healthz`; `env` adds or overrides
+ * variables (NODE_ENV is development unless `env` says otherwise).
+ */
+export async function startServer(
+  t: Pick<TestContext, 'after'>,
+  redis: Pick<TestRedis, 'url'>,
+  env: Record<string, string | undefined> = {},
+) {
+  const port = await freePort();
+  const server = spawnServer(t, { NODE_ENV: 'development', PORT: String(port), REDIS_URL: redis.url, ...env });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${url}/healthz`)).ok, { what: `the server on ${port}`, timeoutMs: 10_000 });
+  return { ...server, port, url };
+}

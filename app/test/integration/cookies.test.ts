@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createBrowser, csrfTokenIn } from '../helpers/browser.ts';
+import { createInstance, startTwoInstances } from '../helpers/instance.ts';
+import { ALICE } from '../helpers/users.ts';
+
+const HTTPS = { 'X-Forwarded-Proto': 'https' };
+const cookies = (res: { headers: Record<string, unknown> }) =>
+  ([] as string[]).concat((res.headers['set-cookie'] as string[]) ?? []);
+
+describe('cookies over plain HTTP and behind an HTTPS proxy', () => {
+  it('over HTTP › `sid` and `csrf`, HttpOnly, SameSite=Lax, Path=/, no Secure; a client claiming HTTPS is not believed', async (t) => {
+    const { a } = await startTwoInstances(t);
+    for (const headers of [{}, HTTPS]) {
+      const login = await createBrowser().login(a, ALICE, headers);
+      assert.equal(login.status, 303);
+      const [sid] = cookies(login);
+      assert.match(sid!, /^sid=s%3A.*; Path=\/; HttpOnly; SameSite=Lax$/);
+    }
+    const page = await createBrowser().on(a).get('/login', HTTPS);
+    assert.match(cookies(page)[0]!, /^csrf=[\w-]{43}; Path=\/; HttpOnly; SameSite=Lax$/);
+  });
+
+  it('HTTPS through the trusted proxy › `__Host-sid` and `__Host-csrf`, Secure, Path=/, no Domain; the session works', async (t) => {
+    const { redis } = await startTwoInstances(t);
+    const proxied = await createInstance(t, redis, { TRUST_PROXY: '1' });
+    const browser = createBrowser();
+    const page = await browser.on(proxied).get('/login', HTTPS);
+    assert.match(cookies(page)[0]!, /^__Host-csrf=[\w-]{43}; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+    const login = await browser.login(proxied, ALICE, HTTPS);
+    assert.equal(login.status, 303);
+    assert.match(cookies(login)[0]!, /^__Host-sid=s%3A.*; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+    assert.equal((await browser.on(proxied).get('/api/session', HTTPS)).body.authenticated, true);
+
+    // A plain `sid`, however validly signed, is not read over HTTPS: only this host, over HTTPS, can set `__Host-sid`.
+    const planted = `sid=${browser.jar.get('__Host-sid')}`;
+    assert.equal(
+      (
+        await createBrowser()
+          .on(proxied)
+          .get('/api/session', { ...HTTPS, Cookie: planted })
+      ).body.authenticated,
+      false,
+    );
+    const logout = await browser.logout(proxied, HTTPS);
+    assert.match(cookies(logout)[0]!, /^__Host-sid=;.*Expires=Thu, 01 Jan 1970.*Secure/);
+  });
+
+  it('a planted duplicate session cookie (`sid=junk; sid=<valid>`) › the user stays logged in and the cookie is kept', async (t) => {
+    const { redis } = await startTwoInstances(t);
+    const proxied = await createInstance(t, redis, { TRUST_PROXY: '1' });
+    for (const [name, headers] of [
+      ['sid', {}],
+      ['__Host-sid', HTTPS],
+    ] as const) {
+      const browser = createBrowser();
+      await browser.login(proxied, ALICE, headers);
+      const valid = browser.jar.get(name)!;
+      for (const cookie of [
+        `${name}=junk; ${name}=${valid}`,
+        `${name}=${valid}; ${name}=s%3Aforged.sig`,
+        `${name}=junk; ${name}=${valid}; x=1`,
+      ]) {
+        const res = await createBrowser()
+          .on(proxied)
+          .get('/', { ...headers, Cookie: cookie });
+        assert.match(res.text, /Signed in as/, cookie);
+        assert.deepEqual(
+          cookies(res).filter((line) => line.startsWith(`${name}=`)),
+          [],
+          `${cookie} cleared the cookie`,
+        );
+      }
+    }
+  });
+
+  it('CSRF compares the whole origin, scheme included', async (t) => {
+    const { redis, a } = await startTwoInstances(t);
+    const proxied = await createInstance(t, redis, { TRUST_PROXY: '1' });
+    const post = async (instance: typeof a, origin: string, headers: Record<string, string>) => {
+      const browser = createBrowser();
+      const _csrf = await browser.csrfToken(instance, headers);
+      const host = { Host: 'localhost:8080', Origin: origin, ...headers };
+      return (await browser.on(instance).post('/login', { _csrf, ...ALICE }, host)).status;
+    };
+    assert.equal(await post(a, 'http://localhost:8080', {}), 303);
+    assert.equal(await post(a, 'https://localhost:8080', {}), 403, 'an https origin posting to the http site');
+    assert.equal(await post(proxied, 'https://localhost:8080', HTTPS), 303);
+    assert.equal(await post(proxied, 'http://localhost:8080', HTTPS), 403, 'an http origin posting to the https site');
+    assert.equal(await post(a, 'http://localhost:8081', {}), 403, 'another port');
+  });
+
+  it('a malformed csrf cookie planted before the real one › the form still posts', async (t) => {
+    const { a } = await startTwoInstances(t);
+    const browser = createBrowser();
+    const page = await browser.on(a).get('/login');
+    const real = browser.jar.get('csrf')!;
+    const res = await createBrowser()
+      .on(a)
+      .post('/login', { _csrf: csrfTokenIn(page.text)!, ...ALICE }, { Cookie: `csrf=junk; csrf=${real}` });
+    assert.equal(res.status, 303);
+  });
+});

@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import express from 'express';
+import supertest from 'supertest';
+import { SESSION_PREFIX } from '../../src/session-store.ts';
+import { createSessions } from '../../src/session.ts';
+import { createBrowser } from '../helpers/browser.ts';
+import { createInstance, startTwoInstances } from '../helpers/instance.ts';
+import { startRedisServer } from '../helpers/redis-server.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+describe('session lifetime', () => {
+  it('idle timeout › the key expires in Redis and the cookie becomes anonymous', async (t) => {
+    const redis = await startRedisServer(t);
+    const app = await createInstance(t, redis, { SESSION_IDLE_TIMEOUT_S: '1', SESSION_ABSOLUTE_TIMEOUT_S: '60' });
+    const browser = createBrowser();
+    await browser.login(app);
+    const key = SESSION_PREFIX + browser.sessionId();
+    assert.equal((await redis.admin.pTTL(key)) <= 1000, true);
+    await waitFor(async () => (await redis.admin.exists(key)) === 0, { what: 'the idle session to expire' });
+    const res = await browser.on(app).get('/api/session');
+    assert.equal(res.body.authenticated, false);
+    // The stale cookie is dropped, so the browser stops costing a lookup per request.
+    assert.match(String(res.headers['set-cookie']), /sid=;.*Expires=Thu, 01 Jan 1970/);
+    assert.equal(browser.jar.has('sid'), false);
+  });
+
+  it('absolute timeout › ends the session however active, counted from login', async (t) => {
+    const redis = await startRedisServer(t);
+    const app = await createInstance(t, redis, { SESSION_IDLE_TIMEOUT_S: '60', SESSION_ABSOLUTE_TIMEOUT_S: '2' });
+    const browser = createBrowser();
+    await browser.login(app);
+    const loginAt = Date.now();
+    const key = SESSION_PREFIX + browser.sessionId();
+    // Stored with a TTL cut to what is left of the absolute timeout, not the 60 s idle timeout.
+    assert.ok((await redis.admin.ttl(key)) <= 2);
+    await waitFor(async () => (await browser.on(app).get('/api/session')).body.authenticated === false, {
+      timeoutMs: 6000,
+      intervalMs: 100,
+      what: 'the absolute timeout',
+    });
+    const lasted = Date.now() - loginAt;
+    assert.ok(lasted >= 1900 && lasted < 4000, `session lasted ${lasted} ms`);
+    assert.equal(await redis.admin.exists(key), 0);
+  });
+
+  it('absolute timeout › enforced by the server even if the key outlived it', async (t) => {
+    const redis = await startRedisServer(t);
+    const app = await createInstance(t, redis, { SESSION_IDLE_TIMEOUT_S: '60', SESSION_ABSOLUTE_TIMEOUT_S: '3600' });
+    const browser = createBrowser();
+    await browser.login(app);
+    const key = SESSION_PREFIX + browser.sessionId();
+    // Rewrite the stored login time to 2 hours ago... and the instance runs with a 1 h absolute timeout.
+    const stored = JSON.parse((await redis.admin.get(key))!);
+    await redis.admin.set(key, JSON.stringify({ ...stored, loginAt: Date.now() - 2 * 3600_000 }), {
+      expiration: { type: 'EX', value: 60 },
+    });
+    await redis.admin.configResetStat();
+    const res = await browser.on(app).get('/api/session');
+    assert.equal(res.body.authenticated, false);
+    assert.equal(await redis.admin.exists(key), 0);
+    // Anonymous from here, as after an expiry: no new session written, no new cookie.
+    assert.doesNotMatch(String(res.headers['set-cookie'] ?? ''), /sid=s%3A/);
+    assert.doesNotMatch(await redis.admin.info('commandstats'), /cmdstat_set:/);
+  });
+});
+
+describe('no logout resurrection', () => {
+  it('a slow request that loaded the session before logout and writes it after does not bring it back', async (t) => {
+    const { redis, a } = await startTwoInstances(t);
+    // A second instance with the same session layer and a deliberately slow handler that modifies the session.
+    const sessions = createSessions({ config: a.config, redis: a.redis });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let loaded!: () => void;
+    const sessionLoaded = new Promise<void>((resolve) => (loaded = resolve));
+    const slow = express();
+    slow.use(sessions.middleware);
+    slow.post('/slow', async (req, res) => {
+      loaded();
+      await released;
+      req.session.user = { username: `${req.session.user?.username}-changed` };
+      res.json({ wrote: true });
+    });
+
+    const browser = createBrowser();
+    await browser.login(a);
+    const key = SESSION_PREFIX + browser.sessionId();
+    const cookie = `sid=${browser.jar.get('sid')}`;
+
+    const slowRequest = supertest(slow)
+      .post('/slow')
+      .set('Cookie', cookie)
+      .then((res) => res);
+    await sessionLoaded;
+    assert.equal((await browser.logout(a)).status, 303);
+    assert.equal(await redis.admin.exists(key), 0);
+    release();
+    assert.equal((await slowRequest).status, 200);
+
+    assert.equal(await redis.admin.exists(key), 0, 'the logged-out session was written back');
+    const replay = await supertest(a.app).get('/api/session').set('Cookie', cookie);
+    assert.equal(replay.body.authenticated, false);
+  });
+
+  it('a modified session that still exists is written (SET XX) with a refreshed TTL', async (t) => {
+    const { redis, a } = await startTwoInstances(t);
+    const browser = createBrowser();
+    await browser.login(a);
+    const key = SESSION_PREFIX + browser.sessionId();
+    await redis.admin.expire(key, 100);
+    const _csrf = await browser.csrfToken(a);
+    const res = await browser.on(a).post('/preferences', { _csrf, theme: 'dark' });
+    assert.equal(res.status, 303);
+    assert.equal(JSON.parse((await redis.admin.get(key))!).theme, 'dark');
+    assert.ok((await redis.admin.ttl(key)) > 1790);
+  });
+});
