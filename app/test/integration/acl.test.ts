@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import supertest from 'supertest';
+import { createBrowser } from '../helpers/browser.ts';
+import { createInstance } from '../helpers/instance.ts';
+import { startRedisServer } from '../helpers/redis-server.ts';
+import { ALICE } from '../helpers/users.ts';
+
+// Commands every client may send whatever its ACL says (Redis exempts them from command rules).
+const EXEMPT = new Set(['auth', 'hello']);
+
+describe('the shipped ACL and the app', () => {
+  // TODO for the lead: drop `todo` when merging the deploy branch, whose ACL drops the three grants this finds unused
+  // (get, select, client|setname); with it, the whole app suite passes, this test included.
+  const todo = 'the shipped ACL still grants get, select and client|setname (fixed on the deploy branch)';
+  it('the `app` user is granted exactly the commands the app sends, no more', { todo }, async (t) => {
+    const redis = await startRedisServer(t);
+    const { commands: rules } = (await redis.admin.aclGetUser('app'))!;
+    const granted = new Set([...rules.matchAll(/\+([\w|]+)/g)].map(([, name]) => name!.toLowerCase()));
+    await redis.admin.configResetStat();
+
+    // Every path that talks to Redis: connect, readiness, a failed and a good login, read, write, logout (the
+    // absolute timeout's GETEX and DEL are among these).
+    const a = await createInstance(t, redis);
+    await supertest(a.app).get('/readyz').expect(200);
+    const browser = createBrowser();
+    const _csrf = await browser.csrfToken(a);
+    await browser.on(a).post('/login', { _csrf, username: ALICE.username, password: 'wrong-password' });
+    assert.equal((await browser.login(a)).status, 303);
+    await browser.on(a).post('/preferences', { _csrf, theme: 'dark' });
+    await browser.logout(a);
+
+    const stats = await redis.admin.info('commandstats');
+    const admin = new Set(['info', 'config|resetstat']);
+    const sent = new Set(
+      [...stats.matchAll(/cmdstat_([\w|]+):calls=/g)].map(([, name]) => name!).filter((name) => !admin.has(name)),
+    );
+    const missing = [...sent].filter((name) => !granted.has(name) && !EXEMPT.has(name));
+    const unused = [...granted].filter((name) => !sent.has(name) && !EXEMPT.has(name));
+    assert.deepEqual(missing, [], 'sent by the app but not granted');
+    assert.deepEqual(unused, [], 'granted but never sent');
+  });
+});
