@@ -7,9 +7,21 @@ import type { TestContext } from 'node:test';
 import { createClient } from 'redis';
 import { freePort, waitFor } from './wait.ts';
 
-export type TestRedis = Awaited<ReturnType<typeof startRedisServer>>;
-
 const INFRA_REDIS = new URL('../../../infra/redis/', import.meta.url).pathname;
+
+/** Throwaway secrets and the ACL render-acl.sh makes of them: once per test process, every server reads the same file. */
+function renderAcl() {
+  const dir = mkdtempSync(join(tmpdir(), 'redis-acl-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const passwords = { app: randomBytes(16).toString('hex'), admin: randomBytes(16).toString('hex') };
+  writeFileSync(join(dir, 'redis_app_password'), passwords.app);
+  writeFileSync(join(dir, 'redis_admin_password'), passwords.admin);
+  execFileSync('sh', [join(INFRA_REDIS, 'render-acl.sh'), dir, join(dir, 'users.acl')]);
+  return { passwords, aclfile: join(dir, 'users.acl') };
+}
+let acl: ReturnType<typeof renderAcl> | undefined;
+
+export type TestRedis = Awaited<ReturnType<typeof startRedisServer>>;
 
 /**
  * A real redis-server as deployed: the shipped redis.conf and the ACL that render-acl.sh renders from throwaway
@@ -20,10 +32,7 @@ const INFRA_REDIS = new URL('../../../infra/redis/', import.meta.url).pathname;
 export async function startRedisServer(t: Pick<TestContext, 'after'>) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'redis-test-'));
-  const passwords = { app: randomBytes(16).toString('hex'), admin: randomBytes(16).toString('hex') };
-  writeFileSync(join(dir, 'redis_app_password'), passwords.app);
-  writeFileSync(join(dir, 'redis_admin_password'), passwords.admin);
-  execFileSync('sh', [join(INFRA_REDIS, 'render-acl.sh'), dir, join(dir, 'users.acl')]);
+  const { passwords, aclfile } = (acl ??= renderAcl());
   const urlFor = (user: keyof typeof passwords) => `redis://${user}:${passwords[user]}@127.0.0.1:${port}`;
 
   const admin = createClient({ url: urlFor('admin'), disableOfflineQueue: true, socket: { reconnectStrategy: 50 } });
@@ -31,7 +40,7 @@ export async function startRedisServer(t: Pick<TestContext, 'after'>) {
   let child: ChildProcess | undefined;
 
   async function start() {
-    const args = [join(INFRA_REDIS, 'redis.conf'), '--port', String(port), '--dir', dir, '--aclfile', join(dir, 'users.acl')];
+    const args = [join(INFRA_REDIS, 'redis.conf'), '--port', String(port), '--dir', dir, '--aclfile', aclfile];
     child = spawn('redis-server', args, { stdio: 'ignore' });
     await waitFor(async () => (admin.isOpen || (await admin.connect())) && (await admin.ping()) === 'PONG', {
       what: `redis-server on ${port}`,
