@@ -19,18 +19,17 @@ const COOKIE = 'sid';
 export function createSessions({ config, redis }: { config: Pick<Config, 'session' | 'redis'>; redis: RedisClient }) {
   const cookie = { httpOnly: true, sameSite: 'lax', path: '/' } as const;
   const { secrets } = config.session;
-  // A store per express-session: express-session hands its store the function that makes new sessions (with their
-  // cookie options), so a shared store would create plain-HTTP sessions with the HTTPS cookie options.
-  const createStore = () =>
-    new SessionStore({
+  // One store per express-session: express-session hands its store the function that makes new sessions (with
+  // their cookie options), so a shared store would create plain-HTTP sessions with the HTTPS cookie options.
+  const createMode = (secure: boolean) => {
+    const store = new SessionStore({
       client: redis,
       idleTimeoutS: config.session.idleTimeoutS,
       absoluteTimeoutS: config.session.absoluteTimeoutS,
       commandTimeoutMs: config.redis.commandTimeoutMs,
       cookie,
     });
-  const createSession = (secure: boolean, store: SessionStore) =>
-    session({
+    const handler = session({
       name: cookieName(COOKIE, { secure }),
       secret: secrets,
       store,
@@ -38,10 +37,10 @@ export function createSessions({ config, redis }: { config: Pick<Config, 'sessio
       saveUninitialized: false,
       cookie: { ...cookie, secure },
     });
-  const stores = { plain: createStore(), secure: createStore() };
-  const plain = createSession(false, stores.plain);
-  const secure = createSession(true, stores.secure);
-  const storeFor = (req: Request) => (req.secure ? stores.secure : stores.plain);
+    return { store, handler };
+  };
+  const modes = { plain: createMode(false), secure: createMode(true) };
+  const modeOf = (req: Request) => (req.secure ? modes.secure : modes.plain);
 
   /** Clears the session cookie with the attributes it was set with (a browser matches them). */
   const clearCookie = (req: Request, res: Response) =>
@@ -53,7 +52,7 @@ export function createSessions({ config, redis }: { config: Pick<Config, 'sessio
     // subdomain's, or anyone's on the path over plain HTTP) would make the user anonymous: it sees only one we signed.
     const ours = cookieValues(req, name).find((value) => isSignedByUs(value, secrets));
     keepOnlyCookie(req, name, ours);
-    (req.secure ? secure : plain)(req, res, (err?: unknown) => {
+    modeOf(req).handler(req, res, (err?: unknown) => {
       if (err) return next(err);
       // A cookie whose session is gone (expired, logged out elsewhere) costs a lookup on every request until the
       // browser closes: a page read that finds nothing tells the browser to drop it. A foreign cookie costs nothing
@@ -74,7 +73,7 @@ export function createSessions({ config, redis }: { config: Pick<Config, 'sessio
       await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
       req.session.user = { username };
       req.session.loginAt = Date.now();
-      storeFor(req).allowCreate(req.session);
+      modeOf(req).store.allowCreate(req.session);
       await saveSession(req);
     },
     /** Deletes the session in Redis (every instance sees the cookie as anonymous from here) and the cookie. */

@@ -103,7 +103,7 @@ describe('no logout resurrection', () => {
     assert.equal(replay.body.authenticated, false);
   });
 
-  it('a modified session that still exists is written (SET XX) with a refreshed TTL', async (t) => {
+  it('a modified session that still exists is written, with a refreshed TTL', async (t) => {
     const { redis, a } = await startTwoInstances(t);
     const browser = createBrowser();
     await browser.login(a);
