@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { createServer, request } from 'node:http';
+import { Agent, createServer, request } from 'node:http';
 import { connect } from 'node:net';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { trackConnections } from '../../src/shutdown.ts';
 
 describe('trackConnections(server).close()', () => {
-  it('lets an in-flight request finish with Connection: close, refuses new connections, then resolves', async () => {
+  it('lets an in-flight request finish with Connection: close, refuses new connections, then resolves', async (t) => {
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
     const server = createServer(async (_req, res) => {
@@ -17,7 +17,8 @@ describe('trackConnections(server).close()', () => {
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const { port } = server.address() as { port: number };
-    const agent = new (await import('node:http')).Agent({ keepAlive: true });
+    const agent = new Agent({ keepAlive: true });
+    t.after(() => agent.destroy());
 
     const received = once(server, 'request');
     const inFlight = new Promise<{ body: string; connection: string | undefined }>((resolve, reject) => {
@@ -40,7 +41,6 @@ describe('trackConnections(server).close()', () => {
     release();
     assert.deepEqual(await inFlight, { body: 'finished', connection: 'close' });
     await closing;
-    agent.destroy();
   });
 });
 
