@@ -16,10 +16,11 @@ export type LoginThrottle = ReturnType<typeof createLoginThrottle>;
  * hands each concurrent guess its own number. A success takes its attempt back.
  *
  * No MULTI: every command is atomic on its own, and pipelined in one round trip. A transaction would add nothing the
- * decision needs (it rests on INCR's reply alone), and Redis < 8.6 (and 8.4 before the backport of redis/redis#14545)
- * drops every MULTI … EXEC block of the AOF on restart when the `default` user is off, as in infra/redis/render-acl.sh:
- * the brute-force counters would reset with each restart. The window stays bounded without a transaction: EXPIRE NX
- * follows every INCR, so a key that INCR recreated meanwhile (the old window just ended) gets its expiry all the same.
+ * decision needs (it rests on INCR's reply alone), and Redis before 8.6 (redis/redis#14545) replays each MULTI … EXEC
+ * block of the AOF as the `default` user, silently dropping it unless that user may run it: with `default` off and
+ * `-@all`, every restart reset the brute-force counters (infra/redis/render-acl.sh says how the shipped ACL copes).
+ * The window stays bounded without a transaction: EXPIRE NX follows every INCR, so a key that INCR recreated
+ * meanwhile (the old window just ended) gets its expiry all the same.
  */
 export function createLoginThrottle({ redis, config }: { redis: RedisClient; config: Pick<Config, 'throttle' | 'redis'> }) {
   const { maxFailuresPerAccount, maxFailuresPerClient, windowS } = config.throttle;
