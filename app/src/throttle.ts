@@ -11,8 +11,16 @@ export type LoginThrottle = ReturnType<typeof createLoginThrottle>;
  * Login attempts counted in Redis, shared by every instance, in fixed windows: tight per account, loose per client
  * address, so one address cannot sweep many accounts while a shared address (an office NAT) is not locked out by a
  * single account's failures.
- * An attempt is counted *before* the password is checked, in one atomic MULTI: checking first and counting after the
- * (slow, by design) password hash would let concurrent guesses all pass the check. A success takes its attempt back.
+ * An attempt is counted *before* the password is checked, by INCR, whose reply is the count: checking first and
+ * counting after the (slow, by design) password hash would let concurrent guesses all pass the check, while INCR
+ * hands each concurrent guess its own number. A success takes its attempt back.
+ *
+ * No MULTI: every command is atomic on its own, and pipelined in one round trip. A transaction would add nothing the
+ * decision needs (it rests on INCR's reply alone), and Redis before 8.6 (redis/redis#14545) replays each MULTI … EXEC
+ * block of the AOF as the `default` user, silently dropping it unless that user may run it: with `default` off and
+ * `-@all`, every restart reset the brute-force counters (infra/redis/render-acl.sh says how the shipped ACL copes).
+ * The window stays bounded without a transaction: EXPIRE NX follows every INCR, so a key that INCR recreated
+ * meanwhile (the old window just ended) gets its expiry all the same.
  */
 export function createLoginThrottle({ redis, config }: { redis: RedisClient; config: Pick<Config, 'throttle' | 'redis'> }) {
   const { maxFailuresPerAccount, maxFailuresPerClient, windowS } = config.throttle;
@@ -22,34 +30,27 @@ export function createLoginThrottle({ redis, config }: { redis: RedisClient; con
   const clientKey = (address: string) => `${THROTTLE_PREFIX}ip:${address}`;
   const run = <T>(command: Promise<T>) => withDeadline(command, config.redis.commandTimeoutMs);
 
+  /** Counts one attempt on `key`; the seconds to wait if that makes it more than `max`, else 0. */
+  const count = async (key: string, max: number) => {
+    // Sent in the same tick, so node-redis writes the three commands as one pipeline.
+    const [attempts, , ttl] = await Promise.all([redis.incr(key), redis.expire(key, windowS, 'NX'), redis.ttl(key)]);
+    return attempts > max ? Math.max(1, ttl) : 0;
+  };
+
   return {
     /** Counts an attempt; returns the seconds to wait if it is over a limit (refuse it), or 0 (go ahead). */
     async attempt(username: string, address: string): Promise<number> {
-      const account = accountKey(username);
-      const client = clientKey(address);
-      const [accountAttempts, , accountTtl, clientAttempts, , clientTtl] = await run(
-        redis
-          .multi()
-          .incr(account)
-          .expire(account, windowS, 'NX')
-          .ttl(account)
-          .incr(client)
-          .expire(client, windowS, 'NX')
-          .ttl(client)
-          .exec(),
+      const waits = await run(
+        Promise.all([count(accountKey(username), maxFailuresPerAccount), count(clientKey(address), maxFailuresPerClient)]),
       );
-      const wait = (attempts: unknown, ttl: unknown, max: number) => (Number(attempts) > max ? Math.max(1, Number(ttl)) : 0);
-      return Math.max(
-        wait(accountAttempts, accountTtl, maxFailuresPerAccount),
-        wait(clientAttempts, clientTtl, maxFailuresPerClient),
-      );
+      return Math.max(...waits);
     },
 
     /** The password was right: the account starts afresh and the address gets its attempt back. */
     async succeeded(username: string, address: string): Promise<void> {
       const client = clientKey(address);
       // EXPIRE NX: should the window have ended meanwhile, DECR recreates the key, and it must not outlive a window.
-      await run(redis.multi().del(accountKey(username)).decr(client).expire(client, windowS, 'NX').exec());
+      await run(Promise.all([redis.del(accountKey(username)), redis.decr(client), redis.expire(client, windowS, 'NX')]));
     },
   };
 }

@@ -21,9 +21,13 @@ password_hash() {
     printf '%s' "$value" | sha256sum | cut -d ' ' -f 1
 }
 
-# CLIENT SETINFO exists from Redis 7.2 (compose runs 7.4, Debian 12 ships 7.0);
-# naming an unknown subcommand aborts startup, and node-redis ignores a refused
-# SETINFO, so it is granted only where it exists.
+# node-redis's handshake: HELLO 3 AUTH app <password> SETNAME <instance> needs no
+# grant (HELLO and AUTH are exempt from command rules, and HELLO's SETNAME is not
+# a separate CLIENT SETNAME). Then CLIENT SETINFO LIB-NAME/LIB-VER, whose failure
+# node-redis ignores: granted where it exists (Redis >= 7.2; compose runs 7.4,
+# Debian 12 ships 7.0), because naming an unknown subcommand aborts startup.
+# (CLIENT MAINT_NOTIFICATIONS, also sent by node-redis 6, exists only in Redis
+# Cloud/Software: an unknown subcommand here, never an ACL question.)
 setinfo=""
 version=$("${REDIS_SERVER:-redis-server}" --version | sed -n 's/.* v=\([0-9]*\)\.\([0-9]*\).*/\1 \2/p')
 set -- $version
@@ -36,9 +40,27 @@ admin_hash=$(password_hash redis_admin_password)
 
 umask 077
 tmp="$output.tmp.$$"
+# app: exactly what the app sends. /readyz: PING. The session store: GETEX
+# (read and slide the idle timeout), SET NX/XX, DEL. The login throttle: INCR,
+# EXPIRE NX, TTL, DECR, DEL, without MULTI (app/src/throttle.ts says why).
+#
+# default: off and without a password, so no connection can ever act as it
+# (AUTH as default fails, and a new connection is only logged in as default if
+# it is on AND nopass). Its rules matter in one place: Redis replays the AOF at
+# startup through a fake client bound to the default user, and EXEC re-checks
+# each queued command against that user's rules (fixed upstream by
+# redis/redis#14545: in 8.6, backported to 8.4 in June 2026, never in 7.x).
+# With `-@all`, every MULTI ... EXEC block of the AOF was dropped on restart.
+# The app sends no MULTI, but Redis writes one itself when a write first
+# lazily deletes its expired key (DEL or UNLINK, then INCR, DECR or SET NX):
+# measured on 7.0, the same code in 7.4; it dropped a whole login-failure
+# window. Hence exactly the commands such a block can hold, on the app's keys
+# only; PEXPIREAT (the AOF's form of EXPIRE) for AOFs written by app versions
+# that still used MULTI. Transactions of other users on other keys are still
+# dropped by an affected Redis: operators should not write with MULTI.
 cat >"$tmp" <<ACL
-user default off resetpass resetkeys resetchannels -@all
-user app on #$app_hash resetkeys ~sess:* ~login-fail:* resetchannels -@all +ping +getex +get +set +del +incr +decr +expire +ttl +multi +exec +hello +auth +select$setinfo +client|setname
+user default off resetpass resetkeys ~sess:* ~login-fail:* resetchannels -@all +set +del +unlink +incr +decr +pexpireat
+user app on #$app_hash resetkeys ~sess:* ~login-fail:* resetchannels -@all +ping +getex +set +del +incr +decr +expire +ttl$setinfo
 user admin on #$admin_hash ~* &* +@all
 ACL
 mv "$tmp" "$output"

@@ -1,0 +1,246 @@
+// A Redis restart loses nothing the app wrote: sessions, session writes, logouts and login-failure counters come back
+// from the AOF. Runs redis-server exactly as deployed (infra/redis/redis.conf: appendonly; the ACL rendered by
+// infra/redis/render-acl.sh, `default` off) and the app as the `app` user. Self-contained on purpose (see the lead's
+// plan for app/test/helpers).
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { createClient } from 'redis';
+import supertest from 'supertest';
+import { createApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/log.ts';
+import { createRedisClient } from '../../src/redis.ts';
+import { createUserDirectory } from '../../src/users.ts';
+
+const repo = join(import.meta.dirname, '../../..');
+const ALICE = { username: 'alice', password: 'alice-password-1' };
+const BOB = { username: 'bob', password: 'bob-password-2' };
+const MAX_FAILURES = 5;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function waitFor(what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (
+    !(await Promise.resolve()
+      .then(probe)
+      .catch(() => false))
+  ) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** redis-server with the shipped redis.conf and ACL on a free port; restartable on the same AOF. */
+async function startShippedRedis(t: TestContext) {
+  const dir = mkdtempSync(join(tmpdir(), 'redis-restart-'));
+  const secrets = join(dir, 'secrets');
+  mkdirSync(secrets);
+  const password = { app: randomBytes(18).toString('base64url'), admin: randomBytes(18).toString('base64url') };
+  writeFileSync(join(secrets, 'redis_app_password'), password.app);
+  writeFileSync(join(secrets, 'redis_admin_password'), password.admin);
+  const aclfile = join(dir, 'users.acl');
+  execFileSync('sh', [join(repo, 'infra/redis/render-acl.sh'), secrets, aclfile]);
+  const port = await freePort();
+  const url = (user: 'app' | 'admin') => `redis://${user}:${password[user]}@127.0.0.1:${port}`;
+
+  let child: ChildProcess | undefined;
+  let log = '';
+  const admin = createClient({ url: url('admin'), disableOfflineQueue: true, socket: { reconnectStrategy: false } });
+  admin.on('error', () => {});
+
+  async function start() {
+    // The deployment's own settings, plus only what a test needs: this port, this directory, and DEBUG from
+    // loopback (to switch active expiry off).
+    const args = [join(repo, 'infra/redis/redis.conf'), '--port', String(port), '--bind', '127.0.0.1', '--dir', dir];
+    args.push('--aclfile', aclfile, '--daemonize', 'no', '--enable-debug-command', 'local');
+    const started = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = started;
+    started.stdout.on('data', (chunk) => (log += String(chunk)));
+    started.stderr.on('data', (chunk) => (log += String(chunk)));
+    await waitFor(`redis-server on port ${port}`, async () => {
+      if (started.exitCode !== null) throw new Error(`redis-server exited:\n${log}`);
+      if (!admin.isOpen) await admin.connect();
+      return (await admin.ping()) === 'PONG';
+    });
+  }
+
+  async function exited(stop: () => unknown) {
+    const gone = new Promise((resolve) => child!.once('exit', resolve));
+    await stop();
+    await gone;
+  }
+
+  await start();
+  t.after(async () => {
+    if (admin.isOpen) admin.destroy();
+    if (child?.exitCode === null) await exited(() => child!.kill('SIGKILL'));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  return {
+    admin,
+    appUrl: url('app'),
+    /** What redis-server printed since it was first started (both runs). */
+    log: () => log,
+    /** The incremental AOF, as written so far. */
+    aof: () =>
+      readdirSync(join(dir, 'appendonlydir'))
+        .filter((name) => name.endsWith('.incr.aof'))
+        .map((name) => readFileSync(join(dir, 'appendonlydir', name), 'latin1'))
+        .join(''),
+    /** Stops Redis the hard or the polite way, then starts it again on the same AOF. */
+    async restart(how: 'SIGKILL' | 'SHUTDOWN') {
+      if (how === 'SIGKILL') {
+        // Every reply already sent is in the AOF file (the kernel's, not yet fsynced: a process crash keeps it).
+        const written = async () => /aof_buffer_length:0\r\n/.test(await admin.info('persistence'));
+        await waitFor('the AOF buffer written out', written);
+        await exited(() => child!.kill('SIGKILL'));
+      } else {
+        await exited(() => admin.sendCommand(['SHUTDOWN']).catch(() => undefined));
+      }
+      admin.destroy();
+      await start();
+    },
+  };
+}
+
+/** One app instance as the `app` ACL user, driven over HTTP like a browser would. */
+async function startApp(t: TestContext, redisUrl: string) {
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    INSTANCE_ID: 'app-restart',
+    REDIS_URL: redisUrl,
+    SESSION_SECRET: 'test-secret-that-is-at-least-32-characters',
+    DEMO_USERS: `${ALICE.username}:${ALICE.password},${BOB.username}:${BOB.password}`,
+    LOGIN_MAX_FAILURES_PER_ACCOUNT: String(MAX_FAILURES),
+    LOG_LEVEL: 'silent',
+  });
+  const log = createLogger(config);
+  const redis = createRedisClient(config, log);
+  await redis.connect();
+  t.after(() => redis.destroy());
+  const app = createApp({ config, redis, users: await createUserDirectory(config.demoUsers), log });
+  /** Ready again after a restart: the client reconnected by itself and Redis finished loading. */
+  const ready = () => waitFor('GET /readyz 200', async () => (await supertest(app).get('/readyz')).status === 200);
+  return { app, ready };
+}
+
+/** A cookie jar; `login` and `post` fetch the CSRF token from the page, as a user's browser would. */
+function createBrowser(app: ReturnType<typeof createApp>) {
+  const jar = new Map<string, string>();
+  const cookie = () => [...jar].map(([name, value]) => `${name}=${value}`).join('; ');
+  const keep = (res: supertest.Response) => {
+    for (const line of ([] as string[]).concat(res.headers['set-cookie'] ?? [])) {
+      const [name = '', value = ''] = (line.split(';')[0] ?? '').split('=');
+      if (/Expires=Thu, 01 Jan 1970/.test(line)) jar.delete(name);
+      else jar.set(name, value);
+    }
+    return res;
+  };
+  const get = async (path: string) => keep(await supertest(app).get(path).set('Cookie', cookie()));
+  const post = async (path: string, form: Record<string, string>) => {
+    const page = await get(jar.has('sid') ? '/' : '/login');
+    const _csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1] ?? '';
+    return keep(
+      await supertest(app)
+        .post(path)
+        .type('form')
+        .set('Cookie', cookie())
+        .send({ _csrf, ...form }),
+    );
+  };
+  return {
+    get,
+    post,
+    login: (user: { username: string; password: string }) => post('/login', user),
+    whoami: async () => ((await get('/api/session')).body as { user: { username: string } | null }).user?.username,
+    sessionKey: () => `sess:${/^s:([^.]+)\./.exec(decodeURIComponent(jar.get('sid') ?? ''))?.[1]}`,
+    /** Another browser holding the same cookies (a copy kept from before a logout). */
+    clone() {
+      const copy = createBrowser(app);
+      copy.cookies(jar);
+      return copy;
+    },
+    cookies: (from: Map<string, string>) => from.forEach((value, name) => jar.set(name, value)),
+  };
+}
+
+/** Fails `attempts` logins for `username`; returns the statuses. */
+async function failLogins(app: ReturnType<typeof createApp>, username: string, attempts: number) {
+  const statuses: number[] = [];
+  for (let i = 0; i < attempts; i += 1)
+    statuses.push((await createBrowser(app).login({ username, password: 'wrong-password' })).status);
+  return statuses;
+}
+
+/** Lines where Redis reported refusing part of its AOF, summarised: '' when there are none. */
+function aofErrors(log: string): string {
+  const lines = log.split('\n').filter((line) => /NOPERM|CRITICAL/.test(line));
+  return lines.length === 0 ? '' : `${lines.length} lines like: ${lines[0]}`;
+}
+
+describe('a Redis restart on its AOF (shipped redis.conf and ACL, app as the app user)', () => {
+  for (const how of ['SIGKILL', 'SHUTDOWN'] as const) {
+    it(`${how} › sessions, session writes, logouts and login-failure counters all come back`, async (t) => {
+      const redis = await startShippedRedis(t);
+      const { app, ready } = await startApp(t, redis.appUrl);
+
+      const alice = createBrowser(app);
+      assert.equal((await alice.login(ALICE)).status, 303);
+      assert.equal((await alice.post('/preferences', { theme: 'dark' })).status, 303);
+      const bob = createBrowser(app);
+      assert.equal((await bob.login(BOB)).status, 303);
+      const bobBeforeLogout = bob.clone();
+      assert.equal((await bob.post('/logout', {})).status, 303);
+      const expected = [...Array(MAX_FAILURES).fill(401), 429];
+      assert.deepEqual(await failLogins(app, BOB.username, MAX_FAILURES + 1), expected);
+
+      await redis.restart(how);
+      await ready();
+
+      assert.equal(await alice.whoami(), 'alice', 'the login survived');
+      assert.match((await redis.admin.get(alice.sessionKey())) ?? '', /"theme":"dark"/, 'the session write survived');
+      assert.equal(await bobBeforeLogout.whoami(), undefined, 'the logout survived');
+      const retry = await createBrowser(app).login(BOB);
+      assert.equal(retry.status, 429, 'the login-failure counter survived: the right password is still refused');
+      assert.equal(aofErrors(redis.log()), '', 'Redis refused part of its AOF');
+    });
+  }
+
+  it('a failure counter whose new window began on its expired, not yet deleted key comes back', async (t) => {
+    // Redis propagates such a write as MULTI, DEL, INCR, EXEC: the one transaction in the AOF the app does not send.
+    const redis = await startShippedRedis(t);
+    const { app, ready } = await startApp(t, redis.appUrl);
+    await redis.admin.sendCommand(['DEBUG', 'SET-ACTIVE-EXPIRE', '0']);
+    assert.deepEqual(await failLogins(app, BOB.username, 1), [401]);
+    const { keys } = await redis.admin.scan('0', { MATCH: 'login-fail:user:*', COUNT: 100 });
+    assert.equal(keys.length, 1, 'one account counter');
+    const windowEnds = Date.now() + 5;
+    await redis.admin.pExpire(keys[0]!, 5);
+    await waitFor('the old window to end', () => Date.now() > windowEnds + 5);
+
+    const expected = [...Array(MAX_FAILURES).fill(401), 429];
+    assert.deepEqual(await failLogins(app, BOB.username, MAX_FAILURES + 1), expected);
+    assert.match(redis.aof(), /MULTI\r\n\*2\r\n\$(3\r\nDEL|6\r\nUNLINK)\r\n/, 'the AOF holds the wrapped write');
+
+    await redis.restart('SIGKILL');
+    await ready();
+
+    assert.ok((await redis.admin.ttl(keys[0]!)) > 0, 'the counter is back, with its window');
+    assert.equal((await createBrowser(app).login(BOB)).status, 429, 'the right password is still refused');
+    assert.equal(aofErrors(redis.log()), '', 'Redis refused part of its AOF');
+  });
+});
