@@ -22,7 +22,7 @@ async function runStack(args: string[], env: NodeJS.ProcessEnv = process.env) {
   return { child, exited, output: () => output, cleanUp: () => rmSync(runDir, { recursive: true, force: true }) };
 }
 
-describe('npm start (infra/local/stack.ts)', () => {
+describe('npm start (tools/stack/cli.ts)', () => {
   const cleanUps: (() => void)[] = [];
   after(() => cleanUps.forEach((cleanUp) => cleanUp()));
 

@@ -1,6 +1,6 @@
 import { connectAdmin } from '../bench/redis-stats.ts';
 import { login } from '../bench/session-client.ts';
-import type { Stack } from '../local/start-stack.ts';
+import type { Stack } from '../stack/start-stack.ts';
 import { check, timeUntil, type Check } from './checks.ts';
 import { send, sessionOf } from './http.ts';
 

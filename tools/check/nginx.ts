@@ -1,8 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { localListen, nginxArgs, upstreamFromCompose, writeNginxConfDir } from '../local/nginx.ts';
-import { shippedFiles } from '../local/paths.ts';
+import { localListen, nginxArgs, upstreamFromCompose, writeNginxConfDir } from '../stack/nginx.ts';
+import { shippedFiles } from '../stack/paths.ts';
 import { run, type CheckResult } from './run.ts';
 
 /** `server ... resolve` and `resolver` inside `upstream` appeared in open-source nginx 1.27.3. */

@@ -1,5 +1,5 @@
 import type { LoggedInUser } from '../bench/session-client.ts';
-import type { Stack } from '../local/start-stack.ts';
+import type { Stack } from '../stack/start-stack.ts';
 import { check, fmtMs, observe, timeUntil, type Check } from './checks.ts';
 import { send, sessionOf, type Reply } from './http.ts';
 import { settled } from './instance-scenarios.ts';

@@ -1,4 +1,4 @@
-import type { Stack } from '../local/start-stack.ts';
+import type { Stack } from '../stack/start-stack.ts';
 import { check, fmtMs, observe, timeUntil, type Check } from './checks.ts';
 import { isFailure, type LoadLoop } from './load-loop.ts';
 

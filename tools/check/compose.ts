@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { repoRoot, shippedFiles } from '../local/paths.ts';
+import { repoRoot, shippedFiles } from '../stack/paths.ts';
 import { run, type CheckResult } from './run.ts';
 
 /** dclint with its default rules (no config file: nothing is switched off), warnings fail too. */

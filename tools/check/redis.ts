@@ -3,10 +3,10 @@ import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startChild } from '../local/child.ts';
-import { redisAnswersPing, redisArgs, redisUrl, renderAcl, withRedis } from '../local/redis.ts';
-import { ensureSecrets } from '../local/secrets.ts';
-import { waitUntil } from '../local/wait.ts';
+import { startChild } from '../stack/child.ts';
+import { redisAnswersPing, redisArgs, redisUrl, renderAcl, withRedis } from '../stack/redis.ts';
+import { ensureSecrets } from '../stack/secrets.ts';
+import { waitUntil } from '../stack/wait.ts';
 import type { CheckResult } from './run.ts';
 
 async function freePort(): Promise<number> {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian/Ubuntu machine lacks for this project, then its npm dependencies
 # (which bring Node.js 24 from the npm registry: no system Node upgrade needed).
-#   bash infra/setup.sh          # for the demo: redis-server, nginx
-#   bash infra/setup.sh --test   # for the tests too: chromium for the end-to-end suite
+#   bash tools/setup.sh          # for the demo: redis-server, nginx
+#   bash tools/setup.sh --test   # for the tests too: chromium for the end-to-end suite
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

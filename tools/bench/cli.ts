@@ -9,8 +9,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { repoRoot } from '../local/paths.ts';
-import { printToStackLog, startStack, type Stack } from '../local/start-stack.ts';
+import { repoRoot } from '../stack/paths.ts';
+import { printToStackLog, startStack, type Stack } from '../stack/start-stack.ts';
 import { runLoad, type LoadResult, type LoadSpec } from './load.ts';
 import {
   commandDelta,

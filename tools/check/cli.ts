@@ -3,11 +3,11 @@
 //   ACL (what the app, admin and default users may do); dclint and the promised shape of docker-compose.yml;
 //   the Dockerfile's essentials. Needs redis-server and nginx (sudo apt-get install -y redis-server nginx).
 // Exits 1 listing every failure; the whole run is bounded (60 s).
-import { checkComposeShape, checkDclint, checkDockerfile } from './check/compose.ts';
-import { checkNginx } from './check/nginx.ts';
-import { checkRedis } from './check/redis.ts';
-import type { CheckResult } from './check/run.ts';
-import { findTools } from './local/prereqs.ts';
+import { checkComposeShape, checkDclint, checkDockerfile } from './compose.ts';
+import { checkNginx } from './nginx.ts';
+import { checkRedis } from './redis.ts';
+import type { CheckResult } from './run.ts';
+import { findTools } from '../stack/prereqs.ts';
 
 const TIMEOUT_MS = 60_000;
 setTimeout(() => {
