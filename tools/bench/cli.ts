@@ -5,26 +5,20 @@
 //   npm run bench -- --url http://127.0.0.1:8080 --login-users alice:alice-password-1 [--redis-admin-url redis://...]
 //                                              measures a running stack (no scale step; Redis figures need the admin URL)
 // Prints markdown tables and writes results/bench-<timestamp>.json. Exits 0 whether or not the goals are met.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { repoRoot } from '../stack/paths.ts';
+import { DEFAULT_DEMO_USERS, makeUsers, parseUsers } from '../lib/demo-users.ts';
+import { repoRoot } from '../lib/paths.ts';
+import { CLOCK_TICKS_PER_S, readProcStat } from '../lib/proc-stat.ts';
+import { connectAdmin, type AdminClient } from '../lib/redis.ts';
+import { loginAll } from '../lib/session-client.ts';
 import { printToStackLog, startStack, type Stack } from '../stack/start-stack.ts';
 import { runLoad, type LoadResult, type LoadSpec } from './load.ts';
-import {
-  commandDelta,
-  connectAdmin,
-  infoField,
-  sampleSessionBytes,
-  settledCommandCounts,
-  totalCommands,
-  usedMemory,
-  type AdminClient,
-} from './redis-stats.ts';
+import { commandDelta, infoField, sampleSessionBytes, settledCommandCounts, totalCommands, usedMemory } from './redis-stats.ts';
 import { formatMs, goalTable, scenarioTable, type Goal, type ScenarioRow } from './report.ts';
 import { addSyntheticSessions, removeSyntheticSessions } from './scale.ts';
-import { loginAll, makeUsers } from './session-client.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -38,7 +32,7 @@ const { values: args } = parseArgs({
     'app-base-port': { type: 'string', default: '13400' },
     'run-dir': { type: 'string', default: join(repoRoot, '.run/bench') },
     url: { type: 'string' },
-    'login-users': { type: 'string', default: 'alice:alice-password-1,bob:bob-password-2' },
+    'login-users': { type: 'string', default: DEFAULT_DEMO_USERS },
     'redis-admin-url': { type: 'string' },
   },
 });
@@ -72,10 +66,7 @@ console.log(
 
 async function boot() {
   if (args.url) {
-    const users = args['login-users'].split(',').map((pair) => {
-      const separator = pair.indexOf(':');
-      return { username: pair.slice(0, separator), password: pair.slice(separator + 1) };
-    });
+    const users = parseUsers(args['login-users']);
     return { baseUrl: args.url.replace(/\/$/, ''), users, adminUrl: args['redis-admin-url'] };
   }
   const { users, demoUsers } = makeUsers('bench', positive('users'));
@@ -98,18 +89,11 @@ async function boot() {
 function appCpuMicros(): number | undefined {
   const pids = stack?.status().instances.map((instance) => instance.pid);
   if (!pids || pids.some((pid) => pid === undefined)) return undefined;
-  try {
-    const ticks = pids.reduce<number>((sum, pid) => {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return sum + Number(fields[11]) + Number(fields[12]);
-    }, 0);
-    return (ticks * 1_000_000) / CLOCK_TICKS_PER_S;
-  } catch {
-    return undefined;
-  }
+  const stats = pids.map((pid) => (pid === undefined ? undefined : readProcStat(pid)));
+  if (stats.some((stat) => stat === undefined)) return undefined;
+  const ticks = stats.reduce((sum, stat) => sum + (stat?.cpuTicks ?? 0), 0);
+  return (ticks * 1_000_000) / CLOCK_TICKS_PER_S;
 }
-// USER_HZ: 100 on every Linux architecture Node supports.
-const CLOCK_TICKS_PER_S = 100;
 
 /** One load run, with the Redis commands it caused (INFO commandstats before and after) and the app CPU it cost. */
 async function measure(

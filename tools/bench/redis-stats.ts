@@ -1,16 +1,5 @@
-import { createClient } from 'redis';
-
-export type AdminClient = Awaited<ReturnType<typeof connectAdmin>>;
-
-/** A node-redis client for the `admin` ACL user (INFO, MEMORY USAGE, SCAN...); the app's user may not run these. */
-export async function connectAdmin(url: string) {
-  const client = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 2_000 } });
-  client.on('error', () => {
-    // Surfaces as a rejected command; the benchmark then fails with that error.
-  });
-  await client.connect();
-  return client;
-}
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AdminClient } from '../lib/redis.ts';
 
 /** Calls per command since the last CONFIG RESETSTAT, from INFO commandstats (`cmdstat_getex:calls=12,...`). */
 export async function commandCounts(client: AdminClient): Promise<Map<string, number>> {
@@ -38,7 +27,7 @@ export async function settledCommandCounts(client: AdminClient, timeoutMs = 5_00
   const deadline = Date.now() + timeoutMs;
   let previous = await commandCounts(client);
   for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
     const current = await commandCounts(client);
     if (totalCommands(commandDelta(previous, current)) === 0 || Date.now() > deadline) return current;
     previous = current;

@@ -1,4 +1,4 @@
-import type { AdminClient } from './redis-stats.ts';
+import type { AdminClient } from '../lib/redis.ts';
 
 /** Synthetic session ids: as long as express-session's (32 characters), deterministic so cleanup needs no SCAN. */
 const syntheticKey = (i: number) => `sess:bench-scale-${String(i).padStart(15, '0')}`;

@@ -11,19 +11,6 @@ export const check = (scenario: string, figure: string, measured: string, bound:
   ok,
 });
 
-/**
- * Polls `probe` every `intervalMs` until it returns true; resolves with the ms it took, or with undefined after
- * `timeoutMs` (the caller turns that into a failed check).
- */
-export async function timeUntil(probe: () => Promise<boolean>, timeoutMs: number, intervalMs = 20): Promise<number | undefined> {
-  const started = performance.now();
-  while (performance.now() - started < timeoutMs) {
-    if (await probe()) return performance.now() - started;
-    await sleep(intervalMs);
-  }
-  return undefined;
-}
-
 /** Keeps the load running for an observation window (a measurement period, not a wait for readiness). */
 export const observe = (ms: number) => sleep(ms);
 

@@ -5,8 +5,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loginAll, makeUsers } from '../bench/session-client.ts';
-import { repoRoot } from '../stack/paths.ts';
+import { makeUsers } from '../lib/demo-users.ts';
+import { repoRoot } from '../lib/paths.ts';
+import { loginAll } from '../lib/session-client.ts';
 import { printToStackLog, startStack, type Stack } from '../stack/start-stack.ts';
 import { check, checkTable, observe, type Check } from './checks.ts';
 import { killOneInstance, rollingRestart, settled } from './instance-scenarios.ts';

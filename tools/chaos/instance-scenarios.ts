@@ -1,5 +1,6 @@
+import { timeUntil } from '../lib/poll.ts';
 import type { Stack } from '../stack/start-stack.ts';
-import { check, fmtMs, observe, timeUntil, type Check } from './checks.ts';
+import { check, fmtMs, observe, type Check } from './checks.ts';
 import { isFailure, type LoadLoop } from './load-loop.ts';
 
 /** Polls the load's own records until nginx has routed a successful request to `instance` again. */

@@ -1,5 +1,5 @@
-import type { LoggedInUser } from '../bench/session-client.ts';
-import { send, sessionOf } from './http.ts';
+import { send, sessionOf } from '../lib/http.ts';
+import type { LoggedInUser } from '../lib/session-client.ts';
 
 export type LoadRecord = {
   phase: string;

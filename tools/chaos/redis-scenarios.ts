@@ -1,7 +1,8 @@
-import type { LoggedInUser } from '../bench/session-client.ts';
+import { send, sessionOf, type Reply } from '../lib/http.ts';
+import { timeUntil } from '../lib/poll.ts';
+import type { LoggedInUser } from '../lib/session-client.ts';
 import type { Stack } from '../stack/start-stack.ts';
-import { check, fmtMs, observe, timeUntil, type Check } from './checks.ts';
-import { send, sessionOf, type Reply } from './http.ts';
+import { check, fmtMs, observe, type Check } from './checks.ts';
 import { settled } from './instance-scenarios.ts';
 import { isFailure, type LoadLoop } from './load-loop.ts';
 

@@ -1,8 +1,9 @@
-import { connectAdmin } from '../bench/redis-stats.ts';
-import { login } from '../bench/session-client.ts';
+import { send, sessionOf } from '../lib/http.ts';
+import { timeUntil } from '../lib/poll.ts';
+import { connectAdmin } from '../lib/redis.ts';
+import { login } from '../lib/session-client.ts';
 import type { Stack } from '../stack/start-stack.ts';
-import { check, timeUntil, type Check } from './checks.ts';
-import { send, sessionOf } from './http.ts';
+import { check, type Check } from './checks.ts';
 
 const WRITES_PER_ROUND = 8;
 

@@ -6,8 +6,8 @@
 import { checkComposeShape, checkDclint, checkDockerfile } from './compose.ts';
 import { checkNginx } from './nginx.ts';
 import { checkRedis } from './redis.ts';
-import type { CheckResult } from './run.ts';
-import { findTools } from '../stack/prereqs.ts';
+import { findTools } from '../lib/prereqs.ts';
+import type { CheckResult } from './result.ts';
 
 const TIMEOUT_MS = 60_000;
 setTimeout(() => {

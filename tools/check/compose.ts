@@ -1,8 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { repoRoot, shippedFiles } from '../stack/paths.ts';
-import { run, type CheckResult } from './run.ts';
+import { repoRoot, shippedFiles } from '../lib/paths.ts';
+import { run } from '../lib/spawn.ts';
+import { resultOf, type CheckResult } from './result.ts';
 
 /** dclint with its default rules (no config file: nothing is switched off), warnings fail too. */
 export async function checkDclint(): Promise<CheckResult> {
@@ -11,7 +12,7 @@ export async function checkDclint(): Promise<CheckResult> {
     cwd: repoRoot,
     stdout: true,
   });
-  return code === 0 ? { ok: true } : { ok: false, problems: [output] };
+  return resultOf(code === 0 ? [] : [output]);
 }
 
 type Service = {
@@ -78,7 +79,7 @@ export function checkComposeShape(): CheckResult {
       expect(existsSync(resolve(repoRoot, source ?? '')), `${name}: bind mount source ${source} does not exist`);
     }
   }
-  return problems.length === 0 ? { ok: true } : { ok: false, problems };
+  return resultOf(problems);
 }
 
 /** The image runs node itself as a non-root user (never npm), from a Node 24 base. */
@@ -90,5 +91,5 @@ export function checkDockerfile(): CheckResult {
   if (!/^USER node$/m.test(text)) problems.push('must run as USER node');
   if (!/^CMD \["node", "app\/src\/server\.ts"\]$/m.test(text)) problems.push('CMD must be ["node", "app/src/server.ts"]');
   if (!/npm ci --omit=dev/.test(text)) problems.push('dependencies must be installed with npm ci --omit=dev');
-  return problems.length === 0 ? { ok: true } : { ok: false, problems };
+  return resultOf(problems);
 }

@@ -1,21 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startChild } from '../stack/child.ts';
-import { redisAnswersPing, redisArgs, redisUrl, renderAcl, withRedis } from '../stack/redis.ts';
-import { ensureSecrets } from '../stack/secrets.ts';
-import { waitUntil } from '../stack/wait.ts';
-import type { CheckResult } from './run.ts';
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
+import { startChild } from '../lib/child.ts';
+import { waitFor } from '../lib/poll.ts';
+import { freePort } from '../lib/ports.ts';
+import { redisAnswersPing, redisUrl, withRedis } from '../lib/redis.ts';
+import { redisArgs, renderAcl } from '../lib/redis-server.ts';
+import { ensureSecrets } from '../lib/secrets.ts';
+import { resultOf, type CheckResult } from './result.ts';
 
 const errorOf = async (promise: Promise<unknown>) =>
   promise.then(
@@ -45,7 +37,7 @@ export async function checkRedis(redisServer: string): Promise<Record<string, Ch
     const app = redisUrl('app', secrets.redisAppPassword, port);
     const admin = redisUrl('admin', secrets.redisAdminPassword, port);
     try {
-      await waitUntil('redis-server with infra/redis/redis.conf', () => redisAnswersPing(app), {
+      await waitFor('redis-server with infra/redis/redis.conf', () => redisAnswersPing(app), {
         timeoutMs: 10_000,
         failIf: () => (started.isRunning() ? undefined : 'exited'),
       });
@@ -136,13 +128,12 @@ export async function checkRedis(redisServer: string): Promise<Record<string, Ch
     const anonymous = await errorOf(withRedis(`redis://127.0.0.1:${port}`, (client) => client.ping(), 2000));
     const defaultProblems = anonymous.includes('NOAUTH') ? [] : [`unauthenticated PING answered "${anonymous}", expected NOAUTH`];
 
-    const result = (problems: string[]): CheckResult => (problems.length === 0 ? { ok: true } : { ok: false, problems });
     return {
       'redis: starts with redis.conf and the rendered ACL': { ok: true },
-      'redis: app user may run exactly the app commands on sess:* and login-fail:*': result(appProblems),
+      'redis: app user may run exactly the app commands on sess:* and login-fail:*': resultOf(appProblems),
       'redis: admin has INFO, DBSIZE, MEMORY USAGE, CONFIG RESETSTAT, SCAN; app denied the rest (ACL DRYRUN); AOF and eviction settings':
-        result(adminProblems),
-      'redis: default user is off': result(defaultProblems),
+        resultOf(adminProblems),
+      'redis: default user is off': resultOf(defaultProblems),
     };
   } catch (err) {
     return { 'redis: config and ACL': { ok: false, problems: [(err as Error).message, ...output.slice(-10)] } };

@@ -5,7 +5,7 @@
 // Ctrl-C (or SIGTERM) stops everything. The library behind it is ./start-stack.ts.
 import { parseArgs } from 'node:util';
 import { startControlServer } from './control-server.ts';
-import { assertPortsFree } from './ports.ts';
+import { assertPortsFree } from '../lib/ports.ts';
 import { startStack, type Stack } from './start-stack.ts';
 
 const { values } = parseArgs({

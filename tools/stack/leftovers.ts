@@ -1,5 +1,6 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { poll } from '../lib/poll.ts';
+import { readProcStat } from '../lib/proc-stat.ts';
 
 // Children run in their own process groups and get SIGTERM when the runner dies (setpriv --pdeathsig,
 // see child.ts); as a second net, their pids are recorded and the next start stops any still running.
@@ -7,16 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 type Entry = { name: string; pid: number; startTime: string };
 
-/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot); undefined if the pid is gone. */
-function startTimeOf(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may contain spaces; count fields after its closing parenthesis.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
+const startTimeOf = (pid: number) => readProcStat(pid)?.startTime;
 
 const isSameProcess = (entry: Entry) => startTimeOf(entry.pid) === entry.startTime;
 
@@ -51,7 +43,7 @@ export async function stopLeftovers(file: string): Promise<string[]> {
     process.kill(entry.pid, 'SIGCONT'); // a paused Redis cannot act on SIGTERM
     process.kill(entry.pid, 'SIGTERM');
   }
-  for (let waited = 0; waited < 5000 && alive.some(isSameProcess); waited += 100) await sleep(100);
+  await poll(async () => !alive.some(isSameProcess), { timeoutMs: 5000, intervalMs: 100 });
   for (const entry of alive) if (isSameProcess(entry)) process.kill(entry.pid, 'SIGKILL');
   rmSync(file, { force: true });
   return alive.map((entry) => `stopped ${entry.name} (pid ${entry.pid}) left over from a previous run`);

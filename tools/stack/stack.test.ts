@@ -1,25 +1,26 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { freePort, waitFor } from '../../app/test/helpers/redis-server.ts';
-import { isPortFree } from './ports.ts';
+import { waitFor } from '../lib/poll.ts';
+import { freePort, isPortFree } from '../lib/ports.ts';
+import { spawnCaptured } from '../lib/spawn.ts';
 
-const CLI = join(import.meta.dirname, 'stack.ts');
+const CLI = join(import.meta.dirname, 'cli.ts');
 
 /** `npm start` as a user runs it, on ports of its own so it can run beside a stack you already have. */
-async function runStack(args: string[], env: NodeJS.ProcessEnv = process.env) {
+function runStack(args: string[], env: NodeJS.ProcessEnv = process.env) {
   const runDir = mkdtempSync(join(tmpdir(), 'stack-test-'));
-  const child = spawn(process.execPath, [CLI, '--run-dir', runDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
-  return { child, exited, output: () => output, cleanUp: () => rmSync(runDir, { recursive: true, force: true }) };
+  const { child, exited, output } = spawnCaptured(process.execPath, [CLI, '--run-dir', runDir, ...args], { env });
+  return {
+    child,
+    exited: exited.then(({ code }) => code),
+    output,
+    cleanUp: () => rmSync(runDir, { recursive: true, force: true }),
+  };
 }
 
 describe('npm start (tools/stack/cli.ts)', () => {
@@ -46,11 +47,7 @@ describe('npm start (tools/stack/cli.ts)', () => {
     cleanUps.push(stack.cleanUp);
     try {
       // The runner prints "ready" once nginx answers /readyz (polled, like everything here).
-      await waitFor(async () => stack.output().includes('[stack] ready:'), {
-        timeoutMs: 30_000,
-        intervalMs: 100,
-        what: 'the stack',
-      });
+      await waitFor('the stack', async () => stack.output().includes('[stack] ready:'), { timeoutMs: 30_000, intervalMs: 100 });
       assert.equal((await fetch(`http://127.0.0.1:${nginxPort}/readyz`)).status, 200);
       assert.match(stack.output(), /\[stack\] ready: http:\/\/127\.0\.0\.1:\d+\//);
       assert.match(stack.output(), /demo accounts/);

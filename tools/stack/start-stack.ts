@@ -1,16 +1,17 @@
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeExit, startChild, type Child, type ExitInfo } from './child.ts';
+import { describeExit, startChild, type Child, type ExitInfo } from '../lib/child.ts';
+import { DEFAULT_DEMO_USERS, parseUsers } from '../lib/demo-users.ts';
+import { isHttpOk } from '../lib/http.ts';
+import { repoRoot, runPaths } from '../lib/paths.ts';
+import { waitFor } from '../lib/poll.ts';
+import { assertPortsFree } from '../lib/ports.ts';
+import { findTools } from '../lib/prereqs.ts';
+import { redisAnswersPing, redisUrl } from '../lib/redis.ts';
+import { redisArgs, renderAcl } from '../lib/redis-server.ts';
+import { ensureSecrets } from '../lib/secrets.ts';
 import { createPidRegistry, stopLeftovers } from './leftovers.ts';
-import { createFifoOutput, localListen, nginxArgs, upstreamFromCompose, writeNginxConfDir } from './nginx.ts';
-import { repoRoot, runPaths, shippedFiles } from './paths.ts';
-import { assertPortsFree } from './ports.ts';
-import { findTools } from './prereqs.ts';
-import { redisAnswersPing, redisArgs, redisUrl, renderAcl } from './redis.ts';
-import { ensureSecrets } from './secrets.ts';
-import { isHttpOk, waitUntil } from './wait.ts';
-
-export const defaultDemoUsers = 'alice:alice-password-1,bob:bob-password-2';
+import { createFifoOutput, localListen, nginxArgs, renderLocalUpstream, writeNginxConfDir } from './nginx.ts';
 
 export type StackOptions = {
   /** Number of app instances (default 3): INSTANCE_ID app-1..N on ports appBasePort+1.. */
@@ -90,7 +91,7 @@ export async function startStack(options: StackOptions = {}) {
   const aclFile = join(paths.redis, 'users.acl');
   renderAcl(secrets.dir, aclFile, tools.redisServer);
   const registry = createPidRegistry(paths.pidsFile);
-  const demoUsers = env.DEMO_USERS || defaultDemoUsers;
+  const demoUsers = env.DEMO_USERS || DEFAULT_DEMO_USERS;
   const urls = {
     nginx: `http://127.0.0.1:${nginxPort}`,
     redisApp: redisUrl('app', secrets.redisAppPassword, redisPort),
@@ -143,7 +144,7 @@ export async function startStack(options: StackOptions = {}) {
       },
     );
     redis.child = child;
-    await waitUntil('redis', () => redisAnswersPing(urls.redisApp), { timeoutMs: readyTimeoutMs, failIf: exitReason(child) });
+    await waitFor('redis', () => redisAnswersPing(urls.redisApp), { timeoutMs: readyTimeoutMs, failIf: exitReason(child) });
     redis.state = 'ready';
     return redisStatus();
   }
@@ -221,7 +222,7 @@ export async function startStack(options: StackOptions = {}) {
       onExit: () => (target.state = 'crashed'),
     });
     target.child = child;
-    await waitUntil(target.id, () => isHttpOk(`http://127.0.0.1:${target.port}/readyz`), {
+    await waitFor(target.id, () => isHttpOk(`http://127.0.0.1:${target.port}/readyz`), {
       timeoutMs: readyTimeoutMs,
       failIf: exitReason(child),
     });
@@ -264,10 +265,7 @@ export async function startStack(options: StackOptions = {}) {
   async function startNginx() {
     const confFile = writeNginxConfDir({
       confDir: join(paths.nginx, 'conf'),
-      upstream: upstreamFromCompose(
-        readFileSync(shippedFiles.composeUpstream, 'utf8'),
-        appPorts.map((port) => `127.0.0.1:${port}`),
-      ),
+      upstream: renderLocalUpstream(appPorts.map((port) => `127.0.0.1:${port}`)),
       listen: localListen(nginxPort),
     });
     nginx.state = 'starting';
@@ -277,7 +275,7 @@ export async function startStack(options: StackOptions = {}) {
       onExit: () => (nginx.state = 'crashed'),
     }).finally(stdout.closeWriteEnd);
     nginx.child = child;
-    await waitUntil('nginx', () => isHttpOk(`${urls.nginx}/readyz`), { timeoutMs: readyTimeoutMs, failIf: exitReason(child) });
+    await waitFor('nginx', () => isHttpOk(`${urls.nginx}/readyz`), { timeoutMs: readyTimeoutMs, failIf: exitReason(child) });
     nginx.state = 'ready';
   }
   async function stopNginx() {
@@ -312,7 +310,7 @@ export async function startStack(options: StackOptions = {}) {
     nginx: { url: urls.nginx, port: nginxPort, pid: nginx.child?.isRunning() ? nginx.child.pid : undefined, state: nginx.state },
     redis: redisStatus(),
     instances: instances.map(instanceStatus),
-    demoUsers: demoUsers.split(',').map((pair) => pair.slice(0, pair.indexOf(':'))),
+    demoUsers: parseUsers(demoUsers).map((user) => user.username),
     runDir: paths.runDir,
   });
 

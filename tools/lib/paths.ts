@@ -12,6 +12,7 @@ export const shippedFiles = {
   composeFile: join(repoRoot, 'docker-compose.yml'),
   composeUpstream: join(repoRoot, 'infra/nginx/compose/upstream.conf'),
   composeListen: join(repoRoot, 'infra/nginx/compose/listen.conf'),
+  localUpstreamTemplate: join(repoRoot, 'infra/nginx/local/upstream.conf.template'),
 };
 
 /** Where one stack keeps its runtime files (git-ignored `.run/` by default). */

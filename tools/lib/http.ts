@@ -19,13 +19,22 @@ export function send(
     method = 'GET',
     cookie,
     form,
+    headers: extraHeaders = {},
     timeoutMs = 5_000,
     agent = keepAliveAgent,
-  }: { method?: string; cookie?: string; form?: Record<string, string>; timeoutMs?: number; agent?: Agent | false } = {},
+  }: {
+    method?: string;
+    cookie?: string;
+    form?: Record<string, string>;
+    headers?: Record<string, string>;
+    timeoutMs?: number;
+    /** `false`: a fresh connection (no keep-alive pool), as a readiness probe wants. */
+    agent?: Agent | false;
+  } = {},
 ): Promise<Reply> {
   const started = performance.now();
   const body = form ? new URLSearchParams(form).toString() : undefined;
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...extraHeaders };
   if (cookie) headers.cookie = cookie;
   if (body) headers['content-type'] = 'application/x-www-form-urlencoded';
   return new Promise((resolve) => {
@@ -41,6 +50,11 @@ export function send(
     req.end(body);
   });
 }
+
+/** The status code of a GET on a fresh connection, or 0 when nothing answers within `timeoutMs`. */
+export const httpStatus = async (url: string, timeoutMs = 1000) => (await send(url, { agent: false, timeoutMs })).status;
+
+export const isHttpOk = async (url: string) => (await httpStatus(url)) === 200;
 
 /** `GET /api/session`'s answer, or undefined when the body is not that JSON (an error page). */
 export function sessionOf(

@@ -1,4 +1,14 @@
-import { createServer } from 'node:net';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
+
+/** A port nothing listens on right now, chosen by the kernel (127.0.0.1). */
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 /** True when nothing listens on 127.0.0.1:port (binding there also fails if 0.0.0.0:port is taken). */
 export function isPortFree(port: number): Promise<boolean> {
