@@ -1,4 +1,8 @@
 import type { AdminClient } from '../lib/redis.ts';
+import type { LoadResult, LoadSpec } from './load.ts';
+import type { Measurer } from './measure.ts';
+import { usedMemory } from './redis-stats.ts';
+import { formatMs } from './report.ts';
 
 /** Synthetic session ids: as long as express-session's (32 characters), deterministic so cleanup needs no SCAN. */
 const syntheticKey = (i: number) => `sess:bench-scale-${String(i).padStart(15, '0')}`;
@@ -27,3 +31,41 @@ export async function removeSyntheticSessions(client: AdminClient, count: number
     await client.unlink(keys);
   }
 }
+
+/** The same small read load with ~1k and with ~`sessions` sessions in Redis; the synthetic ones are removed afterwards. */
+export async function scaleStep(client: AdminClient, { smallReadLoad }: Measurer, reads: LoadSpec['variants'], sessions: number) {
+  const existing = await client.dbSize();
+  const smallCount = Math.max(1000, existing);
+  await addSyntheticSessions(client, 0, smallCount - existing);
+  const small = await smallReadLoad(reads);
+  console.log(`[bench] ${smallCount} sessions: p50 ${formatMs(small.p50Ms)} ms, p99 ${formatMs(small.p99Ms)} ms`);
+
+  const memoryBefore = await usedMemory(client);
+  const started = performance.now();
+  const largeCount = Math.max(sessions, smallCount);
+  await addSyntheticSessions(client, smallCount - existing, largeCount - existing);
+  const loadS = (performance.now() - started) / 1000;
+  const memoryAfter = await usedMemory(client);
+  const added = largeCount - smallCount;
+  console.log(`[bench] ${largeCount} sessions in Redis (${added} added in ${loadS.toFixed(1)} s)`);
+  let large: LoadResult;
+  try {
+    large = await smallReadLoad(reads);
+    console.log(`[bench] ${largeCount} sessions: p50 ${formatMs(large.p50Ms)} ms, p99 ${formatMs(large.p99Ms)} ms`);
+  } finally {
+    await removeSyntheticSessions(client, largeCount - existing);
+  }
+  return {
+    smallCount,
+    largeCount,
+    small,
+    large,
+    memoryBefore,
+    memoryAfter,
+    added,
+    bytesPerSession: (memoryAfter - memoryBefore) / Math.max(1, added),
+    loadS,
+  };
+}
+
+export type ScaleResult = Awaited<ReturnType<typeof scaleStep>>;

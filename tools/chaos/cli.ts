@@ -2,35 +2,31 @@
 // apps 23401.., .run/chaos), keeps an open-loop load of logged-in and anonymous requests running through nginx,
 // kills and freezes things during it, prints a table and exits 1 if any bound is not met.
 //   npm run chaos -- --rate 200 --users 20 --rounds 200
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from '../lib/command-line.ts';
 import { makeUsers } from '../lib/demo-users.ts';
+import { onStopSignal } from '../lib/on-stop-signal.ts';
 import { repoRoot } from '../lib/paths.ts';
+import { writeResults } from '../lib/results.ts';
 import { loginAll } from '../lib/session-client.ts';
-import { printToStackLog, startStack, type Stack } from '../stack/start-stack.ts';
-import { check, checkTable, observe, type Check } from './checks.ts';
-import { killOneInstance, rollingRestart, settled } from './instance-scenarios.ts';
-import { isFailure, startLoadLoop, type LoadLoop } from './load-loop.ts';
+import { printToStackLog } from '../stack/stack-log.ts';
+import { startStack, type Stack } from '../stack/start-stack.ts';
+import { baseline } from './baseline.ts';
+import { check, checkTable, type Check } from './checks.ts';
+import { killOneInstance, rollingRestart } from './instance-scenarios.ts';
+import { startLoadLoop, type LoadLoop } from './load-loop.ts';
 import { redisFrozen, redisKilled } from './redis-scenarios.ts';
 import { logoutRacingWrites } from './resurrection.ts';
 
-const { values: args } = parseArgs({
-  options: {
-    rate: { type: 'string', default: '200' },
-    users: { type: 'string', default: '20' },
-    rounds: { type: 'string', default: '200' },
-    'nginx-port': { type: 'string', default: '28480' },
-    'redis-port': { type: 'string', default: '26480' },
-    'app-base-port': { type: 'string', default: '23400' },
-    'run-dir': { type: 'string', default: join(repoRoot, '.run/chaos') },
-  },
+const { values: args, integer } = parseCommandLine({
+  rate: { type: 'string', default: '200' },
+  users: { type: 'string', default: '20' },
+  rounds: { type: 'string', default: '200' },
+  'nginx-port': { type: 'string', default: '28480' },
+  'redis-port': { type: 'string', default: '26480' },
+  'app-base-port': { type: 'string', default: '23400' },
+  'run-dir': { type: 'string', default: join(repoRoot, '.run/chaos') },
 });
-const integer = (name: keyof typeof args, min = 1) => {
-  const value = Number(args[name]);
-  if (!Number.isInteger(value) || value < min) throw new Error(`--${name}: expected an integer >= ${min}, got "${args[name]}"`);
-  return value;
-};
 /** The whole suite stops by itself after this, whatever hangs. */
 const SUITE_TIMEOUT_MS = 240_000;
 
@@ -40,12 +36,7 @@ const cleanUp = async () => {
   await loop?.stop();
   await stack?.stop();
 };
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`[chaos] ${signal}: stopping`);
-    void cleanUp().finally(() => process.exit(130));
-  });
-}
+onStopSignal('chaos', cleanUp);
 const watchdog = setTimeout(() => {
   console.error(`[chaos] still running after ${SUITE_TIMEOUT_MS / 1000} s: giving up`);
   void cleanUp().finally(() => process.exit(1));
@@ -82,27 +73,7 @@ async function main(): Promise<Check[]> {
   const running = loop;
   const liveStack = stack;
 
-  await step('baseline', async () => {
-    running.mark('baseline');
-    await observe(1_500);
-    running.mark('between');
-    await settled(running, 'baseline');
-    const records = running.phase('baseline');
-    const failures = records.filter(isFailure).length;
-    const p99 = records.map((record) => record.ms).sort((a, b) => a - b)[Math.floor(records.length * 0.99)] ?? 0;
-    return {
-      checks: [
-        check(
-          'Baseline (no fault)',
-          'failed requests; p99',
-          `${failures} of ${records.length}; ${p99.toFixed(1)} ms`,
-          '0',
-          failures === 0,
-        ),
-      ],
-      figures: { requests: records.length, failures, p99Ms: p99, maxInFlight: running.maxInFlight('baseline') },
-    };
-  });
+  await step('baseline', () => baseline(running));
   // In flight at the steady rate, with a margin of 2: the level the load must return to after a freeze.
   const baselineInFlight = Math.max(4, 2 * running.maxInFlight('baseline'));
   await step('SIGKILL one instance', () => killOneInstance(liveStack, running));
@@ -119,10 +90,7 @@ async function main(): Promise<Check[]> {
   await step('logout racing writes', () => logoutRacingWrites(liveStack, racer, { rounds: integer('rounds') }));
 
   console.log(['', checkTable(checks), ''].join('\n'));
-  const resultsDir = join(repoRoot, 'results');
-  mkdirSync(resultsDir, { recursive: true });
-  const file = join(resultsDir, `chaos-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify({ rate, users: loggedIn.length, checks, figures }, null, 2)}\n`);
+  const file = writeResults('chaos', { rate, users: loggedIn.length, checks, figures });
   console.log(`[chaos] results: ${file}`);
   return checks;
 }

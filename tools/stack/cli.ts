@@ -3,22 +3,20 @@
 //   npm start -- --instances 5         or STACK_INSTANCES=5
 //   npm start -- --control             or STACK_CONTROL=1: control API on 127.0.0.1:8099 (--control-port / STACK_CONTROL_PORT)
 // Ctrl-C (or SIGTERM) stops everything. The library behind it is ./start-stack.ts.
-import { parseArgs } from 'node:util';
 import { startControlServer } from './control-server.ts';
+import { parseCommandLine } from '../lib/command-line.ts';
 import { assertPortsFree } from '../lib/ports.ts';
 import { startStack, type Stack } from './start-stack.ts';
 
-const { values } = parseArgs({
-  options: {
-    instances: { type: 'string', default: process.env.STACK_INSTANCES ?? '3' },
-    control: { type: 'boolean', default: process.env.STACK_CONTROL === '1' },
-    'control-port': { type: 'string', default: process.env.STACK_CONTROL_PORT ?? '8099' },
-    // Defaults in start-stack.ts (nginx 8080, redis 6380, apps 3001.., .run/); tests run a second stack beside yours.
-    'nginx-port': { type: 'string' },
-    'redis-port': { type: 'string' },
-    'app-base-port': { type: 'string' },
-    'run-dir': { type: 'string' },
-  },
+const { values } = parseCommandLine({
+  instances: { type: 'string', default: process.env.STACK_INSTANCES ?? '3' },
+  control: { type: 'boolean', default: process.env.STACK_CONTROL === '1' },
+  'control-port': { type: 'string', default: process.env.STACK_CONTROL_PORT ?? '8099' },
+  // Defaults in start-stack.ts (nginx 8080, redis 6380, apps 3001.., .run/); tests run a second stack beside yours.
+  'nginx-port': { type: 'string' },
+  'redis-port': { type: 'string' },
+  'app-base-port': { type: 'string' },
+  'run-dir': { type: 'string' },
 });
 const portOption = (name: 'nginx-port' | 'redis-port' | 'app-base-port') =>
   values[name] === undefined ? undefined : Number(values[name]);

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
-import { StackRequestError, type Stack } from './start-stack.ts';
+import type { Stack } from './start-stack.ts';
+import { StackRequestError } from './state.ts';
 
 // The stack's control API for end-to-end and chaos tests, on loopback only. Every route answers JSON:
 // the status of what it acted on, or { error } with 404 (unknown route or instance), 409 (wrong state)
