@@ -1,10 +1,4 @@
-// npm run bench: throughput, latency, Redis commands and memory per session, through nginx, on loopback.
-//   npm run bench                              boots its own stack (nginx 18480, redis 16480, apps 13401.., .run/bench)
-//   npm run bench -- --duration 2              seconds per load scenario (default 8)
-//   npm run bench -- --sessions 0              skip the 1M-session scale step
-//   npm run bench -- --url http://127.0.0.1:8080 --login-users alice:alice-password-1 [--redis-admin-url redis://...]
-//                                              measures a running stack (no scale step; Redis figures need the admin URL)
-// Prints markdown tables and writes results/bench-<timestamp>.json. Exits 0 whether or not the goals are met.
+// npm run bench (usage: npm run bench -- --help, or ./options.ts).
 import { cpus } from 'node:os';
 import { onStopSignal } from '../lib/on-stop-signal.ts';
 import { connectAdmin, type AdminClient } from '../lib/redis.ts';

@@ -1,14 +1,11 @@
-// npm run chaos: resilience under load, with asserted bounds. Boots its own stack (nginx 28480, redis 26480,
-// apps 23401.., .run/chaos), keeps an open-loop load of logged-in and anonymous requests running through nginx,
-// kills and freezes things during it, prints a table and exits 1 if any bound is not met.
-//   npm run chaos -- --rate 200 --users 20 --rounds 200
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseCommandLine } from '../lib/command-line.ts';
 import { makeUsers } from '../lib/demo-users.ts';
 import { onStopSignal } from '../lib/on-stop-signal.ts';
 import { repoRoot } from '../lib/paths.ts';
 import { writeResults } from '../lib/results.ts';
 import { loginAll } from '../lib/session-client.ts';
+import { stackOptionsFrom, stackOptionSpec } from '../stack/options.ts';
 import { printToStackLog } from '../stack/stack-log.ts';
 import { startStack, type Stack } from '../stack/start-stack.ts';
 import { baseline } from './baseline.ts';
@@ -18,15 +15,25 @@ import { startLoadLoop, type LoadLoop } from './load-loop.ts';
 import { redisFrozen, redisKilled } from './redis-scenarios.ts';
 import { logoutRacingWrites } from './resurrection.ts';
 
-const { values: args, integer } = parseCommandLine({
-  rate: { type: 'string', default: '200' },
-  users: { type: 'string', default: '20' },
-  rounds: { type: 'string', default: '200' },
-  'nginx-port': { type: 'string', default: '28480' },
-  'redis-port': { type: 'string', default: '26480' },
-  'app-base-port': { type: 'string', default: '23400' },
-  'run-dir': { type: 'string', default: join(repoRoot, '.run/chaos') },
-});
+const usage = `
+npm run chaos: resilience under load, with asserted bounds. Boots its own stack (nginx 28480, redis 26480,
+apps 23401.., .run/chaos), keeps an open-loop load of logged-in and anonymous requests running through nginx,
+kills and freezes things during it, prints a table and exits 1 if any bound is not met.
+
+  npm run chaos -- --rate 200 --users 20 --rounds 200
+
+Options: --rate N (requests/s, 200), --users N (20), --rounds N (logout races, 200), --nginx-port, --redis-port,
+--app-base-port, --run-dir DIR, --help`;
+
+const { values: args, integer } = parseCommandLine(
+  { command: 'npm run chaos', usage },
+  {
+    rate: { type: 'string', default: '200' },
+    users: { type: 'string', default: '20' },
+    rounds: { type: 'string', default: '200' },
+    ...stackOptionSpec({ nginxPort: 28480, redisPort: 26480, appBasePort: 23400, runDir: join(repoRoot, '.run/chaos') }),
+  },
+);
 /** The whole suite stops by itself after this, whatever hangs. */
 const SUITE_TIMEOUT_MS = 240_000;
 
@@ -43,20 +50,19 @@ const watchdog = setTimeout(() => {
 }, SUITE_TIMEOUT_MS);
 watchdog.unref();
 
+// Every option is checked before anything starts.
+const stackOptions = stackOptionsFrom(args, integer);
+const [userCount, rate, rounds] = [integer('users'), integer('rate'), integer('rounds')];
+
 async function main(): Promise<Check[]> {
-  const runDir = resolve(args['run-dir']);
-  const { users, demoUsers } = makeUsers('chaos', integer('users') + 1);
+  const { users, demoUsers } = makeUsers('chaos', userCount + 1);
   const racer = users.pop() as { username: string; password: string };
   stack = await startStack({
-    nginxPort: integer('nginx-port'),
-    redisPort: integer('redis-port'),
-    appBasePort: integer('app-base-port'),
-    runDir,
+    ...stackOptions,
     env: { ...process.env, DEMO_USERS: demoUsers },
-    print: printToStackLog(runDir),
+    print: printToStackLog(stackOptions.runDir),
   });
   const loggedIn = await loginAll(stack.urls.nginx, users);
-  const rate = integer('rate');
   console.log(`[chaos] ${loggedIn.length} users logged in; load: ${rate} req/s through ${stack.urls.nginx}`);
   loop = startLoadLoop({ baseUrl: stack.urls.nginx, users: loggedIn, ratePerS: rate, maxDurationMs: SUITE_TIMEOUT_MS });
 
@@ -87,7 +93,7 @@ async function main(): Promise<Check[]> {
   await running.stop();
   if (running.skipped() > 0)
     checks.push(check('Load loop', 'requests not sent (over 2000 in flight)', String(running.skipped()), '0', false));
-  await step('logout racing writes', () => logoutRacingWrites(liveStack, racer, { rounds: integer('rounds') }));
+  await step('logout racing writes', () => logoutRacingWrites(liveStack, racer, { rounds }));
 
   console.log(['', checkTable(checks), ''].join('\n'));
   const file = writeResults('chaos', { rate, users: loggedIn.length, checks, figures });

@@ -1,27 +1,36 @@
-// The local stack without Docker: redis-server, N app instances and nginx from the shipped infra files.
-//   npm start                          3 instances, http://127.0.0.1:8080
-//   npm start -- --instances 5         or STACK_INSTANCES=5
-//   npm start -- --control             or STACK_CONTROL=1: control API on 127.0.0.1:8099 (--control-port / STACK_CONTROL_PORT)
-// Ctrl-C (or SIGTERM) stops everything. The library behind it is ./start-stack.ts.
 import { startControlServer } from './control-server.ts';
 import { parseCommandLine } from '../lib/command-line.ts';
 import { assertPortsFree } from '../lib/ports.ts';
 import { startStack, type Stack } from './start-stack.ts';
 
-const { values } = parseCommandLine({
-  instances: { type: 'string', default: process.env.STACK_INSTANCES ?? '3' },
-  control: { type: 'boolean', default: process.env.STACK_CONTROL === '1' },
-  'control-port': { type: 'string', default: process.env.STACK_CONTROL_PORT ?? '8099' },
-  // Defaults in start-stack.ts (nginx 8080, redis 6380, apps 3001.., .run/); tests run a second stack beside yours.
-  'nginx-port': { type: 'string' },
-  'redis-port': { type: 'string' },
-  'app-base-port': { type: 'string' },
-  'run-dir': { type: 'string' },
-});
+const usage = `
+npm start: the local stack without Docker: redis-server, N app instances and nginx from the shipped infra files.
+Ctrl-C (or SIGTERM) stops everything. The library behind it is tools/stack/start-stack.ts.
+
+  npm start                          3 instances, http://127.0.0.1:8080
+  npm start -- --instances 5         or STACK_INSTANCES=5
+  npm start -- --control             or STACK_CONTROL=1: control API on 127.0.0.1:8099 (--control-port / STACK_CONTROL_PORT)
+
+Options: --instances N, --control, --control-port N, --nginx-port N (8080), --redis-port N (6380),
+--app-base-port N (3000: apps on 3001..), --run-dir DIR (.run/), --help`;
+
+const { values, integer } = parseCommandLine(
+  { command: 'npm start', usage },
+  {
+    instances: { type: 'string', default: process.env.STACK_INSTANCES ?? '3' },
+    control: { type: 'boolean', default: process.env.STACK_CONTROL === '1' },
+    'control-port': { type: 'string', default: process.env.STACK_CONTROL_PORT ?? '8099' },
+    // Defaults in start-stack.ts (nginx 8080, redis 6380, apps 3001.., .run/); tests run a second stack beside yours.
+    'nginx-port': { type: 'string' },
+    'redis-port': { type: 'string' },
+    'app-base-port': { type: 'string' },
+    'run-dir': { type: 'string' },
+  },
+);
 const portOption = (name: 'nginx-port' | 'redis-port' | 'app-base-port') =>
-  values[name] === undefined ? undefined : Number(values[name]);
-const instances = Number(values.instances);
-const controlPort = Number(values['control-port']);
+  values[name] === undefined ? undefined : integer(name);
+const instances = integer('instances');
+const controlPort = integer('control-port');
 const log = (message: string) => console.log(`[stack] ${message}`);
 const fail = (message: string) => {
   console.error(`[stack] ${message}`);
@@ -51,7 +60,6 @@ async function shutdown(signal: string) {
 process.on('SIGINT', (signal) => void shutdown(signal));
 process.on('SIGTERM', (signal) => void shutdown(signal));
 
-if (!Number.isInteger(instances) || instances < 1) fail(`--instances: expected a positive integer, got "${values.instances}"`);
 if (values.control) {
   try {
     await assertPortsFree([{ port: controlPort, what: 'control API' }]);
