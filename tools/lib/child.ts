@@ -28,6 +28,8 @@ const setpriv = findExecutable('setpriv');
  * reaches only the stack runner, which then stops children in order instead of all at once. The price
  * of detaching is that a runner killed with SIGKILL (e.g. a test harness killing its process group)
  * would leave them running; where setpriv exists they get SIGTERM when the runner dies.
+ * SIGKILL goes to the whole group: nginx's workers are the master's children and hold the listening socket,
+ * so killing the master alone would leave the port taken.
  */
 export function startChild({ name, command, args, env, cwd, stdout, print, onUnexpectedExit }: ChildOptions) {
   const [file, argv] = setpriv ? [setpriv, ['--pdeathsig', 'SIGTERM', '--', command, ...args]] : [command, args];
@@ -41,8 +43,17 @@ export function startChild({ name, command, args, env, cwd, stdout, print, onUne
   if (output) pipe(output);
   if (proc.stderr) pipe(proc.stderr);
 
+  const killGroup = () => {
+    try {
+      if (proc.pid !== undefined) process.kill(-proc.pid, 'SIGKILL');
+    } catch {
+      // the group is already empty
+    }
+  };
   const exited = new Promise<ExitInfo>((resolve) => {
     proc.once('exit', (code, signal) => {
+      // Whatever the process left behind in its group (workers of a master that died) goes with it.
+      killGroup();
       exitInfo = { code, signal };
       if (!expected) onUnexpectedExit(exitInfo);
       resolve(exitInfo);
@@ -52,7 +63,9 @@ export function startChild({ name, command, args, env, cwd, stdout, print, onUne
 
   const isRunning = () => exitInfo === undefined;
   const signal = (sig: NodeJS.Signals) => {
-    if (isRunning()) proc.kill(sig);
+    if (!isRunning()) return;
+    if (sig === 'SIGKILL') killGroup();
+    else proc.kill(sig);
   };
 
   return {

@@ -4,10 +4,10 @@ import { withDeadline } from './deadline.ts';
 export const redisUrl = (user: string, password: string, port: number, host = '127.0.0.1') =>
   `redis://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}`;
 
-/** The URL with its password replaced by `***`: for anything printed, logged or served. */
+/** The URL without its password (`redis://admin@host:port`): for anything printed, logged or served. */
 export function withoutPassword(url: string): string {
   const parsed = new URL(url);
-  if (parsed.password) parsed.password = '***';
+  parsed.password = '';
   return parsed.href;
 }
 

@@ -15,6 +15,7 @@ export function ensureSecrets(dir: string) {
     dir,
     sessionSecretFile: file('session_secret'),
     redisAppPasswordFile: file('redis_app_password'),
+    redisAdminPasswordFile: file('redis_admin_password'),
     redisAppPassword: read('redis_app_password'),
     redisAdminPassword: read('redis_admin_password'),
   };

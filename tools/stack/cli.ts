@@ -1,6 +1,7 @@
 import { startControlServer } from './control-server.ts';
 import { parseCommandLine } from '../lib/command-line.ts';
 import { assertPortsFree } from '../lib/ports.ts';
+import { withoutPassword } from '../lib/redis.ts';
 import { startStack, type Stack } from './start-stack.ts';
 
 const usage = `
@@ -40,11 +41,18 @@ const fail = (message: string) => {
 let stack: Stack | undefined;
 let control: Awaited<ReturnType<typeof startControlServer>> | undefined;
 let stopping = false;
+const starting = new AbortController();
 async function shutdown(signal: string) {
   if (!stack) {
-    // Still starting: exiting runs start-stack's exit hook, which kills what was already started.
-    log(`${signal} during start; killing what was started`);
-    process.exit(130);
+    if (starting.signal.aborted) {
+      // The exit hook kills every child's process group.
+      log(`${signal} again; killing everything now`);
+      process.exit(1);
+    }
+    // startStack stops what it started, in order, then rejects; the start-up code below exits.
+    log(`${signal} during start; stopping what was started`);
+    starting.abort();
+    return;
   }
   if (stopping) {
     log(`${signal} again; killing everything now`);
@@ -76,8 +84,13 @@ try {
     appBasePort: portOption('app-base-port'),
     runDir: values['run-dir'],
     ...(process.env.STACK_APP_ENTRY ? { appEntry: process.env.STACK_APP_ENTRY } : {}),
+    signal: starting.signal,
   });
 } catch (err) {
+  if (starting.signal.aborted) {
+    log('stopped before it was ready');
+    process.exit(130);
+  }
   fail(`could not start the stack: ${(err as Error).message}`);
 }
 if (values.control && stack) control = await startControlServer(stack, controlPort);
@@ -85,10 +98,10 @@ if (values.control && stack) control = await startControlServer(stack, controlPo
 if (stack) {
   log(`ready: ${stack.urls.nginx}/`);
   log(`demo accounts (DEMO_USERS): ${stack.demoUsers.split(',').join('  ')}`);
-  // The URL without its password: secrets stay in .run/secrets, never in a terminal or a log.
-  const adminUrl = new URL(stack.urls.redisAdmin);
-  adminUrl.password = '';
-  log(`redis (admin, for operators and the benchmark): ${adminUrl.href} (password: .run/secrets/redis_admin_password)`);
+  // The URL without its password: secrets stay in their files, never in a terminal or a log.
+  log(
+    `redis (admin, for operators and the benchmark): ${withoutPassword(stack.urls.redisAdmin)} (password: ${stack.redisAdminPasswordFile})`,
+  );
   if (control) log(`control API: http://127.0.0.1:${controlPort}/status`);
   log('press Ctrl-C to stop');
 }

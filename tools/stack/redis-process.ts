@@ -1,6 +1,6 @@
 import type { Child } from '../lib/child.ts';
 import { waitFor } from '../lib/poll.ts';
-import { redisAnswersPing } from '../lib/redis.ts';
+import { redisAnswersPing, withoutPassword } from '../lib/redis.ts';
 import { redisArgs } from '../lib/redis-server.ts';
 import { StackRequestError, type State } from './state.ts';
 import type { Supervisor } from './supervisor.ts';
@@ -13,11 +13,14 @@ type RedisOptions = {
   dir: string;
   aclFile: string;
   urls: { app: string; admin: string };
+  /** Where the admin password is, for the status (which never shows a password). */
+  adminPasswordFile: string;
   readyTimeoutMs: number;
 };
 
 /** One redis-server, restarted on the same AOF directory when asked. */
-export function createRedisProcess({ supervisor, redisServer, port, dir, aclFile, urls, readyTimeoutMs }: RedisOptions) {
+export function createRedisProcess(options: RedisOptions) {
+  const { supervisor, redisServer, port, dir, aclFile, urls, adminPasswordFile, readyTimeoutMs } = options;
   let child: Child | undefined;
   let state: State = 'stopped';
 
@@ -25,8 +28,8 @@ export function createRedisProcess({ supervisor, redisServer, port, dir, aclFile
     port,
     pid: child?.isRunning() ? child.pid : undefined,
     state,
-    url: urls.admin,
-    appUrl: urls.app,
+    url: withoutPassword(urls.admin),
+    passwordFile: adminPasswordFile,
   });
 
   async function start() {

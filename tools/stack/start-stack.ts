@@ -30,6 +30,8 @@ export type StackOptions = {
   readyTimeoutMs?: number;
   /** SIGTERM grace before SIGKILL; above the app's SHUTDOWN_TIMEOUT_MS default (10s). */
   appStopTimeoutMs?: number;
+  /** Aborting it during start-up stops whatever was started; startStack then rejects. */
+  signal?: AbortSignal;
 };
 
 /**
@@ -74,6 +76,8 @@ export async function startStack(options: StackOptions = {}) {
   };
 
   const supervisor = createSupervisor({ pidsFile: paths.pidsFile, print });
+  const cancel = () => supervisor.close();
+  options.signal?.addEventListener('abort', cancel, { once: true });
   const redis = createRedisProcess({
     supervisor,
     redisServer: tools.redisServer,
@@ -81,6 +85,7 @@ export async function startStack(options: StackOptions = {}) {
     dir: paths.redis,
     aclFile,
     urls: { app: urls.redisApp, admin: urls.redisAdmin },
+    adminPasswordFile: secrets.redisAdminPasswordFile,
     readyTimeoutMs,
   });
   const instances = createAppInstances({
@@ -109,6 +114,7 @@ export async function startStack(options: StackOptions = {}) {
   /** Front to back: nginx stops taking requests, the apps drain, then Redis writes its AOF and exits. */
   function stop() {
     stopping ??= (async () => {
+      supervisor.close();
       log('stopping');
       await nginx.stop();
       await instances.stopAll();
@@ -128,20 +134,30 @@ export async function startStack(options: StackOptions = {}) {
   });
 
   // Back to front: each part is ready before the one that depends on it starts.
+  // A child that dies, a readiness timeout or an abort: everything started so far is stopped before the error.
   try {
+    options.signal?.throwIfAborted();
     log(`starting redis on 127.0.0.1:${redisPort}`);
     await redis.start();
+    options.signal?.throwIfAborted();
     log(`starting ${count} app instance(s) on ports ${appPorts.join(', ')}`);
     await instances.startAll();
+    options.signal?.throwIfAborted();
     log(`starting nginx on 127.0.0.1:${nginxPort}`);
     await nginx.start();
+    options.signal?.throwIfAborted();
   } catch (err) {
     await stop();
     throw err;
+  } finally {
+    options.signal?.removeEventListener('abort', cancel);
   }
 
   return {
+    /** In-process only: the Redis URLs carry passwords, so never print or serve them (`status()` has none). */
     urls,
+    secretsDir: secrets.dir,
+    redisAdminPasswordFile: secrets.redisAdminPasswordFile,
     demoUsers,
     status,
     startInstance: instances.start,

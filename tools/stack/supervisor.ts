@@ -19,9 +19,14 @@ export function createSupervisor({ pidsFile, print }: { pidsFile: string; print:
   const registry = createPidRegistry(pidsFile);
   const running = new Set<Child>();
   const log = (message: string) => print(`[stack] ${message}`);
+  let closed = false;
 
-  /** The child is returned at once (and known to killAll) so nothing started can be missed; await `spawned`. */
+  /**
+   * The child is returned at once (and known to stop and killAll) so nothing started can be missed; await `spawned`.
+   * Once the supervisor is closed (the stack is stopping), nothing new starts.
+   */
   function supervise(name: string, command: string, args: string[], options: SuperviseOptions): Child {
+    if (closed) throw new Error(`${name}: not started, the stack is stopping`);
     const child = startChild({
       name,
       command,
@@ -47,10 +52,11 @@ export function createSupervisor({ pidsFile, print }: { pidsFile: string; print:
     return child;
   }
 
-  /** A `failIf` for readiness polling: the child is gone, so waiting longer is pointless. */
+  /** A `failIf` for readiness polling: the child is gone, or the stack is stopping, so waiting longer is pointless. */
   const exitReason = (child: Child) => () => {
     const info = child.exitInfo();
-    return info && `exited during start (${describeExit(info)})`;
+    if (info) return `exited during start (${describeExit(info)})`;
+    return closed ? 'start cancelled, the stack is stopping' : undefined;
   };
 
   // Last resort if the runner dies from an exception: no orphan keeps a port.
@@ -59,7 +65,14 @@ export function createSupervisor({ pidsFile, print }: { pidsFile: string; print:
   };
   process.once('exit', killAll);
 
-  return { supervise, exitReason, killAll, forget: () => registry.clear() };
+  return {
+    supervise,
+    exitReason,
+    /** From now on nothing new starts, and whatever waits for a child to become ready gives up. */
+    close: () => void (closed = true),
+    killAll,
+    forget: () => registry.clear(),
+  };
 }
 
 export type Supervisor = ReturnType<typeof createSupervisor>;
