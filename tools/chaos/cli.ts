@@ -9,7 +9,7 @@ import { stackOptionsFrom, stackOptionSpec } from '../stack/options.ts';
 import { printToStackLog } from '../stack/stack-log.ts';
 import { startStack, type Stack } from '../stack/start-stack.ts';
 import { baseline } from './baseline.ts';
-import { check, checkTable, type Check } from './checks.ts';
+import { check, checkTable, failedChecks, type Check } from './checks.ts';
 import { killOneInstance, rollingRestart } from './instance-scenarios.ts';
 import { startLoadLoop, type LoadLoop } from './load-loop.ts';
 import { redisFrozen, redisKilled } from './redis-scenarios.ts';
@@ -73,7 +73,7 @@ async function main(): Promise<Check[]> {
     const result = await run();
     checks.push(...result.checks);
     figures[name] = result.figures;
-    for (const failed of result.checks.filter((c) => !c.ok))
+    for (const failed of failedChecks(result.checks))
       console.log(`[chaos]   ✗ ${failed.figure}: ${failed.measured} (bound ${failed.bound})`);
   };
   const running = loop;
@@ -102,7 +102,7 @@ async function main(): Promise<Check[]> {
 }
 
 try {
-  const failed = (await main()).filter((c) => !c.ok);
+  const failed = failedChecks(await main());
   if (failed.length > 0) {
     console.error(`[chaos] ${failed.length} bound(s) not met: ${failed.map((c) => `${c.scenario} › ${c.figure}`).join('; ')}`);
     process.exitCode = 1;
