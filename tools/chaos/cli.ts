@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { parseCommandLine } from '../lib/command-line.ts';
-import { makeUsers } from '../lib/demo-users.ts';
+import { makeUsers, type Credentials } from '../lib/demo-users.ts';
 import { onStopSignal } from '../lib/on-stop-signal.ts';
 import { repoRoot } from '../lib/paths.ts';
 import { writeResults } from '../lib/results.ts';
@@ -13,6 +13,7 @@ import { check, checkTable, failedChecks, type Check } from './checks.ts';
 import { killOneInstance, rollingRestart } from './instance-scenarios.ts';
 import { startLoadLoop, type LoadLoop } from './load-loop.ts';
 import { redisFrozen, redisKilled } from './redis-scenarios.ts';
+import { redisRestartKeepsWrites } from './redis-restart.ts';
 import { logoutRacingWrites } from './resurrection.ts';
 
 const usage = `
@@ -55,8 +56,9 @@ const stackOptions = stackOptionsFrom(args, integer);
 const [userCount, rate, rounds] = [integer('users'), integer('rate'), integer('rounds')];
 
 async function main(): Promise<Check[]> {
-  const { users, demoUsers } = makeUsers('chaos', userCount + 1);
-  const racer = users.pop() as { username: string; password: string };
+  // Three accounts of their own: the logout race, the throttled account and the session across a Redis restart.
+  const { users, demoUsers } = makeUsers('chaos', userCount + 3);
+  const [racer, throttled, sessionUser] = users.splice(userCount) as [Credentials, Credentials, Credentials];
   stack = await startStack({
     ...stackOptions,
     env: { ...process.env, DEMO_USERS: demoUsers },
@@ -94,6 +96,7 @@ async function main(): Promise<Check[]> {
   if (running.skipped() > 0)
     checks.push(check('Load loop', 'requests not sent (over 2000 in flight)', String(running.skipped()), '0', false));
   await step('logout racing writes', () => logoutRacingWrites(liveStack, racer, { rounds }));
+  await step('Redis restart keeps what was written', () => redisRestartKeepsWrites(liveStack, throttled, sessionUser));
 
   console.log(['', checkTable(checks), ''].join('\n'));
   const file = writeResults('chaos', { rate, users: loggedIn.length, checks, figures });

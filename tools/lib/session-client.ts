@@ -36,7 +36,8 @@ export async function openLoginForm(baseUrl: string) {
   return { jar, csrfToken };
 }
 
-export async function login(baseUrl: string, username: string, password: string): Promise<LoggedInUser> {
+/** One submission of the login form from a fresh browser: the answer, and that browser's cookies after it. */
+export async function attemptLogin(baseUrl: string, username: string, password: string) {
   const { jar, csrfToken } = await openLoginForm(baseUrl);
   const csrfCookie = jar.header();
   const res = await send(`${baseUrl}/login`, {
@@ -45,6 +46,11 @@ export async function login(baseUrl: string, username: string, password: string)
     form: { username, password, _csrf: csrfToken },
   });
   jar.remember(res.headers['set-cookie']);
+  return { res, jar, csrfCookie, csrfToken };
+}
+
+export async function login(baseUrl: string, username: string, password: string): Promise<LoggedInUser> {
+  const { res, jar, csrfCookie, csrfToken } = await attemptLogin(baseUrl, username, password);
   const sid = jar.get('sid');
   if (res.status !== 303 || !sid) throw new Error(`POST /login as ${username}: ${res.status || res.error}, no session cookie`);
   return { username, cookie: jar.header(), csrfCookie, csrfToken, sessionId: sessionIdFromCookie(sid) };
