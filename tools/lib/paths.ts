@@ -4,14 +4,13 @@ import { join, resolve } from 'node:path';
 export const repoRoot = resolve(import.meta.dirname, '../..');
 
 export const shippedFiles = {
-  nginxConf: join(repoRoot, 'infra/nginx/nginx.conf'),
-  nginxProxyConf: join(repoRoot, 'infra/nginx/proxy.conf'),
+  nginxDir: join(repoRoot, 'infra/nginx'),
   redisConf: join(repoRoot, 'infra/redis/redis.conf'),
   renderAcl: join(repoRoot, 'infra/redis/render-acl.sh'),
   makeSecrets: join(repoRoot, 'infra/docker/make-secrets.sh'),
   composeFile: join(repoRoot, 'docker-compose.yml'),
   composeUpstream: join(repoRoot, 'infra/nginx/compose/upstream.conf'),
-  composeListen: join(repoRoot, 'infra/nginx/compose/listen.conf'),
+  composeNginxDir: join(repoRoot, 'infra/nginx/compose'),
   localUpstreamTemplate: join(repoRoot, 'infra/nginx/local/upstream.conf.template'),
 };
 
