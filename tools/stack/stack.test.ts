@@ -13,6 +13,18 @@ import { spawnCaptured } from '../lib/spawn.ts';
 
 const CLI = join(import.meta.dirname, 'cli.ts');
 
+/**
+ * A base port whose next two ports are free, below the kernel's ephemeral range (32768..) so no outgoing
+ * connection takes one of them in the meantime.
+ */
+async function freeAppBase(): Promise<number> {
+  for (let tries = 0; tries < 50; tries++) {
+    const base = 30000 + Math.floor(Math.random() * 2700);
+    if ((await isPortFree(base + 1)) && (await isPortFree(base + 2))) return base;
+  }
+  throw new Error('no two free ports in 30001..32701');
+}
+
 /** Pids of the processes whose environment carries `marker`: whatever a stack run started, however deep. */
 function processesMarked(marker: string): number[] {
   const found: number[] = [];
@@ -41,7 +53,7 @@ async function runStack(
     nginx: nginxPort ?? (await freePort()),
     redis: await freePort(),
     control: await freePort(),
-    appBase: 41000 + Math.floor(Math.random() * 1000),
+    appBase: await freeAppBase(),
   };
   const marker = `STACK_TEST_RUN=${randomUUID()}`;
   const [markerName = '', markerValue] = marker.split('=');
