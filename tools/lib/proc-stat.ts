@@ -15,6 +15,10 @@ export function readProcStat(pid: number) {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const field = (n: number) => fields[n - 3] ?? '';
   return {
+    /** Field 4: the parent's pid. */
+    parentPid: Number(field(4)),
+    /** Field 6: the session id; a process started with `detached` leads its own, and its children inherit it. */
+    session: Number(field(6)),
     /** utime + stime (fields 14, 15) in clock ticks. */
     cpuTicks: Number(field(14)) + Number(field(15)),
     /** Field 22, in clock ticks since boot: with the pid, it identifies one process (pids are reused). */

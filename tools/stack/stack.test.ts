@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { repoRoot } from '../lib/paths.ts';
 import { poll, waitFor } from '../lib/poll.ts';
+import { readProcStat } from '../lib/proc-stat.ts';
 import { freePort, isPortFree } from '../lib/ports.ts';
 import { spawnCaptured } from '../lib/spawn.ts';
 
@@ -25,18 +26,26 @@ async function freeAppBase(): Promise<number> {
   throw new Error('no two free ports in 30001..32701');
 }
 
-/** Pids of the processes whose environment carries `marker`: whatever a stack run started, however deep. */
-function processesMarked(marker: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+const allPids = () =>
+  readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number);
+
+/**
+ * Pids of what a stack run started: processes whose environment carries `marker` (the runner, the app instances),
+ * and processes in the sessions of the runner's children (each child leads its own session, and nginx's workers
+ * stay in their master's even after it died; redis-server and nginx overwrite their environment with their title).
+ */
+function processesOfRun(marker: string, sessions: Set<number>): number[] {
+  return allPids().filter((pid) => {
+    const stat = readProcStat(pid);
+    if (stat && sessions.has(stat.session)) return true;
     try {
-      if (readFileSync(`/proc/${entry}/environ`, 'latin1').split('\0').includes(marker)) found.push(Number(entry));
+      return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(marker);
     } catch {
-      // gone, or not ours to read
+      return false; // gone, or not ours to read
     }
-  }
-  return found;
+  });
 }
 
 /**
@@ -63,14 +72,23 @@ async function runStack(
     ...(control ? ['--control', '--control-port', String(ports.control)] : []),
   ];
   const run = spawnCaptured(process.execPath, [CLI, ...args], { env: { ...env, [markerName]: markerValue } });
+  // The sessions of the runner's children, sampled while it runs: whatever they leave behind is found by session.
+  const sessions = new Set<number>();
+  const sample = setInterval(() => {
+    for (const pid of allPids()) if (readProcStat(pid)?.parentPid === run.child.pid) sessions.add(pid);
+  }, 20);
+  void run.exited.finally(() => clearInterval(sample));
   t.after(() => {
+    clearInterval(sample);
     run.child.kill('SIGKILL');
-    for (const pid of processesMarked(marker)) process.kill(pid, 'SIGKILL');
+    for (const pid of processesOfRun(marker, sessions)) process.kill(pid, 'SIGKILL');
     rmSync(runDir, { recursive: true, force: true });
   });
   const allPorts = [ports.nginx, ports.redis, ports.control, ports.appBase + 1, ports.appBase + 2];
   return {
     ...run,
+    /** The runner's children seen so far (Redis, each instance, nginx, and short-lived helpers such as sh). */
+    sessions,
     runDir,
     ports,
     exitCode: run.exited.then(({ code }) => code),
@@ -84,8 +102,8 @@ async function runStack(
     },
     /** Polls briefly (a killed process needs a moment to be reaped) until nothing started is left. */
     async assertNothingLeft() {
-      const left = await poll(async () => processesMarked(marker).length === 0, { timeoutMs: 3_000 });
-      assert.deepEqual(left ? [] : processesMarked(marker), [], `processes left running:\n${run.output()}`);
+      const left = await poll(async () => processesOfRun(marker, sessions).length === 0, { timeoutMs: 3_000 });
+      assert.deepEqual(left ? [] : processesOfRun(marker, sessions), [], `processes left running:\n${run.output()}`);
       for (const port of allPorts.filter((port) => port !== nginxPort))
         assert.equal(await isPortFree(port), true, `port ${port} is still taken`);
     },
@@ -140,6 +158,7 @@ describe('npm start (tools/stack/cli.ts)', () => {
     const status = JSON.parse(statusText) as Status;
     const pids: number[] = [status.redis.pid, status.nginx.pid, ...status.instances.map((instance) => instance.pid)];
     assert.equal(pids.filter(Boolean).length, 4);
+    for (const pid of pids) assert.ok(stack.sessions.has(pid), `the test sees child ${pid}, whose session it watches`);
 
     stack.child.kill('SIGINT');
     assert.equal(await stack.exitCode, 0, stack.output());
