@@ -77,14 +77,20 @@ function outageChecks(
   ];
 }
 
+/** Marks `phase`, breaks Redis with `fault`, probes during the outage and keeps the load on it for OUTAGE_MS. */
+async function outage(loop: LoadLoop, phase: string, fault: () => Promise<unknown>, baseUrl: string, user: LoggedInUser) {
+  loop.mark(phase);
+  await fault();
+  const brokenAt = performance.now();
+  const probes = await probeOutage(baseUrl, user);
+  await observe(Math.max(0, OUTAGE_MS - (performance.now() - brokenAt)));
+  return probes;
+}
+
 export async function redisKilled({ stack, loop, users }: Context): Promise<{ checks: Check[]; figures: object }> {
   const [user] = users as [LoggedInUser];
   const baseUrl = stack.urls.nginx;
-  loop.mark('redis-killed');
-  await stack.killRedis();
-  const killedAt = performance.now();
-  const probes = await probeOutage(baseUrl, user);
-  await observe(Math.max(0, OUTAGE_MS - (performance.now() - killedAt)));
+  const probes = await outage(loop, 'redis-killed', stack.killRedis, baseUrl, user);
 
   loop.mark('redis-restarted');
   const restartedAt = performance.now();
@@ -121,11 +127,7 @@ export async function redisFrozen({
 }: Context): Promise<{ checks: Check[]; figures: object }> {
   const [user] = users as [LoggedInUser];
   const baseUrl = stack.urls.nginx;
-  loop.mark('redis-frozen');
-  await stack.pauseRedis();
-  const frozenAt = performance.now();
-  const probes = await probeOutage(baseUrl, user);
-  await observe(Math.max(0, OUTAGE_MS - (performance.now() - frozenAt)));
+  const probes = await outage(loop, 'redis-frozen', async () => stack.pauseRedis(), baseUrl, user);
 
   loop.mark('redis-resumed');
   await stack.resumeRedis();
