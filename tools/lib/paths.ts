@@ -4,13 +4,14 @@ import { join, resolve } from 'node:path';
 export const repoRoot = resolve(import.meta.dirname, '../..');
 
 export const shippedFiles = {
-  nginxDir: join(repoRoot, 'infra/nginx'),
+  nginxConf: join(repoRoot, 'infra/nginx/nginx.conf'),
+  nginxProxyConf: join(repoRoot, 'infra/nginx/proxy.conf'),
   redisConf: join(repoRoot, 'infra/redis/redis.conf'),
   renderAcl: join(repoRoot, 'infra/redis/render-acl.sh'),
   makeSecrets: join(repoRoot, 'infra/docker/make-secrets.sh'),
   composeFile: join(repoRoot, 'docker-compose.yml'),
   composeUpstream: join(repoRoot, 'infra/nginx/compose/upstream.conf'),
-  composeNginxDir: join(repoRoot, 'infra/nginx/compose'),
+  composeListen: join(repoRoot, 'infra/nginx/compose/listen.conf'),
   localUpstreamTemplate: join(repoRoot, 'infra/nginx/local/upstream.conf.template'),
 };
 

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Child } from '../lib/child.ts';
 import { isHttpOk } from '../lib/http.ts';
 import { waitFor } from '../lib/poll.ts';
-import { createFifoOutput, localServerFiles, nginxArgs, renderLocalUpstream, writeNginxConfDir } from './nginx.ts';
+import { createFifoOutput, localListen, nginxArgs, renderLocalUpstream, writeNginxConfDir } from './nginx.ts';
 import type { State } from './state.ts';
 import type { Supervisor } from './supervisor.ts';
 
@@ -13,13 +13,11 @@ type NginxOptions = {
   /** Its prefix: config set, temp dirs, pid file, the stdout FIFO. */
   dir: string;
   appPorts: number[];
-  /** server_name: the names served (space-separated); other Host names are refused where the config says so. */
-  serverNames: string | undefined;
   readyTimeoutMs: number;
 };
 
 /** nginx with the shipped config and an upstream listing the instances. */
-export function createNginxProcess({ supervisor, nginx, port, dir, appPorts, serverNames, readyTimeoutMs }: NginxOptions) {
+export function createNginxProcess({ supervisor, nginx, port, dir, appPorts, readyTimeoutMs }: NginxOptions) {
   const url = `http://127.0.0.1:${port}`;
   let child: Child | undefined;
   let state: State = 'stopped';
@@ -27,10 +25,8 @@ export function createNginxProcess({ supervisor, nginx, port, dir, appPorts, ser
   async function start() {
     const confFile = writeNginxConfDir({
       confDir: join(dir, 'conf'),
-      deploymentFiles: {
-        'upstream.conf': renderLocalUpstream(appPorts.map((appPort) => `127.0.0.1:${appPort}`)),
-        ...localServerFiles(port, serverNames),
-      },
+      upstream: renderLocalUpstream(appPorts.map((appPort) => `127.0.0.1:${appPort}`)),
+      listen: localListen(port),
     });
     state = 'starting';
     const stdout = createFifoOutput(join(dir, 'stdout.fifo'));

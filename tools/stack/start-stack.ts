@@ -107,7 +107,6 @@ export async function startStack(options: StackOptions = {}) {
     port: nginxPort,
     dir: paths.nginx,
     appPorts,
-    serverNames: env.NGINX_SERVER_NAMES || undefined,
     readyTimeoutMs,
   });
 
