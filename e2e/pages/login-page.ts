@@ -1,6 +1,7 @@
 import type { Page, Response } from '@playwright/test';
+import type { Credentials } from '../../tools/lib/demo-users.ts';
 
-export type Credentials = { username: string; password: string };
+export type { Credentials };
 
 /** GET /login and its form: labelled Username / Password fields, a "Log in" button, a role="alert" error. */
 export function createLoginPage(page: Page) {

@@ -1,4 +1,4 @@
-// A client for the local stack's control API (infra/local/control-server.ts), for stories that break things.
+// A client for the local stack's control API (tools/stack/control-server.ts), for stories that break things.
 
 type InstanceStatus = { n: number; id: string; port: number; pid?: number; state: string };
 type RedisStatus = { port: number; pid?: number; state: string };

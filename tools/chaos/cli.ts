@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { parseCommandLine } from '../lib/command-line.ts';
+import { makeUsers, type Credentials } from '../lib/demo-users.ts';
+import { onStopSignal } from '../lib/on-stop-signal.ts';
+import { repoRoot } from '../lib/paths.ts';
+import { writeResults } from '../lib/results.ts';
+import { loginAll } from '../lib/session-client.ts';
+import { stackOptionsFrom, stackOptionSpec } from '../stack/options.ts';
+import { printToStackLog } from '../stack/stack-log.ts';
+import { startStack, type Stack } from '../stack/start-stack.ts';
+import { baseline } from './baseline.ts';
+import { check, checkTable, failedChecks, type Check } from './checks.ts';
+import { killOneInstance, rollingRestart } from './instance-scenarios.ts';
+import { startLoadLoop, type LoadLoop } from './load-loop.ts';
+import { redisFrozen, redisKilled } from './redis-scenarios.ts';
+import { redisRestartKeepsWrites } from './redis-restart.ts';
+import { logoutRacingWrites } from './resurrection.ts';
+
+const usage = `
+npm run chaos: resilience under load, with asserted bounds. Boots its own stack (nginx 28480, redis 26480,
+apps 23401.., .run/chaos), keeps an open-loop load of logged-in and anonymous requests running through nginx,
+kills and freezes things during it, prints a table and exits 1 if any bound is not met.
+
+  npm run chaos -- --rate 200 --users 20 --rounds 200
+
+Options: --rate N (requests/s, 200), --users N (20), --rounds N (logout races, 200), --nginx-port, --redis-port,
+--app-base-port, --run-dir DIR, --help`;
+
+const { values: args, integer } = parseCommandLine(
+  { command: 'npm run chaos', usage },
+  {
+    rate: { type: 'string', default: '200' },
+    users: { type: 'string', default: '20' },
+    rounds: { type: 'string', default: '200' },
+    ...stackOptionSpec({ nginxPort: 28480, redisPort: 26480, appBasePort: 23400, runDir: join(repoRoot, '.run/chaos') }),
+  },
+);
+/** The whole suite stops by itself after this, whatever hangs. */
+const SUITE_TIMEOUT_MS = 240_000;
+
+let stack: Stack | undefined;
+let loop: LoadLoop | undefined;
+const cleanUp = async () => {
+  await loop?.stop();
+  await stack?.stop();
+};
+onStopSignal('chaos', cleanUp);
+const watchdog = setTimeout(() => {
+  console.error(`[chaos] still running after ${SUITE_TIMEOUT_MS / 1000} s: giving up`);
+  void cleanUp().finally(() => process.exit(1));
+}, SUITE_TIMEOUT_MS);
+watchdog.unref();
+
+// Every option is checked before anything starts.
+const stackOptions = stackOptionsFrom(args, integer);
+const [userCount, rate, rounds] = [integer('users'), integer('rate'), integer('rounds')];
+
+async function main(): Promise<Check[]> {
+  // Accounts of their own for the logout race and the session across a Redis restart; the throttled account is new
+  // on every run, since its failures outlive the run in Redis's AOF (15 minutes).
+  const { users, demoUsers: pairs } = makeUsers('chaos', userCount + 2);
+  const [racer, sessionUser] = users.splice(userCount) as [Credentials, Credentials];
+  const suffix = randomUUID().slice(0, 8);
+  const throttled = { username: `throttled-${suffix}`, password: `throttled-password-${suffix}` };
+  const demoUsers = `${pairs},${throttled.username}:${throttled.password}`;
+  stack = await startStack({
+    ...stackOptions,
+    env: { ...process.env, DEMO_USERS: demoUsers },
+    print: printToStackLog(stackOptions.runDir),
+  });
+  const loggedIn = await loginAll(stack.urls.nginx, users);
+  console.log(`[chaos] ${loggedIn.length} users logged in; load: ${rate} req/s through ${stack.urls.nginx}`);
+  loop = startLoadLoop({ baseUrl: stack.urls.nginx, users: loggedIn, ratePerS: rate, maxDurationMs: SUITE_TIMEOUT_MS });
+
+  const checks: Check[] = [];
+  const figures: Record<string, object> = {};
+  const step = async (name: string, run: () => Promise<{ checks: Check[]; figures: object }>) => {
+    console.log(`[chaos] ${name}`);
+    const result = await run();
+    checks.push(...result.checks);
+    figures[name] = result.figures;
+    for (const failed of failedChecks(result.checks))
+      console.log(`[chaos]   ✗ ${failed.figure}: ${failed.measured} (bound ${failed.bound})`);
+  };
+  const running = loop;
+  const liveStack = stack;
+
+  await step('baseline', () => baseline(running));
+  // In flight at the steady rate, with a margin of 2: the level the load must return to after a freeze.
+  const baselineInFlight = Math.max(4, 2 * running.maxInFlight('baseline'));
+  await step('SIGKILL one instance', () => killOneInstance(liveStack, running));
+  await step('rolling restart', () => rollingRestart(liveStack, running));
+  await step('Redis killed and restarted', () =>
+    redisKilled({ stack: liveStack, loop: running, users: loggedIn, baselineInFlight }),
+  );
+  await step('Redis frozen and resumed', () =>
+    redisFrozen({ stack: liveStack, loop: running, users: loggedIn, baselineInFlight }),
+  );
+  await running.stop();
+  if (running.skipped() > 0)
+    checks.push(check('Load loop', 'requests not sent (over 2000 in flight)', String(running.skipped()), '0', false));
+  await step('logout racing writes', () => logoutRacingWrites(liveStack, racer, { rounds }));
+  await step('Redis restart keeps what was written', () => redisRestartKeepsWrites(liveStack, throttled, sessionUser));
+
+  console.log(['', checkTable(checks), ''].join('\n'));
+  const file = writeResults('chaos', { rate, users: loggedIn.length, checks, figures });
+  console.log(`[chaos] results: ${file}`);
+  return checks;
+}
+
+try {
+  const failed = failedChecks(await main());
+  if (failed.length > 0) {
+    console.error(`[chaos] ${failed.length} bound(s) not met: ${failed.map((c) => `${c.scenario} › ${c.figure}`).join('; ')}`);
+    process.exitCode = 1;
+  } else console.log('[chaos] all bounds met');
+} catch (err) {
+  console.error(`[chaos] failed: ${(err as Error).stack ?? err}`);
+  process.exitCode = 1;
+} finally {
+  await cleanUp();
+  clearTimeout(watchdog);
+}

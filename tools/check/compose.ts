@@ -1,0 +1,95 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parse } from 'yaml';
+import { repoRoot, shippedFiles } from '../lib/paths.ts';
+import { run } from '../lib/spawn.ts';
+import { resultOf, type CheckResult } from './result.ts';
+
+/** dclint with its default rules (no config file: nothing is switched off), warnings fail too. */
+export async function checkDclint(): Promise<CheckResult> {
+  const dclint = join(repoRoot, 'node_modules/dclint/bin/dclint.cjs');
+  const { code, output } = await run(process.execPath, [dclint, '--max-warnings', '0', '--no-color', shippedFiles.composeFile], {
+    cwd: repoRoot,
+    stdout: true,
+  });
+  return resultOf(code === 0 ? [] : [output]);
+}
+
+type Service = {
+  image?: string;
+  build?: { dockerfile?: string };
+  ports?: string[];
+  expose?: string[];
+  volumes?: string[];
+  healthcheck?: { test?: unknown };
+  depends_on?: Record<string, { condition?: string }>;
+  deploy?: { replicas?: number };
+  environment?: Record<string, string>;
+  init?: boolean;
+};
+
+/**
+ * What the README promises about compose: one app service run as 3 replicas, only nginx published (on
+ * 8080), Redis internal, every dependency waited on by healthcheck, configs mounted read-only and present.
+ */
+export function checkComposeShape(): CheckResult {
+  const compose = parse(readFileSync(shippedFiles.composeFile, 'utf8')) as { services?: Record<string, Service> };
+  const services = compose.services ?? {};
+  const problems: string[] = [];
+  const expect = (ok: boolean, problem: string) => ok || problems.push(problem);
+  const { app, nginx, redis } = services;
+  expect(
+    Object.keys(services).sort().join() === 'app,nginx,redis',
+    `services are ${Object.keys(services).join(', ')}; expected app, nginx, redis`,
+  );
+  if (!app || !nginx || !redis) return { ok: false, problems };
+
+  expect(app.deploy?.replicas === 3, 'app: deploy.replicas must be 3');
+  expect(app.init === true, 'app: init: true (tini as PID 1)');
+  expect(app.depends_on?.redis?.condition === 'service_healthy', 'app: depends_on redis with condition service_healthy');
+  const dockerfile = resolve(repoRoot, app.build?.dockerfile ?? 'missing');
+  expect(
+    existsSync(dockerfile) && /^HEALTHCHECK /m.test(readFileSync(dockerfile, 'utf8')),
+    'app: the image must have a HEALTHCHECK (infra/docker/Dockerfile)',
+  );
+  const env = app.environment ?? {};
+  expect(
+    env.NODE_ENV === 'production' && env.HOST === '0.0.0.0' && env.TRUST_PROXY === '1',
+    'app: NODE_ENV=production, HOST=0.0.0.0, TRUST_PROXY=1',
+  );
+
+  expect(nginx.ports?.length === 1 && /(^|:)8080:8080$/.test(nginx.ports[0] ?? ''), 'nginx: publishes exactly 8080:8080');
+  expect(nginx.depends_on?.app?.condition === 'service_healthy', 'nginx: depends_on app with condition service_healthy');
+  const nginxVersion = /^nginx:(\d+)\.(\d+)/.exec(nginx.image ?? '');
+  expect(
+    !!nginxVersion && Number(nginxVersion[1]) * 1000 + Number(nginxVersion[2]) >= 1028,
+    'nginx: image nginx:1.28 or newer (upstream resolve needs >= 1.27.3)',
+  );
+
+  expect(!redis.ports, 'redis: must not publish ports (expose only)');
+  expect(redis.expose?.includes('6379') ?? false, 'redis: expose 6379');
+  expect(!!redis.healthcheck?.test, 'redis: healthcheck');
+  expect(redis.volumes?.some((volume) => /^[\w-]+:\/data$/.test(volume)) ?? false, 'redis: a named volume on /data');
+
+  for (const [name, service] of Object.entries(services)) {
+    for (const volume of service.volumes ?? []) {
+      if (!volume.startsWith('./')) continue;
+      const [source] = volume.split(':');
+      expect(volume.endsWith(':ro'), `${name}: bind mount ${volume} must be read-only (:ro)`);
+      expect(existsSync(resolve(repoRoot, source ?? '')), `${name}: bind mount source ${source} does not exist`);
+    }
+  }
+  return resultOf(problems);
+}
+
+/** The image runs node itself as a non-root user (never npm), from a Node 24 base. */
+export function checkDockerfile(): CheckResult {
+  const text = readFileSync(join(repoRoot, 'infra/docker/Dockerfile'), 'utf8');
+  const problems: string[] = [];
+  if (!/^ARG NODE_VERSION=24\./m.test(text) || !/^FROM node:\$\{NODE_VERSION\}-bookworm-slim/m.test(text))
+    problems.push('base image must be node:24 bookworm-slim');
+  if (!/^USER node$/m.test(text)) problems.push('must run as USER node');
+  if (!/^CMD \["node", "app\/src\/server\.ts"\]$/m.test(text)) problems.push('CMD must be ["node", "app/src/server.ts"]');
+  if (!/npm ci --omit=dev/.test(text)) problems.push('dependencies must be installed with npm ci --omit=dev');
+  return resultOf(problems);
+}

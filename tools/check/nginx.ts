@@ -1,0 +1,52 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { shippedFiles } from '../lib/paths.ts';
+import { run } from '../lib/spawn.ts';
+import { localListen, nginxArgs, renderLocalUpstream, writeNginxConfDir } from '../stack/nginx.ts';
+import { resultOf, type CheckResult } from './result.ts';
+import { checkUpstreamsAgree } from './upstream.ts';
+
+/** `server ... resolve` and `resolver` inside `upstream` appeared in open-source nginx 1.27.3. */
+const supportsUpstreamResolve = (version: string) => {
+  const [major = 0, minor = 0, patch = 0] = version.split('.').map(Number);
+  return major > 1 || (major === 1 && (minor > 27 || (minor === 27 && patch >= 3)));
+};
+
+async function nginxTest(nginx: string, upstream: string, listen: string): Promise<CheckResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'check-nginx-'));
+  try {
+    const confFile = writeNginxConfDir({ confDir: join(dir, 'conf'), upstream, listen });
+    const { code, output } = await run(nginx, nginxArgs({ prefix: join(dir, 'prefix'), confFile, test: true }));
+    return resultOf(code === 0 ? [] : [output]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `nginx -t` on both shipped variants, each in a throwaway prefix, and the two upstreams compared. The local
+ * variant is rendered exactly as the stack renders it. The compose variant is tested verbatim when the installed
+ * nginx has upstream `resolve` (>= 1.27.3); on older nginx (Debian 12: 1.22) it is tested with the local upstream,
+ * so every other shipped line, including compose's listen.conf, is still parsed, and the compose upstream's own
+ * settings are held to the local one's by the comparison.
+ */
+export async function checkNginx(nginx: string) {
+  const { output } = await run(nginx, ['-v']); // nginx -v prints to stderr
+  const version = /nginx\/(\d+\.\d+\.\d+)/.exec(output)?.[1] ?? '0.0.0';
+  const verbatim = supportsUpstreamResolve(version);
+  return {
+    [`nginx -t: local stack config (nginx ${version})`]: await nginxTest(
+      nginx,
+      renderLocalUpstream(['127.0.0.1:3001', '127.0.0.1:3002', '127.0.0.1:3003']),
+      localListen(8080),
+    ),
+    [`nginx -t: compose config${verbatim ? '' : ' (with the local upstream: no resolve before nginx 1.27.3)'}`]: await nginxTest(
+      nginx,
+      verbatim ? readFileSync(shippedFiles.composeUpstream, 'utf8') : renderLocalUpstream(['127.0.0.1:3000']),
+      readFileSync(shippedFiles.composeListen, 'utf8'),
+    ),
+    'nginx: local and compose upstreams agree (max_fails, fail_timeout, keepalive; all but resolver/resolve)':
+      checkUpstreamsAgree(),
+  };
+}

@@ -1,0 +1,144 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startChild } from '../lib/child.ts';
+import { waitFor } from '../lib/poll.ts';
+import { freePort } from '../lib/ports.ts';
+import { redisAnswersPing, redisUrl, withRedis } from '../lib/redis.ts';
+import { redisArgs, renderAcl } from '../lib/redis-server.ts';
+import { ensureSecrets } from '../lib/secrets.ts';
+import { resultOf, type CheckResult } from './result.ts';
+
+const errorOf = async (promise: Promise<unknown>) =>
+  promise.then(
+    () => 'no error',
+    (err: Error) => err.message,
+  );
+
+/** Runs redis-server with the shipped redis.conf and a freshly rendered ACL, and checks what each user may do. */
+export async function checkRedis(redisServer: string): Promise<Record<string, CheckResult>> {
+  const dir = mkdtempSync(join(tmpdir(), 'check-redis-'));
+  const output: string[] = [];
+  let child: ReturnType<typeof startChild> | undefined;
+  try {
+    const secrets = ensureSecrets(join(dir, 'secrets'));
+    const aclfile = join(dir, 'users.acl');
+    renderAcl(secrets.dir, aclfile, redisServer);
+    const port = await freePort();
+    child = startChild({
+      name: 'redis',
+      command: redisServer,
+      args: redisArgs({ port, dir, aclfile }),
+      cwd: dir,
+      print: (line) => output.push(line),
+      onUnexpectedExit: () => undefined,
+    });
+    const started = child;
+    const app = redisUrl('app', secrets.redisAppPassword, port);
+    const admin = redisUrl('admin', secrets.redisAdminPassword, port);
+    try {
+      await waitFor('redis-server with infra/redis/redis.conf', () => redisAnswersPing(app), {
+        timeoutMs: 10_000,
+        failIf: () => (started.isRunning() ? undefined : 'exited'),
+      });
+    } catch (err) {
+      return {
+        'redis: starts with redis.conf and the rendered ACL': {
+          ok: false,
+          problems: [(err as Error).message, ...output.slice(-10)],
+        },
+      };
+    }
+
+    const appProblems = await withRedis(
+      app,
+      async (client) => {
+        const problems: string[] = [];
+        // Everything the app does, with node-redis's own handshake (HELLO/AUTH/CLIENT SETNAME) already passed.
+        await client.set('sess:check', '1', { expiration: { type: 'EX', value: 10 } });
+        if ((await client.getEx('sess:check', { type: 'EX', value: 10 })) !== '1')
+          problems.push('GETEX sess:check did not return the value');
+        await client.multi().incr('login-fail:check').expire('login-fail:check', 10, 'NX').ttl('login-fail:check').exec();
+        await client.multi().del('login-fail:other').decr('login-fail:check').exec();
+        await client.del(['sess:check', 'login-fail:check']);
+        // ...and nothing else: the dangerous ones named in infra/redis/render-acl.sh's contract, for real.
+        const forbidden: string[][] = [
+          ['FLUSHALL'],
+          ['KEYS', '*'],
+          ['CONFIG', 'GET', 'maxmemory'],
+          ['SET', 'other:key', '1'],
+          ['EXISTS', 'sess:check'],
+          ['UNLINK', 'sess:check'],
+        ];
+        for (const command of forbidden) {
+          const message = await errorOf(client.sendCommand(command));
+          if (!message.startsWith('NOPERM'))
+            problems.push(`app user: ${command.join(' ')} answered "${message}", expected NOPERM`);
+        }
+        return problems;
+      },
+      5000,
+    );
+
+    const adminProblems = await withRedis(
+      admin,
+      async (client) => {
+        const problems: string[] = [];
+        // What the benchmark and operators use.
+        await client.info('memory');
+        await client.dbSize();
+        await client.sendCommand(['MEMORY', 'USAGE', 'sess:none']);
+        await client.sendCommand(['CONFIG', 'RESETSTAT']);
+        await client.scan('0', { MATCH: 'sess:*', COUNT: 10 });
+        // The rest, without running them (ACL DRYRUN, Redis >= 7.0); DEBUG is refused before the ACL check otherwise.
+        const dryRun: string[][] = [
+          ['DEBUG', 'SLEEP', '0'],
+          ['SHUTDOWN'],
+          ['FLUSHDB'],
+          ['SCAN', '0'],
+          ['INFO'],
+          ['MONITOR'],
+          ['ACL', 'LIST'],
+          ['CLIENT', 'LIST'],
+          ['CLIENT', 'KILL', 'ID', '1'],
+          ['EVAL', 'return 1', '0'],
+          ['SUBSCRIBE', 'x'],
+          ['BGREWRITEAOF'],
+          ['REPLICAOF', 'NO', 'ONE'],
+        ];
+        for (const command of dryRun) {
+          const answer = await client.sendCommand(['ACL', 'DRYRUN', 'app', ...command]).then(String, (err: Error) => err.message);
+          if (answer === 'OK') problems.push(`app user may run ${command.join(' ')}`);
+        }
+        const expected: Record<string, string> = {
+          appendonly: 'yes',
+          appendfsync: 'everysec',
+          'maxmemory-policy': 'noeviction',
+          'protected-mode': 'yes',
+        };
+        for (const [name, value] of Object.entries(expected)) {
+          const actual = (await client.configGet(name))[name];
+          if (actual !== value) problems.push(`${name} is "${actual}", expected "${value}"`);
+        }
+        return problems;
+      },
+      5000,
+    );
+
+    const anonymous = await errorOf(withRedis(`redis://127.0.0.1:${port}`, (client) => client.ping(), 2000));
+    const defaultProblems = anonymous.includes('NOAUTH') ? [] : [`unauthenticated PING answered "${anonymous}", expected NOAUTH`];
+
+    return {
+      'redis: starts with redis.conf and the rendered ACL': { ok: true },
+      'redis: app user may run exactly the app commands on sess:* and login-fail:*': resultOf(appProblems),
+      'redis: admin has INFO, DBSIZE, MEMORY USAGE, CONFIG RESETSTAT, SCAN; app denied the rest (ACL DRYRUN); AOF and eviction settings':
+        resultOf(adminProblems),
+      'redis: default user is off': resultOf(defaultProblems),
+    };
+  } catch (err) {
+    return { 'redis: config and ACL': { ok: false, problems: [(err as Error).message, ...output.slice(-10)] } };
+  } finally {
+    await child?.stop('SIGTERM', 5000);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

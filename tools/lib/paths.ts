@@ -1,0 +1,27 @@
+import { join, resolve } from 'node:path';
+
+/** The repository root: every shipped file and the default runtime dir are found from here. */
+export const repoRoot = resolve(import.meta.dirname, '../..');
+
+export const shippedFiles = {
+  nginxConf: join(repoRoot, 'infra/nginx/nginx.conf'),
+  nginxProxyConf: join(repoRoot, 'infra/nginx/proxy.conf'),
+  redisConf: join(repoRoot, 'infra/redis/redis.conf'),
+  renderAcl: join(repoRoot, 'infra/redis/render-acl.sh'),
+  makeSecrets: join(repoRoot, 'infra/docker/make-secrets.sh'),
+  composeFile: join(repoRoot, 'docker-compose.yml'),
+  composeUpstream: join(repoRoot, 'infra/nginx/compose/upstream.conf'),
+  composeListen: join(repoRoot, 'infra/nginx/compose/listen.conf'),
+  localUpstreamTemplate: join(repoRoot, 'infra/nginx/local/upstream.conf.template'),
+};
+
+/** Where one stack keeps its runtime files (git-ignored `.run/` by default). */
+export function runPaths(runDir = join(repoRoot, '.run')) {
+  return {
+    runDir,
+    secrets: join(runDir, 'secrets'),
+    redis: join(runDir, 'redis'),
+    nginx: join(runDir, 'nginx'),
+    pidsFile: join(runDir, 'stack-pids.json'),
+  };
+}

@@ -1,0 +1,60 @@
+import { createClient } from 'redis';
+import { withDeadline } from './deadline.ts';
+
+export const redisUrl = (user: string, password: string, port: number, host = '127.0.0.1') =>
+  `redis://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}`;
+
+/** The URL without its password (`redis://admin@host:port`): for anything printed, logged or served. */
+export function withoutPassword(url: string): string {
+  const parsed = new URL(url);
+  parsed.password = '';
+  return parsed.href;
+}
+
+const createProbeClient = (url: string, timeoutMs: number) =>
+  createClient({ url, socket: { reconnectStrategy: false, connectTimeout: timeoutMs }, commandOptions: { timeout: timeoutMs } });
+
+/**
+ * Connects with node-redis (the client the app uses, so its handshake is checked against the ACL too), runs
+ * `fn`, and always disconnects. No reconnects; a paused or absent server fails within `timeoutMs`.
+ */
+export async function withRedis<T>(
+  url: string,
+  fn: (client: ReturnType<typeof createProbeClient>) => Promise<T>,
+  timeoutMs = 1000,
+): Promise<T> {
+  const client = createProbeClient(url, timeoutMs);
+  client.on('error', () => {
+    // reported through the rejected promise below
+  });
+  try {
+    // A SIGSTOPped server accepts the TCP connection and then never answers the handshake.
+    return await withDeadline(
+      client.connect().then(() => fn(client)),
+      timeoutMs,
+      `redis did not answer within ${timeoutMs} ms`,
+    );
+  } finally {
+    if (client.isOpen) client.destroy();
+  }
+}
+
+export async function redisAnswersPing(url: string, timeoutMs = 1000): Promise<boolean> {
+  try {
+    return (await withRedis(url, (client) => client.ping(), timeoutMs)) === 'PONG';
+  } catch {
+    return false;
+  }
+}
+
+export type AdminClient = Awaited<ReturnType<typeof connectAdmin>>;
+
+/** A node-redis client for the `admin` ACL user (INFO, MEMORY USAGE, SCAN, MONITOR...); the app's user may not run these. */
+export async function connectAdmin(url: string) {
+  const client = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 2_000 } });
+  client.on('error', () => {
+    // Surfaces as a rejected command; the caller then fails with that error.
+  });
+  await client.connect();
+  return client;
+}

@@ -1,0 +1,24 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { shippedFiles } from './paths.ts';
+
+/**
+ * Creates the three secrets once in `dir` with the same script compose uses (mode 600 here: the stack's
+ * processes run as the owner) and returns their paths and values.
+ */
+export function ensureSecrets(dir: string) {
+  execFileSync('sh', [shippedFiles.makeSecrets, dir], { env: { ...process.env, SECRETS_FILE_MODE: '600' }, stdio: 'pipe' });
+  const file = (name: string) => join(dir, name);
+  const read = (name: string) => readFileSync(file(name), 'utf8').trim();
+  return {
+    dir,
+    sessionSecretFile: file('session_secret'),
+    redisAppPasswordFile: file('redis_app_password'),
+    redisAdminPasswordFile: file('redis_admin_password'),
+    redisAppPassword: read('redis_app_password'),
+    redisAdminPassword: read('redis_admin_password'),
+  };
+}
+
+export type Secrets = ReturnType<typeof ensureSecrets>;

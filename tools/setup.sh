@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian/Ubuntu machine lacks for this project, then its npm dependencies
+# (which bring Node.js 24 from the npm registry: no system Node upgrade needed).
+#   bash tools/setup.sh          # for the demo: redis-server, nginx
+#   bash tools/setup.sh --test   # for the tests too: chromium for the end-to-end suite
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(redis-server nginx)
+[[ "${1:-}" == "--test" ]] && packages+=(chromium)
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ! command -v npm >/dev/null; then missing+=(nodejs npm); fi
+
+if ((${#missing[@]})); then
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  echo "Installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Debian starts its own redis-server and nginx services on install; the project runs its own
+# on other ports (6380, 8080) and never needs them, so they are left as they are.
+
+npm ci --no-audit --no-fund
+echo "Node for this project: $(node_modules/.bin/node --version)"

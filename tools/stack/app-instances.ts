@@ -1,0 +1,127 @@
+import { describeExit, type Child } from '../lib/child.ts';
+import { isHttpOk } from '../lib/http.ts';
+import { waitFor } from '../lib/poll.ts';
+import type { Secrets } from '../lib/secrets.ts';
+import { StackRequestError, type State } from './state.ts';
+import type { Supervisor } from './supervisor.ts';
+
+type InstancesOptions = {
+  supervisor: Supervisor;
+  count: number;
+  appBasePort: number;
+  appEntry: string;
+  /** Passed through to every instance; the stack's own settings win. */
+  env: NodeJS.ProcessEnv;
+  redisPort: number;
+  secrets: Secrets;
+  demoUsers: string;
+  readyTimeoutMs: number;
+  appStopTimeoutMs: number;
+  log: (message: string) => void;
+};
+
+type Instance = { n: number; id: string; port: number; child: Child | undefined; state: State };
+
+/** App instances app-1..N: the same entry point, each with its port and INSTANCE_ID. */
+export function createAppInstances(options: InstancesOptions) {
+  const { supervisor, count, appBasePort, appEntry, env, redisPort, secrets, demoUsers, readyTimeoutMs, appStopTimeoutMs, log } =
+    options;
+  const instances: Instance[] = Array.from({ length: count }, (_, i) => ({
+    n: i + 1,
+    id: `app-${i + 1}`,
+    port: appBasePort + i + 1,
+    child: undefined,
+    state: 'stopped',
+  }));
+
+  const instance = (n: number) => {
+    const found = instances.find((candidate) => candidate.n === n);
+    if (!found) throw new StackRequestError(404, `no instance ${n} (instances are 1..${count})`);
+    return found;
+  };
+
+  const status = (target: Instance) => ({
+    n: target.n,
+    id: target.id,
+    port: target.port,
+    url: `http://127.0.0.1:${target.port}`,
+    pid: target.child?.isRunning() ? target.child.pid : undefined,
+    state: target.state,
+  });
+
+  function instanceEnv({ port, id }: Instance, overrides: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+    const inherited = { ...env };
+    // The stack provides the Redis credentials; inherited variants would conflict with them.
+    for (const name of ['REDIS_PASSWORD', 'REDIS_PASSWORD_FILE', 'SESSION_SECRET_FILE']) delete inherited[name];
+    const merged: NodeJS.ProcessEnv = {
+      ...inherited,
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      INSTANCE_ID: id,
+      TRUST_PROXY: '1',
+      // The same shape as compose: user in the URL, passwords and secrets in files.
+      REDIS_URL: `redis://app@127.0.0.1:${redisPort}`,
+      REDIS_PASSWORD_FILE: secrets.redisAppPasswordFile,
+      SESSION_SECRET_FILE: secrets.sessionSecretFile,
+      ALLOW_DEMO_USERS: 'true',
+      DEMO_USERS: demoUsers,
+      ...overrides,
+    };
+    // A SESSION_SECRET from the caller (or a restart override, e.g. to test rotation) replaces the generated one.
+    if (merged.SESSION_SECRET) delete merged.SESSION_SECRET_FILE;
+    return merged;
+  }
+
+  async function start(n: number, { env: overrides = {} }: { env?: NodeJS.ProcessEnv } = {}) {
+    const target = instance(n);
+    if (target.child?.isRunning()) throw new StackRequestError(409, `${target.id} is already running (${target.state})`);
+    target.state = 'starting';
+    const child = supervisor.supervise(target.id, process.execPath, [appEntry], {
+      env: instanceEnv(target, overrides),
+      onExit: () => (target.state = 'crashed'),
+    });
+    target.child = child;
+    await child.spawned;
+    await waitFor(target.id, () => isHttpOk(`http://127.0.0.1:${target.port}/readyz`), {
+      timeoutMs: readyTimeoutMs,
+      failIf: supervisor.exitReason(child),
+    });
+    target.state = 'ready';
+    return status(target);
+  }
+
+  async function stop(n: number) {
+    const target = instance(n);
+    if (target.child?.isRunning()) {
+      target.state = 'stopping';
+      const info = await target.child.stop('SIGTERM', appStopTimeoutMs);
+      if (info.code !== 0) log(`${target.id} stopped with ${describeExit(info)}`);
+      target.state = 'stopped';
+    }
+    return status(target);
+  }
+
+  async function kill(n: number) {
+    const target = instance(n);
+    if (target.child?.isRunning()) {
+      await target.child.kill();
+      target.state = 'killed';
+    }
+    return status(target);
+  }
+
+  return {
+    ports: instances.map((target) => target.port),
+    start,
+    stop,
+    kill,
+    async restart(n: number, startOptions: { env?: NodeJS.ProcessEnv } = {}) {
+      await stop(n);
+      return start(n, startOptions);
+    },
+    startAll: () => Promise.all(instances.map((target) => start(target.n))),
+    stopAll: () => Promise.all(instances.map((target) => stop(target.n))),
+    status: () => instances.map(status),
+  };
+}

@@ -1,0 +1,67 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import type { Stack } from './start-stack.ts';
+import { StackRequestError } from './state.ts';
+
+// The stack's control API for end-to-end and chaos tests, on loopback only. Every route answers JSON:
+// the status of what it acted on, or { error } with 404 (unknown route or instance), 409 (wrong state)
+// or 500 (it did not become ready in time).
+
+type Action = (stack: Stack, body: { env?: NodeJS.ProcessEnv }) => Promise<unknown> | unknown;
+
+const instanceActions: Record<string, (stack: Stack, n: number, body: { env?: NodeJS.ProcessEnv }) => Promise<unknown>> = {
+  kill: (stack, n) => stack.killInstance(n),
+  stop: (stack, n) => stack.stopInstance(n),
+  start: (stack, n, body) => stack.startInstance(n, body),
+  restart: (stack, n, body) => stack.restartInstance(n, body),
+};
+const redisActions: Record<string, Action> = {
+  kill: (stack) => stack.killRedis(),
+  start: (stack) => stack.startRedis(),
+  pause: (stack) => stack.pauseRedis(),
+  resume: (stack) => stack.resumeRedis(),
+};
+
+function route(method: string, path: string): Action | undefined {
+  if (method === 'GET' && path === '/status') return (stack) => stack.status();
+  if (method !== 'POST') return undefined;
+  const instance = /^\/instances\/(\d+)\/(\w+)$/.exec(path);
+  if (instance) {
+    const action = instanceActions[instance[2] ?? ''];
+    const n = Number(instance[1]);
+    return action && ((stack, body) => action(stack, n, body));
+  }
+  const redis = /^\/redis\/(\w+)$/.exec(path);
+  return redis ? redisActions[redis[1] ?? ''] : undefined;
+}
+
+async function readBody(req: IncomingMessage): Promise<{ env?: NodeJS.ProcessEnv }> {
+  let text = '';
+  for await (const chunk of req) text += String(chunk);
+  if (!text.trim()) return {};
+  const body = JSON.parse(text) as { env?: unknown };
+  if (body.env !== undefined && (typeof body.env !== 'object' || body.env === null))
+    throw new StackRequestError(400, 'env must be an object');
+  return { env: body.env as NodeJS.ProcessEnv | undefined };
+}
+
+function send(res: ServerResponse, status: number, body: unknown) {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
+}
+
+/** Listens on 127.0.0.1:`port`; the caller closes the returned server. */
+export async function startControlServer(stack: Stack, port: number) {
+  const server = createServer(async (req, res) => {
+    const action = route(req.method ?? 'GET', new URL(req.url ?? '/', 'http://control').pathname);
+    if (!action) return send(res, 404, { error: `unknown route ${req.method} ${req.url}` });
+    try {
+      send(res, 200, await action(stack, await readBody(req)));
+    } catch (err) {
+      const status = err instanceof StackRequestError ? err.status : err instanceof SyntaxError ? 400 : 500;
+      send(res, status, { error: err instanceof Error ? err.message : String(err) });
+    }
+  });
+  server.listen(port, '127.0.0.1');
+  await once(server, 'listening');
+  return server;
+}

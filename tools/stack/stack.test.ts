@@ -1,0 +1,224 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { repoRoot } from '../lib/paths.ts';
+import { poll, waitFor } from '../lib/poll.ts';
+import { readProcStat } from '../lib/proc-stat.ts';
+import { freePort, isPortFree } from '../lib/ports.ts';
+import { spawnCaptured } from '../lib/spawn.ts';
+
+const CLI = join(import.meta.dirname, 'cli.ts');
+
+/**
+ * A base port whose next two ports are free, below the kernel's ephemeral range (32768..) so no outgoing
+ * connection takes one of them in the meantime.
+ */
+async function freeAppBase(): Promise<number> {
+  for (let tries = 0; tries < 50; tries++) {
+    const base = 30000 + Math.floor(Math.random() * 2700);
+    if ((await isPortFree(base + 1)) && (await isPortFree(base + 2))) return base;
+  }
+  throw new Error('no two free ports in 30001..32701');
+}
+
+const allPids = () =>
+  readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number);
+
+/**
+ * Pids of what a stack run started: processes whose environment carries `marker` (the runner, the app instances),
+ * and processes in the sessions of the runner's children (each child leads its own session, and nginx's workers
+ * stay in their master's even after it died; redis-server and nginx overwrite their environment with their title).
+ */
+function processesOfRun(marker: string, sessions: Set<number>): number[] {
+  return allPids().filter((pid) => {
+    const stat = readProcStat(pid);
+    if (stat && sessions.has(stat.session)) return true;
+    try {
+      return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(marker);
+    } catch {
+      return false; // gone, or not ours to read
+    }
+  });
+}
+
+/**
+ * `npm start` as a user runs it, on ports of its own (beside a stack you may already run) and a run dir of its own.
+ * Every process it starts inherits a marker in its environment, so the test can find any it left behind.
+ * Registers its own teardown: SIGKILL for whatever is left, the run dir removed.
+ */
+async function runStack(
+  t: TestContext,
+  { control = false, env = process.env, nginxPort }: { control?: boolean; env?: NodeJS.ProcessEnv; nginxPort?: number } = {},
+) {
+  const runDir = mkdtempSync(join(tmpdir(), 'stack-test-'));
+  const ports = {
+    nginx: nginxPort ?? (await freePort()),
+    redis: await freePort(),
+    control: await freePort(),
+    appBase: await freeAppBase(),
+  };
+  const marker = `STACK_TEST_RUN=${randomUUID()}`;
+  const [markerName = '', markerValue] = marker.split('=');
+  const args = [
+    ...['--run-dir', runDir, '--instances', '2', '--nginx-port', String(ports.nginx), '--redis-port', String(ports.redis)],
+    ...['--app-base-port', String(ports.appBase)],
+    ...(control ? ['--control', '--control-port', String(ports.control)] : []),
+  ];
+  const run = spawnCaptured(process.execPath, [CLI, ...args], { env: { ...env, [markerName]: markerValue } });
+  // The sessions of the runner's children, sampled while it runs: whatever they leave behind is found by session.
+  const sessions = new Set<number>();
+  const sample = setInterval(() => {
+    for (const pid of allPids()) if (readProcStat(pid)?.parentPid === run.child.pid) sessions.add(pid);
+  }, 20);
+  void run.exited.finally(() => clearInterval(sample));
+  t.after(() => {
+    clearInterval(sample);
+    run.child.kill('SIGKILL');
+    for (const pid of processesOfRun(marker, sessions)) process.kill(pid, 'SIGKILL');
+    rmSync(runDir, { recursive: true, force: true });
+  });
+  const allPorts = [ports.nginx, ports.redis, ports.control, ports.appBase + 1, ports.appBase + 2];
+  return {
+    ...run,
+    /** The runner's children seen so far (Redis, each instance, nginx, and short-lived helpers such as sh). */
+    sessions,
+    runDir,
+    ports,
+    exitCode: run.exited.then(({ code }) => code),
+    /** Resolves once the runner has printed `text`; fails at once if it exits first. */
+    async printed(text: string) {
+      const exited = () => (run.child.exitCode === null && run.child.signalCode === null ? undefined : 'the runner exited');
+      const seen = await poll(async () => run.output().includes(text), { timeoutMs: 30_000, failIf: exited }).catch(
+        () => undefined,
+      );
+      if (!seen) assert.fail(`"${text}" was not printed; the output:\n${run.output()}`);
+    },
+    /** Polls briefly (a killed process needs a moment to be reaped) until nothing started is left. */
+    async assertNothingLeft() {
+      const left = await poll(async () => processesOfRun(marker, sessions).length === 0, { timeoutMs: 3_000 });
+      assert.deepEqual(left ? [] : processesOfRun(marker, sessions), [], `processes left running:\n${run.output()}`);
+      for (const port of allPorts.filter((port) => port !== nginxPort))
+        assert.equal(await isPortFree(port), true, `port ${port} is still taken`);
+    },
+  };
+}
+
+const secretsOf = (runDir: string) =>
+  ['session_secret', 'redis_app_password', 'redis_admin_password'].map((name) =>
+    readFileSync(join(runDir, 'secrets', name), 'utf8').trim(),
+  );
+
+/** Resolves once something accepts TCP connections on 127.0.0.1:port. */
+const accepting = (port: number) =>
+  waitFor(
+    `127.0.0.1:${port} accepting`,
+    () => {
+      return new Promise<boolean>((resolve) => {
+        const socket = connect(port, '127.0.0.1', () => resolve(socket.destroy() && true));
+        socket.once('error', () => resolve(false));
+      });
+    },
+    { timeoutMs: 30_000 },
+  );
+
+describe('npm start (tools/stack/cli.ts)', () => {
+  it('--instances 2 › two instances behind nginx; no secret in the output or the status; Ctrl-C leaves no process and no listening port', async (t) => {
+    const stack = await runStack(t, { control: true });
+    // The runner prints "ready" once nginx answers /readyz (polled, like everything here).
+    await stack.printed('[stack] ready:');
+    const { nginx, control } = stack.ports;
+    assert.equal((await fetch(`http://127.0.0.1:${nginx}/readyz`)).status, 200);
+    assert.match(stack.output(), /\[stack\] ready: http:\/\/127\.0\.0\.1:\d+\//);
+    assert.match(stack.output(), /demo accounts/);
+    assert.match(stack.output(), /\[app-1\] /);
+    assert.doesNotMatch(stack.output(), /redis:\/\/admin:[^@]+@/, 'printed the admin password');
+    // With --run-dir, the banner names the secrets where they are, not the default .run/secrets.
+    assert.ok(
+      stack.output().includes(`(password: ${join(stack.runDir, 'secrets', 'redis_admin_password')})`),
+      `the banner names the real secrets path:\n${stack.output()}`,
+    );
+
+    const served = new Set<string>();
+    for (let i = 0; i < 6; i++) served.add((await fetch(`http://127.0.0.1:${nginx}/api/session`)).headers.get('x-instance-id')!);
+    assert.deepEqual([...served].sort(), ['app-1', 'app-2']);
+
+    const statusText = await (await fetch(`http://127.0.0.1:${control}/status`)).text();
+    for (const [i, secret] of secretsOf(stack.runDir).entries()) {
+      assert.equal(statusText.includes(secret), false, `GET /status shows secret ${i + 1}: ${statusText}`);
+      assert.equal(stack.output().includes(secret), false, `the output shows secret ${i + 1}`);
+    }
+    type Status = { redis: { pid: number }; nginx: { pid: number }; instances: { pid: number }[] };
+    const status = JSON.parse(statusText) as Status;
+    const pids: number[] = [status.redis.pid, status.nginx.pid, ...status.instances.map((instance) => instance.pid)];
+    assert.equal(pids.filter(Boolean).length, 4);
+    for (const pid of pids) assert.ok(stack.sessions.has(pid), `the test sees child ${pid}, whose session it watches`);
+
+    stack.child.kill('SIGINT');
+    assert.equal(await stack.exitCode, 0, stack.output());
+    for (const pid of pids) assert.throws(() => process.kill(pid, 0), /ESRCH/, `process ${pid} is still running`);
+    await stack.assertNothingLeft();
+  });
+
+  // Each moment is one line the runner prints on its way up (or nginx taking connections, just before "ready").
+  const moments: {
+    name: string;
+    signal: NodeJS.Signals;
+    reached: (stack: Awaited<ReturnType<typeof runStack>>) => Promise<unknown>;
+  }[] = [
+    { name: 'Redis starting', signal: 'SIGINT', reached: (stack) => stack.printed('[stack] starting redis') },
+    { name: 'the instances starting', signal: 'SIGINT', reached: (stack) => stack.printed('app instance(s) on ports') },
+    { name: 'the instances starting', signal: 'SIGTERM', reached: (stack) => stack.printed('app instance(s) on ports') },
+    { name: 'nginx starting', signal: 'SIGINT', reached: (stack) => stack.printed('[stack] starting nginx') },
+    { name: 'nginx taking connections', signal: 'SIGINT', reached: (stack) => accepting(stack.ports.nginx) },
+  ];
+  for (const { name, signal, reached } of moments) {
+    it(`${signal} while ${name} › the runner exits and leaves no process and no listening port`, async (t) => {
+      const stack = await runStack(t);
+      await reached(stack);
+      stack.child.kill(signal);
+      assert.notEqual(await stack.exitCode, null, 'the runner exited');
+      await stack.assertNothingLeft();
+    });
+  }
+
+  it('an instance dying during start › says which, exits 1, and leaves no process and no listening port', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'stack-test-entry-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const entry = join(dir, 'dies-as-app-2.ts');
+    // app-1 is the real app; app-2 dies at once, while the others are still starting.
+    writeFileSync(
+      entry,
+      `if (process.env.INSTANCE_ID === 'app-2') process.exit(3);\nawait import(${JSON.stringify(join(repoRoot, 'app/src/server.ts'))});\n`,
+    );
+    const stack = await runStack(t, { env: { ...process.env, STACK_APP_ENTRY: entry } });
+    assert.equal(await stack.exitCode, 1, stack.output());
+    assert.match(stack.output(), /app-2: exited during start \(code 3\)/);
+    await stack.assertNothingLeft();
+  });
+
+  it('a port already taken › says which, and how to find the holder, and exits 1', async (t) => {
+    const blocker = createServer().listen(0, '127.0.0.1');
+    await once(blocker, 'listening');
+    t.after(() => blocker.close());
+    const { port } = blocker.address() as { port: number };
+    const stack = await runStack(t, { nginxPort: port });
+    assert.equal(await stack.exitCode, 1);
+    assert.match(stack.output(), new RegExp(`${port}`));
+    assert.match(stack.output(), /ss -ltnp/);
+  });
+
+  it('redis-server or nginx missing › says which, with the command that installs them, and exits 1', async (t) => {
+    // A PATH with Node only: no redis-server, no nginx.
+    const stack = await runStack(t, { env: { PATH: dirname(process.execPath) } });
+    assert.equal(await stack.exitCode, 1);
+    assert.match(stack.output(), /redis-server.*not found/);
+    assert.match(stack.output(), /sudo apt-get install -y redis-server nginx/);
+  });
+});

@@ -1,0 +1,175 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_DEMO_USERS, parseUsers } from '../lib/demo-users.ts';
+import { repoRoot, runPaths } from '../lib/paths.ts';
+import { assertPortsFree } from '../lib/ports.ts';
+import { findTools } from '../lib/prereqs.ts';
+import { redisUrl } from '../lib/redis.ts';
+import { renderAcl } from '../lib/redis-server.ts';
+import { ensureSecrets } from '../lib/secrets.ts';
+import { createAppInstances } from './app-instances.ts';
+import { stopLeftovers } from './leftovers.ts';
+import { createNginxProcess } from './nginx-process.ts';
+import { createRedisProcess } from './redis-process.ts';
+import { createSupervisor } from './supervisor.ts';
+
+export type StackOptions = {
+  /** Number of app instances (default 3): INSTANCE_ID app-1..N on ports appBasePort+1.. */
+  instances?: number;
+  nginxPort?: number;
+  redisPort?: number;
+  appBasePort?: number;
+  /** Runtime files (secrets, AOF, nginx prefix); default `.run/` at the repository root. */
+  runDir?: string;
+  /** The app's entry point; default app/src/server.ts. */
+  appEntry?: string;
+  /** Passed through to every instance (default process.env); the stack's own settings win. */
+  env?: NodeJS.ProcessEnv;
+  /** Receives every line: the stack's own (`[stack] ...`) and the children's (`[app-1] ...`). */
+  print?: (line: string) => void;
+  readyTimeoutMs?: number;
+  /** SIGTERM grace before SIGKILL; above the app's SHUTDOWN_TIMEOUT_MS default (10s). */
+  appStopTimeoutMs?: number;
+  /** Aborting it during start-up stops whatever was started; startStack then rejects. */
+  signal?: AbortSignal;
+};
+
+/**
+ * Starts redis-server, N app instances and nginx from the shipped infra files, waits until nginx answers
+ * /readyz with 200, and returns a handle to inspect, break and repair the stack, and to stop it.
+ * On a failed start, whatever was started is stopped before the error is thrown.
+ */
+export async function startStack(options: StackOptions = {}) {
+  const {
+    instances: count = 3,
+    nginxPort = 8080,
+    redisPort = 6380,
+    appBasePort = 3000,
+    appEntry = join(repoRoot, 'app/src/server.ts'),
+    env = process.env,
+    print = (line: string) => console.log(line),
+    readyTimeoutMs = 30_000,
+    appStopTimeoutMs = 15_000,
+  } = options;
+  if (!Number.isInteger(count) || count < 1 || count > 50) throw new Error(`instances: expected 1..50, got ${count}`);
+  const log = (message: string) => print(`[stack] ${message}`);
+  const paths = runPaths(options.runDir);
+  const tools = findTools();
+
+  for (const line of await stopLeftovers(paths.pidsFile)) log(line);
+  const appPorts = Array.from({ length: count }, (_, i) => appBasePort + i + 1);
+  await assertPortsFree([
+    { port: nginxPort, what: 'nginx' },
+    { port: redisPort, what: 'redis' },
+    ...appPorts.map((port, i) => ({ port, what: `app-${i + 1}` })),
+  ]);
+
+  for (const dir of [paths.runDir, paths.redis, paths.nginx]) mkdirSync(dir, { recursive: true });
+  const secrets = ensureSecrets(paths.secrets);
+  const aclFile = join(paths.redis, 'users.acl');
+  renderAcl(secrets.dir, aclFile, tools.redisServer);
+  const demoUsers = env.DEMO_USERS || DEFAULT_DEMO_USERS;
+  const urls = {
+    nginx: `http://127.0.0.1:${nginxPort}`,
+    redisApp: redisUrl('app', secrets.redisAppPassword, redisPort),
+    redisAdmin: redisUrl('admin', secrets.redisAdminPassword, redisPort),
+  };
+
+  const supervisor = createSupervisor({ pidsFile: paths.pidsFile, print });
+  const cancel = () => supervisor.close();
+  options.signal?.addEventListener('abort', cancel, { once: true });
+  const redis = createRedisProcess({
+    supervisor,
+    redisServer: tools.redisServer,
+    port: redisPort,
+    dir: paths.redis,
+    aclFile,
+    urls: { app: urls.redisApp, admin: urls.redisAdmin },
+    adminPasswordFile: secrets.redisAdminPasswordFile,
+    readyTimeoutMs,
+  });
+  const instances = createAppInstances({
+    supervisor,
+    count,
+    appBasePort,
+    appEntry,
+    env,
+    redisPort,
+    secrets,
+    demoUsers,
+    readyTimeoutMs,
+    appStopTimeoutMs,
+    log,
+  });
+  const nginx = createNginxProcess({
+    supervisor,
+    nginx: tools.nginx,
+    port: nginxPort,
+    dir: paths.nginx,
+    appPorts,
+    readyTimeoutMs,
+  });
+
+  let stopping: Promise<void> | undefined;
+  /** Front to back: nginx stops taking requests, the apps drain, then Redis writes its AOF and exits. */
+  function stop() {
+    stopping ??= (async () => {
+      supervisor.close();
+      log('stopping');
+      await nginx.stop();
+      await instances.stopAll();
+      await redis.stop();
+      supervisor.forget();
+      log('stopped');
+    })();
+    return stopping;
+  }
+
+  const status = () => ({
+    nginx: nginx.status(),
+    redis: redis.status(),
+    instances: instances.status(),
+    demoUsers: parseUsers(demoUsers).map((user) => user.username),
+    runDir: paths.runDir,
+  });
+
+  // Back to front: each part is ready before the one that depends on it starts.
+  // A child that dies, a readiness timeout or an abort: everything started so far is stopped before the error.
+  try {
+    options.signal?.throwIfAborted();
+    log(`starting redis on 127.0.0.1:${redisPort}`);
+    await redis.start();
+    options.signal?.throwIfAborted();
+    log(`starting ${count} app instance(s) on ports ${appPorts.join(', ')}`);
+    await instances.startAll();
+    options.signal?.throwIfAborted();
+    log(`starting nginx on 127.0.0.1:${nginxPort}`);
+    await nginx.start();
+    options.signal?.throwIfAborted();
+  } catch (err) {
+    await stop();
+    throw err;
+  } finally {
+    options.signal?.removeEventListener('abort', cancel);
+  }
+
+  return {
+    /** In-process only: the Redis URLs carry passwords, so never print or serve them (`status()` has none). */
+    urls,
+    secretsDir: secrets.dir,
+    redisAdminPasswordFile: secrets.redisAdminPasswordFile,
+    demoUsers,
+    status,
+    startInstance: instances.start,
+    stopInstance: instances.stop,
+    killInstance: instances.kill,
+    restartInstance: instances.restart,
+    startRedis: redis.start,
+    killRedis: redis.kill,
+    pauseRedis: redis.pause,
+    resumeRedis: redis.resume,
+    stop,
+  };
+}
+
+export type Stack = Awaited<ReturnType<typeof startStack>>;
