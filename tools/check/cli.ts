@@ -5,6 +5,7 @@
 // Exits 1 listing every failure; the whole run is bounded (60 s).
 import { checkComposeShape, checkDclint, checkDockerfile } from './compose.ts';
 import { checkNginx } from './nginx.ts';
+import { checkAclMatchesApp } from './acl.ts';
 import { checkRedis } from './redis.ts';
 import { findTools } from '../lib/prereqs.ts';
 import type { CheckResult } from './result.ts';
@@ -26,6 +27,9 @@ try {
 const results: Record<string, CheckResult> = {
   ...(await checkNginx(tools.nginx)),
   ...(await checkRedis(tools.redisServer)),
+  'redis: the app ACL grants exactly the commands the app sends (recorded through a proxy)': await checkAclMatchesApp(
+    tools.redisServer,
+  ),
   'compose: dclint (default rules, no warnings)': await checkDclint(),
   'compose: 3 app replicas, only nginx published on 8080, healthchecks + service_healthy': checkComposeShape(),
   'Dockerfile: node 24 slim, npm ci --omit=dev, USER node, CMD node app/src/server.ts': checkDockerfile(),

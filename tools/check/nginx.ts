@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { shippedFiles } from '../lib/paths.ts';
 import { run } from '../lib/spawn.ts';
-import { localListen, nginxArgs, renderLocalUpstream, writeNginxConfDir } from '../stack/nginx.ts';
+import {
+  LOCAL_SERVER_NAMES,
+  localListen,
+  nginxArgs,
+  renderLocalUpstream,
+  renderServerNames,
+  writeNginxConfDir,
+} from '../stack/nginx.ts';
 import { resultOf, type CheckResult } from './result.ts';
 import { checkUpstreamsAgree } from './upstream.ts';
 
@@ -13,10 +20,16 @@ const supportsUpstreamResolve = (version: string) => {
   return major > 1 || (major === 1 && (minor > 27 || (minor === 27 && patch >= 3)));
 };
 
-async function nginxTest(nginx: string, upstream: string, listen: string): Promise<CheckResult> {
+async function nginxTest(
+  nginx: string,
+  upstream: string,
+  listen: { listen: string; listenDefault: string },
+): Promise<CheckResult> {
   const dir = mkdtempSync(join(tmpdir(), 'check-nginx-'));
   try {
-    const confFile = writeNginxConfDir({ confDir: join(dir, 'conf'), upstream, listen });
+    // The compose default (docker-compose.yml: NGINX_SERVER_NAMES) is the local one.
+    const serverNames = renderServerNames(LOCAL_SERVER_NAMES);
+    const confFile = writeNginxConfDir({ confDir: join(dir, 'conf'), upstream, listen, serverNames });
     const { code, output } = await run(nginx, nginxArgs({ prefix: join(dir, 'prefix'), confFile, test: true }));
     return resultOf(code === 0 ? [] : [output]);
   } finally {
@@ -44,7 +57,10 @@ export async function checkNginx(nginx: string) {
     [`nginx -t: compose config${verbatim ? '' : ' (with the local upstream: no resolve before nginx 1.27.3)'}`]: await nginxTest(
       nginx,
       verbatim ? readFileSync(shippedFiles.composeUpstream, 'utf8') : renderLocalUpstream(['127.0.0.1:3000']),
-      readFileSync(shippedFiles.composeListen, 'utf8'),
+      {
+        listen: readFileSync(shippedFiles.composeListen, 'utf8'),
+        listenDefault: readFileSync(shippedFiles.composeListenDefault, 'utf8'),
+      },
     ),
     'nginx: local and compose upstreams agree (max_fails, fail_timeout, keepalive; all but resolver/resolve)':
       checkUpstreamsAgree(),

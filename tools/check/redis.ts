@@ -58,8 +58,13 @@ export async function checkRedis(redisServer: string): Promise<Record<string, Ch
         await client.set('sess:check', '1', { expiration: { type: 'EX', value: 10 } });
         if ((await client.getEx('sess:check', { type: 'EX', value: 10 })) !== '1')
           problems.push('GETEX sess:check did not return the value');
-        await client.multi().incr('login-fail:check').expire('login-fail:check', 10, 'NX').ttl('login-fail:check').exec();
-        await client.multi().del('login-fail:other').decr('login-fail:check').exec();
+        // The throttle's commands, pipelined without MULTI as app/src/throttle.ts sends them.
+        await Promise.all([
+          client.incr('login-fail:check'),
+          client.expire('login-fail:check', 10, 'NX'),
+          client.ttl('login-fail:check'),
+        ]);
+        await Promise.all([client.del('login-fail:other'), client.decr('login-fail:check')]);
         await client.del(['sess:check', 'login-fail:check']);
         // ...and nothing else: the dangerous ones named in infra/redis/render-acl.sh's contract, for real.
         const forbidden: string[][] = [
@@ -69,6 +74,10 @@ export async function checkRedis(redisServer: string): Promise<Record<string, Ch
           ['SET', 'other:key', '1'],
           ['EXISTS', 'sess:check'],
           ['UNLINK', 'sess:check'],
+          // Granted once, no longer sent (app/src/throttle.ts, infra/redis/render-acl.sh).
+          ['GET', 'sess:check'],
+          ['MULTI'],
+          ['SELECT', '1'],
         ];
         for (const command of forbidden) {
           const message = await errorOf(client.sendCommand(command));

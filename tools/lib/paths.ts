@@ -6,12 +6,15 @@ export const repoRoot = resolve(import.meta.dirname, '../..');
 export const shippedFiles = {
   nginxConf: join(repoRoot, 'infra/nginx/nginx.conf'),
   nginxProxyConf: join(repoRoot, 'infra/nginx/proxy.conf'),
+  nginxDefaultServerConf: join(repoRoot, 'infra/nginx/default-server.conf'),
   redisConf: join(repoRoot, 'infra/redis/redis.conf'),
   renderAcl: join(repoRoot, 'infra/redis/render-acl.sh'),
   makeSecrets: join(repoRoot, 'infra/docker/make-secrets.sh'),
   composeFile: join(repoRoot, 'docker-compose.yml'),
   composeUpstream: join(repoRoot, 'infra/nginx/compose/upstream.conf'),
   composeListen: join(repoRoot, 'infra/nginx/compose/listen.conf'),
+  composeListenDefault: join(repoRoot, 'infra/nginx/compose/listen-default.conf'),
+  serverNamesTemplate: join(repoRoot, 'infra/nginx/compose/server-names.conf.template'),
   localUpstreamTemplate: join(repoRoot, 'infra/nginx/local/upstream.conf.template'),
 };
 

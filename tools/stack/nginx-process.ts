@@ -2,7 +2,15 @@ import { join } from 'node:path';
 import type { Child } from '../lib/child.ts';
 import { isHttpOk } from '../lib/http.ts';
 import { waitFor } from '../lib/poll.ts';
-import { createFifoOutput, localListen, nginxArgs, renderLocalUpstream, writeNginxConfDir } from './nginx.ts';
+import {
+  createFifoOutput,
+  LOCAL_SERVER_NAMES,
+  localListen,
+  nginxArgs,
+  renderLocalUpstream,
+  renderServerNames,
+  writeNginxConfDir,
+} from './nginx.ts';
 import type { State } from './state.ts';
 import type { Supervisor } from './supervisor.ts';
 
@@ -27,6 +35,7 @@ export function createNginxProcess({ supervisor, nginx, port, dir, appPorts, rea
       confDir: join(dir, 'conf'),
       upstream: renderLocalUpstream(appPorts.map((appPort) => `127.0.0.1:${appPort}`)),
       listen: localListen(port),
+      serverNames: renderServerNames(LOCAL_SERVER_NAMES),
     });
     state = 'starting';
     const stdout = createFifoOutput(join(dir, 'stdout.fifo'));

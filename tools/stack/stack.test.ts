@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -148,6 +149,19 @@ describe('npm start (tools/stack/cli.ts)', () => {
     const served = new Set<string>();
     for (let i = 0; i < 6; i++) served.add((await fetch(`http://127.0.0.1:${nginx}/api/session`)).headers.get('x-instance-id')!);
     assert.deepEqual([...served].sort(), ['app-1', 'app-2']);
+
+    // nginx answers only for the names it serves (infra/nginx/default-server.conf): any other Host, no answer.
+    const statusAs = (host: string) =>
+      new Promise<number>((resolve, reject) =>
+        request({ host: '127.0.0.1', port: nginx, path: '/readyz', headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+          .on('error', reject)
+          .end(),
+      );
+    assert.equal(await statusAs(`localhost:${nginx}`), 200);
+    await assert.rejects(statusAs('evil.example'), /socket hang up/);
 
     const statusText = await (await fetch(`http://127.0.0.1:${control}/status`)).text();
     for (const [i, secret] of secretsOf(stack.runDir).entries()) {
