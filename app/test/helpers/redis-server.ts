@@ -75,6 +75,3 @@ export async function startRedisServer(t: Pick<TestContext, 'after'>) {
     resume: () => void child!.kill('SIGCONT'),
   };
 }
-
-// For infra/local/stack.test.ts on main until the layout branch (tools/lib) replaces that import.
-export { freePort, waitFor } from './wait.ts';
