@@ -36,11 +36,14 @@ export function createApp({ config, redis, users, log, isShuttingDown = () => fa
   const throttle = createLoginThrottle({ redis, config });
 
   app.disable('x-powered-by');
+  // Responses here are per user and `no-store`, or static files (which send their own ETag): Express's ETag, a hash
+  // of every body, buys nothing for them.
+  app.set('etag', false);
   // Exactly the number of proxies in front of us (nginx: 1), so req.ip and req.secure come from X-Forwarded-*.
   app.set('trust proxy', config.trustProxy);
 
   app.use((_req, res, next) => {
-    res.set('X-Instance-Id', config.instanceId);
+    res.setHeader('X-Instance-Id', config.instanceId);
     next();
   });
   app.use(
@@ -91,7 +94,7 @@ export function createApp({ config, redis, users, log, isShuttingDown = () => fa
 
   // Everything below is per user: never cached by browsers or proxies (the back button must not show a dashboard).
   app.use((_req, res, next) => {
-    res.set('Cache-Control', 'no-store');
+    res.setHeader('Cache-Control', 'no-store');
     next();
   });
   app.use(express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 20 }));
