@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import express, { type ErrorRequestHandler, type Request } from 'express';
+import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import type { Config } from './config.ts';
@@ -69,7 +69,7 @@ export function createApp({ config, redis, users, log, isShuttingDown = () => fa
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
     }),
   );
-  app.use(
+  const securityHeaders = constantHeaders(
     helmet({
       contentSecurityPolicy: {
         directives: {
@@ -88,6 +88,10 @@ export function createApp({ config, redis, users, log, isShuttingDown = () => fa
       referrerPolicy: { policy: 'same-origin' },
     }),
   );
+  app.use((_req, res, next) => {
+    for (const [name, value] of securityHeaders) res.setHeader(name, value);
+    next();
+  });
 
   app.use(createHealthRouter({ redis, isShuttingDown }));
   app.use('/static', express.static(join(import.meta.dirname, 'public'), { index: false, maxAge: '1h' }));
@@ -154,6 +158,22 @@ function createErrorHandler(views: Views): ErrorRequestHandler {
     if (prefersJson(req)) res.status(status).json({ error: message });
     else views.render(res, status, 'error', { title: TITLES[status] ?? 'Error', message });
   };
+}
+
+/**
+ * helmet's headers, computed once: with a fixed policy they are the same for every response, so each response only
+ * copies them instead of running helmet's dozen middlewares (fails loudly if a policy ever depends on the request).
+ */
+function constantHeaders(middleware: RequestHandler): [string, string][] {
+  const headers: [string, string][] = [];
+  let called = false;
+  const res = {
+    setHeader: (name: string, value: unknown) => headers.push([name, String(value)]),
+    removeHeader: () => {},
+  };
+  middleware({} as Request, res as unknown as Response, () => (called = true));
+  if (!called) throw new Error('helmet did not finish synchronously; its headers cannot be precomputed');
+  return headers;
 }
 
 function errorStatus(err: unknown): number {
