@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
-import { pinoHttp } from 'pino-http';
 import type { Config } from './config.ts';
 import { createCsrf } from './csrf.ts';
 import { HttpError } from './errors.ts';
@@ -26,6 +25,15 @@ export type AppDeps = {
 };
 
 const BODY_LIMIT = '8kb';
+const REQUEST_ID = /^[\w-]{1,64}$/;
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** From nginx's X-Request-Id (or made here without nginx): ties the app's log lines to nginx's access log. */
+    id: string;
+    log: Logger;
+  }
+}
 
 /** Builds the Express app from its dependencies. No I/O, never listens: server.ts and the tests do that. */
 export function createApp({ config, redis, users, log, isShuttingDown = () => false }: AppDeps) {
@@ -46,29 +54,21 @@ export function createApp({ config, redis, users, log, isShuttingDown = () => fa
     res.setHeader('X-Instance-Id', config.instanceId);
     next();
   });
-  app.use(
-    pinoHttp({
-      logger: log,
-      genReqId: (req, res) => {
-        const fromProxy = req.headers['x-request-id'];
-        const id = typeof fromProxy === 'string' && /^[\w-]{1,64}$/.test(fromProxy) ? fromProxy : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      // Probes would drown the log; everything else gets one line per request.
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
-      // Method, path and status only: no headers, so no cookies and no session IDs in the log.
-      serializers: {
-        req: (req: { id: string; method: string; url: string }) => ({
-          id: req.id,
-          method: req.method,
-          path: req.url.split('?')[0],
-        }),
-        res: (res: { statusCode: number }) => ({ status: res.statusCode }),
-      },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-    }),
-  );
+  // One access log line per request, written by nginx (infra/nginx/nginx.conf: request id, instance, status, timing):
+  // a second line from the app would double the log and cost it a write per request. The app logs what nginx cannot
+  // see (logins, failures), under the same request id.
+  app.use((req, res, next) => {
+    const fromProxy = req.headers['x-request-id'];
+    req.id = typeof fromProxy === 'string' && REQUEST_ID.test(fromProxy) ? fromProxy : randomUUID();
+    res.setHeader('X-Request-Id', req.id);
+    next();
+  });
+  // Built only when a line is logged; no headers, so no cookies and no session IDs in the log.
+  Object.defineProperty(app.request, 'log', {
+    get(this: Request) {
+      return log.child({ req: { id: this.id, method: this.method, path: this.path } });
+    },
+  });
   const securityHeaders = constantHeaders(
     helmet({
       contentSecurityPolicy: {
