@@ -50,19 +50,6 @@ export function createApp({ config, redis, users, log, isShuttingDown = () => fa
   // Exactly the number of proxies in front of us (nginx: 1), so req.ip and req.secure come from X-Forwarded-*.
   app.set('trust proxy', config.trustProxy);
 
-  app.use((_req, res, next) => {
-    res.setHeader('X-Instance-Id', config.instanceId);
-    next();
-  });
-  // One access log line per request, written by nginx (infra/nginx/nginx.conf: request id, instance, status, timing):
-  // a second line from the app would double the log and cost it a write per request. The app logs what nginx cannot
-  // see (logins, failures), under the same request id.
-  app.use((req, res, next) => {
-    const fromProxy = req.headers['x-request-id'];
-    req.id = typeof fromProxy === 'string' && REQUEST_ID.test(fromProxy) ? fromProxy : randomUUID();
-    res.setHeader('X-Request-Id', req.id);
-    next();
-  });
   // Built only when a line is logged; no headers, so no cookies and no session IDs in the log.
   Object.defineProperty(app.request, 'log', {
     get(this: Request) {
@@ -88,7 +75,15 @@ export function createApp({ config, redis, users, log, isShuttingDown = () => fa
       referrerPolicy: { policy: 'same-origin' },
     }),
   );
-  app.use((_req, res, next) => {
+  // One access log line per request, written by nginx (infra/nginx/nginx.conf: request id, instance, status, timing):
+  // a second line from the app would double the log and cost it a write per request. The app logs what nginx cannot
+  // see (logins, failures), under the same request id.
+  // One middleware for every header that every response carries.
+  app.use((req, res, next) => {
+    const fromProxy = req.headers['x-request-id'];
+    req.id = typeof fromProxy === 'string' && REQUEST_ID.test(fromProxy) ? fromProxy : randomUUID();
+    res.setHeader('X-Request-Id', req.id);
+    res.setHeader('X-Instance-Id', config.instanceId);
     for (const [name, value] of securityHeaders) res.setHeader(name, value);
     next();
   });
@@ -111,9 +106,10 @@ export function createApp({ config, redis, users, log, isShuttingDown = () => fa
   app.use((req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : forms(req, res, next)));
   app.use(sessions.middleware);
 
+  // The API first: its reads are most of the traffic, and need not walk past the page routes.
+  app.use(createApiRouter({ instanceId: config.instanceId }));
   app.use(createPagesRouter({ config, views, csrf }));
   app.use(createAuthRouter({ views, csrf, users, throttle, sessions }));
-  app.use(createApiRouter({ instanceId: config.instanceId }));
 
   app.use((req, _res, next) => next(new HttpError(404, `Nothing here: ${req.method} ${req.path}`)));
   app.use(createErrorHandler(views));
