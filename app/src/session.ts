@@ -40,7 +40,18 @@ export function createSessions({ config, redis }: { config: Pick<Config, 'sessio
     if ((req.method === 'GET' || req.method === 'HEAD') && !req.session.user && hasCookie(req)) clearCookie(res);
     next();
   };
-  const middleware = [expressSession, forgetStaleCookie];
+  // A read without a session cookie has nothing to load and, with saveUninitialized: false, nothing to save; yet
+  // express-session would make it a session ID, a session object and two hashes of it. It gets an empty session that
+  // refuses writes instead (a write would be a bug: sessions begin at a POST /login).
+  const anonymous = Object.freeze({}) as Request['session'];
+  const loadSession: RequestHandler = (req, res, next) => {
+    if ((req.method === 'GET' || req.method === 'HEAD') && !hasCookie(req)) {
+      req.session = anonymous;
+      return next();
+    }
+    expressSession(req, res, next);
+  };
+  const middleware = [loadSession, forgetStaleCookie];
 
   return { store, middleware, clearCookie };
 }
