@@ -9,6 +9,7 @@ import { SessionStore } from './session-store.ts';
 export type Sessions = ReturnType<typeof createSessions>;
 
 const COOKIE = 'sid';
+const ANONYMOUS = Object.freeze({}) as Request['session'];
 
 /**
  * express-session on the shared store, configured as its README recommends for a login app:
@@ -51,6 +52,13 @@ export function createSessions({ config, redis }: { config: Pick<Config, 'sessio
     // express-session reads the first cookie of its name, so a planted `sid=junk` sent before the real one (a sibling
     // subdomain's, or anyone's on the path over plain HTTP) would make the user anonymous: it sees only one we signed.
     const ours = cookieValues(req, name).find((value) => isSignedByUs(value, secrets));
+    // A read without a session cookie of ours has nothing to load and, with saveUninitialized: false, nothing to
+    // save; yet express-session would make it a session ID, a session object and two hashes of it. It gets an empty
+    // session that refuses writes instead (a write would be a bug: sessions begin at a POST /login).
+    if (!ours && (req.method === 'GET' || req.method === 'HEAD')) {
+      req.session = ANONYMOUS;
+      return next();
+    }
     keepOnlyCookie(req, name, ours);
     modeOf(req).handler(req, res, (err?: unknown) => {
       if (err) return next(err);
