@@ -3,7 +3,10 @@
 // nothing else on the request path (no security headers, no request log, no body parser but the login form's).
 // A login route and a read route, the same JSON as the project's GET /api/session.
 // Bench-only: any username logs in, no password, no CSRF check. It listens on loopback and is never deployed.
-//   PORT=3101 REDIS_URL=redis://127.0.0.1:6379 SESSION_SECRET=... node tools/bench/naive/server.ts
+// `npm run bench` runs three of it behind the same nginx as the project (tools/bench/naive-target.ts); it connects as
+// Redis's admin user (NAIVE_REDIS_URL), since the project's ACL would refuse connect-redis's GET.
+//   PORT=3101 NAIVE_REDIS_URL=redis://127.0.0.1:6379 SESSION_SECRET=... node tools/bench/naive/server.ts
+import { readFileSync } from 'node:fs';
 import { RedisStore } from 'connect-redis';
 import express from 'express';
 import session from 'express-session';
@@ -17,10 +20,11 @@ declare module 'express-session' {
 
 const port = Number(process.env.PORT ?? 3101);
 const instanceId = process.env.INSTANCE_ID ?? `naive-${port}`;
-const secret = process.env.SESSION_SECRET;
+const secret =
+  process.env.SESSION_SECRET ?? (process.env.SESSION_SECRET_FILE && readFileSync(process.env.SESSION_SECRET_FILE, 'utf8').trim());
 if (!secret) throw new Error('SESSION_SECRET is required');
 
-const redisClient = createClient({ url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' });
+const redisClient = createClient({ url: process.env.NAIVE_REDIS_URL ?? 'redis://127.0.0.1:6379' });
 redisClient.on('error', (err: Error) => console.error(`redis: ${err.message}`));
 await redisClient.connect();
 
@@ -50,7 +54,7 @@ app.get('/api/session', (req, res) => {
   res.json({ authenticated: Boolean(user), user: user ? { username: user.username } : null, instance: instanceId });
 });
 
-app.get('/healthz', (_req, res) => {
+app.get(['/healthz', '/readyz'], (_req, res) => {
   res.json({ status: 'ok' });
 });
 
