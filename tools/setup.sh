@@ -2,12 +2,12 @@
 # Installs what a fresh Debian/Ubuntu machine lacks for this project, then its npm dependencies
 # (which bring Node.js 24 from the npm registry: no system Node upgrade needed).
 #   bash tools/setup.sh          # for the demo: redis-server, nginx
-#   bash tools/setup.sh --test   # for the tests too: chromium for the end-to-end suite
+#   bash tools/setup.sh --test   # for the tests too: chromium for the end-to-end suite, wrk for the benchmark
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(redis-server nginx)
-[[ "${1:-}" == "--test" ]] && packages+=(chromium)
+[[ "${1:-}" == "--test" ]] && packages+=(chromium wrk)
 
 missing=()
 for package in "${packages[@]}"; do

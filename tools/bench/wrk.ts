@@ -61,6 +61,7 @@ end
   const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
   clearTimeout(timer);
   rmSync(dir, { recursive: true, force: true });
+  if (code === 127) throw new Error('wrk not found: install it with `bash tools/setup.sh --test` (Debian package wrk)');
   if (code !== 0) throw new Error(`wrk exited with ${code}: ${err.trim().split('\n')[0]}`);
   return { ...parseWrkOutput(out), cpuMicros: childCpuMicros(err) };
 }
