@@ -30,6 +30,7 @@ export async function bootNaiveTarget(options: BenchOptions, users: number, onSt
     appEntry: join(repoRoot, 'tools/bench/naive/server.ts'),
     env: { ...process.env, NAIVE_REDIS_URL: redisUrl('admin', secrets.redisAdminPassword, redisPort + PORT_SHIFT) },
     print: printToStackLog(runDir),
+    outputFile: join(runDir, 'children.log'),
   });
   onStack(stack);
   const cookies: string[] = [];
