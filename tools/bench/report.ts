@@ -67,7 +67,7 @@ export function benchReport({
     '',
     scenarioTable(rows),
     '',
-    `Logged-in reads ÷ anonymous: ${(read.load.rps / anonymous.load.rps).toFixed(2)} (the Redis round trip and session decoding); anonymous ÷ ceiling: ${(anonymous.load.rps / ceiling.load.rps).toFixed(2)} (middleware and request logging, no Redis).`,
+    `Logged-in reads ÷ anonymous: ${(read.load.rps / anonymous.load.rps).toFixed(2)} (the Redis round trip and session decoding); anonymous ÷ ceiling: ${(anonymous.load.rps / ceiling.load.rps).toFixed(2)} (middleware, no Redis).`,
     'App CPU µs/req: CPU time of the app instances (from /proc) divided by responses; steady when other work shares the machine, unlike req/s.',
     'Socket errors: read ECONNRESET when nginx closes a client keep-alive connection (keepalive_requests) after autocannon already wrote the next request; details in the JSON.',
     '',
