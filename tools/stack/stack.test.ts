@@ -150,6 +150,21 @@ describe('npm start (tools/stack/cli.ts)', () => {
     for (let i = 0; i < 6; i++) served.add((await fetch(`http://127.0.0.1:${nginx}/api/session`)).headers.get('x-instance-id')!);
     assert.deepEqual([...served].sort(), ['app-1', 'app-2']);
 
+    // One log line per request, nginx's access log, naming the instance that answered; the app adds none of its own.
+    const probe = await fetch(`http://127.0.0.1:${nginx}/api/session`);
+    const requestId = probe.headers.get('x-request-id')!;
+    await stack.printed(requestId);
+    const lines = stack
+      .output()
+      .split('\n')
+      .filter((line) => line.includes(requestId));
+    assert.equal(lines.length, 1, `one line for request ${requestId}:\n${lines.join('\n')}`);
+    const entry = JSON.parse(lines[0]!.replace(/^\[nginx\] /, '')) as Record<string, unknown>;
+    assert.deepEqual(
+      { uri: entry.uri, status: entry.status, instance: entry.instance },
+      { uri: '/api/session', status: 200, instance: probe.headers.get('x-instance-id') },
+    );
+
     // nginx answers only for the names it serves (infra/nginx/default-server.conf): any other Host, no answer.
     const statusAs = (host: string) =>
       new Promise<number>((resolve, reject) =>
