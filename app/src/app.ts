@@ -5,6 +5,7 @@ import helmet from 'helmet';
 import type { Config } from './config.ts';
 import { createCsrf } from './csrf.ts';
 import { HttpError } from './errors.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
 import type { Logger } from './log.ts';
 import type { RedisClient } from './redis.ts';
 import { createApiRouter } from './routes/api.ts';
@@ -22,6 +23,8 @@ export type AppDeps = {
   users: UserDirectory;
   log: Logger;
   isShuttingDown?: () => boolean;
+  /** The instance's metrics (server.ts serves them on METRICS_PORT); a private set when not given. */
+  metrics?: Metrics;
 };
 
 const BODY_LIMIT = '8kb';
@@ -36,11 +39,12 @@ declare module 'express-serve-static-core' {
 }
 
 /** Builds the Express app from its dependencies. No I/O, never listens: server.ts and the tests do that. */
-export function createApp({ config, redis, users, log, isShuttingDown = () => false }: AppDeps) {
+export function createApp({ config, redis, users, log, isShuttingDown = () => false, metrics }: AppDeps) {
+  metrics ??= createMetrics({ instanceId: config.instanceId, defaultMetrics: false });
   const app = express();
   const views = createViews({ instanceId: config.instanceId });
   const csrf = createCsrf({ secrets: config.session.secrets });
-  const sessions = createSessions({ config, redis });
+  const sessions = createSessions({ config, redis, metrics });
   const throttle = createLoginThrottle({ redis, config });
 
   app.disable('x-powered-by');
@@ -49,6 +53,8 @@ export function createApp({ config, redis, users, log, isShuttingDown = () => fa
   app.set('etag', false);
   // Exactly the number of proxies in front of us (nginx: 1), so req.ip and req.secure come from X-Forwarded-*.
   app.set('trust proxy', config.trustProxy);
+  // First, so every request is timed and counted, whatever answers it.
+  app.use(metrics.httpMiddleware);
 
   // Built only when a line is logged; no headers, so no cookies and no session IDs in the log.
   Object.defineProperty(app.request, 'log', {
@@ -109,7 +115,7 @@ export function createApp({ config, redis, users, log, isShuttingDown = () => fa
   // The API first: its reads are most of the traffic, and need not walk past the page routes.
   app.use(createApiRouter({ instanceId: config.instanceId }));
   app.use(createPagesRouter({ config, views, csrf }));
-  app.use(createAuthRouter({ views, csrf, users, throttle, sessions }));
+  app.use(createAuthRouter({ views, csrf, users, throttle, sessions, metrics }));
 
   app.use((req, _res, next) => next(new HttpError(404, `Nothing here: ${req.method} ${req.path}`)));
   app.use(createErrorHandler(views));

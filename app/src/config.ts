@@ -63,6 +63,8 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).default(0),
+  // Prometheus's registered default port for Node.js client metrics; never proxied by nginx. 0: any free port.
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
 });
 
 /** Production has no defaults for secrets and no demo users unless asked for. */
@@ -156,6 +158,7 @@ export function loadConfig(env: Env = process.env, readFile = (path: string) => 
     logLevel: values.LOG_LEVEL,
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,
     shutdownDelayMs: values.SHUTDOWN_DELAY_MS,
+    metricsPort: values.METRICS_PORT,
     /** Names of the variables that fell back to development defaults; printed at start. */
     developmentDefaults,
   });

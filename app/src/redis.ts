@@ -42,7 +42,7 @@ export function createRedisClient(config: Pick<Config, 'redis' | 'instanceId'>, 
   return client;
 }
 
-class DeadlineExceededError extends Error {
+export class DeadlineExceededError extends Error {
   constructor(timeoutMs: number) {
     super(`no reply from redis within ${timeoutMs} ms`);
   }

@@ -1,4 +1,5 @@
 import { type SessionData, Store } from 'express-session';
+import type { StoreOperation } from './metrics.ts';
 import type { RedisClient } from './redis.ts';
 import { withDeadline } from './redis.ts';
 
@@ -11,6 +12,8 @@ declare module 'express-session' {
     theme: 'light' | 'dark';
   }
 }
+
+type Observe = <T>(operation: StoreOperation, command: Promise<T>) => Promise<T>;
 
 export const SESSION_PREFIX = 'sess:';
 
@@ -54,6 +57,7 @@ export class SessionStore extends Store {
   readonly #commandTimeoutMs: number;
   readonly #storedCookie: object;
   readonly #creating = new WeakSet<object>();
+  readonly #observe: Observe;
 
   constructor(options: {
     client: RedisClient;
@@ -61,8 +65,11 @@ export class SessionStore extends Store {
     absoluteTimeoutS: number;
     commandTimeoutMs: number;
     cookie: object;
+    /** Times each command (metrics.observeStore); by default nothing is recorded. */
+    observe?: Observe;
   }) {
     super();
+    this.#observe = options.observe ?? ((_operation, command) => command);
     this.#client = options.client;
     this.#idleTimeoutS = options.idleTimeoutS;
     this.#absoluteTimeoutS = options.absoluteTimeoutS;
@@ -109,7 +116,7 @@ export class SessionStore extends Store {
   }
 
   async #get(sid: string): Promise<SessionData | null> {
-    const text = await this.#run(this.#client.getEx(SESSION_PREFIX + sid, { type: 'EX', value: this.#idleTimeoutS }));
+    const text = await this.#run('read', this.#client.getEx(SESSION_PREFIX + sid, { type: 'EX', value: this.#idleTimeoutS }));
     if (!text) return null;
     const session = { ...JSON.parse(text), cookie: { ...this.#storedCookie } } as SessionData;
     // Past the absolute timeout, whatever the TTL says (every read slides it): gone, as if it had expired.
@@ -126,6 +133,7 @@ export class SessionStore extends Store {
     const creating = this.#creating.has(session);
     const { cookie: _cookie, ...data } = session;
     const reply = await this.#run(
+      'write',
       this.#client.set(SESSION_PREFIX + sid, JSON.stringify(data), {
         expiration: { type: 'EX', value: ttl },
         condition: creating ? 'NX' : 'XX',
@@ -138,7 +146,7 @@ export class SessionStore extends Store {
   }
 
   async #destroy(sid: string): Promise<void> {
-    await this.#run(this.#client.del(SESSION_PREFIX + sid));
+    await this.#run('destroy', this.#client.del(SESSION_PREFIX + sid));
   }
 
   /** Seconds until the session must end: the idle timeout, cut short by the absolute one. */
@@ -148,7 +156,7 @@ export class SessionStore extends Store {
     return Math.min(this.#idleTimeoutS, absoluteLeftS);
   }
 
-  #run<T>(command: Promise<T>): Promise<T> {
-    return withDeadline(command, this.#commandTimeoutMs);
+  #run<T>(operation: StoreOperation, command: Promise<T>): Promise<T> {
+    return this.#observe(operation, withDeadline(command, this.#commandTimeoutMs));
   }
 }

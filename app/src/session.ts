@@ -3,6 +3,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import session, { type SessionData } from 'express-session';
 import type { Config } from './config.ts';
 import { cookieName, cookieValues, keepOnlyCookie } from './cookies.ts';
+import type { Metrics } from './metrics.ts';
 import type { RedisClient } from './redis.ts';
 import { SessionStore } from './session-store.ts';
 
@@ -17,7 +18,15 @@ const ANONYMOUS = Object.freeze({}) as Request['session'];
  * The cookie is a browser-session cookie; the server decides when the session ends (Redis TTL + loginAt).
  * Its name is `__Host-sid` over HTTPS and `sid` over plain HTTP (cookies.ts), so there is one express-session per name.
  */
-export function createSessions({ config, redis }: { config: Pick<Config, 'session' | 'redis'>; redis: RedisClient }) {
+export function createSessions({
+  config,
+  redis,
+  metrics,
+}: {
+  config: Pick<Config, 'session' | 'redis'>;
+  redis: RedisClient;
+  metrics?: Pick<Metrics, 'observeStore'>;
+}) {
   const cookie = { httpOnly: true, sameSite: 'lax', path: '/' } as const;
   const { secrets } = config.session;
   // One store per express-session: express-session hands its store the function that makes new sessions (with
@@ -29,6 +38,7 @@ export function createSessions({ config, redis }: { config: Pick<Config, 'sessio
       absoluteTimeoutS: config.session.absoluteTimeoutS,
       commandTimeoutMs: config.redis.commandTimeoutMs,
       cookie,
+      ...(metrics ? { observe: metrics.observeStore } : {}),
     });
     const handler = session({
       name: cookieName(COOKIE, { secure }),

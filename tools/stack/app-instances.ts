@@ -20,7 +20,10 @@ type InstancesOptions = {
   log: (message: string) => void;
 };
 
-type Instance = { n: number; id: string; port: number; child: Child | undefined; state: State };
+type Instance = { n: number; id: string; port: number; metricsPort: number; child: Child | undefined; state: State };
+
+/** Instance n serves its metrics on appBasePort + METRICS_PORT_OFFSET + n (3051.. beside the apps' 3001..). */
+export const METRICS_PORT_OFFSET = 50;
 
 /** App instances app-1..N: the same entry point, each with its port and INSTANCE_ID. */
 export function createAppInstances(options: InstancesOptions) {
@@ -30,6 +33,7 @@ export function createAppInstances(options: InstancesOptions) {
     n: i + 1,
     id: `app-${i + 1}`,
     port: appBasePort + i + 1,
+    metricsPort: appBasePort + METRICS_PORT_OFFSET + i + 1,
     child: undefined,
     state: 'stopped',
   }));
@@ -45,11 +49,12 @@ export function createAppInstances(options: InstancesOptions) {
     id: target.id,
     port: target.port,
     url: `http://127.0.0.1:${target.port}`,
+    metricsUrl: `http://127.0.0.1:${target.metricsPort}/metrics`,
     pid: target.child?.isRunning() ? target.child.pid : undefined,
     state: target.state,
   });
 
-  function instanceEnv({ port, id }: Instance, overrides: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  function instanceEnv({ port, metricsPort, id }: Instance, overrides: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
     const inherited = { ...env };
     // The stack provides the Redis credentials; inherited variants would conflict with them.
     for (const name of ['REDIS_PASSWORD', 'REDIS_PASSWORD_FILE', 'SESSION_SECRET_FILE']) delete inherited[name];
@@ -58,6 +63,7 @@ export function createAppInstances(options: InstancesOptions) {
       NODE_ENV: 'production',
       HOST: '127.0.0.1',
       PORT: String(port),
+      METRICS_PORT: String(metricsPort),
       INSTANCE_ID: id,
       TRUST_PROXY: '1',
       // The same shape as compose: user in the URL, passwords and secrets in files.

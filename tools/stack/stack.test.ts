@@ -22,7 +22,8 @@ const CLI = join(import.meta.dirname, 'cli.ts');
 async function freeAppBase(): Promise<number> {
   for (let tries = 0; tries < 50; tries++) {
     const base = 30000 + Math.floor(Math.random() * 2700);
-    if ((await isPortFree(base + 1)) && (await isPortFree(base + 2))) return base;
+    const ports = [base + 1, base + 2, base + 51, base + 52]; // the apps and their metrics listeners
+    if ((await Promise.all(ports.map(isPortFree))).every(Boolean)) return base;
   }
   throw new Error('no two free ports in 30001..32701');
 }
@@ -85,7 +86,7 @@ async function runStack(
     for (const pid of processesOfRun(marker, sessions)) process.kill(pid, 'SIGKILL');
     rmSync(runDir, { recursive: true, force: true });
   });
-  const allPorts = [ports.nginx, ports.redis, ports.control, ports.appBase + 1, ports.appBase + 2];
+  const allPorts = [ports.nginx, ports.redis, ports.control, ...[1, 2, 51, 52].map((n) => ports.appBase + n)];
   return {
     ...run,
     /** The runner's children seen so far (Redis, each instance, nginx, and short-lived helpers such as sh). */

@@ -7,7 +7,7 @@ import { findTools } from '../lib/prereqs.ts';
 import { redisUrl } from '../lib/redis.ts';
 import { renderAcl } from '../lib/redis-server.ts';
 import { ensureSecrets } from '../lib/secrets.ts';
-import { createAppInstances } from './app-instances.ts';
+import { createAppInstances, METRICS_PORT_OFFSET } from './app-instances.ts';
 import { stopLeftovers } from './leftovers.ts';
 import { createNginxProcess } from './nginx-process.ts';
 import { createRedisProcess } from './redis-process.ts';
@@ -67,6 +67,7 @@ export async function startStack(options: StackOptions = {}) {
     { port: nginxPort, what: 'nginx' },
     { port: redisPort, what: 'redis' },
     ...appPorts.map((port, i) => ({ port, what: `app-${i + 1}` })),
+    ...appPorts.map((port, i) => ({ port: port + METRICS_PORT_OFFSET, what: `app-${i + 1} metrics` })),
   ]);
 
   for (const dir of [paths.runDir, paths.redis, paths.nginx]) mkdirSync(dir, { recursive: true });

@@ -34,7 +34,7 @@ export async function startServer(
   env: Record<string, string | undefined> = {},
 ) {
   const port = await freePort();
-  const server = spawnServer(t, { NODE_ENV: 'development', PORT: String(port), REDIS_URL: redis.url, ...env });
+  const server = spawnServer(t, { NODE_ENV: 'development', PORT: String(port), METRICS_PORT: '0', REDIS_URL: redis.url, ...env });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${url}/healthz`)).ok, { what: `the server on ${port}`, timeoutMs: 10_000 });
   return { ...server, port, url };
