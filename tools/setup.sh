@@ -2,12 +2,13 @@
 # Installs what a fresh Debian/Ubuntu machine lacks for this project, then its npm dependencies
 # (which bring Node.js 24 from the npm registry: no system Node upgrade needed).
 #   bash tools/setup.sh          # for the demo: redis-server, nginx
-#   bash tools/setup.sh --test   # for the tests too: chromium for the end-to-end suite, wrk for the benchmark
+#   bash tools/setup.sh --test   # for the tests too: chromium for the end-to-end suite, wrk for the benchmark,
+#                                # prometheus (and its promtool) for the alert rules and the live metrics test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(redis-server nginx)
-[[ "${1:-}" == "--test" ]] && packages+=(chromium wrk)
+[[ "${1:-}" == "--test" ]] && packages+=(chromium wrk prometheus)
 
 missing=()
 for package in "${packages[@]}"; do
