@@ -11,8 +11,10 @@ Ctrl-C (or SIGTERM) stops everything. The library behind it is tools/stack/start
   npm start                          3 instances, http://127.0.0.1:8080
   npm start -- --instances 5         or STACK_INSTANCES=5
   npm start -- --control             or STACK_CONTROL=1: control API on 127.0.0.1:8099 (--control-port / STACK_CONTROL_PORT)
+  npm start -- --with-prometheus     also a real Prometheus on 127.0.0.1:9090 (--prometheus-port) scraping every instance's
+                                     metrics (127.0.0.1:3051..) with the shipped alert rules
 
-Options: --instances N, --control, --control-port N, --nginx-port N (8080), --redis-port N (6380),
+Options: --instances N, --control, --control-port N, --with-prometheus, --prometheus-port N, --nginx-port N (8080), --redis-port N (6380),
 --app-base-port N (3000: apps on 3001..), --run-dir DIR (.run/), --help`;
 
 const { values, integer } = parseCommandLine(
@@ -26,6 +28,8 @@ const { values, integer } = parseCommandLine(
     'redis-port': { type: 'string' },
     'app-base-port': { type: 'string' },
     'run-dir': { type: 'string' },
+    'with-prometheus': { type: 'boolean', default: false },
+    'prometheus-port': { type: 'string', default: '9090' },
   },
 );
 const portOption = (name: 'nginx-port' | 'redis-port' | 'app-base-port') =>
@@ -83,6 +87,7 @@ try {
     redisPort: portOption('redis-port'),
     appBasePort: portOption('app-base-port'),
     runDir: values['run-dir'],
+    ...(values['with-prometheus'] ? { prometheusPort: integer('prometheus-port') } : {}),
     ...(process.env.STACK_APP_ENTRY ? { appEntry: process.env.STACK_APP_ENTRY } : {}),
     signal: starting.signal,
   });
@@ -103,5 +108,7 @@ if (stack) {
     `redis (admin, for operators and the benchmark): ${withoutPassword(stack.urls.redisAdmin)} (password: ${stack.redisAdminPasswordFile})`,
   );
   if (control) log(`control API: http://127.0.0.1:${controlPort}/status`);
+  const { prometheus } = stack.status();
+  if (prometheus) log(`prometheus: ${prometheus.url}/alerts`);
   log('press Ctrl-C to stop');
 }

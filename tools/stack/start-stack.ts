@@ -8,6 +8,8 @@ import { redisUrl } from '../lib/redis.ts';
 import { renderAcl } from '../lib/redis-server.ts';
 import { ensureSecrets } from '../lib/secrets.ts';
 import { createAppInstances, METRICS_PORT_OFFSET } from './app-instances.ts';
+import { createPrometheusProcess } from './prometheus-process.ts';
+import { findExecutable } from '../lib/prereqs.ts';
 import { stopLeftovers } from './leftovers.ts';
 import { createNginxProcess } from './nginx-process.ts';
 import { createRedisProcess } from './redis-process.ts';
@@ -35,6 +37,10 @@ export type StackOptions = {
   readyTimeoutMs?: number;
   /** SIGTERM grace before SIGKILL; above the app's SHUTDOWN_TIMEOUT_MS default (10s). */
   appStopTimeoutMs?: number;
+  /** Also a real Prometheus scraping every instance with the shipped config and alert rules, on this port. */
+  prometheusPort?: number;
+  /** Its scrape and rule-evaluation interval (default 5 s; the shipped config says 15 s). */
+  prometheusIntervalS?: number;
   /** Aborting it during start-up stops whatever was started; startStack then rejects. */
   signal?: AbortSignal;
 };
@@ -68,6 +74,7 @@ export async function startStack(options: StackOptions = {}) {
     { port: redisPort, what: 'redis' },
     ...appPorts.map((port, i) => ({ port, what: `app-${i + 1}` })),
     ...appPorts.map((port, i) => ({ port: port + METRICS_PORT_OFFSET, what: `app-${i + 1} metrics` })),
+    ...(options.prometheusPort === undefined ? [] : [{ port: options.prometheusPort, what: 'prometheus' }]),
   ]);
 
   for (const dir of [paths.runDir, paths.redis, paths.nginx]) mkdirSync(dir, { recursive: true });
@@ -116,12 +123,29 @@ export async function startStack(options: StackOptions = {}) {
     readyTimeoutMs,
   });
 
+  const prometheusBinary = options.prometheusPort === undefined ? undefined : findExecutable('prometheus');
+  if (options.prometheusPort !== undefined && !prometheusBinary)
+    throw new Error('prometheus not found. Install it with:\n  sudo apt-get install -y prometheus');
+  const prometheus =
+    options.prometheusPort === undefined || !prometheusBinary
+      ? undefined
+      : createPrometheusProcess({
+          supervisor,
+          prometheus: prometheusBinary,
+          port: options.prometheusPort,
+          dir: join(paths.runDir, 'prometheus'),
+          metricsPorts: appPorts.map((port) => port + METRICS_PORT_OFFSET),
+          intervalS: options.prometheusIntervalS ?? 5,
+          readyTimeoutMs,
+        });
+
   let stopping: Promise<void> | undefined;
   /** Front to back: nginx stops taking requests, the apps drain, then Redis writes its AOF and exits. */
   function stop() {
     stopping ??= (async () => {
       supervisor.close();
       log('stopping');
+      await prometheus?.stop();
       await nginx.stop();
       await instances.stopAll();
       await redis.stop();
@@ -136,6 +160,7 @@ export async function startStack(options: StackOptions = {}) {
     nginx: nginx.status(),
     redis: redis.status(),
     instances: instances.status(),
+    ...(prometheus ? { prometheus: prometheus.status() } : {}),
     demoUsers: parseUsers(demoUsers).map((user) => user.username),
     runDir: paths.runDir,
   });
@@ -153,6 +178,11 @@ export async function startStack(options: StackOptions = {}) {
     log(`starting nginx on 127.0.0.1:${nginxPort}`);
     await nginx.start();
     options.signal?.throwIfAborted();
+    if (prometheus) {
+      log(`starting prometheus on ${prometheus.url}`);
+      await prometheus.start();
+      options.signal?.throwIfAborted();
+    }
   } catch (err) {
     await stop();
     throw err;
