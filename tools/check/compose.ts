@@ -37,12 +37,12 @@ export function checkComposeShape(): CheckResult {
   const services = compose.services ?? {};
   const problems: string[] = [];
   const expect = (ok: boolean, problem: string) => ok || problems.push(problem);
-  const { app, nginx, redis } = services;
+  const { app, nginx, redis, prometheus } = services;
   expect(
-    Object.keys(services).sort().join() === 'app,nginx,redis',
-    `services are ${Object.keys(services).join(', ')}; expected app, nginx, redis`,
+    Object.keys(services).sort().join() === 'app,nginx,prometheus,redis',
+    `services are ${Object.keys(services).join(', ')}; expected app, nginx, prometheus, redis`,
   );
-  if (!app || !nginx || !redis) return { ok: false, problems };
+  if (!app || !nginx || !redis || !prometheus) return { ok: false, problems };
 
   expect(app.deploy?.replicas === 3, 'app: deploy.replicas must be 3');
   expect(app.init === true, 'app: init: true (tini as PID 1)');
@@ -65,6 +65,18 @@ export function checkComposeShape(): CheckResult {
     !!nginxVersion && Number(nginxVersion[1]) * 1000 + Number(nginxVersion[2]) >= 1028,
     'nginx: image nginx:1.28 or newer (upstream resolve needs >= 1.27.3)',
   );
+
+  expect(!app.ports && (app.expose?.includes('9464') ?? false), 'app: metrics port 9464 exposed to the network, not published');
+  expect(
+    prometheus.ports?.length === 1 && prometheus.ports[0] === '127.0.0.1:9090:9090',
+    'prometheus: publishes only 127.0.0.1:9090',
+  );
+  expect(!!prometheus.healthcheck?.test, 'prometheus: healthcheck');
+  expect(
+    prometheus.depends_on?.app?.condition === 'service_healthy',
+    'prometheus: depends_on app with condition service_healthy',
+  );
+  expect(!/:latest$/.test(prometheus.image ?? ':latest'), 'prometheus: a pinned image tag');
 
   expect(!redis.ports, 'redis: must not publish ports (expose only)');
   expect(redis.expose?.includes('6379') ?? false, 'redis: expose 6379');
