@@ -57,13 +57,19 @@ function processesOfRun(marker: string, sessions: Set<number>): number[] {
  */
 async function runStack(
   t: TestContext,
-  { control = false, env = process.env, nginxPort }: { control?: boolean; env?: NodeJS.ProcessEnv; nginxPort?: number } = {},
+  {
+    control = false,
+    prometheus = false,
+    env = process.env,
+    nginxPort,
+  }: { control?: boolean; prometheus?: boolean; env?: NodeJS.ProcessEnv; nginxPort?: number } = {},
 ) {
   const runDir = mkdtempSync(join(tmpdir(), 'stack-test-'));
   const ports = {
     nginx: nginxPort ?? (await freePort()),
     redis: await freePort(),
     control: await freePort(),
+    prometheus: await freePort(),
     appBase: await freeAppBase(),
   };
   const marker = `STACK_TEST_RUN=${randomUUID()}`;
@@ -72,6 +78,7 @@ async function runStack(
     ...['--run-dir', runDir, '--instances', '2', '--nginx-port', String(ports.nginx), '--redis-port', String(ports.redis)],
     ...['--app-base-port', String(ports.appBase)],
     ...(control ? ['--control', '--control-port', String(ports.control)] : []),
+    ...(prometheus ? ['--with-prometheus', '--prometheus-port', String(ports.prometheus)] : []),
   ];
   const run = spawnCaptured(process.execPath, [CLI, ...args], { env: { ...env, [markerName]: markerValue } });
   // The sessions of the runner's children, sampled while it runs: whatever they leave behind is found by session.
@@ -86,7 +93,7 @@ async function runStack(
     for (const pid of processesOfRun(marker, sessions)) process.kill(pid, 'SIGKILL');
     rmSync(runDir, { recursive: true, force: true });
   });
-  const allPorts = [ports.nginx, ports.redis, ports.control, ...[1, 2, 51, 52].map((n) => ports.appBase + n)];
+  const allPorts = [ports.nginx, ports.redis, ports.control, ports.prometheus, ...[1, 2, 51, 52].map((n) => ports.appBase + n)];
   return {
     ...run,
     /** The runner's children seen so far (Redis, each instance, nginx, and short-lived helpers such as sh). */
@@ -132,7 +139,7 @@ const accepting = (port: number) =>
 
 describe('npm start (tools/stack/cli.ts)', () => {
   it('--instances 2 › two instances behind nginx; no secret in the output or the status; Ctrl-C leaves no process and no listening port', async (t) => {
-    const stack = await runStack(t, { control: true });
+    const stack = await runStack(t, { control: true, prometheus: true });
     // The runner prints "ready" once nginx answers /readyz (polled, like everything here).
     await stack.printed('[stack] ready:');
     const { nginx, control } = stack.ports;
@@ -184,10 +191,24 @@ describe('npm start (tools/stack/cli.ts)', () => {
       assert.equal(statusText.includes(secret), false, `GET /status shows secret ${i + 1}: ${statusText}`);
       assert.equal(stack.output().includes(secret), false, `the output shows secret ${i + 1}`);
     }
-    type Status = { redis: { pid: number }; nginx: { pid: number }; instances: { pid: number }[] };
+    type Status = {
+      redis: { pid: number };
+      nginx: { pid: number };
+      prometheus: { pid: number; state: string };
+      instances: { pid: number; port: number; metricsUrl: string }[];
+    };
     const status = JSON.parse(statusText) as Status;
-    const pids: number[] = [status.redis.pid, status.nginx.pid, ...status.instances.map((instance) => instance.pid)];
-    assert.equal(pids.filter(Boolean).length, 4);
+    // --with-prometheus: a real Prometheus, ready; each instance's metrics on a port of its own, not through nginx.
+    assert.equal(status.prometheus.state, 'ready');
+    for (const { metricsUrl } of status.instances) assert.equal((await fetch(metricsUrl)).status, 200);
+    assert.equal((await fetch(`http://127.0.0.1:${nginx}/metrics`)).status, 404);
+    const pids: number[] = [
+      status.redis.pid,
+      status.nginx.pid,
+      status.prometheus.pid,
+      ...status.instances.map((instance) => instance.pid),
+    ];
+    assert.equal(pids.filter(Boolean).length, 5);
     for (const pid of pids) assert.ok(stack.sessions.has(pid), `the test sees child ${pid}, whose session it watches`);
 
     stack.child.kill('SIGINT');
