@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 
 packages=(redis-server nginx)
 [[ "${1:-}" == "--test" ]] && packages+=(chromium)
+# check:infra also needs kubectl >= 1.27 (kustomize v5) for infra/k8s. Not installed here: Debian 12's
+# kubernetes-client is 1.20 (kustomize v2, which cannot build the overlays); install kubectl from
+# https://pkgs.k8s.io (the Kubernetes apt repository) instead. check:infra names the version it found.
 
 missing=()
 for package in "${packages[@]}"; do

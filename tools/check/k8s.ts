@@ -9,7 +9,13 @@ import { resultOf, type CheckResult } from './result.ts';
 
 export const overlays = ['single', 'sentinel', 'managed'] as const;
 
-type Manifest = { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> }; spec?: any; data?: any };
+type Manifest = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; labels?: Record<string, string> };
+  spec?: any;
+  data?: any;
+};
 
 /** The overlay's build as kubectl sees it; the base reads ../../nginx and ../../redis, hence the load restrictor. */
 export async function buildOverlay(overlay: string): Promise<Manifest[]> {
@@ -36,6 +42,7 @@ async function validate(manifest: Manifest): Promise<string | undefined> {
   } catch (err) {
     return `${manifest.kind} ${manifest.metadata.name}: ${(err as Error).message}`;
   }
+  return undefined;
 }
 
 export async function checkK8sSchemas(overlay: string): Promise<CheckResult> {
@@ -59,7 +66,9 @@ const matches = (selector: Record<string, string> = {}, labels: Record<string, s
 
 /** The environment variable names of compose's app service (its environment map). */
 export function composeAppEnvNames(): string[] {
-  const compose = parse(readFileSync(shippedFiles.composeFile, 'utf8')) as { services: { app: { environment: Record<string, string> } } };
+  const compose = parse(readFileSync(shippedFiles.composeFile, 'utf8')) as {
+    services: { app: { environment: Record<string, string> } };
+  };
   return Object.keys(compose.services.app.environment).sort();
 }
 
@@ -82,7 +91,8 @@ export async function checkK8sShape(overlay: string): Promise<CheckResult> {
   const pod = app.spec.template.spec;
   const podLabels = app.spec.template.metadata?.labels;
   const container = pod.containers.find((c: any) => c.name === 'app');
-  const env: Record<string, string> = manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.name.startsWith('app-env-'))?.data ?? {};
+  const env: Record<string, string> =
+    manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.name.startsWith('app-env-'))?.data ?? {};
 
   expect(app.spec.replicas === 3, 'app: replicas must be 3');
   expect(matches(app.spec.selector?.matchLabels, podLabels), 'app: selector does not match its pod labels');
@@ -99,7 +109,10 @@ export async function checkK8sShape(overlay: string): Promise<CheckResult> {
     pod.terminationGracePeriodSeconds * 1000 > delayMs + timeoutMs,
     `app: terminationGracePeriodSeconds (${pod.terminationGracePeriodSeconds}) must exceed SHUTDOWN_DELAY_MS + SHUTDOWN_TIMEOUT_MS`,
   );
-  expect(container?.resources?.requests?.cpu && container?.resources?.limits?.memory, 'app: needs a cpu request and a memory limit');
+  expect(
+    container?.resources?.requests?.cpu && container?.resources?.limits?.memory,
+    'app: needs a cpu request and a memory limit',
+  );
   expect(pod.automountServiceAccountToken === false, 'app: automountServiceAccountToken must be false');
 
   // Every pod: non-root, RuntimeDefault seccomp, and each container read-only, ALL capabilities dropped.
@@ -123,7 +136,10 @@ export async function checkK8sShape(overlay: string): Promise<CheckResult> {
   }
 
   const pdb = find('PodDisruptionBudget', 'app');
-  expect(matches(pdb?.spec?.selector?.matchLabels, podLabels), "PodDisruptionBudget app: selector must match the app's pod labels");
+  expect(
+    matches(pdb?.spec?.selector?.matchLabels, podLabels),
+    "PodDisruptionBudget app: selector must match the app's pod labels",
+  );
   const hpa = find('HorizontalPodAutoscaler', 'app');
   expect(
     hpa?.spec?.scaleTargetRef?.kind === 'Deployment' && hpa.spec.scaleTargetRef.name === 'app' && hpa.spec.minReplicas >= 3,
@@ -151,7 +167,10 @@ export async function checkK8sShape(overlay: string): Promise<CheckResult> {
       .flatMap((rule: any) => rule.from ?? [{}])
       .map((peer: any) => peer.podSelector?.matchLabels?.['app.kubernetes.io/name'] ?? 'anyone');
   const appPeers = allowedFrom('app');
-  expect(appPeers.length > 0 && appPeers.every((peer) => peer === 'nginx'), `NetworkPolicy: app must admit only nginx, admits ${appPeers.join(', ') || 'nothing (no policy)'}`);
+  expect(
+    appPeers.length > 0 && appPeers.every((peer) => peer === 'nginx'),
+    `NetworkPolicy: app must admit only nginx, admits ${appPeers.join(', ') || 'nothing (no policy)'}`,
+  );
   if (overlay !== 'managed') {
     const redisPeers = allowedFrom('redis');
     expect(
@@ -167,14 +186,32 @@ export async function checkK8sShape(overlay: string): Promise<CheckResult> {
   return resultOf(problems);
 }
 
+const MIN_KUBECTL_MINOR = 27;
+
+/** kustomize v5 (kubectl >= 1.27) is what the overlays are written for; Debian 12's kubernetes-client is 1.20. */
+async function kubectlVersion(): Promise<{ problem?: string }> {
+  const install = 'install kubectl >= 1.27 from https://pkgs.k8s.io (Debian 12 ships 1.20 as kubernetes-client)';
+  try {
+    const { code, output } = await run('kubectl', ['version', '--client', '-o', 'json'], { cwd: repoRoot, stdout: true });
+    const minor = Number.parseInt(JSON.parse(output).clientVersion?.minor ?? '', 10);
+    if (code !== 0 || !(minor >= MIN_KUBECTL_MINOR)) return { problem: `kubectl 1.${minor} found: ${install}` };
+    return {};
+  } catch (err) {
+    return { problem: `kubectl not usable (${(err as Error).message}): ${install}` };
+  }
+}
+
 /** Both checks for every overlay, named for check:infra's table. */
 export async function checkK8s(): Promise<Record<string, CheckResult>> {
   const results: Record<string, CheckResult> = {};
+  const version = await kubectlVersion();
+  if (version.problem) return { 'k8s: kubectl >= 1.27 (kustomize v5) builds the overlays': resultOf([version.problem]) };
   for (const overlay of overlays) {
     results[`k8s ${overlay}: kustomize build valid against the Kubernetes 1.27 OpenAPI schemas (kubernetes-models)`] =
       await checkK8sSchemas(overlay);
-    results[`k8s ${overlay}: probes, shutdown timing, hardening, PDB/HPA on the app, pinned images, compose's env, NetworkPolicies`] =
-      await checkK8sShape(overlay);
+    results[
+      `k8s ${overlay}: probes, shutdown timing, hardening, PDB/HPA on the app, pinned images, compose's env, NetworkPolicies`
+    ] = await checkK8sShape(overlay);
   }
   return results;
 }
