@@ -1,6 +1,7 @@
 // infra/k8s: every overlay's `kubectl kustomize` build validated against the Kubernetes OpenAPI schemas
 // bundled by kubernetes-models (v1.27.1 API, a devDependency), plus what the README promises about it.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { repoRoot, shippedFiles } from '../lib/paths.ts';
@@ -206,6 +207,8 @@ export async function checkK8s(): Promise<Record<string, CheckResult>> {
   const results: Record<string, CheckResult> = {};
   const version = await kubectlVersion();
   if (version.problem) return { 'k8s: kubectl >= 1.27 (kustomize v5) builds the overlays': resultOf([version.problem]) };
+  results["k8s: the README's kubectl create secret commands make every Secret and key the overlays mount"] =
+    await checkK8sSecretCommands();
   for (const overlay of overlays) {
     results[`k8s ${overlay}: kustomize build valid against the Kubernetes 1.27 OpenAPI schemas (kubernetes-models)`] =
       await checkK8sSchemas(overlay);
@@ -214,4 +217,59 @@ export async function checkK8s(): Promise<Record<string, CheckResult>> {
     ] = await checkK8sShape(overlay);
   }
   return results;
+}
+
+/**
+ * The README's `kubectl create secret` commands, run offline (--dry-run=client) on placeholder files, create every
+ * Secret and key the overlays reference.
+ */
+export async function checkK8sSecretCommands(): Promise<CheckResult> {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('### Kubernetes'));
+  const commands = [...section.matchAll(/^kubectl -n redis-session create secret generic (?:.*\\\n)*.*$/gm)].map((m) =>
+    m[0].replace(/\\\n\s*/g, ' ').replace(/\s+#.*$/, ''),
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'k8s-secrets-'));
+  try {
+    mkdirSync(join(dir, 'secrets'));
+    mkdirSync(join(dir, 'path/to'), { recursive: true });
+    for (const file of ['secrets/session_secret', 'secrets/redis_app_password', 'secrets/redis_admin_password', 'path/to/ca.crt'])
+      writeFileSync(join(dir, file), 'placeholder');
+    const created = new Map<string, Set<string>>();
+    const problems: string[] = [];
+    for (const command of commands) {
+      const args = command.split(/\s+/).slice(1).concat(['--dry-run=client', '-o', 'json']);
+      const { code, output } = await run('kubectl', args, { cwd: dir, stdout: true });
+      if (code !== 0) {
+        problems.push(`${command}: ${output}`);
+        continue;
+      }
+      const secret = JSON.parse(output) as { metadata: { name: string }; data: Record<string, string> };
+      created.set(secret.metadata.name, new Set(Object.keys(secret.data)));
+    }
+    for (const overlay of overlays) {
+      for (const workload of (await buildOverlay(overlay)).filter((m) => m.spec?.template?.spec)) {
+        for (const volume of workload.spec.template.spec.volumes ?? []) {
+          const refs = [
+            ...(volume.secret ? [{ name: volume.secret.secretName, items: volume.secret.items }] : []),
+            ...(volume.projected?.sources ?? []).filter((s: any) => s.secret).map((s: any) => s.secret),
+          ];
+          for (const ref of refs) {
+            const keys = created.get(ref.name);
+            if (!keys)
+              problems.push(
+                `${overlay}: ${workload.kind} ${workload.metadata.name} needs Secret ${ref.name}, no README command creates it`,
+              );
+            for (const item of ref.items ?? [])
+              if (keys && !keys.has(item.key)) problems.push(`${overlay}: Secret ${ref.name} lacks key ${item.key}`);
+          }
+        }
+      }
+    }
+    if (!created.get('redis-ca')?.has('ca.crt'))
+      problems.push('Secret redis-ca must hold ca.crt (mounted at /run/redis-ca/ca.crt)');
+    return resultOf(problems);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
