@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 
 packages=(redis-server nginx)
 [[ "${1:-}" == "--test" ]] && packages+=(chromium wrk prometheus)
+# check:infra also needs kubectl >= 1.27 (kustomize v5) for infra/k8s. It is not installed from here: Debian 12's
+# kubernetes-client is 1.20 (kustomize v2, which cannot build the overlays). The machines this project's CI runs on
+# have kubectl 1.32 from the Google Cloud SDK; elsewhere install it from https://pkgs.k8s.io. check:infra names the
+# version it found and what to do when it is missing or too old.
 
 missing=()
 for package in "${packages[@]}"; do

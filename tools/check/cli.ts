@@ -8,6 +8,7 @@ import { checkNginx } from './nginx.ts';
 import { checkAclMatchesApp } from './acl.ts';
 import { checkPrometheus } from './prometheus.ts';
 import { checkRedis } from './redis.ts';
+import { checkK8s } from './k8s.ts';
 import { findExecutable } from '../lib/prereqs.ts';
 import { findTools } from '../lib/prereqs.ts';
 import type { CheckResult } from './result.ts';
@@ -33,6 +34,7 @@ const results: Record<string, CheckResult> = {
   ...(await checkPrometheusWith(findExecutable('promtool'))),
   'compose: dclint (default rules, no warnings)': await checkDclint(),
   'compose: 3 app replicas, only nginx published on 8080, healthchecks + service_healthy': checkComposeShape(),
+  ...(await checkK8s()),
   'Dockerfile: node 24 slim, npm ci --omit=dev, USER node, CMD node app/src/server.ts': checkDockerfile(),
 };
 
