@@ -37,12 +37,21 @@ fi
 
 app_hash=$(password_hash redis_app_password)
 admin_hash=$(password_hash redis_admin_password)
+replica_hash=$(password_hash redis_replica_password)
+sentinel_hash=$(password_hash redis_sentinel_password)
 
 umask 077
 tmp="$output.tmp.$$"
 # app: exactly what the app sends. /readyz: PING. The session store: GETEX
 # (read and slide the idle timeout), SET NX/XX, DEL. The login throttle: INCR,
 # EXPIRE NX, TTL, DECR, DEL, without MULTI (app/src/throttle.ts says why).
+# WAIT: after a login's write, for a replica's acknowledgement (Sentinel mode).
+#
+# replica and sentinel: the minimal sets of redis.io's "ACL rules for Sentinel
+# and Replicas": a replica syncs (PSYNC, REPLCONF); a Sentinel watches (PING,
+# INFO, ROLE, its hello channel) and reconfigures (SLAVEOF, CONFIG REWRITE,
+# CLIENT KILL, inside MULTI ... EXEC). Every node has every user: any node may
+# become the primary.
 #
 # default: off and without a password, so no connection can ever act as it
 # (AUTH as default fails, and a new connection is only logged in as default if
@@ -60,7 +69,9 @@ tmp="$output.tmp.$$"
 # dropped by an affected Redis: operators should not write with MULTI.
 cat >"$tmp" <<ACL
 user default off resetpass resetkeys ~sess:* ~login-fail:* resetchannels -@all +set +del +unlink +incr +decr +pexpireat
-user app on #$app_hash resetkeys ~sess:* ~login-fail:* resetchannels -@all +ping +getex +set +del +incr +decr +expire +ttl$setinfo
+user app on #$app_hash resetkeys ~sess:* ~login-fail:* resetchannels -@all +ping +getex +set +del +incr +decr +expire +ttl +wait$setinfo
+user replica on #$replica_hash resetkeys resetchannels -@all +psync +replconf +ping
+user sentinel on #$sentinel_hash resetkeys allchannels -@all +multi +exec +slaveof +ping +subscribe +publish +info +role +config|rewrite +client|setname +client|kill +script|kill
 user admin on #$admin_hash ~* &* +@all
 ACL
 mv "$tmp" "$output"
