@@ -20,6 +20,7 @@ export const METRIC = {
   redisReconnects: 'redis_client_reconnects_total',
   logins: 'login_attempts_total',
   revoked: 'sessions_revoked_total',
+  unreplicated: 'logins_unreplicated_total',
   info: 'app_info',
 } as const;
 
@@ -73,6 +74,11 @@ export function createMetrics({ instanceId, defaultMetrics = true }: { instanceI
     name: METRIC.revoked,
     help: 'Sessions ended before their timeouts, by reason.',
     labelNames: ['reason'],
+    registers: [registry],
+  });
+  const unreplicated = new Counter({
+    name: METRIC.unreplicated,
+    help: 'Logins no replica acknowledged within REDIS_WAIT_TIMEOUT_MS: a failover right then would lose them.',
     registers: [registry],
   });
   const reconnects = new Counter({
@@ -136,6 +142,10 @@ export function createMetrics({ instanceId, defaultMetrics = true }: { instanceI
       watched.set(name, client);
       reconnects.inc({ redis: name }, 0);
       client.on('reconnecting', () => reconnects.inc({ redis: name }));
+    },
+
+    loginUnreplicated() {
+      unreplicated.inc();
     },
 
     loginOutcome(outcome: LoginOutcome) {

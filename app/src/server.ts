@@ -5,6 +5,7 @@ import { createMetrics } from './metrics.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { createRedisClient, withDeadline } from './redis.ts';
+import { createSentinelRedisClient } from './redis-sentinel.ts';
 import { trackConnections } from './shutdown.ts';
 import { createUserDirectory } from './users.ts';
 
@@ -17,10 +18,10 @@ async function main() {
     log.warn({ variables: config.developmentDefaults }, 'using development defaults (refused when NODE_ENV=production)');
   }
 
-  const redis = createRedisClient(config, log);
+  const redis = config.redis.sentinel ? createSentinelRedisClient(config, log) : createRedisClient(config, log);
   const metrics = createMetrics({ instanceId: config.instanceId });
   metrics.watchRedis(redis, 'session');
-  log.info('connecting to redis');
+  log.info(config.redis.sentinel ? { sentinels: config.redis.sentinel.nodes.length } : {}, 'connecting to redis');
   await redis.connect();
   const users = await createUserDirectory(config.demoUsers);
 

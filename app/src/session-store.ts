@@ -58,6 +58,8 @@ export class SessionStore extends Store {
   readonly #storedCookie: object;
   readonly #creating = new WeakSet<object>();
   readonly #observe: Observe;
+  readonly #waitForReplicas: { replicas: number; timeoutMs: number };
+  readonly #onUnreplicated: () => void;
 
   constructor(options: {
     client: RedisClient;
@@ -67,8 +69,14 @@ export class SessionStore extends Store {
     cookie: object;
     /** Times each command (metrics.observeStore); by default nothing is recorded. */
     observe?: Observe;
+    /** After a login's write, WAIT for this many replicas' acknowledgement, at most this long (replicas 0: no WAIT). */
+    waitForReplicas?: { replicas: number; timeoutMs: number };
+    /** The login stands, but no replica had it in time: a failover right then would lose it. */
+    onUnreplicated?: () => void;
   }) {
     super();
+    this.#waitForReplicas = options.waitForReplicas ?? { replicas: 0, timeoutMs: 0 };
+    this.#onUnreplicated = options.onUnreplicated ?? (() => {});
     this.#observe = options.observe ?? ((_operation, command) => command);
     this.#client = options.client;
     this.#idleTimeoutS = options.idleTimeoutS;
@@ -132,13 +140,12 @@ export class SessionStore extends Store {
     if (ttl <= 0) return this.#destroy(sid);
     const creating = this.#creating.has(session);
     const { cookie: _cookie, ...data } = session;
-    const reply = await this.#run(
-      'write',
-      this.#client.set(SESSION_PREFIX + sid, JSON.stringify(data), {
-        expiration: { type: 'EX', value: ttl },
-        condition: creating ? 'NX' : 'XX',
-      }),
-    );
+    const write = this.#client.set(SESSION_PREFIX + sid, JSON.stringify(data), {
+      expiration: { type: 'EX', value: ttl },
+      condition: creating ? 'NX' : 'XX',
+    });
+    const reply =
+      creating && this.#waitForReplicas.replicas > 0 ? await this.#replicated(write) : await this.#run('write', write);
     this.#creating.delete(session);
     // A null reply to XX means the session was destroyed meanwhile (logout): the write is dropped on purpose.
     // To NX it means the id was not new: a login that skipped regenerate, which must not pass for a success.
@@ -147,6 +154,22 @@ export class SessionStore extends Store {
 
   async #destroy(sid: string): Promise<void> {
     await this.#run('destroy', this.#client.del(SESSION_PREFIX + sid));
+  }
+
+  /**
+   * A login's write, then WAIT in the same pipeline (WAIT counts the replicas that have this connection's writes so
+   * far), so a failover right after the login does not log the user out. Replication stays asynchronous: when no
+   * replica answers within the timeout the login stands (the primary has it) and is counted, rather than refused.
+   * Only logins wait: a lost preference or idle-timeout slide costs nothing, and reads never wait.
+   */
+  async #replicated<T>(write: Promise<T>): Promise<T> {
+    const { replicas, timeoutMs } = this.#waitForReplicas;
+    const [reply, acknowledged] = await this.#observe(
+      'write',
+      withDeadline(Promise.all([write, this.#client.wait(replicas, timeoutMs)]), this.#commandTimeoutMs + timeoutMs),
+    );
+    if (acknowledged < replicas) this.#onUnreplicated();
+    return reply;
   }
 
   /** Seconds until the session must end: the idle timeout, cut short by the absolute one. */

@@ -25,7 +25,7 @@ export function createSessions({
 }: {
   config: Pick<Config, 'session' | 'redis'>;
   redis: RedisClient;
-  metrics?: Pick<Metrics, 'observeStore'>;
+  metrics?: Pick<Metrics, 'observeStore' | 'loginUnreplicated'>;
 }) {
   const cookie = { httpOnly: true, sameSite: 'lax', path: '/' } as const;
   const { secrets } = config.session;
@@ -38,7 +38,8 @@ export function createSessions({
       absoluteTimeoutS: config.session.absoluteTimeoutS,
       commandTimeoutMs: config.redis.commandTimeoutMs,
       cookie,
-      ...(metrics ? { observe: metrics.observeStore } : {}),
+      waitForReplicas: config.redis.waitForReplicas,
+      ...(metrics ? { observe: metrics.observeStore, onUnreplicated: metrics.loginUnreplicated } : {}),
     });
     const handler = session({
       name: cookieName(COOKIE, { secure }),

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createBrowser } from '../helpers/browser.ts';
+import { createInstance } from '../helpers/instance.ts';
+import { startSentinelGroup } from '../helpers/sentinel-group.ts';
+import { BOB } from '../helpers/users.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+/** The shipped Sentinel group (TLS, ACLs), two instances following it, and a browser logged in on A. */
+async function loggedIn(t: Parameters<typeof startSentinelGroup>[0]) {
+  const group = await startSentinelGroup(t);
+  const a = await createInstance(t, group, { INSTANCE_ID: 'app-a', REDIS_COMMAND_TIMEOUT_MS: '500' });
+  const b = await createInstance(t, group, { INSTANCE_ID: 'app-b', REDIS_COMMAND_TIMEOUT_MS: '500' });
+  const browser = createBrowser();
+  assert.equal((await browser.login(a)).status, 303);
+  return { group, a, b, browser };
+}
+
+/** Polls a logged-in read until it succeeds; every answer meanwhile must be 200 or 503, never a 500. */
+async function untilLoggedIn(browser: ReturnType<typeof createBrowser>, target: Parameters<typeof browser.on>[0]) {
+  const seen = new Set<number>();
+  const start = performance.now();
+  await waitFor(
+    async () => {
+      const res = await browser.on(target).get('/api/session');
+      seen.add(res.status);
+      return res.status === 200 && res.body.user?.username === 'alice';
+    },
+    { what: 'a logged-in read', timeoutMs: 15_000, intervalMs: 50 },
+  );
+  return { ms: performance.now() - start, statuses: [...seen].sort() };
+}
+
+describe('Redis primary failover (Sentinel, TLS)', () => {
+  it('primary SIGKILLed › the login survives and every instance reads and writes on the new primary within 5 s', async (t) => {
+    const { group, a, b, browser } = await loggedIn(t);
+    const old = await group.primaryPort();
+    await group.kill(old);
+
+    const onA = await untilLoggedIn(browser, a);
+    const onB = await untilLoggedIn(browser, b);
+    t.diagnostic(`logged-in reads succeeded again ${onA.ms.toFixed(0)} ms after the SIGKILL`);
+    assert.ok(onA.ms < 5000, `A logged in again after ${onA.ms.toFixed(0)} ms`);
+    assert.deepEqual(
+      onA.statuses.filter((status) => status !== 200 && status !== 503),
+      [],
+    );
+    assert.deepEqual(onB.statuses, [200]);
+    const now = await group.primaryPort();
+    assert.notEqual(now, old);
+    // A write (a new login) lands on the node the Sentinels promoted.
+    const bob = createBrowser();
+    assert.equal((await bob.login(b, BOB)).status, 303);
+    assert.equal(await (await group.admin(now)).exists(`sess:${bob.sessionId()}`), 1);
+  });
+
+  it('primary frozen (SIGSTOP) › 503s meanwhile, then the promoted replica serves the session; the old primary rejoins as a replica', async (t) => {
+    const { group, a, browser } = await loggedIn(t);
+    const old = await group.primaryPort();
+    group.pause(old);
+
+    const { ms, statuses } = await untilLoggedIn(browser, a);
+    assert.ok(ms < 6000, `logged in again after ${ms.toFixed(0)} ms`);
+    assert.deepEqual(
+      statuses.filter((status) => status !== 200 && status !== 503),
+      [],
+    );
+    group.resume(old);
+    await waitFor(async () => (await (await group.admin(old)).info('replication')).includes('role:slave'), {
+      what: 'the old primary to be demoted',
+      timeoutMs: 15_000,
+      intervalMs: 200,
+    });
+    assert.equal((await browser.on(a).get('/api/session')).status, 200);
+  });
+
+  it('a login waits for a replica (WAIT), and stands when none answers within REDIS_WAIT_TIMEOUT_MS', async (t) => {
+    const { group, a } = await loggedIn(t);
+    const primary = await group.primaryPort();
+    const replicas = group.nodePorts.filter((port) => port !== primary);
+
+    const replicated = createBrowser();
+    assert.equal((await replicated.login(a, BOB)).status, 303);
+    const key = `sess:${replicated.sessionId()}`;
+    const onReplicas = await Promise.all(replicas.map(async (port) => (await group.admin(port)).exists(key)));
+    assert.ok(onReplicas.includes(1), `on a replica as soon as the login answered: ${onReplicas}`);
+
+    for (const port of replicas) group.pause(port);
+    t.after(() => replicas.forEach((port) => group.resume(port)));
+    const unreplicated = createBrowser();
+    const start = performance.now();
+    const res = await unreplicated.login(a, BOB);
+    const ms = performance.now() - start;
+    assert.equal(res.status, 303);
+    assert.ok(ms >= 100, `the login waited for the replicas: ${ms.toFixed(0)} ms`);
+    assert.equal((await unreplicated.on(a).get('/api/session')).body.user?.username, 'bob');
+  });
+});
