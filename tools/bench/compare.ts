@@ -81,7 +81,7 @@ export async function compareWithNaive({
 
 export type Comparison = Awaited<ReturnType<typeof compareWithNaive>>;
 
-/** CPU used so far (µs) by the stack's app instances, nginx (master and workers) and Redis, from /proc. */
+/** CPU used so far (µs) by the stack's app instances, nginx (master and workers) and Redis (every node and Sentinel), from /proc. */
 function stackCpu(stack: Stack): Cpu {
   const status = stack.status();
   const micros = (pids: (number | undefined)[]) =>
@@ -90,7 +90,7 @@ function stackCpu(stack: Stack): Cpu {
   return {
     app: micros(status.instances.map((instance) => instance.pid)),
     nginx: micros(nginxPid ? [nginxPid, ...childrenOf(nginxPid)] : []),
-    redis: micros([status.redis.pid]),
+    redis: micros([...status.redis.nodes, ...status.redis.sentinels].map((process) => process.pid)),
   };
 }
 

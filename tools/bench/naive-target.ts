@@ -28,7 +28,13 @@ export async function bootNaiveTarget(options: BenchOptions, users: number, onSt
     appBasePort: appBasePort + PORT_SHIFT,
     runDir,
     appEntry: join(repoRoot, 'tools/bench/naive/server.ts'),
-    env: { ...process.env, NAIVE_REDIS_URL: redisUrl('admin', secrets.redisAdminPassword, redisPort + PORT_SHIFT) },
+    redis: options.stack.redis,
+    env: {
+      ...process.env,
+      // The same TLS Redis as the project's stack; the README app's client trusts the stack's CA the standard way.
+      NAIVE_REDIS_URL: redisUrl('admin', secrets.redisAdminPassword, redisPort + PORT_SHIFT, { tls: true }),
+      NODE_EXTRA_CA_CERTS: secrets.redisCaFile,
+    },
     print: printToStackLog(runDir),
     outputFile: join(runDir, 'children.log'),
   });

@@ -21,7 +21,7 @@ Options: --duration S, --rounds N, --write-readme, --connections N (32), --users
 
 /** The benchmark's command line, checked and typed. */
 export function loadBenchOptions(args = process.argv.slice(2)) {
-  const { values, integer } = parseCommandLine(
+  const { values, integer, choice } = parseCommandLine(
     { command: 'npm run bench', usage },
     {
       duration: { type: 'string', default: '8' },
@@ -31,7 +31,13 @@ export function loadBenchOptions(args = process.argv.slice(2)) {
       users: { type: 'string', default: '50' },
       sessions: { type: 'string', default: '1000000' },
       instances: { type: 'string', default: '3' },
-      ...stackOptionSpec({ nginxPort: 18480, redisPort: 16480, appBasePort: 13400, runDir: join(repoRoot, '.run/bench') }),
+      ...stackOptionSpec({
+        nginxPort: 18480,
+        redisPort: 16480,
+        appBasePort: 13400,
+        runDir: join(repoRoot, '.run/bench'),
+        redis: 'sentinel',
+      }),
       url: { type: 'string' },
       'login-users': { type: 'string', default: DEFAULT_DEMO_USERS },
       'redis-admin-url': { type: 'string' },
@@ -48,7 +54,7 @@ export function loadBenchOptions(args = process.argv.slice(2)) {
     /** The 1M-session step needs the bench's own stack (it fills that Redis). */
     scaleSessions: values.url ? 0 : integer('sessions', 0),
     users: integer('users'),
-    stack: { instances: integer('instances'), ...stackOptionsFrom(values, integer) },
+    stack: { instances: integer('instances'), ...stackOptionsFrom(values, integer, choice) },
     /** Measure a running stack instead of booting one. */
     external: values.url
       ? { url: values.url.replace(/\/$/, ''), loginUsers: values['login-users'], adminUrl: values['redis-admin-url'] }

@@ -27,13 +27,23 @@ kills and freezes things during it, prints a table and exits 1 if any bound is n
 Options: --rate N (requests/s, 200), --users N (20), --rounds N (logout races, 200), --nginx-port, --redis-port,
 --app-base-port, --run-dir DIR, --help`;
 
-const { values: args, integer } = parseCommandLine(
+const {
+  values: args,
+  integer,
+  choice,
+} = parseCommandLine(
   { command: 'npm run chaos', usage },
   {
     rate: { type: 'string', default: '200' },
     users: { type: 'string', default: '20' },
     rounds: { type: 'string', default: '200' },
-    ...stackOptionSpec({ nginxPort: 28480, redisPort: 26480, appBasePort: 23400, runDir: join(repoRoot, '.run/chaos') }),
+    ...stackOptionSpec({
+      nginxPort: 28480,
+      redisPort: 26480,
+      appBasePort: 23400,
+      runDir: join(repoRoot, '.run/chaos'),
+      redis: 'sentinel',
+    }),
   },
 );
 /** The whole suite stops by itself after this, whatever hangs. */
@@ -53,7 +63,7 @@ const watchdog = setTimeout(() => {
 watchdog.unref();
 
 // Every option is checked before anything starts.
-const stackOptions = stackOptionsFrom(args, integer);
+const stackOptions = stackOptionsFrom(args, integer, choice);
 const [userCount, rate, rounds] = [integer('users'), integer('rate'), integer('rounds')];
 
 async function main(): Promise<Check[]> {

@@ -69,3 +69,26 @@ export function sentinelArgs(options: { secretsDir: string; dir: string; port: n
   const args = [config, '--sentinel', '--tls-port', String(options.port), '--bind', '127.0.0.1', '--dir', options.dir];
   return [...args, ...tlsArgs(options.secretsDir), '--daemonize', 'no'];
 }
+
+/** A lone node with TLS (`--redis single`): the shipped redis.conf and tls.conf, TLS on `port`, no plaintext port. */
+export function singleNodeArgs(options: { secretsDir: string; dir: string; port: number; aclfile: string }) {
+  const args = [
+    shippedFiles.redisConf,
+    '--include',
+    join(shippedFiles.redisConfDir, 'tls.conf'),
+    '--tls-port',
+    String(options.port),
+  ];
+  return [
+    ...args,
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    options.dir,
+    '--aclfile',
+    options.aclfile,
+    ...tlsArgs(options.secretsDir),
+    '--daemonize',
+    'no',
+  ];
+}
