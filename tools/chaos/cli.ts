@@ -7,6 +7,7 @@ import { repoRoot } from '../lib/paths.ts';
 import { writeResults } from '../lib/results.ts';
 import { loginAll } from '../lib/session-client.ts';
 import { stackOptionsFrom, stackOptionSpec } from '../stack/options.ts';
+import { primaryFrozen, primaryKilled } from './failover-scenarios.ts';
 import { printToStackLog } from '../stack/stack-log.ts';
 import { startStack, type Stack } from '../stack/start-stack.ts';
 import { baseline } from './baseline.ts';
@@ -24,7 +25,8 @@ kills and freezes things during it, prints a table and exits 1 if any bound is n
 
   npm run chaos -- --rate 200 --users 20 --rounds 200
 
-Options: --rate N (requests/s, 200), --users N (20), --rounds N (logout races, 200), --nginx-port, --redis-port,
+Options: --rate N (requests/s, 200), --users N (20), --rounds N (logout races, 200), --redis sentinel|single
+(sentinel: also the primary failover rows), --nginx-port, --redis-port,
 --app-base-port, --run-dir DIR, --help`;
 
 const {
@@ -69,8 +71,8 @@ const [userCount, rate, rounds] = [integer('users'), integer('rate'), integer('r
 async function main(): Promise<Check[]> {
   // Accounts of their own for the logout race and the session across a Redis restart; the throttled account is new
   // on every run, since its failures outlive the run in Redis's AOF (15 minutes).
-  const { users, demoUsers: pairs } = makeUsers('chaos', userCount + 2);
-  const [racer, sessionUser] = users.splice(userCount) as [Credentials, Credentials];
+  const { users, demoUsers: pairs } = makeUsers('chaos', userCount + 3);
+  const [racer, sessionUser, lastLogin] = users.splice(userCount) as [Credentials, Credentials, Credentials];
   const suffix = randomUUID().slice(0, 8);
   const throttled = { username: `throttled-${suffix}`, password: `throttled-password-${suffix}` };
   const demoUsers = `${pairs},${throttled.username}:${throttled.password}`;
@@ -107,6 +109,11 @@ async function main(): Promise<Check[]> {
   await step('Redis frozen and resumed', () =>
     redisFrozen({ stack: liveStack, loop: running, users: loggedIn, baselineInFlight }),
   );
+  if (liveStack.redisMode === 'sentinel') {
+    const context = { stack: liveStack, loop: running, users: loggedIn, lastLogin };
+    await step('Redis primary killed (Sentinel)', () => primaryKilled(context));
+    await step('Redis primary frozen (Sentinel)', () => primaryFrozen(context));
+  }
   await running.stop();
   if (running.skipped() > 0)
     checks.push(check('Load loop', 'requests not sent (over 2000 in flight)', String(running.skipped()), '0', false));

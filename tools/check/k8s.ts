@@ -2,7 +2,7 @@
 // bundled by kubernetes-models (v1.27.1 API, a devDependency), plus what the README promises about it.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { repoRoot, shippedFiles } from '../lib/paths.ts';
 import { run } from '../lib/spawn.ts';
@@ -67,7 +67,7 @@ const matches = (selector: Record<string, string> = {}, labels: Record<string, s
 
 /** The environment variable names of compose's app service (its environment map). */
 export function composeAppEnvNames(): string[] {
-  const compose = parse(readFileSync(shippedFiles.composeFile, 'utf8')) as {
+  const compose = parse(readFileSync(shippedFiles.composeFile, 'utf8'), { merge: true }) as {
     services: { app: { environment: Record<string, string> } };
   };
   return Object.keys(compose.services.app.environment).sort();
@@ -149,8 +149,10 @@ export async function checkK8sShape(overlay: string): Promise<CheckResult> {
 
   // compose's app variables, by name, all present (the base's app.env); REDIS_URL may be replaced by Sentinel's.
   const names = new Set([...Object.keys(env), ...(container?.env ?? []).map((e: any) => e.name)]);
+  // Compose runs the Sentinel topology: its Sentinel and CA settings apply to the sentinel overlay only.
+  const sentinelOnly = ['REDIS_SENTINELS', 'REDIS_SENTINEL_PASSWORD_FILE', 'REDIS_TLS_CA_FILE'];
   const missing = composeAppEnvNames().filter(
-    (name) => !names.has(name) && !(name === 'REDIS_URL' && names.has('REDIS_SENTINELS')),
+    (name) => !names.has(name) && (overlay === 'sentinel' || !sentinelOnly.includes(name)),
   );
   expect(missing.length === 0, `app: compose's app variables missing: ${missing.join(', ')}`);
   const envMap = manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.name.startsWith('app-env-'));
@@ -231,10 +233,12 @@ export async function checkK8sSecretCommands(): Promise<CheckResult> {
   );
   const dir = mkdtempSync(join(tmpdir(), 'k8s-secrets-'));
   try {
-    mkdirSync(join(dir, 'secrets'));
-    mkdirSync(join(dir, 'path/to'), { recursive: true });
-    for (const file of ['secrets/session_secret', 'secrets/redis_app_password', 'secrets/redis_admin_password', 'path/to/ca.crt'])
-      writeFileSync(join(dir, file), 'placeholder');
+    // Every file the commands name, as make-secrets.sh would have made it.
+    for (const command of commands)
+      for (const [, file] of command.matchAll(/--from-file=(?:[\w.-]+=)?(\S+)/g)) {
+        mkdirSync(join(dir, dirname(file!)), { recursive: true });
+        writeFileSync(join(dir, file!), 'placeholder');
+      }
     const created = new Map<string, Set<string>>();
     const problems: string[] = [];
     for (const command of commands) {

@@ -12,7 +12,7 @@ Ctrl-C (or SIGTERM) stops everything. The library behind it is tools/stack/start
   npm start                          3 instances, http://127.0.0.1:8080
   npm start -- --instances 5         or STACK_INSTANCES=5
   npm start -- --redis single        one Redis instead of the default --redis sentinel (a primary, two replicas and
-                                     three Sentinels on 6380-6382 and 26380-26382); TLS either way
+                                     three Sentinels: 6380-6382 and 6390-6392); TLS either way
   npm start -- --control             or STACK_CONTROL=1: control API on 127.0.0.1:8099 (--control-port / STACK_CONTROL_PORT)
   npm start -- --with-prometheus     also a real Prometheus on 127.0.0.1:9090 (--prometheus-port) scraping every instance's
                                      metrics (127.0.0.1:3051..) with the shipped alert rules

@@ -12,8 +12,8 @@ import type { Supervisor } from './supervisor.ts';
 export const REDIS_MODES = ['sentinel', 'single'] as const;
 export type RedisMode = (typeof REDIS_MODES)[number];
 
-/** Sentinel i listens on the port of data node i plus this (26380.. beside 6380..), as 26379 sits beside 6379. */
-export const SENTINEL_PORT_OFFSET = 20_000;
+/** Sentinel i listens on the port of data node i plus this: 6390-6392 beside the nodes 6380-6382. */
+export const SENTINEL_PORT_OFFSET = 10;
 
 type TopologyOptions = {
   mode: RedisMode;
@@ -32,10 +32,10 @@ type TopologyOptions = {
 export const topologyPorts = (mode: RedisMode, port: number) =>
   mode === 'single'
     ? [{ port, what: 'redis' }]
-    : [0, 1, 2].flatMap((i) => [
-        { port: port + i, what: `redis-${i + 1}` },
-        { port: port + SENTINEL_PORT_OFFSET + i, what: `sentinel-${i + 1}` },
-      ]);
+    : [
+        ...[0, 1, 2].map((i) => ({ port: port + i, what: `redis-${i + 1}` })),
+        ...[0, 1, 2].map((i) => ({ port: port + SENTINEL_PORT_OFFSET + i, what: `sentinel-${i + 1}` })),
+      ];
 
 /**
  * The session Redis of the local stack, as docker-compose.yml describes it: TLS only, the rendered ACL, and either

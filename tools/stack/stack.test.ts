@@ -12,6 +12,7 @@ import { poll, waitFor } from '../lib/poll.ts';
 import { readProcStat } from '../lib/proc-stat.ts';
 import { freePort, isPortFree } from '../lib/ports.ts';
 import { spawnCaptured } from '../lib/spawn.ts';
+import { topologyPorts } from './redis-topology.ts';
 
 const CLI = join(import.meta.dirname, 'cli.ts');
 
@@ -93,7 +94,8 @@ async function runStack(
     for (const pid of processesOfRun(marker, sessions)) process.kill(pid, 'SIGKILL');
     rmSync(runDir, { recursive: true, force: true });
   });
-  const allPorts = [ports.nginx, ports.redis, ports.control, ports.prometheus, ...[1, 2, 51, 52].map((n) => ports.appBase + n)];
+  const redisPorts = topologyPorts('sentinel', ports.redis).map(({ port }) => port);
+  const allPorts = [ports.nginx, ...redisPorts, ports.control, ports.prometheus, ...[1, 2, 51, 52].map((n) => ports.appBase + n)];
   return {
     ...run,
     /** The runner's children seen so far (Redis, each instance, nginx, and short-lived helpers such as sh). */
@@ -150,7 +152,7 @@ describe('npm start (tools/stack/cli.ts)', () => {
     assert.doesNotMatch(stack.output(), /redis:\/\/admin:[^@]+@/, 'printed the admin password');
     // With --run-dir, the banner names the secrets where they are, not the default .run/secrets.
     assert.ok(
-      stack.output().includes(`(password: ${join(stack.runDir, 'secrets', 'redis_admin_password')})`),
+      stack.output().includes(`(password: ${join(stack.runDir, 'secrets', 'redis_admin_password')},`),
       `the banner names the real secrets path:\n${stack.output()}`,
     );
 
@@ -192,7 +194,7 @@ describe('npm start (tools/stack/cli.ts)', () => {
       assert.equal(stack.output().includes(secret), false, `the output shows secret ${i + 1}`);
     }
     type Status = {
-      redis: { pid: number };
+      redis: { mode: string; nodes: { pid: number; role: string }[]; sentinels: { pid: number }[] };
       nginx: { pid: number };
       prometheus: { pid: number; state: string };
       instances: { pid: number; port: number; metricsUrl: string }[];
@@ -202,13 +204,17 @@ describe('npm start (tools/stack/cli.ts)', () => {
     assert.equal(status.prometheus.state, 'ready');
     for (const { metricsUrl } of status.instances) assert.equal((await fetch(metricsUrl)).status, 200);
     assert.equal((await fetch(`http://127.0.0.1:${nginx}/metrics`)).status, 404);
+    // The default topology: every Redis node with the role it reports, and the Sentinels.
+    assert.equal(status.redis.mode, 'sentinel');
+    assert.deepEqual(status.redis.nodes.map((node) => node.role).sort(), ['primary', 'replica', 'replica']);
     const pids: number[] = [
-      status.redis.pid,
+      ...status.redis.nodes.map((node) => node.pid),
+      ...status.redis.sentinels.map((sentinel) => sentinel.pid),
       status.nginx.pid,
       status.prometheus.pid,
       ...status.instances.map((instance) => instance.pid),
     ];
-    assert.equal(pids.filter(Boolean).length, 5);
+    assert.equal(pids.filter(Boolean).length, 10);
     for (const pid of pids) assert.ok(stack.sessions.has(pid), `the test sees child ${pid}, whose session it watches`);
 
     stack.child.kill('SIGINT');

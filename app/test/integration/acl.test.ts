@@ -17,8 +17,9 @@ describe('the shipped ACL and the app', () => {
     await redis.admin.configResetStat();
 
     // Every path that talks to Redis: connect, readiness, a failed and a good login, read, write, logout (the
-    // absolute timeout's GETEX and DEL are among these).
-    const a = await createInstance(t, redis);
+    // absolute timeout's GETEX and DEL are among these). A login WAITs for a replica as under Sentinel (this lone
+    // node has none, so the WAIT times out after 20 ms and the login stands).
+    const a = await createInstance(t, redis, { REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '20' });
     await supertest(a.app).get('/readyz').expect(200);
     const browser = createBrowser();
     const _csrf = await browser.csrfToken(a);

@@ -52,6 +52,11 @@ describe('Redis primary failover (Sentinel, TLS)', () => {
     const bob = createBrowser();
     assert.equal((await bob.login(b, BOB)).status, 303);
     assert.equal(await (await group.admin(now)).exists(`sess:${bob.sessionId()}`), 1);
+    // Least privilege held through it all: no node and no Sentinel refused anyone anything (replication, the
+    // Sentinels' monitoring and reconfiguration, their votes, the app's discovery and switch).
+    for (const port of [...group.nodePorts.filter((port) => port !== old), ...group.sentinelPorts]) {
+      assert.deepEqual(await (await group.admin(port)).sendCommand(['ACL', 'LOG']), [], `ACL LOG on ${port}`);
+    }
   });
 
   it('primary frozen (SIGSTOP) › 503s meanwhile, then the promoted replica serves the session; the old primary rejoins as a replica', async (t) => {
