@@ -52,7 +52,7 @@ export function sentinelNodeArgs(options: {
 }) {
   const config = join(options.dir, 'node.conf');
   const primary = options.replicaOf ? [options.replicaOf.host, String(options.replicaOf.port)] : [];
-  execFileSync('sh', [shippedFiles.renderNode, options.secretsDir, shippedFiles.redisConfDir, config, ...primary], {
+  execFileSync('sh', [shippedFiles.renderNode, options.secretsDir, shippedFiles.redisConfDir, config, '127.0.0.1', ...primary], {
     stdio: 'pipe',
   });
   const args = [config, '--tls-port', String(options.port), '--bind', '127.0.0.1', '--dir', options.dir];

@@ -99,5 +99,23 @@ describe('Redis primary failover (Sentinel, TLS)', () => {
     assert.equal(res.status, 303);
     assert.ok(ms >= 100, `the login waited for the replicas: ${ms.toFixed(0)} ms`);
     assert.equal((await unreplicated.on(a).get('/api/session')).body.user?.username, 'bob');
+
+    // Cut off from every replica for longer than min-replicas-max-lag (10 s, infra/redis/replication.conf), the
+    // primary refuses writes (NOREPLICAS): a login is a 503 with Retry-After, never a 500, and so is a logged-in read,
+    // whose GETEX slides the idle timeout (a write). Consistency over availability, on purpose: see the README.
+    const refused = await waitFor(
+      async () => {
+        const res = await createBrowser().login(a, BOB);
+        assert.ok(res.status === 303 || res.status === 503, `login answered ${res.status}`);
+        return res.status === 503 && res;
+      },
+      { what: 'the primary to refuse writes', timeoutMs: 20_000, intervalMs: 500 },
+    );
+    assert.equal(refused.headers['retry-after'], '1');
+    const read = await unreplicated.on(a).get('/api/session');
+    assert.deepEqual([read.status, read.headers['retry-after']], [503, '1']);
+    for (const port of replicas) group.resume(port);
+    await waitFor(async () => (await createBrowser().login(a, BOB)).status === 303, { what: 'logins again', timeoutMs: 15_000 });
+    assert.equal((await unreplicated.on(a).get('/api/session')).body.user?.username, 'bob');
   });
 });
