@@ -153,7 +153,7 @@ export function loadConfig(env: Env = process.env, readFile = (path: string) => 
   const production = (nodeEnv.safeParse(resolved.NODE_ENV).data ?? 'production') === 'production';
   if (production) problems.push(...productionProblems(resolved));
   let tlsCa: string | undefined;
-  const caFile = parsed.data?.REDIS_TLS_CA_FILE;
+  const caFile = resolved.REDIS_TLS_CA_FILE;
   if (caFile) {
     try {
       tlsCa = readFile(caFile);
