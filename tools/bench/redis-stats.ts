@@ -9,12 +9,19 @@ export async function commandCounts(client: AdminClient): Promise<Map<string, nu
   return counts;
 }
 
-/** Commands run between two snapshots, by name, without the INFO calls that took the snapshots. */
+/**
+ * Not the app's: the INFO calls that take the snapshots, and the Sentinel group's own traffic on the primary (the
+ * replicas' REPLCONF ACK every second; the Sentinels' PING, INFO, ROLE and hello PUBLISH). The app's own PING is
+ * only /readyz, which the load never asks.
+ */
+const NOT_THE_APP = new Set(['info', 'replconf', 'psync', 'ping', 'publish', 'subscribe', 'role']);
+
+/** The app's commands run between two snapshots, by name. */
 export function commandDelta(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
   const delta: Record<string, number> = {};
   for (const [name, calls] of after) {
     const added = calls - (before.get(name) ?? 0);
-    if (added > 0 && name !== 'info') delta[name] = added;
+    if (added > 0 && !NOT_THE_APP.has(name)) delta[name] = added;
   }
   return delta;
 }
