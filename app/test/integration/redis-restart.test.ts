@@ -4,8 +4,7 @@
 // it reads the server's log and AOF and switches active expiry off.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -19,6 +18,7 @@ import { createUserDirectory } from '../../src/users.ts';
 import { createCookieJar } from '../../../tools/lib/cookie-jar.ts';
 import { waitFor as waitUntil } from '../../../tools/lib/poll.ts';
 import { redisArgs, renderAcl } from '../../../tools/lib/redis-server.ts';
+import { ensureSecrets } from '../../../tools/lib/secrets.ts';
 import { csrfTokenIn } from '../../../tools/lib/session-client.ts';
 import { freePort } from '../helpers/wait.ts';
 import { ALICE, BOB, DEMO_USERS } from '../helpers/users.ts';
@@ -31,13 +31,10 @@ const waitFor = (what: string, probe: () => Promise<boolean> | boolean, timeoutM
 /** redis-server with the shipped redis.conf and ACL on a free port; restartable on the same AOF. */
 async function startShippedRedis(t: TestContext) {
   const dir = mkdtempSync(join(tmpdir(), 'redis-restart-'));
-  const secrets = join(dir, 'secrets');
-  mkdirSync(secrets);
-  const password = { app: randomBytes(18).toString('base64url'), admin: randomBytes(18).toString('base64url') };
-  writeFileSync(join(secrets, 'redis_app_password'), password.app);
-  writeFileSync(join(secrets, 'redis_admin_password'), password.admin);
+  const secrets = ensureSecrets(join(dir, 'secrets'));
+  const password = { app: secrets.redisAppPassword, admin: secrets.redisAdminPassword };
   const aclfile = join(dir, 'users.acl');
-  renderAcl(secrets, aclfile, 'redis-server');
+  renderAcl(secrets.dir, aclfile, 'redis-server');
   const port = await freePort();
   const url = (user: 'app' | 'admin') => `redis://${user}:${password[user]}@127.0.0.1:${port}`;
 
