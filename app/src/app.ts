@@ -12,6 +12,7 @@ import { createApiRouter } from './routes/api.ts';
 import { createAuthRouter } from './routes/auth.ts';
 import { createHealthRouter } from './routes/health.ts';
 import { createPagesRouter } from './routes/pages.ts';
+import { createSessionsRouter } from './routes/sessions.ts';
 import { createSessions } from './session.ts';
 import { createLoginThrottle } from './throttle.ts';
 import type { UserDirectory } from './users.ts';
@@ -116,6 +117,7 @@ export function createApp({ config, redis, users, log, isShuttingDown = () => fa
   app.use(createApiRouter({ instanceId: config.instanceId }));
   app.use(createPagesRouter({ config, views, csrf }));
   app.use(createAuthRouter({ views, csrf, users, throttle, sessions, metrics }));
+  app.use(createSessionsRouter({ config, views, csrf, users, throttle, sessions, metrics }));
 
   app.use((req, _res, next) => next(new HttpError(404, `Nothing here: ${req.method} ${req.path}`)));
   app.use(createErrorHandler(views));

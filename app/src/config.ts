@@ -83,6 +83,7 @@ const schema = z.object({
     .optional(),
   SESSION_IDLE_TIMEOUT_S: seconds(30 * 60),
   SESSION_ABSOLUTE_TIMEOUT_S: seconds(8 * 60 * 60),
+  MAX_SESSIONS_PER_USER: z.coerce.number().int().min(1).max(100).default(10),
   TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
   DEMO_USERS: demoUsers.optional(),
   ALLOW_DEMO_USERS: flag,
@@ -201,6 +202,8 @@ export function loadConfig(env: Env = process.env, readFile = (path: string) => 
         .map((secret) => secret.trim()),
       idleTimeoutS: values.SESSION_IDLE_TIMEOUT_S,
       absoluteTimeoutS: values.SESSION_ABSOLUTE_TIMEOUT_S,
+      /** A login beyond it ends the user's oldest session. */
+      maxPerUser: values.MAX_SESSIONS_PER_USER,
     },
     trustProxy: values.TRUST_PROXY,
     demoUsers: users ?? [],

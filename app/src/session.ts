@@ -5,7 +5,9 @@ import type { Config } from './config.ts';
 import { cookieName, cookieValues, keepOnlyCookie } from './cookies.ts';
 import type { Metrics } from './metrics.ts';
 import type { RedisClient } from './redis.ts';
+import { createSessionId, createSessionIndex } from './session-index.ts';
 import { SessionStore } from './session-store.ts';
+import { deviceLabel } from './user-agent.ts';
 
 export type Sessions = ReturnType<typeof createSessions>;
 
@@ -25,10 +27,20 @@ export function createSessions({
 }: {
   config: Pick<Config, 'session' | 'redis'>;
   redis: RedisClient;
-  metrics?: Pick<Metrics, 'observeStore' | 'loginUnreplicated'>;
+  metrics?: Pick<Metrics, 'observeStore' | 'loginUnreplicated' | 'sessionsRevoked'>;
 }) {
   const cookie = { httpOnly: true, sameSite: 'lax', path: '/' } as const;
   const { secrets } = config.session;
+  const index = createSessionIndex({
+    client: redis,
+    secret: secrets[0]!,
+    idleTimeoutS: config.session.idleTimeoutS,
+    absoluteTimeoutS: config.session.absoluteTimeoutS,
+    maxSessionsPerUser: config.session.maxPerUser,
+    commandTimeoutMs: config.redis.commandTimeoutMs,
+  });
+  /** The user a request is logging in: regenerate's new id is made for them (session-index.ts). */
+  const loggingIn = new WeakMap<Request, string>();
   // One store per express-session: express-session hands its store the function that makes new sessions (with
   // their cookie options), so a shared store would create plain-HTTP sessions with the HTTPS cookie options.
   const createMode = (secure: boolean) => {
@@ -39,10 +51,18 @@ export function createSessions({
       commandTimeoutMs: config.redis.commandTimeoutMs,
       cookie,
       waitForReplicas: config.redis.waitForReplicas,
-      ...(metrics ? { observe: metrics.observeStore, onUnreplicated: metrics.loginUnreplicated } : {}),
+      index,
+      ...(metrics
+        ? {
+            observe: metrics.observeStore,
+            onUnreplicated: metrics.loginUnreplicated,
+            onCapEnded: (count: number) => metrics.sessionsRevoked('device_cap', count),
+          }
+        : {}),
     });
     const handler = session({
       name: cookieName(COOKIE, { secure }),
+      genid: (req) => createSessionId(loggingIn.get(req)),
       secret: secrets,
       store,
       resave: false,
@@ -102,16 +122,19 @@ export function createSessions({
 
   return {
     middleware,
+    /** Listing and ending a user's sessions ("Your sessions"). */
+    index,
     /**
      * Logs the request's browser in, in the one order that is safe: a new session id (an id planted before login,
      * session fixation, is worthless), the user, the permission to create the key, and the write, before the
      * caller redirects, so the next request finds it on whichever instance.
      */
     async login(req: Request, username: string): Promise<void> {
+      loggingIn.set(req, username);
       await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
       req.session.user = { username };
       req.session.loginAt = Date.now();
-      modeOf(req).store.allowCreate(req.session);
+      modeOf(req).store.allowCreate(req.session, deviceLabel(req.get('user-agent')));
       await saveSession(req);
     },
     /** Deletes the session in Redis (every instance sees the cookie as anonymous from here) and the cookie. */

@@ -1,6 +1,7 @@
 import supertest from 'supertest';
 import { createCookieJar } from '../../../tools/lib/cookie-jar.ts';
-import { csrfTokenIn } from '../../../tools/lib/session-client.ts';
+import { csrfTokenIn, sessionIdFromCookie } from '../../../tools/lib/session-client.ts';
+import { sessionKey } from '../../src/session-index.ts';
 import type { Instance } from './instance.ts';
 import { ALICE } from './users.ts';
 
@@ -72,8 +73,12 @@ export function createBrowser() {
     },
     /** The session id in the jar's session cookie (`sid`, or `__Host-sid` over HTTPS), without its signature. */
     sessionId(): string | undefined {
-      const signed = decodeURIComponent(jar.get('sid') ?? jar.get('__Host-sid') ?? '');
-      return /^s:([^.]+)\./.exec(signed)?.[1];
+      const cookie = jar.get('sid') ?? jar.get('__Host-sid');
+      return cookie === undefined ? undefined : sessionIdFromCookie(cookie);
+    },
+    /** Its key in Redis (`sess:{tag}random` for a login's id: app/src/session-index.ts). */
+    sessionKey(): string {
+      return sessionKey(this.sessionId() ?? 'none');
     },
   };
 }

@@ -26,6 +26,10 @@ describe('the shipped ACL and the app', () => {
     await browser.on(a).post('/login', { _csrf, username: ALICE.username, password: 'wrong-password' });
     assert.equal((await browser.login(a)).status, 303);
     await browser.on(a).post('/preferences', { _csrf, theme: 'dark' });
+    // "Your sessions": list, and end the others (a second login, so the index has an entry to prune or end).
+    assert.equal((await createBrowser().login(a)).status, 303);
+    await browser.on(a).get('/api/sessions');
+    await browser.on(a).post('/sessions/revoke-others', { _csrf, password: ALICE.password });
     await browser.logout(a);
 
     const stats = await redis.admin.info('commandstats');

@@ -19,7 +19,8 @@ import { createCookieJar } from '../../../tools/lib/cookie-jar.ts';
 import { waitFor as waitUntil } from '../../../tools/lib/poll.ts';
 import { redisArgs, renderAcl } from '../../../tools/lib/redis-server.ts';
 import { ensureSecrets } from '../../../tools/lib/secrets.ts';
-import { csrfTokenIn } from '../../../tools/lib/session-client.ts';
+import { csrfTokenIn, sessionIdFromCookie } from '../../../tools/lib/session-client.ts';
+import { sessionKey } from '../../src/session-index.ts';
 import { freePort } from '../helpers/wait.ts';
 import { ALICE, BOB, DEMO_USERS } from '../helpers/users.ts';
 
@@ -143,7 +144,7 @@ function createBrowser(app: ReturnType<typeof createApp>, jar = createCookieJar(
     post,
     login: (user: { username: string; password: string }) => post('/login', user),
     whoami: async () => ((await get('/api/session')).body as { user: { username: string } | null }).user?.username,
-    sessionKey: () => `sess:${/^s:([^.]+)\./.exec(decodeURIComponent(jar.get('sid') ?? ''))?.[1]}`,
+    sessionKey: () => sessionKey(sessionIdFromCookie(jar.get('sid') ?? '')),
     /** Another browser holding the same cookies (a copy kept from before a logout). */
     clone: () => createBrowser(app, jar.copy()),
   };
