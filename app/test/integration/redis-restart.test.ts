@@ -187,9 +187,22 @@ describe('a Redis restart on its AOF (shipped redis.conf and ACL, app as the app
       assert.equal((await bob.post('/logout', {})).status, 303);
       const expected = [...Array(MAX_FAILURES).fill(401), 429];
       assert.deepEqual(await failLogins(app, BOB.username, MAX_FAILURES + 1), expected);
+      // "Your sessions": two more logins of alice, and the third ends the second. Each is one script whose writes
+      // the AOF records inside MULTI … EXEC (the index keys too).
+      const [second, third] = [createBrowser(app), createBrowser(app)];
+      for (const browser of [second, third]) assert.equal((await browser.login(ALICE)).status, 303);
+      const own = (await second.get('/api/sessions')).body.sessions as { id: string; current: boolean }[];
+      const secondHandle = own.find((session) => session.current)!.id;
+      assert.equal((await third.post(`/sessions/${secondHandle}/revoke`, { password: ALICE.password })).status, 303);
+      const index = (await redis.admin.keys('sess-idx:*'))[0]!;
+      const indexBefore = await redis.admin.hGetAll(index);
 
       await redis.restart(how);
       await ready();
+
+      assert.deepEqual(await redis.admin.hGetAll(index), indexBefore, 'the index survived');
+      assert.equal(await second.whoami(), undefined, 'the revoke survived');
+      assert.equal(await third.whoami(), 'alice');
 
       assert.equal(await alice.whoami(), 'alice', 'the login survived');
       assert.match((await redis.admin.get(alice.sessionKey())) ?? '', /"theme":"dark"/, 'the session write survived');
