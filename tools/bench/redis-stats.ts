@@ -72,5 +72,31 @@ export async function sampleSessionBytes(client: AdminClient, count: number, mat
     memory += (await client.memoryUsage(key, { SAMPLES: 0 })) ?? 0;
     valueBytes += await client.strLen(key);
   }
-  return { keys: keys.length, bytesPerKey: memory / keys.length, valueBytes: valueBytes / keys.length };
+  return {
+    keys: keys.length,
+    bytesPerKey: memory / keys.length,
+    valueBytes: valueBytes / keys.length,
+    ...(await sampleIndexBytes(client)),
+  };
+}
+
+/**
+ * The per-user session indexes ("Your sessions", sess-idx:{tag}): their MEMORY USAGE over the sessions they list,
+ * i.e. what each session costs in the index, its user's key included.
+ */
+async function sampleIndexBytes(client: AdminClient) {
+  let cursor = '0';
+  let memory = 0;
+  let entries = 0;
+  let indexes = 0;
+  do {
+    const page = await client.scan(cursor, { MATCH: 'sess-idx:*', COUNT: 1000 });
+    cursor = String(page.cursor);
+    for (const key of page.keys) {
+      memory += (await client.memoryUsage(key, { SAMPLES: 0 })) ?? 0;
+      entries += await client.hLen(key);
+      indexes += 1;
+    }
+  } while (cursor !== '0');
+  return { indexBytesPerSession: entries ? memory / entries : 0, sessionsPerUser: indexes ? entries / indexes : 0 };
 }
