@@ -1,11 +1,13 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { RedisClient } from './redis.ts';
 import { withDeadline } from './redis.ts';
+import { deviceLabelOf } from './user-agent.ts';
 
 // Each user's sessions, indexed so they can be listed and ended: "Your sessions". The layout, in Redis:
 //
 //   sess:{<tag>}<random>   the session (a string with a TTL), as before; <tag> names its user
-//   sess-idx:{<tag>}       a hash: field <random>, value "<login time, s> <device label>"; TTL: the absolute timeout
+//   sess-idx:{<tag>}       a hash: field <random>, value "<login time, s, base 36> <device code>" (user-agent.ts);
+//                          TTL: the absolute timeout
 //
 // <tag> is the first 12 characters of the username's SHA-256 (base64url): key names reveal no user names, and the
 // braces are a Redis Cluster hash tag, so a user's session keys and index share one hash slot and a script may touch
@@ -53,7 +55,7 @@ local live = {}
 local entries = redis.call('HGETALL', KEYS[2])
 for i = 1, #entries, 2 do
   if redis.call('PTTL', ARGV[7] .. entries[i]) > 0 then
-    live[#live + 1] = { entries[i], tonumber(string.match(entries[i + 1], '^%d+')) or 0 }
+    live[#live + 1] = { entries[i], tonumber(string.match(entries[i + 1], '^%w+'), 36) or 0 }
   else
     redis.call('HDEL', KEYS[2], entries[i])
   end
@@ -137,7 +139,7 @@ export function createSessionIndex(options: {
       const field = String(reply[i]);
       const entry = String(reply[i + 1]);
       const separator = entry.indexOf(' ');
-      const createdAt = new Date(Number(entry.slice(0, separator)) * 1000);
+      const createdAt = new Date(parseInt(entry.slice(0, separator), 36) * 1000);
       // Every read slides the TTL back to the idle timeout, so the time it has lost since is the time since the last
       // read. Cut short by the absolute timeout, the TTL says less: never before the login, never in the future.
       const sinceMs = idleTimeoutS * 1000 - Number(reply[i + 2]);
@@ -145,7 +147,7 @@ export function createSessionIndex(options: {
       sessions.push({
         id: handleOf(index.key, field),
         current: field === current,
-        device: entry.slice(separator + 1),
+        device: deviceLabelOf(entry.slice(separator + 1)),
         createdAt,
         lastSeenAt,
       });
@@ -156,10 +158,10 @@ export function createSessionIndex(options: {
   return {
     list,
 
-    /** The login's write (instead of SET NX): the session, its index entry, and the cap. → sessions ended, or -1. */
+    /** The login's write (instead of SET NX): the session, its index entry (`device`: a deviceCode), the cap. → ended, or -1. */
     login(sid: string, value: string, ttlS: number, device: string, now = Date.now()): Promise<number> {
       const index = indexOf(sid)!;
-      const entry = `${Math.floor(now / 1000)} ${device}`;
+      const entry = `${Math.floor(now / 1000).toString(36)} ${device}`;
       return client.eval(LOGIN, {
         keys: [sessionKey(sid), index.key],
         arguments: [

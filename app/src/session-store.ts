@@ -97,9 +97,9 @@ export class SessionStore extends Store {
 
   /**
    * The next `set` of this session object creates its key, and fails if the key exists; with an index, the same script
-   * adds it to the user's sessions (from `device`) and ends the oldest beyond the cap. Every other write updates.
+   * adds it to the user's sessions (from `device`, a deviceCode) and ends the oldest beyond the cap. Every other write updates.
    */
-  allowCreate(session: object, device = 'Unknown device'): void {
+  allowCreate(session: object, device = '--'): void {
     this.#creating.set(session, device);
   }
 

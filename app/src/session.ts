@@ -7,7 +7,7 @@ import type { Metrics } from './metrics.ts';
 import type { RedisClient } from './redis.ts';
 import { createSessionId, createSessionIndex } from './session-index.ts';
 import { SessionStore } from './session-store.ts';
-import { deviceLabel } from './user-agent.ts';
+import { deviceCode } from './user-agent.ts';
 
 export type Sessions = ReturnType<typeof createSessions>;
 
@@ -134,7 +134,7 @@ export function createSessions({
       await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
       req.session.user = { username };
       req.session.loginAt = Date.now();
-      modeOf(req).store.allowCreate(req.session, deviceLabel(req.get('user-agent')));
+      modeOf(req).store.allowCreate(req.session, deviceCode(req.get('user-agent')));
       await saveSession(req);
     },
     /** Deletes the session in Redis (every instance sees the cookie as anonymous from here) and the cookie. */

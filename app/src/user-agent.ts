@@ -22,14 +22,28 @@ const SYSTEMS: [RegExp, string][] = [
 
 /** Input beyond this is ignored: a header is attacker-controlled, and the patterns need only its start. */
 const MAX_INPUT = 512;
-/** What is stored per session in the index, at most. */
+/** The longest label there is. */
 export const MAX_DEVICE_LABEL = 32;
 
-/** "Chrome on Linux", "Safari on iPhone", "Unknown browser on Windows", or "Unknown device". */
-export function deviceLabel(userAgent: string | undefined): string {
+/**
+ * Two characters naming the browser and the system (their places in the lists above, `-` for unknown): what the
+ * session index stores per session, so an entry stays small (README: memory per session).
+ */
+export function deviceCode(userAgent: string | undefined): string {
   const text = (userAgent ?? '').slice(0, MAX_INPUT);
-  const browser = BROWSERS.find(([pattern]) => pattern.test(text))?.[1];
-  const system = SYSTEMS.find(([pattern]) => pattern.test(text))?.[1];
-  const label = browser || system ? `${browser ?? 'Unknown browser'} on ${system ?? 'an unknown system'}` : 'Unknown device';
-  return label.slice(0, MAX_DEVICE_LABEL);
+  const place = (list: [RegExp, string][]) => {
+    const found = list.findIndex(([pattern]) => pattern.test(text));
+    return found === -1 ? '-' : String(found);
+  };
+  return place(BROWSERS) + place(SYSTEMS);
 }
+
+/** "Chrome on Linux", "Safari on iPhone", "Unknown browser on Windows", or "Unknown device", from a deviceCode(). */
+export function deviceLabelOf(code: string): string {
+  const browser = BROWSERS[Number(code[0])]?.[1];
+  const system = SYSTEMS[Number(code[1])]?.[1];
+  if (!browser && !system) return 'Unknown device';
+  return `${browser ?? 'Unknown browser'} on ${system ?? 'an unknown system'}`.slice(0, MAX_DEVICE_LABEL);
+}
+
+export const deviceLabel = (userAgent: string | undefined) => deviceLabelOf(deviceCode(userAgent));
