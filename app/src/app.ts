@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import express, { type ErrorRequestHandler, type Request } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
+import { type CatalogDeps, createCatalogModule } from './catalog/index.ts';
 import type { Config } from './config.ts';
 import { createCsrf } from './csrf.ts';
 import { HttpError } from './errors.ts';
@@ -23,12 +24,14 @@ export type AppDeps = {
   users: UserDirectory;
   log: Logger;
   isShuttingDown?: () => boolean;
+  /** The product catalogue (PostgreSQL + cache Redis); absent, its routes are not mounted. */
+  catalog?: CatalogDeps;
 };
 
 const BODY_LIMIT = '8kb';
 
 /** Builds the Express app from its dependencies. No I/O, never listens: server.ts and the tests do that. */
-export function createApp({ config, redis, users, log, isShuttingDown = () => false }: AppDeps) {
+export function createApp({ config, redis, users, log, isShuttingDown = () => false, catalog }: AppDeps) {
   const app = express();
   const views = createViews({ instanceId: config.instanceId });
   const csrf = createCsrf({ secrets: config.session.secrets });
@@ -103,6 +106,7 @@ export function createApp({ config, redis, users, log, isShuttingDown = () => fa
   app.use(createPagesRouter({ config, views, csrf }));
   app.use(createAuthRouter({ views, csrf, users, throttle, sessions }));
   app.use(createApiRouter({ instanceId: config.instanceId }));
+  if (catalog) app.use(createCatalogModule(catalog, { views, csrf, log, instanceId: config.instanceId }).router);
 
   app.use((req, _res, next) => next(new HttpError(404, `Nothing here: ${req.method} ${req.path}`)));
   app.use(createErrorHandler(views));
