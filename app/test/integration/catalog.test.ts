@@ -274,6 +274,25 @@ test('catalogue', async (t) => {
     );
   });
 
+  await t.test('an edit the cache refused (a failover, say) is written once the cache accepts it again', async (st) => {
+    await cacheInUse(a, 19);
+    const browser = createBrowser();
+    await browser.login(a);
+    const _csrf = await browser.csrfToken(a);
+    // As a replica being promoted answers READONLY: the write-through fails, reads still work.
+    await cache.admin.aclSetUser('cache', ['-eval']);
+    st.after(() => cache.admin.aclSetUser('cache', ['+eval']));
+    const saved = await browser.on(a).post('/products/19', { _csrf, name: 'Retried', price: '4.00' });
+    assert.equal(saved.status, 303);
+    const before = await get(b, '/api/products/19');
+    assert.deepEqual([before.headers['x-cache'], before.body.name], ['hit', 'Product 19']);
+    await cache.admin.aclSetUser('cache', ['+eval']);
+    await waitFor(async () => (await get(c, '/api/products/19')).body.name === 'Retried', {
+      timeoutMs: 2000,
+      what: 'the retried write',
+    });
+  });
+
   await t.test('cache Redis killed › pages 200 from the database at once; restarted, the cache is used again', async () => {
     await cache.kill();
     for (const instance of instances) {
