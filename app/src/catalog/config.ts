@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
-// The catalogue's variables. To be folded into app/src/config.ts (the only reader of the environment) at merge;
-// until then server.ts passes process.env here. Same rules: every problem at once, *_FILE secrets, no production
-// defaults for addresses or passwords.
+// The catalogue's variables, read by app/src/config.ts (the only reader of the environment) when DATABASE_URL is set.
+// Same rules: every problem at once, *_FILE secrets, no production defaults for addresses or passwords.
 
 type Env = Record<string, string | undefined>;
 
@@ -25,9 +24,18 @@ const schema = z.object({
   CACHE_GRACE_S: z.coerce.number().int().min(0).default(3600),
 });
 
-export type CatalogConfig = ReturnType<typeof loadCatalogConfig>;
+export type CatalogConfig = NonNullable<ReturnType<typeof parseCatalogConfig>>;
 
-export function loadCatalogConfig(env: Env, readFile = (path: string) => readFileSync(path, 'utf8')) {
+/** Throws every problem at once (for callers without config.ts's list: tests). */
+export function loadCatalogConfig(env: Env, readFile = (path: string) => readFileSync(path, 'utf8')): CatalogConfig {
+  const problems: string[] = [];
+  const config = parseCatalogConfig(env, readFile, problems);
+  if (!config) throw new Error(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  return config;
+}
+
+/** The catalogue's settings, or undefined with its problems added to `reported` (config.ts's list). */
+export function parseCatalogConfig(env: Env, readFile: (path: string) => string, reported: string[]) {
   const problems: string[] = [];
   const resolved: Env = { ...env };
   for (const name of ['DATABASE_PASSWORD', 'CACHE_REDIS_PASSWORD']) {
@@ -48,8 +56,10 @@ export function loadCatalogConfig(env: Env, readFile = (path: string) => readFil
   const production = (resolved.NODE_ENV ?? 'production') === 'production';
   if (production && !resolved.DATABASE_URL) problems.push('DATABASE_URL: required in production');
   if (production && !resolved.CACHE_REDIS_URL) problems.push('CACHE_REDIS_URL: required in production');
-  if (problems.length > 0 || !parsed.success)
-    throw new Error(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  if (problems.length > 0 || !parsed.success) {
+    reported.push(...problems);
+    return undefined;
+  }
   const values = parsed.data;
 
   // In the URL, as for Redis: pg lets a connection string's (absent) password override a separate one.

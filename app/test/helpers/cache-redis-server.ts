@@ -1,37 +1,27 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { createClient } from 'redis';
+import { renderAcl } from '../../../tools/lib/redis-server.ts';
+import { ensureSecrets } from '../../../tools/lib/secrets.ts';
 import { freePort, waitFor } from './wait.ts';
 
 const CACHE_CONF = join(import.meta.dirname, '../../../infra/redis/cache.conf');
 
 /**
- * The cache user's rules, as infra/redis/render-acl.sh must render them: its own key prefix and exactly the commands
- * app/src/catalog/cache.ts sends (EVAL runs GET and SET under the same rules). No FLUSHALL, KEYS, CONFIG, DEBUG.
- */
-export const CACHE_USER_RULES =
-  'resetkeys ~cache:* resetchannels -@all +ping +get +set +del +eval +hello +auth +select +client|setname';
-
-/**
- * The cache Redis as deployed: the shipped infra/redis/cache.conf and an ACL rendered the way render-acl.sh does
+ * The cache Redis as deployed: the shipped infra/redis/cache.conf and the ACL render-acl.sh renders for it
  * (users `cache` and `admin`), on a free loopback port. kill/start/pause/resume simulate outages.
  */
 export async function startCacheRedisServer(t: TestContext) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'cache-redis-test-'));
-  const cachePassword = randomBytes(18).toString('base64url');
-  const adminPassword = randomBytes(18).toString('base64url');
+  const secrets = ensureSecrets(join(dir, 'secrets'));
+  const cachePassword = readFileSync(secrets.redisCachePasswordFile, 'utf8').trim();
+  const adminPassword = secrets.redisAdminPassword;
   const aclFile = join(dir, 'users.acl');
-  const acl = [
-    'user default off',
-    `user cache on >${cachePassword} ${CACHE_USER_RULES}`,
-    `user admin on >${adminPassword} ~* &* +@all`,
-  ];
-  writeFileSync(aclFile, `${acl.join('\n')}\n`, { mode: 0o600 });
+  renderAcl(secrets.dir, aclFile, 'redis-server', 'cache');
   let child: ChildProcess | undefined;
 
   const admin = createClient({
