@@ -5,7 +5,9 @@ import pg from 'pg';
 
 // Plain SQL files applied in name order, each once, each in its own transaction, recorded in schema_migrations.
 // Run by the deployment as the database owner (never by the app, whose role cannot change the schema):
-//   DATABASE_URL=postgres://owner:…@host/db node app/db/migrate.ts
+//   DATABASE_URL=postgres://owner@host/db DATABASE_PASSWORD_FILE=… [APP_PASSWORD_FILE=…] node app/db/migrate.ts
+// With APP_PASSWORD_FILE, it then gives the app's role catalog_app (created NOLOGIN by 003) that login password, so
+// no password is ever in a migration.
 
 const MIGRATIONS_DIR = join(import.meta.dirname, 'migrations');
 // Any constant: makes concurrent runs (three instances' init containers, a retried job) take turns.
@@ -53,6 +55,12 @@ if (import.meta.main) {
   try {
     const applied = await runMigrations(client);
     console.log(applied.length > 0 ? `applied ${applied.join(', ')}` : 'schema up to date');
+    const appPasswordFile = process.env.APP_PASSWORD_FILE;
+    if (appPasswordFile) {
+      const password = readFileSync(appPasswordFile, 'utf8').trim();
+      await client.query(`ALTER ROLE catalog_app LOGIN PASSWORD ${client.escapeLiteral(password)}`);
+      console.log('catalog_app: login password set from APP_PASSWORD_FILE');
+    }
   } finally {
     await client.end();
   }
