@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, chownSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { runMigrations } from '../../app/db/migrate.ts';
 import type { Child } from '../lib/child.ts';
@@ -47,6 +47,9 @@ export function createPostgresProcess({ supervisor, port, dir, secrets, readyTim
   let state: State = 'stopped';
 
   function initCluster() {
+    // The postgres user must be able to reach its directory: the run dir (often a private 0700 temporary directory)
+    // gets the search bit for others, nothing more (no listing, and the secrets inside stay 0700).
+    if (who) chmodSync(dirname(dir), statSync(dirname(dir)).mode | 0o001);
     if (existsSync(join(data, 'PG_VERSION'))) return;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const pwfile = join(dir, 'pwfile');

@@ -94,7 +94,8 @@ async function runStack(
     for (const pid of processesOfRun(marker, sessions)) process.kill(pid, 'SIGKILL');
     rmSync(runDir, { recursive: true, force: true });
   });
-  const redisPorts = topologyPorts('sentinel', ports.redis).map(({ port }) => port);
+  // The Sentinel group, the cache Redis (+20) and PostgreSQL (+30).
+  const redisPorts = [...topologyPorts('sentinel', ports.redis).map(({ port }) => port), ports.redis + 20, ports.redis + 30];
   const allPorts = [ports.nginx, ...redisPorts, ports.control, ports.prometheus, ...[1, 2, 51, 52].map((n) => ports.appBase + n)];
   return {
     ...run,
@@ -195,6 +196,8 @@ describe('npm start (tools/stack/cli.ts)', () => {
     }
     type Status = {
       redis: { mode: string; nodes: { pid: number; role: string }[]; sentinels: { pid: number }[] };
+      cache: { pid: number; state: string };
+      postgres: { pid: number; state: string };
       nginx: { pid: number };
       prometheus: { pid: number; state: string };
       instances: { pid: number; port: number; metricsUrl: string }[];
@@ -210,11 +213,13 @@ describe('npm start (tools/stack/cli.ts)', () => {
     const pids: number[] = [
       ...status.redis.nodes.map((node) => node.pid),
       ...status.redis.sentinels.map((sentinel) => sentinel.pid),
+      status.cache.pid,
+      status.postgres.pid,
       status.nginx.pid,
       status.prometheus.pid,
       ...status.instances.map((instance) => instance.pid),
     ];
-    assert.equal(pids.filter(Boolean).length, 10);
+    assert.equal(pids.filter(Boolean).length, 12);
     for (const pid of pids) assert.ok(stack.sessions.has(pid), `the test sees child ${pid}, whose session it watches`);
 
     stack.child.kill('SIGINT');
