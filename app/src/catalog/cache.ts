@@ -19,6 +19,8 @@ export type CacheOptions = {
   graceS: number;
   /** After a failed or slow cache command, go straight to the database for this long instead of waiting again. */
   bypassMs: number;
+  /** false: every read goes to the database, as without a cache (CACHE_ENABLED=false: for comparison, or in need). */
+  enabled: boolean;
   metrics: Pick<CatalogMetrics, 'cacheRequest'>;
   log: Logger;
 };
@@ -124,6 +126,10 @@ export function createReadThroughCache<T>(options: CacheOptions) {
       versionOf: (value: T) => number,
     ): Promise<{ value: T | null; state: CacheState }> {
       let entry: Entry<T> | null = null;
+      if (!options.enabled) {
+        metrics.cacheRequest('miss');
+        return { value: await loader(), state: 'miss' };
+      }
       if (!available()) {
         metrics.cacheRequest('error');
         return { value: await load(key, loader, versionOf), state: 'miss' };
@@ -155,6 +161,7 @@ export function createReadThroughCache<T>(options: CacheOptions) {
      * gone stale anyway (`ttlS`), so a cache outage cannot pin an edited product to its old value.
      */
     async set(key: string, value: T, version: number): Promise<boolean> {
+      if (!options.enabled) return true;
       try {
         if (!redis.isReady) throw new Error('cache not connected');
         await store(key, value, version);

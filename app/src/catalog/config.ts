@@ -19,6 +19,10 @@ const schema = z.object({
   CACHE_REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   CACHE_REDIS_PASSWORD: z.string().min(1).optional(),
   CACHE_TIMEOUT_MS: z.coerce.number().int().positive().default(100),
+  CACHE_ENABLED: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((value) => value === 'true'),
   CACHE_TTL_S: z.coerce.number().int().positive().default(300),
   CACHE_NOT_FOUND_TTL_S: z.coerce.number().int().positive().default(10),
   CACHE_GRACE_S: z.coerce.number().int().min(0).default(3600),
@@ -79,6 +83,7 @@ export function parseCatalogConfig(env: Env, readFile: (path: string) => string,
       // Keys the cache user's ACL allows (~cache:*); the session Redis's prefixes never appear here.
       prefix: 'cache:',
       timeoutMs: values.CACHE_TIMEOUT_MS,
+      enabled: values.CACHE_ENABLED,
       ttlS: values.CACHE_TTL_S,
       jitter: 0.1,
       notFoundTtlS: values.CACHE_NOT_FOUND_TTL_S,
