@@ -79,6 +79,7 @@ async function main(): Promise<Check[]> {
   const demoUsers = `${pairs},${throttled.username}:${throttled.password}`;
   stack = await startStack({
     ...stackOptions,
+    fresh: true,
     env: { ...process.env, DEMO_USERS: demoUsers },
     print: printToStackLog(stackOptions.runDir),
   });

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_DEMO_USERS, parseUsers } from '../lib/demo-users.ts';
 import { repoRoot, runPaths } from '../lib/paths.ts';
@@ -37,6 +37,11 @@ export type StackOptions = {
   appBasePort?: number;
   /** Runtime files (secrets, AOF, nginx prefix); default `.run/` at the repository root. */
   runDir?: string;
+  /**
+   * Start from empty data: the run dir's Redis and PostgreSQL state (AOF, the configs Sentinel rewrote after a
+   * failover, the database) is removed first. For the bench and the chaos suite, which need a known topology.
+   */
+  fresh?: boolean;
   /** The app's entry point; default app/src/server.ts. */
   appEntry?: string;
   /** Passed through to every instance (default process.env); the stack's own settings win. */
@@ -99,6 +104,8 @@ export async function startStack(options: StackOptions = {}) {
     ...(options.prometheusPort === undefined ? [] : [{ port: options.prometheusPort, what: 'prometheus' }]),
   ]);
 
+  if (options.fresh)
+    for (const dir of [paths.redis, join(paths.runDir, 'postgres')]) rmSync(dir, { recursive: true, force: true });
   for (const dir of [paths.runDir, paths.redis, paths.nginx]) mkdirSync(dir, { recursive: true });
   const secrets = ensureSecrets(paths.secrets);
   trustRedisCa(secrets.redisCaFile);
@@ -277,6 +284,8 @@ export async function startStack(options: StackOptions = {}) {
     redisCaFile: secrets.redisCaFile,
     demoUsers,
     status,
+    /** The admin user's URL on the node that is primary now (after a failover, not the first node). */
+    primaryAdminUrl: async () => redis.adminUrl((await redis.primary()).port),
     /** status(), with each Redis node's role asked of the node (for GET /status). */
     describe: async () => ({ ...status(), redis: await redis.describe() }),
     startInstance: instances.start,
