@@ -1,6 +1,14 @@
-import { test as base, expect, type APIRequestContext, type BrowserContext, type Page } from '@playwright/test';
+import {
+  test as base,
+  expect,
+  type APIRequestContext,
+  type BrowserContext,
+  type BrowserContextOptions,
+  type Page,
+} from '@playwright/test';
 import { createDashboardPage, type DashboardPage } from './pages/dashboard-page.ts';
 import { createLoginPage, type Credentials, type LoginPage } from './pages/login-page.ts';
+import { createSessionsPage, type SessionsPage } from './pages/sessions-page.ts';
 import { demoUser } from './support/demo-users.ts';
 import { startForeignSite } from './support/foreign-site.ts';
 import { instancesOf, probeSession } from './support/session-probe.ts';
@@ -9,7 +17,13 @@ import { createStackControl, defaultControlUrl, type StackControl } from './supp
 export { expect };
 
 /** One browser (a context: its own cookies) with the page objects on its page. */
-export type Device = { context: BrowserContext; page: Page; loginPage: LoginPage; dashboard: DashboardPage };
+export type Device = {
+  context: BrowserContext;
+  page: Page;
+  loginPage: LoginPage;
+  dashboard: DashboardPage;
+  sessions: SessionsPage;
+};
 
 type Fixtures = {
   loginPage: LoginPage;
@@ -18,8 +32,8 @@ type Fixtures = {
   user: Credentials;
   /** The stack's control API. Whatever a story kills or pauses is brought back afterwards. */
   stack: StackControl;
-  /** Opens another browser, e.g. a second device of the same user; closed after the test. */
-  newDevice: () => Promise<Device>;
+  /** Opens another browser, e.g. a second device of the same user (`userAgent` says which); closed after the test. */
+  newDevice: (options?: BrowserContextOptions) => Promise<Device>;
   /** Serves `html` from another origin (127.0.0.1:<free port>); stopped after the test. */
   foreignSite: (html: string) => Promise<{ url: string }>;
 };
@@ -59,11 +73,17 @@ export const test = base.extend<Fixtures>({
 
   newDevice: async ({ browser }, use) => {
     const contexts: BrowserContext[] = [];
-    await use(async () => {
-      const context = await browser.newContext();
+    await use(async (options) => {
+      const context = await browser.newContext(options);
       contexts.push(context);
       const page = await context.newPage();
-      return { context, page, loginPage: createLoginPage(page), dashboard: createDashboardPage(page) };
+      return {
+        context,
+        page,
+        loginPage: createLoginPage(page),
+        dashboard: createDashboardPage(page),
+        sessions: createSessionsPage(page),
+      };
     });
     await Promise.all(contexts.map((context) => context.close()));
   },

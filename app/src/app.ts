@@ -1,17 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import express, { type ErrorRequestHandler, type Request } from 'express';
+import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
-import { pinoHttp } from 'pino-http';
 import type { Config } from './config.ts';
 import { createCsrf } from './csrf.ts';
 import { HttpError } from './errors.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
 import type { Logger } from './log.ts';
 import type { RedisClient } from './redis.ts';
 import { createApiRouter } from './routes/api.ts';
 import { createAuthRouter } from './routes/auth.ts';
 import { createHealthRouter } from './routes/health.ts';
 import { createPagesRouter } from './routes/pages.ts';
+import { createSessionsRouter } from './routes/sessions.ts';
 import { createSessions } from './session.ts';
 import { createLoginThrottle } from './throttle.ts';
 import type { UserDirectory } from './users.ts';
@@ -23,55 +24,46 @@ export type AppDeps = {
   users: UserDirectory;
   log: Logger;
   isShuttingDown?: () => boolean;
+  /** The instance's metrics (server.ts serves them on METRICS_PORT); a private set when not given. */
+  metrics?: Metrics;
 };
 
 const BODY_LIMIT = '8kb';
+const REQUEST_ID = /^[\w-]{1,64}$/;
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** From nginx's X-Request-Id (or made here without nginx): ties the app's log lines to nginx's access log. */
+    id: string;
+    log: Logger;
+  }
+}
 
 /** Builds the Express app from its dependencies. No I/O, never listens: server.ts and the tests do that. */
-export function createApp({ config, redis, users, log, isShuttingDown = () => false }: AppDeps) {
+export function createApp({ config, redis, users, log, isShuttingDown = () => false, metrics }: AppDeps) {
+  metrics ??= createMetrics({ instanceId: config.instanceId, defaultMetrics: false });
   const app = express();
   const views = createViews({ instanceId: config.instanceId });
   const csrf = createCsrf({ secrets: config.session.secrets });
-  const sessions = createSessions({ config, redis });
+  const sessions = createSessions({ config, redis, metrics });
   const throttle = createLoginThrottle({ redis, config });
 
   app.disable('x-powered-by');
+  // Responses here are per user and `no-store`, or static files (which send their own ETag): Express's ETag, a hash
+  // of every body, buys nothing for them.
+  app.set('etag', false);
   // Exactly the number of proxies in front of us (nginx: 1), so req.ip and req.secure come from X-Forwarded-*.
   app.set('trust proxy', config.trustProxy);
+  // First, so every request is timed and counted, whatever answers it.
+  app.use(metrics.httpMiddleware);
 
-  app.use((_req, res, next) => {
-    res.set('X-Instance-Id', config.instanceId);
-    next();
+  // Built only when a line is logged; no headers, so no cookies and no session IDs in the log.
+  Object.defineProperty(app.request, 'log', {
+    get(this: Request) {
+      return log.child({ req: { id: this.id, method: this.method, path: this.path } });
+    },
   });
-  app.use(
-    pinoHttp({
-      logger: log,
-      genReqId: (req, res) => {
-        const fromProxy = req.headers['x-request-id'];
-        const id = typeof fromProxy === 'string' && /^[\w-]{1,64}$/.test(fromProxy) ? fromProxy : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      // Probes would drown the log; everything else gets one line per request.
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
-      // Method, path and status only: no headers, so no cookies and no session IDs in the log.
-      serializers: {
-        req: (req: { id: string; method: string; url: string }) => ({
-          id: req.id,
-          method: req.method,
-          path: req.url.split('?')[0],
-        }),
-        res: (res: { statusCode: number }) => ({ status: res.statusCode }),
-      },
-      // One line per request, errors included (the error handler hands its error over in res.err). A deliberate 503,
-      // a dependency away, is expected and says why at warn; pino-http would otherwise invent an Error and its stack.
-      customLogLevel: (_req, res, err) => (res.statusCode === 503 ? 'warn' : err || res.statusCode >= 500 ? 'error' : 'info'),
-      customErrorMessage: (_req, res) => (res.statusCode === 503 ? 'dependency unavailable' : 'request failed'),
-      customErrorObject: (_req, res, err, value) =>
-        res.statusCode === 503 ? { res: value.res, responseTime: value.responseTime, cause: causeOf(err) } : value,
-    }),
-  );
-  app.use(
+  const securityHeaders = constantHeaders(
     helmet({
       contentSecurityPolicy: {
         directives: {
@@ -90,24 +82,42 @@ export function createApp({ config, redis, users, log, isShuttingDown = () => fa
       referrerPolicy: { policy: 'same-origin' },
     }),
   );
+  // One access log line per request, written by nginx (infra/nginx/nginx.conf: request id, instance, status, timing):
+  // a second line from the app would double the log and cost it a write per request. The app logs what nginx cannot
+  // see (logins, failures), under the same request id.
+  // One middleware for every header that every response carries.
+  app.use((req, res, next) => {
+    const fromProxy = req.headers['x-request-id'];
+    req.id = typeof fromProxy === 'string' && REQUEST_ID.test(fromProxy) ? fromProxy : randomUUID();
+    res.setHeader('X-Request-Id', req.id);
+    res.setHeader('X-Instance-Id', config.instanceId);
+    for (const [name, value] of securityHeaders) res.setHeader(name, value);
+    next();
+  });
 
   app.use(createHealthRouter({ redis, isShuttingDown }));
   app.use('/static', express.static(join(import.meta.dirname, 'public'), { index: false, maxAge: '1h' }));
 
   // Everything below is per user: never cached by browsers or proxies (the back button must not show a dashboard).
   app.use((_req, res, next) => {
-    res.set('Cache-Control', 'no-store');
+    res.setHeader('Cache-Control', 'no-store');
     next();
   });
-  app.use(express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 20 }));
-  app.use(express.json({ limit: BODY_LIMIT }));
+  // Reads, most of the traffic, carry no body and need no CSRF check: they skip both. Every other method gets the
+  // parsers and the check, so a route added later is protected without being listed anywhere.
+  const forms = express.Router();
+  forms.use(express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 20 }));
+  forms.use(express.json({ limit: BODY_LIMIT }));
   // Before the session, so a forged post costs no Redis round trip.
-  app.use(csrf.protect);
+  forms.use(csrf.protect);
+  app.use((req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : forms(req, res, next)));
   app.use(sessions.middleware);
 
-  app.use(createPagesRouter({ config, views, csrf }));
-  app.use(createAuthRouter({ views, csrf, users, throttle, sessions }));
+  // The API first: its reads are most of the traffic, and need not walk past the page routes.
   app.use(createApiRouter({ instanceId: config.instanceId }));
+  app.use(createPagesRouter({ config, views, csrf }));
+  app.use(createAuthRouter({ views, csrf, users, throttle, sessions, metrics }));
+  app.use(createSessionsRouter({ config, views, csrf, users, throttle, sessions, metrics }));
 
   app.use((req, _res, next) => next(new HttpError(404, `Nothing here: ${req.method} ${req.path}`)));
   app.use(createErrorHandler(views));
@@ -140,8 +150,10 @@ function createErrorHandler(views: Views): ErrorRequestHandler {
         : status < 500
           ? (CLIENT_ERROR_MESSAGES[err?.type] ?? 'The request could not be processed.')
           : 'Something went wrong on our side.';
-    // Logged once, on the request's line (pino-http): 500s with their error and stack, 503s with their cause only.
-    if (status >= 500) res.err = err;
+    // Logged once: a deliberate 503 (a dependency away) is expected and says why at warn, without a stack; a 500 is a
+    // bug, logged at error with its error and stack. Everything else is in nginx's access log.
+    if (status === 503) req.log.warn({ status, cause: causeOf(err) }, 'dependency unavailable');
+    else if (status >= 500) req.log.error({ status, err }, 'request failed');
 
     // Too late for an error page: cut a response still being written, leave a finished one (and its socket) alone.
     if (res.headersSent) {
@@ -154,8 +166,24 @@ function createErrorHandler(views: Views): ErrorRequestHandler {
   };
 }
 
-function causeOf(err: Error): string | undefined {
-  return err.cause instanceof Error ? err.cause.message : undefined;
+function causeOf(err: unknown): string | undefined {
+  return err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined;
+}
+
+/**
+ * helmet's headers, computed once: with a fixed policy they are the same for every response, so each response only
+ * copies them instead of running helmet's dozen middlewares (fails loudly if a policy ever depends on the request).
+ */
+function constantHeaders(middleware: RequestHandler): [string, string][] {
+  const headers: [string, string][] = [];
+  let called = false;
+  const res = {
+    setHeader: (name: string, value: unknown) => headers.push([name, String(value)]),
+    removeHeader: () => {},
+  };
+  middleware({} as Request, res as unknown as Response, () => (called = true));
+  if (!called) throw new Error('helmet did not finish synchronously; its headers cannot be precomputed');
+  return headers;
 }
 
 function errorStatus(err: unknown): number {

@@ -34,6 +34,24 @@ const demoUsers = z.string().transform((value, ctx) => {
   return users;
 });
 
+const sentinelList = z.string().transform((value, ctx) => {
+  const sentinels: { host: string; port: number }[] = [];
+  for (const entry of value
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
+    const match = /^([\w.-]+):(\d{1,5})$/.exec(entry);
+    const port = Number(match?.[2]);
+    if (!match || port < 1 || port > 65535) {
+      ctx.addIssue({ code: 'custom', message: `expected host:port pairs separated by commas, got "${entry}"` });
+      return z.NEVER;
+    }
+    sentinels.push({ host: match[1]!, port });
+  }
+  if (sentinels.length === 0) ctx.addIssue({ code: 'custom', message: 'expected at least one host:port' });
+  return sentinels;
+});
+
 // Unset is production: a deployment that forgets NODE_ENV gets no public secret and no demo passwords.
 const nodeEnv = z.enum(['production', 'development', 'test']).default('production');
 
@@ -48,12 +66,24 @@ const schema = z.object({
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   REDIS_PASSWORD: z.string().min(1).optional(),
   REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().positive().default(500),
+  // Verifies the servers' certificates for rediss:// (and the Sentinels); unset, Node's bundled CAs are trusted.
+  REDIS_TLS_CA_FILE: z.string().min(1).optional(),
+  REDIS_SENTINELS: sentinelList.optional(),
+  REDIS_SENTINEL_NAME: z
+    .string()
+    .regex(/^[\w.-]{1,64}$/)
+    .default('sessions'),
+  REDIS_SENTINEL_USERNAME: z.string().min(1).default('sentinel-app'),
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
+  REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(10).optional(),
+  REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().positive().max(10_000).default(100),
   SESSION_SECRET: z
     .string()
     .refine((value) => value.split(',').every((secret) => secret.trim() !== ''), 'no empty secret in the list')
     .optional(),
   SESSION_IDLE_TIMEOUT_S: seconds(30 * 60),
   SESSION_ABSOLUTE_TIMEOUT_S: seconds(8 * 60 * 60),
+  MAX_SESSIONS_PER_USER: z.coerce.number().int().min(1).max(100).default(10),
   TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
   DEMO_USERS: demoUsers.optional(),
   ALLOW_DEMO_USERS: flag,
@@ -63,6 +93,8 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).default(0),
+  // Prometheus's registered default port for Node.js client metrics; never proxied by nginx. 0: any free port.
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
 });
 
 /** Production has no defaults for secrets and no demo users unless asked for. */
@@ -75,6 +107,8 @@ function productionProblems(env: Env): string[] {
   else if (env.SESSION_SECRET.split(',').some((secret) => secret.trim().length < 32)) {
     problems.push('SESSION_SECRET: every secret must be at least 32 characters in production');
   }
+  if (env.REDIS_SENTINELS && !env.REDIS_SENTINEL_PASSWORD)
+    problems.push('REDIS_SENTINEL_PASSWORD: required with REDIS_SENTINELS in production (or REDIS_SENTINEL_PASSWORD_FILE)');
   if (env.DEMO_USERS && env.ALLOW_DEMO_USERS !== 'true')
     problems.push('DEMO_USERS: refused in production unless ALLOW_DEMO_USERS=true');
   return problems;
@@ -93,7 +127,7 @@ export class ConfigError extends Error {
 /** `NAME_FILE` (Docker/Kubernetes secrets) fills `NAME`; setting both is an error. */
 function resolveFileVariables(env: Env, readFile: (path: string) => string, problems: string[]): Env {
   const resolved: Env = { ...env };
-  for (const name of ['SESSION_SECRET', 'REDIS_PASSWORD']) {
+  for (const name of ['SESSION_SECRET', 'REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD']) {
     const path = env[`${name}_FILE`];
     if (!path) continue;
     if (env[name]) problems.push(`${name}: set either ${name} or ${name}_FILE, not both`);
@@ -119,6 +153,15 @@ export function loadConfig(env: Env = process.env, readFile = (path: string) => 
   // so that every problem is reported at once. An invalid NODE_ENV is reported above and counts as production.
   const production = (nodeEnv.safeParse(resolved.NODE_ENV).data ?? 'production') === 'production';
   if (production) problems.push(...productionProblems(resolved));
+  let tlsCa: string | undefined;
+  const caFile = resolved.REDIS_TLS_CA_FILE;
+  if (caFile) {
+    try {
+      tlsCa = readFile(caFile);
+    } catch {
+      problems.push(`REDIS_TLS_CA_FILE: cannot read ${caFile}`);
+    }
+  }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const values = parsed.data;
 
@@ -131,6 +174,7 @@ export function loadConfig(env: Env = process.env, readFile = (path: string) => 
 
   const redisUrl = new URL(devDefault('REDIS_URL', values.REDIS_URL, DEV_REDIS_URL));
   if (values.REDIS_PASSWORD) redisUrl.password = encodeURIComponent(values.REDIS_PASSWORD);
+  const sentinels = values.REDIS_SENTINELS;
   const users = production ? values.DEMO_USERS : devDefault('DEMO_USERS', values.DEMO_USERS, demoUsers.parse(DEV_DEMO_USERS));
 
   return Object.freeze({
@@ -138,13 +182,28 @@ export function loadConfig(env: Env = process.env, readFile = (path: string) => 
     host: values.HOST,
     port: values.PORT,
     instanceId: values.INSTANCE_ID,
-    redis: { url: redisUrl.href, commandTimeoutMs: values.REDIS_COMMAND_TIMEOUT_MS },
+    redis: {
+      url: redisUrl.href,
+      commandTimeoutMs: values.REDIS_COMMAND_TIMEOUT_MS,
+      tlsCa,
+      /** With Sentinels, REDIS_URL's host and port are replaced by the primary they name; its scheme and user stay. */
+      sentinel: sentinels && {
+        nodes: sentinels,
+        name: values.REDIS_SENTINEL_NAME,
+        username: values.REDIS_SENTINEL_USERNAME,
+        password: values.REDIS_SENTINEL_PASSWORD,
+      },
+      /** After a login's write, wait this long for this many replicas (0: don't wait; a lone Redis has none). */
+      waitForReplicas: { replicas: values.REDIS_WAIT_REPLICAS ?? (sentinels ? 1 : 0), timeoutMs: values.REDIS_WAIT_TIMEOUT_MS },
+    },
     session: {
       secrets: devDefault('SESSION_SECRET', values.SESSION_SECRET, DEV_SESSION_SECRET)
         .split(',')
         .map((secret) => secret.trim()),
       idleTimeoutS: values.SESSION_IDLE_TIMEOUT_S,
       absoluteTimeoutS: values.SESSION_ABSOLUTE_TIMEOUT_S,
+      /** A login beyond it ends the user's oldest session. */
+      maxPerUser: values.MAX_SESSIONS_PER_USER,
     },
     trustProxy: values.TRUST_PROXY,
     demoUsers: users ?? [],
@@ -156,6 +215,7 @@ export function loadConfig(env: Env = process.env, readFile = (path: string) => 
     logLevel: values.LOG_LEVEL,
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,
     shutdownDelayMs: values.SHUTDOWN_DELAY_MS,
+    metricsPort: values.METRICS_PORT,
     /** Names of the variables that fell back to development defaults; printed at start. */
     developmentDefaults,
   });

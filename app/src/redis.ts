@@ -10,9 +10,10 @@ export type RedisClient = ReturnType<typeof createRedisClient>;
  * (refused connection) or after `commandTimeoutMs` (a frozen or partitioned server), never node-redis's
  * default wait, and the client keeps reconnecting by itself with capped, jittered backoff.
  */
-export function createRedisClient(config: Pick<Config, 'redis' | 'instanceId'>, log: Logger) {
+export function createRedisClient(config: Pick<Config, 'redis' | 'instanceId'>, log: Logger, url = config.redis.url) {
+  const tls = new URL(url).protocol === 'rediss:';
   const client = createClient({
-    url: config.redis.url,
+    url,
     name: config.instanceId,
     // Reject commands while reconnecting rather than hold requests in the offline queue.
     disableOfflineQueue: true,
@@ -25,7 +26,11 @@ export function createRedisClient(config: Pick<Config, 'redis' | 'instanceId'>, 
       connectTimeout: config.redis.commandTimeoutMs * 2,
       // 50 ms, 100 ms, ... capped at 500 ms, plus jitter so many instances don't reconnect in lockstep.
       reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 500) + Math.floor(Math.random() * 50),
+      // rediss://: the server's certificate is verified (Node's default), against REDIS_TLS_CA_FILE when given.
+      ...(tls ? { tls: true as const, ca: config.redis.tlsCa } : {}),
     },
+    // CLIENT MAINT_NOTIFICATIONS exists only on Redis Enterprise and Cloud; open-source Redis answers it with an error.
+    maintNotifications: 'disabled',
   });
 
   // "You MUST listen to error events": without a listener an 'error' crashes the process.
@@ -42,14 +47,17 @@ export function createRedisClient(config: Pick<Config, 'redis' | 'instanceId'>, 
   return client;
 }
 
-class DeadlineExceededError extends Error {
+export class DeadlineExceededError extends Error {
   constructor(timeoutMs: number) {
     super(`no reply from redis within ${timeoutMs} ms`);
   }
 }
 
-/** Error replies that mean "not now" rather than "wrong": loading the AOF after a restart, full, failing over. */
-const TRANSIENT_REPLY = /^(LOADING|OOM|BUSY|TRYAGAIN|MASTERDOWN|READONLY|CLUSTERDOWN)\b/;
+/**
+ * Error replies that mean "not now" rather than "wrong": loading the AOF after a restart, full, failing over
+ * (a demoted primary answers READONLY; one cut off from its replicas, NOREPLICAS: min-replicas-to-write).
+ */
+const TRANSIENT_REPLY = /^(LOADING|OOM|BUSY|TRYAGAIN|MASTERDOWN|READONLY|NOREPLICAS|CLUSTERDOWN)\b/;
 
 /**
  * Awaits a Redis command for at most `timeoutMs`. A frozen or partitioned server never answers a command that was

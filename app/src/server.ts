@@ -1,8 +1,11 @@
 import { createServer } from 'node:http';
 import { createApp } from './app.ts';
+import { startMetricsServer } from './metrics-server.ts';
+import { createMetrics } from './metrics.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { createRedisClient, withDeadline } from './redis.ts';
+import { createSentinelRedisClient } from './redis-sentinel.ts';
 import { trackConnections } from './shutdown.ts';
 import { createUserDirectory } from './users.ts';
 
@@ -15,13 +18,15 @@ async function main() {
     log.warn({ variables: config.developmentDefaults }, 'using development defaults (refused when NODE_ENV=production)');
   }
 
-  const redis = createRedisClient(config, log);
-  log.info('connecting to redis');
+  const redis = config.redis.sentinel ? createSentinelRedisClient(config, log) : createRedisClient(config, log);
+  const metrics = createMetrics({ instanceId: config.instanceId });
+  metrics.watchRedis(redis, 'session');
+  log.info(config.redis.sentinel ? { sentinels: config.redis.sentinel.nodes.length } : {}, 'connecting to redis');
   await redis.connect();
   const users = await createUserDirectory(config.demoUsers);
 
   let shuttingDown = false;
-  const app = createApp({ config, redis, users, log, isShuttingDown: () => shuttingDown });
+  const app = createApp({ config, redis, users, log, metrics, isShuttingDown: () => shuttingDown });
   const server = createServer(
     {
       // nginx forwards an HTTP/1.0 request without Host (its $http_host is empty) as HTTP/1.1 without Host, which
@@ -37,6 +42,9 @@ async function main() {
   server.listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   log.info({ host: config.host, port: config.port, users: users.usernames.length }, 'listening');
+  // Same bind address as the app: reachable where the app is, and never through the proxy.
+  const metricsServer = await startMetricsServer({ registry: metrics.registry, host: config.host, port: config.metricsPort });
+  log.info({ host: config.host, port: metricsServer.port }, 'metrics listening');
 
   const shutdown = async (signal: string) => {
     if (shuttingDown) return;
@@ -49,6 +57,8 @@ async function main() {
     // Readiness is 503 from here on; load balancers that poll it (Kubernetes) need a moment to stop sending.
     if (config.shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
     await connections.close();
+    // The last scrape is possible until here, so a draining instance's final counts are not lost.
+    await metricsServer.close();
     // close() waits for replies to commands already sent; a frozen Redis never sends them.
     await withDeadline(redis.close(), 1000).catch(() => redis.destroy());
     log.info('stopped');

@@ -1,6 +1,8 @@
 import { type SessionData, Store } from 'express-session';
+import type { StoreOperation } from './metrics.ts';
 import type { RedisClient } from './redis.ts';
 import { withDeadline } from './redis.ts';
+import { isIndexedId, type SessionIndex, sessionKey } from './session-index.ts';
 
 declare module 'express-session' {
   interface SessionData {
@@ -12,7 +14,9 @@ declare module 'express-session' {
   }
 }
 
-export const SESSION_PREFIX = 'sess:';
+type Observe = <T>(operation: StoreOperation, command: Promise<T>) => Promise<T>;
+
+export { SESSION_PREFIX } from './session-index.ts';
 
 type Callback<T> = (err: unknown, value?: T) => void;
 
@@ -53,7 +57,13 @@ export class SessionStore extends Store {
   readonly #absoluteTimeoutS: number;
   readonly #commandTimeoutMs: number;
   readonly #storedCookie: object;
-  readonly #creating = new WeakSet<object>();
+  /** Sessions whose next write is their login's, with the device they log in from. */
+  readonly #creating = new WeakMap<object, string>();
+  readonly #index: SessionIndex | undefined;
+  readonly #onCapEnded: (count: number) => void;
+  readonly #observe: Observe;
+  readonly #waitForReplicas: { replicas: number; timeoutMs: number };
+  readonly #onUnreplicated: () => void;
 
   constructor(options: {
     client: RedisClient;
@@ -61,8 +71,23 @@ export class SessionStore extends Store {
     absoluteTimeoutS: number;
     commandTimeoutMs: number;
     cookie: object;
+    /** Times each command (metrics.observeStore); by default nothing is recorded. */
+    observe?: Observe;
+    /** After a login's write, WAIT for this many replicas' acknowledgement, at most this long (replicas 0: no WAIT). */
+    waitForReplicas?: { replicas: number; timeoutMs: number };
+    /** The login stands, but no replica had it in time: a failover right then would lose it. */
+    onUnreplicated?: () => void;
+    /** Each user's sessions, indexed (session-index.ts): logins and logouts keep it; without it, logins are plain. */
+    index?: SessionIndex;
+    /** A login ended this many of the user's oldest sessions (MAX_SESSIONS_PER_USER). */
+    onCapEnded?: (count: number) => void;
   }) {
     super();
+    this.#index = options.index;
+    this.#onCapEnded = options.onCapEnded ?? (() => {});
+    this.#waitForReplicas = options.waitForReplicas ?? { replicas: 0, timeoutMs: 0 };
+    this.#onUnreplicated = options.onUnreplicated ?? (() => {});
+    this.#observe = options.observe ?? ((_operation, command) => command);
     this.#client = options.client;
     this.#idleTimeoutS = options.idleTimeoutS;
     this.#absoluteTimeoutS = options.absoluteTimeoutS;
@@ -70,9 +95,12 @@ export class SessionStore extends Store {
     this.#storedCookie = { originalMaxAge: null, expires: null, ...options.cookie };
   }
 
-  /** The next `set` of this session object creates its key, and fails if the key exists. Every other write updates. */
-  allowCreate(session: object): void {
-    this.#creating.add(session);
+  /**
+   * The next `set` of this session object creates its key, and fails if the key exists; with an index, the same script
+   * adds it to the user's sessions (from `device`, a deviceCode) and ends the oldest beyond the cap. Every other write updates.
+   */
+  allowCreate(session: object, device = '--'): void {
+    this.#creating.set(session, device);
   }
 
   override get(sid: string, cb?: Callback<SessionData | null>) {
@@ -109,7 +137,7 @@ export class SessionStore extends Store {
   }
 
   async #get(sid: string): Promise<SessionData | null> {
-    const text = await this.#run(this.#client.getEx(SESSION_PREFIX + sid, { type: 'EX', value: this.#idleTimeoutS }));
+    const text = await this.#run('read', this.#client.getEx(sessionKey(sid), { type: 'EX', value: this.#idleTimeoutS }));
     if (!text) return null;
     const session = { ...JSON.parse(text), cookie: { ...this.#storedCookie } } as SessionData;
     // Past the absolute timeout, whatever the TTL says (every read slides it): gone, as if it had expired.
@@ -123,22 +151,44 @@ export class SessionStore extends Store {
   async #set(sid: string, session: SessionData): Promise<void> {
     const ttl = this.#ttlFor(session);
     if (ttl <= 0) return this.#destroy(sid);
-    const creating = this.#creating.has(session);
+    const device = this.#creating.get(session);
+    const creating = device !== undefined;
     const { cookie: _cookie, ...data } = session;
-    const reply = await this.#run(
-      this.#client.set(SESSION_PREFIX + sid, JSON.stringify(data), {
-        expiration: { type: 'EX', value: ttl },
-        condition: creating ? 'NX' : 'XX',
-      }),
-    );
+    const value = JSON.stringify(data);
+    const indexed = creating && this.#index && isIndexedId(sid) ? this.#index.login(sid, value, ttl, device) : undefined;
+    const write =
+      indexed ??
+      this.#client.set(sessionKey(sid), value, { expiration: { type: 'EX', value: ttl }, condition: creating ? 'NX' : 'XX' });
+    const reply =
+      creating && this.#waitForReplicas.replicas > 0
+        ? await this.#replicated<unknown>(write)
+        : await this.#run<unknown>('write', write);
     this.#creating.delete(session);
-    // A null reply to XX means the session was destroyed meanwhile (logout): the write is dropped on purpose.
-    // To NX it means the id was not new: a login that skipped regenerate, which must not pass for a success.
-    if (creating && reply === null) throw new Error('SessionStore.set(): a new session reused an existing id');
+    // A null reply to XX means the session was destroyed meanwhile (logout, revoked): the write is dropped on purpose.
+    // To NX (or -1 from the login script) it means the id was not new: a login that skipped regenerate, which must
+    // not pass for a success.
+    if (creating && (reply === null || reply === -1)) throw new Error('SessionStore.set(): a new session reused an existing id');
+    if (typeof reply === 'number' && reply > 0) this.#onCapEnded(reply);
   }
 
   async #destroy(sid: string): Promise<void> {
-    await this.#run(this.#client.del(SESSION_PREFIX + sid));
+    await this.#run('destroy', this.#index ? this.#index.destroy(sid) : this.#client.del(sessionKey(sid)));
+  }
+
+  /**
+   * A login's write, then WAIT in the same pipeline (WAIT counts the replicas that have this connection's writes so
+   * far), so a failover right after the login does not log the user out. Replication stays asynchronous: when no
+   * replica answers within the timeout the login stands (the primary has it) and is counted, rather than refused.
+   * Only logins wait: a lost preference or idle-timeout slide costs nothing, and reads never wait.
+   */
+  async #replicated<T>(write: Promise<T>): Promise<T> {
+    const { replicas, timeoutMs } = this.#waitForReplicas;
+    const [reply, acknowledged] = await this.#observe(
+      'write',
+      withDeadline(Promise.all([write, this.#client.wait(replicas, timeoutMs)]), this.#commandTimeoutMs + timeoutMs),
+    );
+    if (acknowledged < replicas) this.#onUnreplicated();
+    return reply;
   }
 
   /** Seconds until the session must end: the idle timeout, cut short by the absolute one. */
@@ -148,7 +198,7 @@ export class SessionStore extends Store {
     return Math.min(this.#idleTimeoutS, absoluteLeftS);
   }
 
-  #run<T>(command: Promise<T>): Promise<T> {
-    return withDeadline(command, this.#commandTimeoutMs);
+  #run<T>(operation: StoreOperation, command: Promise<T>): Promise<T> {
+    return this.#observe(operation, withDeadline(command, this.#commandTimeoutMs));
   }
 }

@@ -1,7 +1,8 @@
 // A client for the local stack's control API (tools/stack/control-server.ts), for stories that break things.
 
 type InstanceStatus = { n: number; id: string; port: number; pid?: number; state: string };
-type RedisStatus = { port: number; pid?: number; state: string };
+type RedisNodeStatus = { name: string; port: number; pid?: number; state: string; role?: string };
+type RedisStatus = { mode: 'sentinel' | 'single'; nodes: RedisNodeStatus[]; sentinels: RedisNodeStatus[] };
 export type StackStatus = {
   nginx: { url: string; state: string };
   redis: RedisStatus;
@@ -40,6 +41,8 @@ export function createStackControl(controlUrl: string) {
     startRedis: () => call<RedisStatus>('POST', '/redis/start'),
     pauseRedis: () => call<RedisStatus>('POST', '/redis/pause'),
     resumeRedis: () => call<RedisStatus>('POST', '/redis/resume'),
+    /** SIGKILL whichever node is primary now (the reply names it); the Sentinels promote a replica. */
+    killRedisPrimary: () => call<RedisNodeStatus>('POST', '/redis/primary/kill'),
 
     /** Ids of the instances that are running and ready, e.g. ['app-1', 'app-3']. */
     async runningInstances(): Promise<string[]> {
@@ -50,10 +53,11 @@ export function createStackControl(controlUrl: string) {
     async heal(): Promise<string[]> {
       const { redis, instances } = await status();
       const repaired: string[] = [];
-      if (redis.state === 'paused') {
-        await call('POST', '/redis/resume');
+      if (redis.nodes.some((node) => node.state === 'paused')) {
+        await call('POST', '/redis/primary/resume');
         repaired.push('resumed redis');
-      } else if (redis.pid === undefined) {
+      }
+      if (redis.nodes.some((node) => node.pid === undefined)) {
         await call('POST', '/redis/start');
         repaired.push('started redis');
       }

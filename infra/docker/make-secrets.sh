@@ -18,7 +18,10 @@ umask 077
 mkdir -p "$dir"
 chmod 700 "$dir"
 
-for name in session_secret redis_app_password redis_admin_password; do
+# redis_replica_password: replicas authenticate to the primary; redis_sentinel_password: Sentinels to the data nodes;
+# redis_sentinel_app_password: the app to the Sentinels; redis_sentinel_peer_password: Sentinels to each other.
+for name in session_secret redis_app_password redis_admin_password redis_replica_password redis_sentinel_password \
+    redis_sentinel_app_password redis_sentinel_peer_password; do
     file="$dir/$name"
     if [ -s "$file" ]; then
         continue
@@ -29,3 +32,6 @@ for name in session_secret redis_app_password redis_admin_password; do
     mv "$file.tmp" "$file"
     echo "created $file"
 done
+
+# TLS for every Redis connection: a private CA and the nodes' certificate.
+sh "$(dirname "$0")/../redis/make-tls.sh" "$dir"

@@ -37,12 +37,25 @@ fi
 
 app_hash=$(password_hash redis_app_password)
 admin_hash=$(password_hash redis_admin_password)
+replica_hash=$(password_hash redis_replica_password)
+sentinel_hash=$(password_hash redis_sentinel_password)
 
 umask 077
 tmp="$output.tmp.$$"
 # app: exactly what the app sends. /readyz: PING. The session store: GETEX
 # (read and slide the idle timeout), SET NX/XX, DEL. The login throttle: INCR,
 # EXPIRE NX, TTL, DECR, DEL, without MULTI (app/src/throttle.ts says why).
+# WAIT: after a login's write, for a replica's acknowledgement (Sentinel mode).
+# "Your sessions" (app/src/session-index.ts): one EVAL per login, logout, list
+# and revoke, running SET, DEL, PTTL, EXPIRE and HGETALL, HSET, HDEL on the
+# user's index sess-idx:{tag} (a script's commands are checked against the
+# caller's ACL, key by key).
+#
+# replica and sentinel: the minimal sets of redis.io's "ACL rules for Sentinel
+# and Replicas": a replica syncs (PSYNC, REPLCONF); a Sentinel watches (PING,
+# INFO, ROLE, its hello channel) and reconfigures (SLAVEOF, CONFIG REWRITE,
+# CLIENT KILL, inside MULTI ... EXEC). Every node has every user: any node may
+# become the primary.
 #
 # default: off and without a password, so no connection can ever act as it
 # (AUTH as default fails, and a new connection is only logged in as default if
@@ -56,11 +69,15 @@ tmp="$output.tmp.$$"
 # measured on 7.0, the same code in 7.4; it dropped a whole login-failure
 # window. Hence exactly the commands such a block can hold, on the app's keys
 # only; PEXPIREAT (the AOF's form of EXPIRE) for AOFs written by app versions
-# that still used MULTI. Transactions of other users on other keys are still
+# that still used MULTI. A script that writes more than once is written to the
+# AOF as MULTI ... EXEC of its writes too (measured on 7.0): hence HSET, HDEL
+# and DEL/SET/PEXPIREAT on the index keys, ~sess-idx:*. Transactions of other users on other keys are still
 # dropped by an affected Redis: operators should not write with MULTI.
 cat >"$tmp" <<ACL
-user default off resetpass resetkeys ~sess:* ~login-fail:* resetchannels -@all +set +del +unlink +incr +decr +pexpireat
-user app on #$app_hash resetkeys ~sess:* ~login-fail:* resetchannels -@all +ping +getex +set +del +incr +decr +expire +ttl$setinfo
+user default off resetpass resetkeys ~sess:* ~sess-idx:* ~login-fail:* resetchannels -@all +set +del +unlink +incr +decr +pexpireat +hset +hdel
+user app on #$app_hash resetkeys ~sess:* ~sess-idx:* ~login-fail:* resetchannels -@all +ping +getex +set +del +incr +decr +expire +ttl +wait +eval +hgetall +hset +hdel +pttl$setinfo
+user replica on #$replica_hash resetkeys resetchannels -@all +psync +replconf +ping
+user sentinel on #$sentinel_hash resetkeys allchannels -@all +multi +exec +slaveof +ping +subscribe +publish +info +role +config|rewrite +client|setname +client|kill +script|kill
 user admin on #$admin_hash ~* &* +@all
 ACL
 mv "$tmp" "$output"

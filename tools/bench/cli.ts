@@ -2,26 +2,31 @@
 import { cpus } from 'node:os';
 import { onStopSignal } from '../lib/on-stop-signal.ts';
 import { connectAdmin, type AdminClient } from '../lib/redis.ts';
-import { writeResults } from '../lib/results.ts';
+import { writeReport, writeResults } from '../lib/results.ts';
 import { loginAll } from '../lib/session-client.ts';
 import type { Stack } from '../stack/start-stack.ts';
+import { compareWithNaive } from './compare.ts';
+import { comparisonGoals, comparisonTable } from './compare-report.ts';
 import { judgeGoals } from './goals.ts';
+import { writeReadmeFigures } from './readme.ts';
 import { createMeasurer } from './measure.ts';
 import { loadBenchOptions } from './options.ts';
 import { infoField, sampleSessionBytes } from './redis-stats.ts';
 import { benchReport } from './report.ts';
 import { scaleStep } from './scale.ts';
 import { runScenarios, userVariants } from './scenarios.ts';
+import { bootNaiveTarget } from './naive-target.ts';
 import { bootTarget } from './target.ts';
 
 const options = loadBenchOptions();
 const { durationS, connections } = options;
 
 let stack: Stack | undefined;
+let naiveStack: Stack | undefined;
 let admin: AdminClient | undefined;
 const cleanUp = async () => {
   if (admin?.isOpen) admin.destroy();
-  await stack?.stop();
+  await Promise.all([stack?.stop(), naiveStack?.stop()]);
 };
 onStopSignal('bench', cleanUp);
 
@@ -38,28 +43,60 @@ async function main() {
   const loggedIn = await loginAll(baseUrl, users);
   console.log(`[bench] ${loggedIn.length} users logged in through ${baseUrl}`);
 
+  // First, on a fresh machine state: the comparison is the figure a user chooses by.
+  const comparison =
+    stack && options.rounds > 0
+      ? await sideBySide(
+          stack,
+          loggedIn.map((user) => user.cookie),
+        )
+      : undefined;
   const measurer = createMeasurer({ baseUrl, admin, stack, durationS, connections });
   const variants = userVariants(loggedIn, users);
   const scenarios = await runScenarios(measurer, variants);
   const sessionBytes = admin ? await sampleSessionBytes(admin, 200) : undefined;
   const scale =
     admin && options.scaleSessions > 0 ? await scaleStep(admin, measurer, variants.reads, options.scaleSessions) : undefined;
-  const goals = judgeGoals(scenarios, sessionBytes, scale, connections);
+  const goals = [...(comparison ? comparisonGoals(comparison) : []), ...judgeGoals(scenarios, sessionBytes, scale, connections)];
 
   const setup = `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, Redis ${redisVersion}; ${durationS}s per scenario, ${connections} connections; load generator on the same machine.`;
-  console.log(benchReport({ setup, scenarios, sessionBytes, scale, goals }));
+  const report = [comparison ? comparisonTable(comparison) : '', benchReport({ setup, scenarios, sessionBytes, scale, goals })]
+    .filter(Boolean)
+    .join('\n\n');
+  console.log(report);
+  console.log(`[bench] tables: ${writeReport('bench', report)}`);
+  if (options.writeReadme) {
+    writeReadmeFigures(report, `npm run bench -- ${process.argv.slice(2).join(' ')}`);
+    console.log('[bench] README.md: the bench block now shows this run');
+  }
   const file = writeResults('bench', {
     machine: { ...machine, redis: redisVersion },
     baseUrl,
     durationS,
     connections,
     scenarios: scenarios.rows,
-    ceilingRatio: scenarios.read.load.rps / scenarios.ceiling.load.rps,
+    comparison,
     sessionBytes,
     scale,
     goals,
   });
   console.log(`[bench] results: ${file}`);
+}
+
+/** The naive stack beside the project's, as many users logged in, then the interleaved rounds; then it stops. */
+async function sideBySide(project: Stack, cookies: string[]) {
+  const naive = await bootNaiveTarget(options, cookies.length, (started) => (naiveStack = started));
+  console.log(`[bench] naive stack (connect-redis README setup) on ${naive.stack.urls.nginx}`);
+  const comparison = await compareWithNaive({
+    project: { stack: project, cookies },
+    naive,
+    rounds: options.rounds,
+    durationS,
+    connections,
+  });
+  await naiveStack?.stop();
+  naiveStack = undefined;
+  return comparison;
 }
 
 try {

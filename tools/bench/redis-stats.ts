@@ -9,12 +9,19 @@ export async function commandCounts(client: AdminClient): Promise<Map<string, nu
   return counts;
 }
 
-/** Commands run between two snapshots, by name, without the INFO calls that took the snapshots. */
+/**
+ * Not the app's: the INFO calls that take the snapshots, and the Sentinel group's own traffic on the primary (the
+ * replicas' REPLCONF ACK every second; the Sentinels' PING, INFO, ROLE and hello PUBLISH). The app's own PING is
+ * only /readyz, which the load never asks.
+ */
+const NOT_THE_APP = new Set(['info', 'replconf', 'psync', 'ping', 'publish', 'subscribe', 'role']);
+
+/** The app's commands run between two snapshots, by name. */
 export function commandDelta(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
   const delta: Record<string, number> = {};
   for (const [name, calls] of after) {
     const added = calls - (before.get(name) ?? 0);
-    if (added > 0 && name !== 'info') delta[name] = added;
+    if (added > 0 && !NOT_THE_APP.has(name)) delta[name] = added;
   }
   return delta;
 }
@@ -65,5 +72,31 @@ export async function sampleSessionBytes(client: AdminClient, count: number, mat
     memory += (await client.memoryUsage(key, { SAMPLES: 0 })) ?? 0;
     valueBytes += await client.strLen(key);
   }
-  return { keys: keys.length, bytesPerKey: memory / keys.length, valueBytes: valueBytes / keys.length };
+  return {
+    keys: keys.length,
+    bytesPerKey: memory / keys.length,
+    valueBytes: valueBytes / keys.length,
+    ...(await sampleIndexBytes(client)),
+  };
+}
+
+/**
+ * The per-user session indexes ("Your sessions", sess-idx:{tag}): their MEMORY USAGE over the sessions they list,
+ * i.e. what each session costs in the index, its user's key included.
+ */
+async function sampleIndexBytes(client: AdminClient) {
+  let cursor = '0';
+  let memory = 0;
+  let entries = 0;
+  let indexes = 0;
+  do {
+    const page = await client.scan(cursor, { MATCH: 'sess-idx:*', COUNT: 1000 });
+    cursor = String(page.cursor);
+    for (const key of page.keys) {
+      memory += (await client.memoryUsage(key, { SAMPLES: 0 })) ?? 0;
+      entries += await client.hLen(key);
+      indexes += 1;
+    }
+  } while (cursor !== '0');
+  return { indexBytesPerSession: entries ? memory / entries : 0, sessionsPerUser: indexes ? entries / indexes : 0 };
 }

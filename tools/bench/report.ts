@@ -57,7 +57,8 @@ export function benchReport({
 }: {
   setup: string;
   scenarios: Scenarios;
-  sessionBytes: { keys: number; bytesPerKey: number; valueBytes: number } | undefined;
+  sessionBytes:
+    { keys: number; bytesPerKey: number; valueBytes: number; indexBytesPerSession: number; sessionsPerUser: number } | undefined;
   scale: ScaleResult | undefined;
   goals: Goal[];
 }): string {
@@ -67,12 +68,12 @@ export function benchReport({
     '',
     scenarioTable(rows),
     '',
-    `Logged-in reads ÷ anonymous: ${(read.load.rps / anonymous.load.rps).toFixed(2)} (the Redis round trip and session decoding); anonymous ÷ ceiling: ${(anonymous.load.rps / ceiling.load.rps).toFixed(2)} (middleware and request logging, no Redis).`,
+    `Logged-in reads ÷ anonymous: ${(read.load.rps / anonymous.load.rps).toFixed(2)} (the Redis round trip and session decoding); anonymous ÷ ceiling: ${(anonymous.load.rps / ceiling.load.rps).toFixed(2)} (middleware, no Redis).`,
     'App CPU µs/req: CPU time of the app instances (from /proc) divided by responses; steady when other work shares the machine, unlike req/s.',
     'Socket errors: read ECONNRESET when nginx closes a client keep-alive connection (keepalive_requests) after autocannon already wrote the next request; details in the JSON.',
     '',
     sessionBytes
-      ? `Stored session: ${Math.round(sessionBytes.bytesPerKey)} B per key (MEMORY USAGE, ${sessionBytes.keys} keys sampled), value ${Math.round(sessionBytes.valueBytes)} B. Plain connect-redis, for comparison: 2 commands per read (GET + EXPIRE from touch) and the cookie stored in every value.`
+      ? `Stored session: ${Math.round(sessionBytes.bytesPerKey)} B per key (MEMORY USAGE, ${sessionBytes.keys} keys sampled), value ${Math.round(sessionBytes.valueBytes)} B; the per-user index ("Your sessions") adds ${Math.round(sessionBytes.indexBytesPerSession)} B per session at ${sessionBytes.sessionsPerUser.toFixed(1)} sessions per user. Plain connect-redis, for comparison: 2 commands per read (GET + EXPIRE from touch) and the cookie stored in every value.`
       : 'Redis figures: n/a (no --redis-admin-url).',
   ];
   if (scale) {

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { makeUsers, parseUsers } from '../lib/demo-users.ts';
 import { printToStackLog } from '../stack/stack-log.ts';
 import { startStack, type Stack } from '../stack/start-stack.ts';
@@ -18,6 +19,7 @@ export async function bootTarget(options: BenchOptions, onStack: (stack: Stack) 
     ...options.stack,
     env: { ...process.env, DEMO_USERS: demoUsers },
     print: printToStackLog(options.stack.runDir),
+    outputFile: join(options.stack.runDir, 'children.log'),
   });
   onStack(stack);
   return { baseUrl: stack.urls.nginx, users, adminUrl: stack.urls.redisAdmin, stack };

@@ -7,6 +7,7 @@ import { repoRoot } from '../lib/paths.ts';
 import { writeResults } from '../lib/results.ts';
 import { loginAll } from '../lib/session-client.ts';
 import { stackOptionsFrom, stackOptionSpec } from '../stack/options.ts';
+import { primaryFrozen, primaryKilled } from './failover-scenarios.ts';
 import { printToStackLog } from '../stack/stack-log.ts';
 import { startStack, type Stack } from '../stack/start-stack.ts';
 import { baseline } from './baseline.ts';
@@ -24,16 +25,27 @@ kills and freezes things during it, prints a table and exits 1 if any bound is n
 
   npm run chaos -- --rate 200 --users 20 --rounds 200
 
-Options: --rate N (requests/s, 200), --users N (20), --rounds N (logout races, 200), --nginx-port, --redis-port,
+Options: --rate N (requests/s, 200), --users N (20), --rounds N (logout races, 200), --redis sentinel|single
+(sentinel: also the primary failover rows), --nginx-port, --redis-port,
 --app-base-port, --run-dir DIR, --help`;
 
-const { values: args, integer } = parseCommandLine(
+const {
+  values: args,
+  integer,
+  choice,
+} = parseCommandLine(
   { command: 'npm run chaos', usage },
   {
     rate: { type: 'string', default: '200' },
     users: { type: 'string', default: '20' },
     rounds: { type: 'string', default: '200' },
-    ...stackOptionSpec({ nginxPort: 28480, redisPort: 26480, appBasePort: 23400, runDir: join(repoRoot, '.run/chaos') }),
+    ...stackOptionSpec({
+      nginxPort: 28480,
+      redisPort: 26480,
+      appBasePort: 23400,
+      runDir: join(repoRoot, '.run/chaos'),
+      redis: 'sentinel',
+    }),
   },
 );
 /** The whole suite stops by itself after this, whatever hangs. */
@@ -53,14 +65,14 @@ const watchdog = setTimeout(() => {
 watchdog.unref();
 
 // Every option is checked before anything starts.
-const stackOptions = stackOptionsFrom(args, integer);
+const stackOptions = stackOptionsFrom(args, integer, choice);
 const [userCount, rate, rounds] = [integer('users'), integer('rate'), integer('rounds')];
 
 async function main(): Promise<Check[]> {
   // Accounts of their own for the logout race and the session across a Redis restart; the throttled account is new
   // on every run, since its failures outlive the run in Redis's AOF (15 minutes).
-  const { users, demoUsers: pairs } = makeUsers('chaos', userCount + 2);
-  const [racer, sessionUser] = users.splice(userCount) as [Credentials, Credentials];
+  const { users, demoUsers: pairs } = makeUsers('chaos', userCount + 3);
+  const [racer, sessionUser, lastLogin] = users.splice(userCount) as [Credentials, Credentials, Credentials];
   const suffix = randomUUID().slice(0, 8);
   const throttled = { username: `throttled-${suffix}`, password: `throttled-password-${suffix}` };
   const demoUsers = `${pairs},${throttled.username}:${throttled.password}`;
@@ -91,6 +103,13 @@ async function main(): Promise<Check[]> {
   const baselineInFlight = Math.max(4, 2 * running.maxInFlight('baseline'));
   await step('SIGKILL one instance', () => killOneInstance(liveStack, running));
   await step('rolling restart', () => rollingRestart(liveStack, running));
+  // Before the whole-Redis outages: a failover the Sentinels had to abort (no replica left) holds off the next one
+  // for twice failover-timeout (20 s), which would fail a primary failover right after it.
+  if (liveStack.redisMode === 'sentinel') {
+    const context = { stack: liveStack, loop: running, users: loggedIn, lastLogin };
+    await step('Redis primary killed (Sentinel)', () => primaryKilled(context));
+    await step('Redis primary frozen (Sentinel)', () => primaryFrozen(context));
+  }
   await step('Redis killed and restarted', () =>
     redisKilled({ stack: liveStack, loop: running, users: loggedIn, baselineInFlight }),
   );

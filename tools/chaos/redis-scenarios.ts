@@ -22,7 +22,7 @@ async function probeOutage(baseUrl: string, user: LoggedInUser, rounds = 4) {
 }
 
 /** ms until a logged-in read succeeds through nginx, and until it succeeds on every instance directly. */
-async function recovery(stack: Stack, user: LoggedInUser) {
+export async function recovery(stack: Stack, user: LoggedInUser) {
   const authenticated = async (url: string) =>
     sessionOf(await send(`${url}/api/session`, { cookie: user.cookie, timeoutMs: 1_000 }))?.authenticated === true;
   const [viaNginx, ...perInstance] = await Promise.all([
@@ -34,7 +34,7 @@ async function recovery(stack: Stack, user: LoggedInUser) {
 }
 
 /** Users from before the outage whose session is no longer recognised (each checked through nginx, retried on 5xx). */
-async function lostLogins(baseUrl: string, users: LoggedInUser[]) {
+export async function lostLogins(baseUrl: string, users: LoggedInUser[]) {
   const lost: string[] = [];
   for (const user of users) {
     let session;

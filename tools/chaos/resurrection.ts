@@ -3,6 +3,7 @@ import { timeUntil } from '../lib/poll.ts';
 import { connectAdmin } from '../lib/redis.ts';
 import { login } from '../lib/session-client.ts';
 import type { Stack } from '../stack/start-stack.ts';
+import { sessionKey } from '../../app/src/session-index.ts';
 import { check, informative, type Check } from './checks.ts';
 
 const WRITES_PER_ROUND = 8;
@@ -63,7 +64,7 @@ export async function logoutRacingWrites(
       );
       for (const reply of await Promise.all(requests)) statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
 
-      const stored = await admin.exists(`sess:${session.sessionId}`);
+      const stored = await admin.exists(sessionKey(session.sessionId));
       const seenBy = await Promise.all(
         stack
           .status()

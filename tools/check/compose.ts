@@ -33,20 +33,29 @@ type Service = {
  * 8080), Redis internal, every dependency waited on by healthcheck, configs mounted read-only and present.
  */
 export function checkComposeShape(): CheckResult {
-  const compose = parse(readFileSync(shippedFiles.composeFile, 'utf8')) as { services?: Record<string, Service> };
+  const compose = parse(readFileSync(shippedFiles.composeFile, 'utf8'), { merge: true }) as {
+    services?: Record<string, Service>;
+  };
   const services = compose.services ?? {};
   const problems: string[] = [];
   const expect = (ok: boolean, problem: string) => ok || problems.push(problem);
-  const { app, nginx, redis } = services;
+  const { app, nginx, prometheus } = services;
+  const nodes = ['redis-1', 'redis-2', 'redis-3'];
+  const sentinels = ['sentinel-1', 'sentinel-2', 'sentinel-3'];
+  const expected = ['app', 'nginx', 'prometheus', ...nodes, ...sentinels];
   expect(
-    Object.keys(services).sort().join() === 'app,nginx,redis',
-    `services are ${Object.keys(services).join(', ')}; expected app, nginx, redis`,
+    Object.keys(services).sort().join() === expected.join(),
+    `services are ${Object.keys(services).join(', ')}; expected ${expected.join(', ')}`,
   );
-  if (!app || !nginx || !redis) return { ok: false, problems };
+  if (!app || !nginx || !prometheus || expected.some((name) => !services[name])) return { ok: false, problems };
 
   expect(app.deploy?.replicas === 3, 'app: deploy.replicas must be 3');
   expect(app.init === true, 'app: init: true (tini as PID 1)');
-  expect(app.depends_on?.redis?.condition === 'service_healthy', 'app: depends_on redis with condition service_healthy');
+  for (const sentinel of sentinels)
+    expect(
+      app.depends_on?.[sentinel]?.condition === 'service_healthy',
+      `app: depends_on ${sentinel} with condition service_healthy`,
+    );
   const dockerfile = resolve(repoRoot, app.build?.dockerfile ?? 'missing');
   expect(
     existsSync(dockerfile) && /^HEALTHCHECK /m.test(readFileSync(dockerfile, 'utf8')),
@@ -66,10 +75,37 @@ export function checkComposeShape(): CheckResult {
     'nginx: image nginx:1.28 or newer (upstream resolve needs >= 1.27.3)',
   );
 
-  expect(!redis.ports, 'redis: must not publish ports (expose only)');
-  expect(redis.expose?.includes('6379') ?? false, 'redis: expose 6379');
-  expect(!!redis.healthcheck?.test, 'redis: healthcheck');
-  expect(redis.volumes?.some((volume) => /^[\w-]+:\/data$/.test(volume)) ?? false, 'redis: a named volume on /data');
+  expect(!app.ports && (app.expose?.includes('9464') ?? false), 'app: metrics port 9464 exposed to the network, not published');
+  expect(
+    prometheus.ports?.length === 1 && prometheus.ports[0] === '127.0.0.1:9090:9090',
+    'prometheus: publishes only 127.0.0.1:9090',
+  );
+  expect(!!prometheus.healthcheck?.test, 'prometheus: healthcheck');
+  expect(
+    prometheus.depends_on?.app?.condition === 'service_healthy',
+    'prometheus: depends_on app with condition service_healthy',
+  );
+  expect(!/:latest$/.test(prometheus.image ?? ':latest'), 'prometheus: a pinned image tag');
+
+  // The app finds the primary through every Sentinel, over TLS verified against the stack's CA.
+  expect(
+    env.REDIS_SENTINELS === sentinels.map((name) => `${name}:26379`).join(',') && /^rediss:\/\//.test(env.REDIS_URL ?? ''),
+    'app: REDIS_SENTINELS names sentinel-1..3:26379 and REDIS_URL is rediss://',
+  );
+  expect(
+    !!env.REDIS_TLS_CA_FILE && !!env.REDIS_SENTINEL_PASSWORD_FILE,
+    'app: REDIS_TLS_CA_FILE and REDIS_SENTINEL_PASSWORD_FILE',
+  );
+  for (const [name, port] of [...nodes.map((node) => [node, '6379']), ...sentinels.map((sentinel) => [sentinel, '26379'])]) {
+    const service = services[name!]!;
+    expect(!service.ports, `${name}: must not publish ports (expose only)`);
+    expect(service.expose?.includes(port!) ?? false, `${name}: expose ${port}`);
+    expect(/--tls/.test(JSON.stringify(service.healthcheck?.test ?? '')), `${name}: a healthcheck over TLS`);
+    expect(service.volumes?.some((volume) => /^[\w-]+:\/data$/.test(volume)) ?? false, `${name}: a named volume on /data`);
+  }
+  for (const sentinel of sentinels)
+    for (const node of nodes)
+      expect(services[sentinel]!.depends_on?.[node]?.condition === 'service_healthy', `${sentinel}: depends_on ${node} healthy`);
 
   for (const [name, service] of Object.entries(services)) {
     for (const volume of service.volumes ?? []) {

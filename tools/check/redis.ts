@@ -66,12 +66,23 @@ export async function checkRedis(redisServer: string): Promise<Record<string, Ch
         ]);
         await Promise.all([client.del('login-fail:other'), client.decr('login-fail:check')]);
         await client.del(['sess:check', 'login-fail:check']);
+        // "Your sessions": its scripts on the user's index (app/src/session-index.ts).
+        await client.eval(
+          "redis.call('HSET', KEYS[1], 'f', '1'); redis.call('HDEL', KEYS[1], 'f'); return redis.call('PTTL', KEYS[1])",
+          {
+            keys: ['sess-idx:{check}'],
+          },
+        );
+        await client.eval("return redis.call('HGETALL', KEYS[1])", { keys: ['sess-idx:{check}'] });
         // ...and nothing else: the dangerous ones named in infra/redis/render-acl.sh's contract, for real.
         const forbidden: string[][] = [
           ['FLUSHALL'],
           ['KEYS', '*'],
           ['CONFIG', 'GET', 'maxmemory'],
           ['SET', 'other:key', '1'],
+          ['HSET', 'other:key', 'field', '1'],
+          // A script runs with its caller's ACL, key by key: EVAL is no way around the key patterns.
+          ['EVAL', "return redis.call('SET', 'other:key', '1')", '0'],
           ['EXISTS', 'sess:check'],
           ['UNLINK', 'sess:check'],
           // Granted once, no longer sent (app/src/throttle.ts, infra/redis/render-acl.sh).
@@ -81,7 +92,8 @@ export async function checkRedis(redisServer: string): Promise<Record<string, Ch
         ];
         for (const command of forbidden) {
           const message = await errorOf(client.sendCommand(command));
-          if (!message.startsWith('NOPERM'))
+          // Refused inside a script, the reply says so in its own words.
+          if (!message.startsWith('NOPERM') && !/user executing the script can't access/.test(message))
             problems.push(`app user: ${command.join(' ')} answered "${message}", expected NOPERM`);
         }
         return problems;
@@ -110,7 +122,9 @@ export async function checkRedis(redisServer: string): Promise<Record<string, Ch
           ['ACL', 'LIST'],
           ['CLIENT', 'LIST'],
           ['CLIENT', 'KILL', 'ID', '1'],
-          ['EVAL', 'return 1', '0'],
+          ['EVALSHA', 'e0e1f9fabfc9d4800c877a703b823ac0578ff8db', '0'],
+          ['FUNCTION', 'LIST'],
+          ['SCRIPT', 'FLUSH'],
           ['SUBSCRIBE', 'x'],
           ['BGREWRITEAOF'],
           ['REPLICAOF', 'NO', 'ONE'],
@@ -139,7 +153,7 @@ export async function checkRedis(redisServer: string): Promise<Record<string, Ch
 
     return {
       'redis: starts with redis.conf and the rendered ACL': { ok: true },
-      'redis: app user may run exactly the app commands on sess:* and login-fail:*': resultOf(appProblems),
+      'redis: app user may run exactly the app commands on sess:*, sess-idx:* and login-fail:*': resultOf(appProblems),
       'redis: admin has INFO, DBSIZE, MEMORY USAGE, CONFIG RESETSTAT, SCAN; app denied the rest (ACL DRYRUN); AOF and eviction settings':
         resultOf(adminProblems),
       'redis: default user is off': resultOf(defaultProblems),

@@ -14,6 +14,8 @@ type ChildOptions = {
   cwd?: string;
   /** Instead of a Node pipe (a socket, which nginx cannot reopen as /dev/stdout): an fd for the child's stdout and the stream to read it from. */
   stdout?: { fd: number; stream: Readable };
+  /** An open file for the child's stdout and stderr, written by the child itself: nothing relayed line by line. */
+  outputFd?: number;
   /** Receives every output line, already prefixed with `[name] `. */
   print: (line: string) => void;
   /** Called when the process exits without having been asked to (not for stop()/kill()). */
@@ -31,15 +33,17 @@ const setpriv = findExecutable('setpriv');
  * SIGKILL goes to the whole group: nginx's workers are the master's children and hold the listening socket,
  * so killing the master alone would leave the port taken.
  */
-export function startChild({ name, command, args, env, cwd, stdout, print, onUnexpectedExit }: ChildOptions) {
+export function startChild({ name, command, args, env, cwd, stdout, outputFd, print, onUnexpectedExit }: ChildOptions) {
   const [file, argv] = setpriv ? [setpriv, ['--pdeathsig', 'SIGTERM', '--', command, ...args]] : [command, args];
-  const proc = spawn(file, argv, { env, cwd, detached: true, stdio: ['ignore', stdout?.fd ?? 'pipe', 'pipe'] });
+  const stdio =
+    outputFd === undefined ? (['ignore', stdout?.fd ?? 'pipe', 'pipe'] as const) : (['ignore', outputFd, outputFd] as const);
+  const proc = spawn(file, argv, { env, cwd, detached: true, stdio: [...stdio] });
   let expected = false;
   let exitInfo: ExitInfo | undefined;
 
   const pipe = (stream: Readable) =>
     createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => print(`[${name}] ${line}`));
-  const output = stdout?.stream ?? proc.stdout;
+  const output = outputFd === undefined ? (stdout?.stream ?? proc.stdout) : undefined;
   if (output) pipe(output);
   if (proc.stderr) pipe(proc.stderr);
 

@@ -3,7 +3,7 @@ import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 /**
  * Parses a tool's `--name value` options. `--help` (or `-h`) prints `usage` and exits 0; an unknown option, a
  * missing value or a stray argument prints one line naming it, then the usage, and exits 2 (no stack trace).
- * `integer()` reads an option as a whole number the same way.
+ * `integer()` reads an option as a whole number the same way, `choice()` as one of a list.
  */
 export function parseCommandLine<const T extends ParseArgsOptionsConfig>(
   { command, usage }: { command: string; usage: string },
@@ -40,5 +40,10 @@ export function parseCommandLine<const T extends ParseArgsOptionsConfig>(
     if (!Number.isInteger(value) || value < min) refuse(`--${name}: expected an integer >= ${min}, got "${values[name]}"`);
     return value;
   };
-  return { values, integer };
+  const choice = <const C extends string>(name: keyof typeof values & string, choices: readonly C[]): C => {
+    const value = String(values[name]);
+    if (!(choices as readonly string[]).includes(value)) refuse(`--${name}: expected ${choices.join(' or ')}, got "${value}"`);
+    return value as C;
+  };
+  return { values, integer, choice };
 }

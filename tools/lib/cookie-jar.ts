@@ -16,6 +16,9 @@ export function createCookieJar(initial: Iterable<[string, string]> = []) {
       }
     },
     get: (name: string) => cookies.get(name),
+    has: (name: string) => cookies.has(name),
+    /** Plants a cookie, as another site or a script could. */
+    set: (name: string, value: string) => void cookies.set(name, value),
     /** The Cookie request header. */
     header: () => [...cookies].map(([name, value]) => `${name}=${value}`).join('; '),
     copy: () => createCookieJar(cookies),

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { shippedFiles } from './paths.ts';
 
 /** Renders the ACL with the same script compose uses; REDIS_SERVER tells it which Redis version it targets. */
@@ -21,6 +22,72 @@ export function redisArgs({ port, dir, aclfile }: { port: number; dir: string; a
     dir,
     '--aclfile',
     aclfile,
+    '--daemonize',
+    'no',
+  ];
+}
+
+/** The certificate paths of the secrets directory, after the shipped tls.conf's (which name compose's /run/secrets). */
+const tlsArgs = (secretsDir: string) => [
+  '--tls-cert-file',
+  join(secretsDir, 'redis_server.crt'),
+  '--tls-key-file',
+  join(secretsDir, 'redis_server.key'),
+  '--tls-ca-cert-file',
+  join(secretsDir, 'redis_ca.crt'),
+];
+
+type Primary = { host: string; port: number };
+
+/**
+ * A data node of a Sentinel group: its own config file rendered by the script compose uses (first start only: Sentinel
+ * rewrites it), then redis-server on that file with TLS on `port` (no plaintext port), from `dir`.
+ */
+export function sentinelNodeArgs(options: {
+  secretsDir: string;
+  dir: string;
+  port: number;
+  aclfile: string;
+  replicaOf?: Primary;
+}) {
+  const config = join(options.dir, 'node.conf');
+  const primary = options.replicaOf ? [options.replicaOf.host, String(options.replicaOf.port)] : [];
+  execFileSync('sh', [shippedFiles.renderNode, options.secretsDir, shippedFiles.redisConfDir, config, '127.0.0.1', ...primary], {
+    stdio: 'pipe',
+  });
+  const args = [config, '--tls-port', String(options.port), '--bind', '127.0.0.1', '--dir', options.dir];
+  return [...args, '--aclfile', options.aclfile, ...tlsArgs(options.secretsDir), '--daemonize', 'no'];
+}
+
+/** A Sentinel: its own copy of the shipped sentinel.conf (first start only), run by redis-server --sentinel. */
+export function sentinelArgs(options: { secretsDir: string; dir: string; port: number; primary: Primary }) {
+  const config = join(options.dir, 'sentinel.conf');
+  const { host, port } = options.primary;
+  execFileSync('sh', [shippedFiles.renderSentinel, options.secretsDir, shippedFiles.sentinelConf, config, host, String(port)], {
+    stdio: 'pipe',
+  });
+  const args = [config, '--sentinel', '--tls-port', String(options.port), '--bind', '127.0.0.1', '--dir', options.dir];
+  return [...args, ...tlsArgs(options.secretsDir), '--daemonize', 'no'];
+}
+
+/** A lone node with TLS (`--redis single`): the shipped redis.conf and tls.conf, TLS on `port`, no plaintext port. */
+export function singleNodeArgs(options: { secretsDir: string; dir: string; port: number; aclfile: string }) {
+  const args = [
+    shippedFiles.redisConf,
+    '--include',
+    join(shippedFiles.redisConfDir, 'tls.conf'),
+    '--tls-port',
+    String(options.port),
+  ];
+  return [
+    ...args,
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    options.dir,
+    '--aclfile',
+    options.aclfile,
+    ...tlsArgs(options.secretsDir),
     '--daemonize',
     'no',
   ];

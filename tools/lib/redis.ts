@@ -1,8 +1,18 @@
+import { readFileSync } from 'node:fs';
 import { createClient } from 'redis';
 import { withDeadline } from './deadline.ts';
 
-export const redisUrl = (user: string, password: string, port: number, host = '127.0.0.1') =>
-  `redis://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}`;
+export const redisUrl = (user: string, password: string, port: number, { host = '127.0.0.1', tls = false } = {}) =>
+  `${tls ? 'rediss' : 'redis'}://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}`;
+
+let trustedCa: Buffer | undefined;
+
+/** The CA that signed the stack's Redis certificates: every rediss:// connection of the toolbox verifies against it. */
+export function trustRedisCa(caFile: string) {
+  trustedCa = readFileSync(caFile);
+}
+
+const tlsFor = (url: string) => (url.startsWith('rediss:') ? { tls: true as const, ca: trustedCa } : {});
 
 /** The URL without its password (`redis://admin@host:port`): for anything printed, logged or served. */
 export function withoutPassword(url: string): string {
@@ -12,7 +22,12 @@ export function withoutPassword(url: string): string {
 }
 
 const createProbeClient = (url: string, timeoutMs: number) =>
-  createClient({ url, socket: { reconnectStrategy: false, connectTimeout: timeoutMs }, commandOptions: { timeout: timeoutMs } });
+  createClient({
+    url,
+    socket: { reconnectStrategy: false, connectTimeout: timeoutMs, ...tlsFor(url) },
+    commandOptions: { timeout: timeoutMs },
+    maintNotifications: 'disabled',
+  });
 
 /**
  * Connects with node-redis (the client the app uses, so its handshake is checked against the ACL too), runs
@@ -51,7 +66,11 @@ export type AdminClient = Awaited<ReturnType<typeof connectAdmin>>;
 
 /** A node-redis client for the `admin` ACL user (INFO, MEMORY USAGE, SCAN, MONITOR...); the app's user may not run these. */
 export async function connectAdmin(url: string) {
-  const client = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 2_000 } });
+  const client = createClient({
+    url,
+    socket: { reconnectStrategy: false, connectTimeout: 2_000, ...tlsFor(url) },
+    maintNotifications: 'disabled',
+  });
   client.on('error', () => {
     // Surfaces as a rejected command; the caller then fails with that error.
   });

@@ -10,3 +10,12 @@ export function writeResults(name: string, data: unknown): string {
   writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
   return file;
 }
+
+/** Writes `results/<name>-latest.md` (git-ignored), the tables a run printed, and returns its path. */
+export function writeReport(name: string, markdown: string): string {
+  const dir = join(repoRoot, 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}-latest.md`);
+  writeFileSync(file, `${markdown}\n`);
+  return file;
+}

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { shippedFiles } from './paths.ts';
 
 /**
- * Creates the three secrets once in `dir` with the same script compose uses (mode 600 here: the stack's
+ * Creates the secrets (passwords, the Redis CA and certificate) once in `dir` with the same script compose uses (mode 600 here: the stack's
  * processes run as the owner) and returns their paths and values.
  */
 export function ensureSecrets(dir: string) {
@@ -18,6 +18,9 @@ export function ensureSecrets(dir: string) {
     redisAdminPasswordFile: file('redis_admin_password'),
     redisAppPassword: read('redis_app_password'),
     redisAdminPassword: read('redis_admin_password'),
+    redisSentinelAppPasswordFile: file('redis_sentinel_app_password'),
+    redisSentinelAppPassword: read('redis_sentinel_app_password'),
+    redisCaFile: file('redis_ca.crt'),
   };
 }
 

@@ -11,7 +11,7 @@ export type LoggedInUser = {
   csrfCookie: string;
   /** The `_csrf` form value matching the csrf cookie (valid for every form of this browser). */
   csrfToken: string;
-  /** The session id as stored in Redis (`sess:<sessionId>`), decoded from the signed cookie. */
+  /** The session id, decoded from the signed cookie (its key in Redis: app/src/session-index.ts sessionKey). */
   sessionId: string;
 };
 

@@ -12,7 +12,8 @@ type InstancesOptions = {
   appEntry: string;
   /** Passed through to every instance; the stack's own settings win. */
   env: NodeJS.ProcessEnv;
-  redisPort: number;
+  /** REDIS_URL and the rest of the Redis topology's settings (redis-topology.ts). */
+  redisEnv: NodeJS.ProcessEnv;
   secrets: Secrets;
   demoUsers: string;
   readyTimeoutMs: number;
@@ -20,16 +21,20 @@ type InstancesOptions = {
   log: (message: string) => void;
 };
 
-type Instance = { n: number; id: string; port: number; child: Child | undefined; state: State };
+type Instance = { n: number; id: string; port: number; metricsPort: number; child: Child | undefined; state: State };
+
+/** Instance n serves its metrics on appBasePort + METRICS_PORT_OFFSET + n (3051.. beside the apps' 3001..). */
+export const METRICS_PORT_OFFSET = 50;
 
 /** App instances app-1..N: the same entry point, each with its port and INSTANCE_ID. */
 export function createAppInstances(options: InstancesOptions) {
-  const { supervisor, count, appBasePort, appEntry, env, redisPort, secrets, demoUsers, readyTimeoutMs, appStopTimeoutMs, log } =
+  const { supervisor, count, appBasePort, appEntry, env, redisEnv, secrets, demoUsers, readyTimeoutMs, appStopTimeoutMs, log } =
     options;
   const instances: Instance[] = Array.from({ length: count }, (_, i) => ({
     n: i + 1,
     id: `app-${i + 1}`,
     port: appBasePort + i + 1,
+    metricsPort: appBasePort + METRICS_PORT_OFFSET + i + 1,
     child: undefined,
     state: 'stopped',
   }));
@@ -45,23 +50,26 @@ export function createAppInstances(options: InstancesOptions) {
     id: target.id,
     port: target.port,
     url: `http://127.0.0.1:${target.port}`,
+    metricsUrl: `http://127.0.0.1:${target.metricsPort}/metrics`,
     pid: target.child?.isRunning() ? target.child.pid : undefined,
     state: target.state,
   });
 
-  function instanceEnv({ port, id }: Instance, overrides: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  function instanceEnv({ port, metricsPort, id }: Instance, overrides: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
     const inherited = { ...env };
     // The stack provides the Redis credentials; inherited variants would conflict with them.
-    for (const name of ['REDIS_PASSWORD', 'REDIS_PASSWORD_FILE', 'SESSION_SECRET_FILE']) delete inherited[name];
+    for (const name of ['REDIS_PASSWORD', 'REDIS_PASSWORD_FILE', 'REDIS_SENTINEL_PASSWORD', 'SESSION_SECRET_FILE'])
+      delete inherited[name];
     const merged: NodeJS.ProcessEnv = {
       ...inherited,
       NODE_ENV: 'production',
       HOST: '127.0.0.1',
       PORT: String(port),
+      METRICS_PORT: String(metricsPort),
       INSTANCE_ID: id,
       TRUST_PROXY: '1',
       // The same shape as compose: user in the URL, passwords and secrets in files.
-      REDIS_URL: `redis://app@127.0.0.1:${redisPort}`,
+      ...redisEnv,
       REDIS_PASSWORD_FILE: secrets.redisAppPasswordFile,
       SESSION_SECRET_FILE: secrets.sessionSecretFile,
       ALLOW_DEMO_USERS: 'true',

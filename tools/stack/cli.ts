@@ -2,20 +2,25 @@ import { startControlServer } from './control-server.ts';
 import { parseCommandLine } from '../lib/command-line.ts';
 import { assertPortsFree } from '../lib/ports.ts';
 import { withoutPassword } from '../lib/redis.ts';
+import { REDIS_MODES } from './redis-topology.ts';
 import { startStack, type Stack } from './start-stack.ts';
 
 const usage = `
-npm start: the local stack without Docker: redis-server, N app instances and nginx from the shipped infra files.
+npm start: the local stack without Docker: the session Redis, N app instances and nginx from the shipped infra files.
 Ctrl-C (or SIGTERM) stops everything. The library behind it is tools/stack/start-stack.ts.
 
   npm start                          3 instances, http://127.0.0.1:8080
   npm start -- --instances 5         or STACK_INSTANCES=5
+  npm start -- --redis single        one Redis instead of the default --redis sentinel (a primary, two replicas and
+                                     three Sentinels: 6380-6382 and 6390-6392); TLS either way
   npm start -- --control             or STACK_CONTROL=1: control API on 127.0.0.1:8099 (--control-port / STACK_CONTROL_PORT)
+  npm start -- --with-prometheus     also a real Prometheus on 127.0.0.1:9090 (--prometheus-port) scraping every instance's
+                                     metrics (127.0.0.1:3051..) with the shipped alert rules
 
-Options: --instances N, --control, --control-port N, --nginx-port N (8080), --redis-port N (6380),
+Options: --instances N, --redis sentinel|single, --control, --control-port N, --with-prometheus, --prometheus-port N, --nginx-port N (8080), --redis-port N (6380),
 --app-base-port N (3000: apps on 3001..), --run-dir DIR (.run/), --help`;
 
-const { values, integer } = parseCommandLine(
+const { values, integer, choice } = parseCommandLine(
   { command: 'npm start', usage },
   {
     instances: { type: 'string', default: process.env.STACK_INSTANCES ?? '3' },
@@ -26,11 +31,15 @@ const { values, integer } = parseCommandLine(
     'redis-port': { type: 'string' },
     'app-base-port': { type: 'string' },
     'run-dir': { type: 'string' },
+    redis: { type: 'string', default: 'sentinel' },
+    'with-prometheus': { type: 'boolean', default: false },
+    'prometheus-port': { type: 'string', default: '9090' },
   },
 );
 const portOption = (name: 'nginx-port' | 'redis-port' | 'app-base-port') =>
   values[name] === undefined ? undefined : integer(name);
 const instances = integer('instances');
+const redis = choice('redis', REDIS_MODES);
 const controlPort = integer('control-port');
 const log = (message: string) => console.log(`[stack] ${message}`);
 const fail = (message: string) => {
@@ -81,8 +90,10 @@ try {
     instances,
     nginxPort: portOption('nginx-port'),
     redisPort: portOption('redis-port'),
+    redis,
     appBasePort: portOption('app-base-port'),
     runDir: values['run-dir'],
+    ...(values['with-prometheus'] ? { prometheusPort: integer('prometheus-port') } : {}),
     ...(process.env.STACK_APP_ENTRY ? { appEntry: process.env.STACK_APP_ENTRY } : {}),
     signal: starting.signal,
   });
@@ -99,9 +110,16 @@ if (stack) {
   log(`ready: ${stack.urls.nginx}/`);
   log(`demo accounts (DEMO_USERS): ${stack.demoUsers.split(',').join('  ')}`);
   // The URL without its password: secrets stay in their files, never in a terminal or a log.
+  const { nodes, sentinels } = stack.status().redis;
   log(
-    `redis (admin, for operators and the benchmark): ${withoutPassword(stack.urls.redisAdmin)} (password: ${stack.redisAdminPasswordFile})`,
+    `redis (${redis}, TLS): nodes on ${nodes.map((node) => node.port).join(', ')}` +
+      (sentinels.length ? `, Sentinels on ${sentinels.map((sentinel) => sentinel.port).join(', ')}` : ''),
+  );
+  log(
+    `redis (admin, for operators and the benchmark): ${withoutPassword(stack.urls.redisAdmin)} (password: ${stack.redisAdminPasswordFile}, CA: ${stack.redisCaFile})`,
   );
   if (control) log(`control API: http://127.0.0.1:${controlPort}/status`);
+  const { prometheus } = stack.status();
+  if (prometheus) log(`prometheus: ${prometheus.url}/alerts`);
   log('press Ctrl-C to stop');
 }

@@ -22,8 +22,15 @@ const redisActions: Record<string, Action> = {
   resume: (stack) => stack.resumeRedis(),
 };
 
+/** Whichever node is primary when asked: tests break the primary without knowing which node it is. */
+const primaryActions: Record<string, Action> = {
+  kill: (stack) => stack.killRedisPrimary(),
+  pause: (stack) => stack.pauseRedisPrimary(),
+  resume: (stack) => stack.resumeRedisPrimary(),
+};
+
 function route(method: string, path: string): Action | undefined {
-  if (method === 'GET' && path === '/status') return (stack) => stack.status();
+  if (method === 'GET' && path === '/status') return (stack) => stack.describe();
   if (method !== 'POST') return undefined;
   const instance = /^\/instances\/(\d+)\/(\w+)$/.exec(path);
   if (instance) {
@@ -31,6 +38,8 @@ function route(method: string, path: string): Action | undefined {
     const n = Number(instance[1]);
     return action && ((stack, body) => action(stack, n, body));
   }
+  const primary = /^\/redis\/primary\/(\w+)$/.exec(path);
+  if (primary) return primaryActions[primary[1] ?? ''];
   const redis = /^\/redis\/(\w+)$/.exec(path);
   return redis ? redisActions[redis[1] ?? ''] : undefined;
 }

@@ -38,13 +38,13 @@ export function createNginxProcess({ supervisor, nginx, port, dir, appPorts, rea
       serverNames: renderServerNames(LOCAL_SERVER_NAMES),
     });
     state = 'starting';
-    const stdout = createFifoOutput(join(dir, 'stdout.fifo'));
+    const stdout = supervisor.writesOutputDirectly ? undefined : createFifoOutput(join(dir, 'stdout.fifo'));
     const started = supervisor.supervise('nginx', nginx, nginxArgs({ prefix: dir, confFile }), {
-      stdout,
+      ...(stdout ? { stdout } : {}),
       onExit: () => (state = 'crashed'),
     });
     child = started;
-    await started.spawned.finally(stdout.closeWriteEnd);
+    await started.spawned.finally(() => stdout?.closeWriteEnd());
     await waitFor('nginx', () => isHttpOk(`${url}/readyz`), {
       timeoutMs: readyTimeoutMs,
       failIf: supervisor.exitReason(started),

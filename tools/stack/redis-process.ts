@@ -1,47 +1,51 @@
 import type { Child } from '../lib/child.ts';
 import { waitFor } from '../lib/poll.ts';
 import { redisAnswersPing, withoutPassword } from '../lib/redis.ts';
-import { redisArgs } from '../lib/redis-server.ts';
 import { StackRequestError, type State } from './state.ts';
 import type { Supervisor } from './supervisor.ts';
 
 type RedisOptions = {
   supervisor: Supervisor;
+  /** How the stack's log and status name it: redis, redis-2, sentinel-1... */
+  name: string;
   redisServer: string;
+  /** redis-server's arguments, asked at every start (a node's config is rendered on its first start only). */
+  args: () => string[];
   port: number;
   /** Its working directory: the AOF lives here, so a restart finds what was written. */
   dir: string;
-  aclFile: string;
-  urls: { app: string; admin: string };
+  /** Answers PING when it is ready: the admin user's URL. */
+  url: string;
   /** Where the admin password is, for the status (which never shows a password). */
   adminPasswordFile: string;
   readyTimeoutMs: number;
 };
 
-/** One redis-server, restarted on the same AOF directory when asked. */
+/** One redis-server (a data node or a Sentinel), restarted on the same directory when asked. */
 export function createRedisProcess(options: RedisOptions) {
-  const { supervisor, redisServer, port, dir, aclFile, urls, adminPasswordFile, readyTimeoutMs } = options;
+  const { supervisor, name, redisServer, args, port, dir, url, adminPasswordFile, readyTimeoutMs } = options;
   let child: Child | undefined;
   let state: State = 'stopped';
 
   const status = () => ({
+    name,
     port,
     pid: child?.isRunning() ? child.pid : undefined,
     state,
-    url: withoutPassword(urls.admin),
+    url: withoutPassword(url),
     passwordFile: adminPasswordFile,
   });
 
   async function start() {
-    if (child?.isRunning()) throw new StackRequestError(409, `redis is already running (${state})`);
+    if (child?.isRunning()) throw new StackRequestError(409, `${name} is already running (${state})`);
     state = 'starting';
-    const started = supervisor.supervise('redis', redisServer, redisArgs({ port, dir, aclfile: aclFile }), {
+    const started = supervisor.supervise(name, redisServer, args(), {
       cwd: dir,
       onExit: () => (state = 'crashed'),
     });
     child = started;
     await started.spawned;
-    await waitFor('redis', () => redisAnswersPing(urls.app), {
+    await waitFor(name, () => redisAnswersPing(url), {
       timeoutMs: readyTimeoutMs,
       failIf: supervisor.exitReason(started),
     });
@@ -58,7 +62,7 @@ export function createRedisProcess(options: RedisOptions) {
   }
 
   function signal(sig: 'SIGSTOP' | 'SIGCONT', next: State) {
-    if (!child?.isRunning()) throw new StackRequestError(409, `redis is not running (${state})`);
+    if (!child?.isRunning()) throw new StackRequestError(409, `${name} is not running (${state})`);
     child.signal(sig);
     state = next;
     return status();
@@ -74,6 +78,9 @@ export function createRedisProcess(options: RedisOptions) {
   }
 
   return {
+    name,
+    port,
+    isRunning: () => Boolean(child?.isRunning()),
     start,
     kill,
     pause: () => signal('SIGSTOP', 'paused'),

@@ -12,6 +12,7 @@ import { poll, waitFor } from '../lib/poll.ts';
 import { readProcStat } from '../lib/proc-stat.ts';
 import { freePort, isPortFree } from '../lib/ports.ts';
 import { spawnCaptured } from '../lib/spawn.ts';
+import { topologyPorts } from './redis-topology.ts';
 
 const CLI = join(import.meta.dirname, 'cli.ts');
 
@@ -22,7 +23,8 @@ const CLI = join(import.meta.dirname, 'cli.ts');
 async function freeAppBase(): Promise<number> {
   for (let tries = 0; tries < 50; tries++) {
     const base = 30000 + Math.floor(Math.random() * 2700);
-    if ((await isPortFree(base + 1)) && (await isPortFree(base + 2))) return base;
+    const ports = [base + 1, base + 2, base + 51, base + 52]; // the apps and their metrics listeners
+    if ((await Promise.all(ports.map(isPortFree))).every(Boolean)) return base;
   }
   throw new Error('no two free ports in 30001..32701');
 }
@@ -56,13 +58,19 @@ function processesOfRun(marker: string, sessions: Set<number>): number[] {
  */
 async function runStack(
   t: TestContext,
-  { control = false, env = process.env, nginxPort }: { control?: boolean; env?: NodeJS.ProcessEnv; nginxPort?: number } = {},
+  {
+    control = false,
+    prometheus = false,
+    env = process.env,
+    nginxPort,
+  }: { control?: boolean; prometheus?: boolean; env?: NodeJS.ProcessEnv; nginxPort?: number } = {},
 ) {
   const runDir = mkdtempSync(join(tmpdir(), 'stack-test-'));
   const ports = {
     nginx: nginxPort ?? (await freePort()),
     redis: await freePort(),
     control: await freePort(),
+    prometheus: await freePort(),
     appBase: await freeAppBase(),
   };
   const marker = `STACK_TEST_RUN=${randomUUID()}`;
@@ -71,6 +79,7 @@ async function runStack(
     ...['--run-dir', runDir, '--instances', '2', '--nginx-port', String(ports.nginx), '--redis-port', String(ports.redis)],
     ...['--app-base-port', String(ports.appBase)],
     ...(control ? ['--control', '--control-port', String(ports.control)] : []),
+    ...(prometheus ? ['--with-prometheus', '--prometheus-port', String(ports.prometheus)] : []),
   ];
   const run = spawnCaptured(process.execPath, [CLI, ...args], { env: { ...env, [markerName]: markerValue } });
   // The sessions of the runner's children, sampled while it runs: whatever they leave behind is found by session.
@@ -85,7 +94,8 @@ async function runStack(
     for (const pid of processesOfRun(marker, sessions)) process.kill(pid, 'SIGKILL');
     rmSync(runDir, { recursive: true, force: true });
   });
-  const allPorts = [ports.nginx, ports.redis, ports.control, ports.appBase + 1, ports.appBase + 2];
+  const redisPorts = topologyPorts('sentinel', ports.redis).map(({ port }) => port);
+  const allPorts = [ports.nginx, ...redisPorts, ports.control, ports.prometheus, ...[1, 2, 51, 52].map((n) => ports.appBase + n)];
   return {
     ...run,
     /** The runner's children seen so far (Redis, each instance, nginx, and short-lived helpers such as sh). */
@@ -131,7 +141,7 @@ const accepting = (port: number) =>
 
 describe('npm start (tools/stack/cli.ts)', () => {
   it('--instances 2 › two instances behind nginx; no secret in the output or the status; Ctrl-C leaves no process and no listening port', async (t) => {
-    const stack = await runStack(t, { control: true });
+    const stack = await runStack(t, { control: true, prometheus: true });
     // The runner prints "ready" once nginx answers /readyz (polled, like everything here).
     await stack.printed('[stack] ready:');
     const { nginx, control } = stack.ports;
@@ -142,13 +152,28 @@ describe('npm start (tools/stack/cli.ts)', () => {
     assert.doesNotMatch(stack.output(), /redis:\/\/admin:[^@]+@/, 'printed the admin password');
     // With --run-dir, the banner names the secrets where they are, not the default .run/secrets.
     assert.ok(
-      stack.output().includes(`(password: ${join(stack.runDir, 'secrets', 'redis_admin_password')})`),
+      stack.output().includes(`(password: ${join(stack.runDir, 'secrets', 'redis_admin_password')},`),
       `the banner names the real secrets path:\n${stack.output()}`,
     );
 
     const served = new Set<string>();
     for (let i = 0; i < 6; i++) served.add((await fetch(`http://127.0.0.1:${nginx}/api/session`)).headers.get('x-instance-id')!);
     assert.deepEqual([...served].sort(), ['app-1', 'app-2']);
+
+    // One log line per request, nginx's access log, naming the instance that answered; the app adds none of its own.
+    const probe = await fetch(`http://127.0.0.1:${nginx}/api/session`);
+    const requestId = probe.headers.get('x-request-id')!;
+    await stack.printed(requestId);
+    const lines = stack
+      .output()
+      .split('\n')
+      .filter((line) => line.includes(requestId));
+    assert.equal(lines.length, 1, `one line for request ${requestId}:\n${lines.join('\n')}`);
+    const entry = JSON.parse(lines[0]!.replace(/^\[nginx\] /, '')) as Record<string, unknown>;
+    assert.deepEqual(
+      { uri: entry.uri, status: entry.status, instance: entry.instance },
+      { uri: '/api/session', status: 200, instance: probe.headers.get('x-instance-id') },
+    );
 
     // nginx answers only for the names it serves (infra/nginx/default-server.conf): any other Host, no answer.
     const statusAs = (host: string) =>
@@ -168,10 +193,28 @@ describe('npm start (tools/stack/cli.ts)', () => {
       assert.equal(statusText.includes(secret), false, `GET /status shows secret ${i + 1}: ${statusText}`);
       assert.equal(stack.output().includes(secret), false, `the output shows secret ${i + 1}`);
     }
-    type Status = { redis: { pid: number }; nginx: { pid: number }; instances: { pid: number }[] };
+    type Status = {
+      redis: { mode: string; nodes: { pid: number; role: string }[]; sentinels: { pid: number }[] };
+      nginx: { pid: number };
+      prometheus: { pid: number; state: string };
+      instances: { pid: number; port: number; metricsUrl: string }[];
+    };
     const status = JSON.parse(statusText) as Status;
-    const pids: number[] = [status.redis.pid, status.nginx.pid, ...status.instances.map((instance) => instance.pid)];
-    assert.equal(pids.filter(Boolean).length, 4);
+    // --with-prometheus: a real Prometheus, ready; each instance's metrics on a port of its own, not through nginx.
+    assert.equal(status.prometheus.state, 'ready');
+    for (const { metricsUrl } of status.instances) assert.equal((await fetch(metricsUrl)).status, 200);
+    assert.equal((await fetch(`http://127.0.0.1:${nginx}/metrics`)).status, 404);
+    // The default topology: every Redis node with the role it reports, and the Sentinels.
+    assert.equal(status.redis.mode, 'sentinel');
+    assert.deepEqual(status.redis.nodes.map((node) => node.role).sort(), ['primary', 'replica', 'replica']);
+    const pids: number[] = [
+      ...status.redis.nodes.map((node) => node.pid),
+      ...status.redis.sentinels.map((sentinel) => sentinel.pid),
+      status.nginx.pid,
+      status.prometheus.pid,
+      ...status.instances.map((instance) => instance.pid),
+    ];
+    assert.equal(pids.filter(Boolean).length, 10);
     for (const pid of pids) assert.ok(stack.sessions.has(pid), `the test sees child ${pid}, whose session it watches`);
 
     stack.child.kill('SIGINT');

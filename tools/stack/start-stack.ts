@@ -4,20 +4,25 @@ import { DEFAULT_DEMO_USERS, parseUsers } from '../lib/demo-users.ts';
 import { repoRoot, runPaths } from '../lib/paths.ts';
 import { assertPortsFree } from '../lib/ports.ts';
 import { findTools } from '../lib/prereqs.ts';
-import { redisUrl } from '../lib/redis.ts';
+import { redisUrl, trustRedisCa } from '../lib/redis.ts';
 import { renderAcl } from '../lib/redis-server.ts';
 import { ensureSecrets } from '../lib/secrets.ts';
-import { createAppInstances } from './app-instances.ts';
+import { createAppInstances, METRICS_PORT_OFFSET } from './app-instances.ts';
+import { createPrometheusProcess } from './prometheus-process.ts';
+import { findExecutable } from '../lib/prereqs.ts';
 import { stopLeftovers } from './leftovers.ts';
 import { createNginxProcess } from './nginx-process.ts';
-import { createRedisProcess } from './redis-process.ts';
+import { createRedisTopology, type RedisMode, topologyPorts } from './redis-topology.ts';
 import { createSupervisor } from './supervisor.ts';
 
 export type StackOptions = {
   /** Number of app instances (default 3): INSTANCE_ID app-1..N on ports appBasePort+1.. */
   instances?: number;
   nginxPort?: number;
+  /** The first Redis node's port (the others and the Sentinels' follow it, see redis-topology.ts). */
   redisPort?: number;
+  /** `sentinel` (default): a primary, two replicas, three Sentinels; `single`: one node. TLS either way. */
+  redis?: RedisMode;
   appBasePort?: number;
   /** Runtime files (secrets, AOF, nginx prefix); default `.run/` at the repository root. */
   runDir?: string;
@@ -25,17 +30,26 @@ export type StackOptions = {
   appEntry?: string;
   /** Passed through to every instance (default process.env); the stack's own settings win. */
   env?: NodeJS.ProcessEnv;
-  /** Receives every line: the stack's own (`[stack] ...`) and the children's (`[app-1] ...`). */
+  /** Receives every line: the stack's own (`[stack] ...`) and the children's (`[app-1] ...`), unless outputFile. */
   print?: (line: string) => void;
+  /**
+   * The children write their output (nginx's access log, the apps' JSON lines) straight into this file, unprefixed,
+   * instead of the runner relaying every line: for the benchmark, where relaying cost ~30 µs of runner CPU per request.
+   */
+  outputFile?: string;
   readyTimeoutMs?: number;
   /** SIGTERM grace before SIGKILL; above the app's SHUTDOWN_TIMEOUT_MS default (10s). */
   appStopTimeoutMs?: number;
+  /** Also a real Prometheus scraping every instance with the shipped config and alert rules, on this port. */
+  prometheusPort?: number;
+  /** Its scrape and rule-evaluation interval (default 5 s; the shipped config says 15 s). */
+  prometheusIntervalS?: number;
   /** Aborting it during start-up stops whatever was started; startStack then rejects. */
   signal?: AbortSignal;
 };
 
 /**
- * Starts redis-server, N app instances and nginx from the shipped infra files, waits until nginx answers
+ * Starts the session Redis (see redis-topology.ts), N app instances and nginx from the shipped infra files, waits until nginx answers
  * /readyz with 200, and returns a handle to inspect, break and repair the stack, and to stop it.
  * On a failed start, whatever was started is stopped before the error is thrown.
  */
@@ -44,6 +58,7 @@ export async function startStack(options: StackOptions = {}) {
     instances: count = 3,
     nginxPort = 8080,
     redisPort = 6380,
+    redis: redisMode = 'sentinel',
     appBasePort = 3000,
     appEntry = join(repoRoot, 'app/src/server.ts'),
     env = process.env,
@@ -60,32 +75,36 @@ export async function startStack(options: StackOptions = {}) {
   const appPorts = Array.from({ length: count }, (_, i) => appBasePort + i + 1);
   await assertPortsFree([
     { port: nginxPort, what: 'nginx' },
-    { port: redisPort, what: 'redis' },
+    ...topologyPorts(redisMode, redisPort),
     ...appPorts.map((port, i) => ({ port, what: `app-${i + 1}` })),
+    ...appPorts.map((port, i) => ({ port: port + METRICS_PORT_OFFSET, what: `app-${i + 1} metrics` })),
+    ...(options.prometheusPort === undefined ? [] : [{ port: options.prometheusPort, what: 'prometheus' }]),
   ]);
 
   for (const dir of [paths.runDir, paths.redis, paths.nginx]) mkdirSync(dir, { recursive: true });
   const secrets = ensureSecrets(paths.secrets);
+  trustRedisCa(secrets.redisCaFile);
   const aclFile = join(paths.redis, 'users.acl');
   renderAcl(secrets.dir, aclFile, tools.redisServer);
   const demoUsers = env.DEMO_USERS || DEFAULT_DEMO_USERS;
   const urls = {
     nginx: `http://127.0.0.1:${nginxPort}`,
-    redisApp: redisUrl('app', secrets.redisAppPassword, redisPort),
-    redisAdmin: redisUrl('admin', secrets.redisAdminPassword, redisPort),
+    /** The first node: the primary at start (status() says which node is primary now). */
+    redisApp: redisUrl('app', secrets.redisAppPassword, redisPort, { tls: true }),
+    redisAdmin: redisUrl('admin', secrets.redisAdminPassword, redisPort, { tls: true }),
   };
 
-  const supervisor = createSupervisor({ pidsFile: paths.pidsFile, print });
+  const supervisor = createSupervisor({ pidsFile: paths.pidsFile, print, outputFile: options.outputFile });
   const cancel = () => supervisor.close();
   options.signal?.addEventListener('abort', cancel, { once: true });
-  const redis = createRedisProcess({
+  const redis = createRedisTopology({
+    mode: redisMode,
     supervisor,
     redisServer: tools.redisServer,
     port: redisPort,
     dir: paths.redis,
     aclFile,
-    urls: { app: urls.redisApp, admin: urls.redisAdmin },
-    adminPasswordFile: secrets.redisAdminPasswordFile,
+    secrets,
     readyTimeoutMs,
   });
   const instances = createAppInstances({
@@ -94,7 +113,7 @@ export async function startStack(options: StackOptions = {}) {
     appBasePort,
     appEntry,
     env,
-    redisPort,
+    redisEnv: redis.appEnv(),
     secrets,
     demoUsers,
     readyTimeoutMs,
@@ -110,16 +129,34 @@ export async function startStack(options: StackOptions = {}) {
     readyTimeoutMs,
   });
 
+  const prometheusBinary = options.prometheusPort === undefined ? undefined : findExecutable('prometheus');
+  if (options.prometheusPort !== undefined && !prometheusBinary)
+    throw new Error('prometheus not found. Install it with:\n  sudo apt-get install -y prometheus');
+  const prometheus =
+    options.prometheusPort === undefined || !prometheusBinary
+      ? undefined
+      : createPrometheusProcess({
+          supervisor,
+          prometheus: prometheusBinary,
+          port: options.prometheusPort,
+          dir: join(paths.runDir, 'prometheus'),
+          metricsPorts: appPorts.map((port) => port + METRICS_PORT_OFFSET),
+          intervalS: options.prometheusIntervalS ?? 5,
+          readyTimeoutMs,
+        });
+
   let stopping: Promise<void> | undefined;
   /** Front to back: nginx stops taking requests, the apps drain, then Redis writes its AOF and exits. */
   function stop() {
     stopping ??= (async () => {
       supervisor.close();
       log('stopping');
+      await prometheus?.stop();
       await nginx.stop();
       await instances.stopAll();
       await redis.stop();
       supervisor.forget();
+      supervisor.closeOutput();
       log('stopped');
     })();
     return stopping;
@@ -129,6 +166,7 @@ export async function startStack(options: StackOptions = {}) {
     nginx: nginx.status(),
     redis: redis.status(),
     instances: instances.status(),
+    ...(prometheus ? { prometheus: prometheus.status() } : {}),
     demoUsers: parseUsers(demoUsers).map((user) => user.username),
     runDir: paths.runDir,
   });
@@ -137,7 +175,11 @@ export async function startStack(options: StackOptions = {}) {
   // A child that dies, a readiness timeout or an abort: everything started so far is stopped before the error.
   try {
     options.signal?.throwIfAborted();
-    log(`starting redis on 127.0.0.1:${redisPort}`);
+    log(
+      `starting redis (${redisMode}, TLS) on 127.0.0.1:${topologyPorts(redisMode, redisPort)
+        .map((p) => p.port)
+        .join(', ')}`,
+    );
     await redis.start();
     options.signal?.throwIfAborted();
     log(`starting ${count} app instance(s) on ports ${appPorts.join(', ')}`);
@@ -146,6 +188,11 @@ export async function startStack(options: StackOptions = {}) {
     log(`starting nginx on 127.0.0.1:${nginxPort}`);
     await nginx.start();
     options.signal?.throwIfAborted();
+    if (prometheus) {
+      log(`starting prometheus on ${prometheus.url}`);
+      await prometheus.start();
+      options.signal?.throwIfAborted();
+    }
   } catch (err) {
     await stop();
     throw err;
@@ -158,16 +205,25 @@ export async function startStack(options: StackOptions = {}) {
     urls,
     secretsDir: secrets.dir,
     redisAdminPasswordFile: secrets.redisAdminPasswordFile,
+    redisCaFile: secrets.redisCaFile,
     demoUsers,
     status,
+    /** status(), with each Redis node's role asked of the node (for GET /status). */
+    describe: async () => ({ ...status(), redis: await redis.describe() }),
     startInstance: instances.start,
     stopInstance: instances.stop,
     killInstance: instances.kill,
     restartInstance: instances.restart,
-    startRedis: redis.start,
+    redisMode,
+    /** Every data node at once: a whole-Redis outage (the Sentinels stay). */
+    startRedis: redis.startNodes,
     killRedis: redis.kill,
     pauseRedis: redis.pause,
     resumeRedis: redis.resume,
+    /** Whichever node is primary now (in single mode, the one node). */
+    killRedisPrimary: redis.killPrimary,
+    pauseRedisPrimary: redis.pausePrimary,
+    resumeRedisPrimary: redis.resumePaused,
     stop,
   };
 }

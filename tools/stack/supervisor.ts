@@ -1,3 +1,4 @@
+import { closeSync, openSync } from 'node:fs';
 import { describeExit, startChild, type Child } from '../lib/child.ts';
 import { repoRoot } from '../lib/paths.ts';
 import type { createFifoOutput } from './nginx.ts';
@@ -15,8 +16,18 @@ export type SuperviseOptions = {
  * Starts the stack's processes, records each in the pid file for leftover cleanup, reports an unexpected exit
  * (it never restarts anything), and keeps the list of what runs for the last-resort kill.
  */
-export function createSupervisor({ pidsFile, print }: { pidsFile: string; print: (line: string) => void }) {
+export function createSupervisor({
+  pidsFile,
+  print,
+  outputFile,
+}: {
+  pidsFile: string;
+  print: (line: string) => void;
+  /** Children write their output straight into this file instead of through the runner (see StackOptions). */
+  outputFile?: string;
+}) {
   const registry = createPidRegistry(pidsFile);
+  const outputFd = outputFile === undefined ? undefined : openSync(outputFile, 'a');
   const running = new Set<Child>();
   const log = (message: string) => print(`[stack] ${message}`);
   let closed = false;
@@ -33,7 +44,8 @@ export function createSupervisor({ pidsFile, print }: { pidsFile: string; print:
       args,
       env: options.env ?? process.env,
       cwd: options.cwd ?? repoRoot,
-      ...(options.stdout ? { stdout: options.stdout } : {}),
+      ...(options.stdout && outputFd === undefined ? { stdout: options.stdout } : {}),
+      ...(outputFd === undefined ? {} : { outputFd }),
       print,
       onUnexpectedExit: (info) => {
         log(`${name} exited unexpectedly (${describeExit(info)}); it is not restarted`);
@@ -72,6 +84,10 @@ export function createSupervisor({ pidsFile, print }: { pidsFile: string; print:
     close: () => void (closed = true),
     killAll,
     forget: () => registry.clear(),
+    /** True when children write to the output file themselves (nginx then needs no FIFO for its access log). */
+    writesOutputDirectly: outputFd !== undefined,
+    /** The runner's copy of the output file; the children keep theirs. */
+    closeOutput: () => outputFd !== undefined && closeSync(outputFd),
   };
 }
 

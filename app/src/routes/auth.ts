@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { createCsrf } from '../csrf.ts';
+import type { Metrics } from '../metrics.ts';
 import type { Sessions } from '../session.ts';
 import type { LoginThrottle } from '../throttle.ts';
 import type { UserDirectory } from '../users.ts';
@@ -11,11 +12,12 @@ type Deps = {
   users: UserDirectory;
   throttle: LoginThrottle;
   sessions: Sessions;
+  metrics: Pick<Metrics, 'loginOutcome' | 'sessionsRevoked'>;
 };
 
 const field = (value: unknown, max: number) => (typeof value === 'string' && value.length <= max ? value : '');
 
-export function createAuthRouter({ views, csrf, users, throttle, sessions }: Deps) {
+export function createAuthRouter({ views, csrf, users, throttle, sessions, metrics }: Deps) {
   const router = Router();
 
   router.post('/login', async (req, res) => {
@@ -28,16 +30,21 @@ export function createAuthRouter({ views, csrf, users, throttle, sessions }: Dep
     const address = req.ip ?? 'unknown';
     const retryAfterS = await throttle.attempt(username, address);
     if (retryAfterS > 0) {
+      metrics.loginOutcome('throttled');
       const minutes = Math.ceil(retryAfterS / 60);
       return fail(429, `Too many failed attempts. Try again later (in about ${minutes} minute${minutes === 1 ? '' : 's'}).`, {
         'Retry-After': String(retryAfterS),
       });
     }
     const user = await users.verify(username, password);
-    if (!user) return fail(401, 'Wrong username or password.');
+    if (!user) {
+      metrics.loginOutcome('wrong_password');
+      return fail(401, 'Wrong username or password.');
+    }
     await throttle.succeeded(user, address);
 
     await sessions.login(req, user);
+    metrics.loginOutcome('success');
     req.log.info({ user }, 'login');
     res.redirect(303, '/');
   });
@@ -45,7 +52,10 @@ export function createAuthRouter({ views, csrf, users, throttle, sessions }: Dep
   router.post('/logout', async (req, res) => {
     const user = req.session.user?.username;
     await sessions.logout(req, res);
-    if (user) req.log.info({ user }, 'logout');
+    if (user) {
+      metrics.sessionsRevoked('logout');
+      req.log.info({ user }, 'logout');
+    }
     res.redirect(303, '/');
   });
 

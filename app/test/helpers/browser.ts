@@ -1,4 +1,7 @@
 import supertest from 'supertest';
+import { createCookieJar } from '../../../tools/lib/cookie-jar.ts';
+import { csrfTokenIn, sessionIdFromCookie } from '../../../tools/lib/session-client.ts';
+import { sessionKey } from '../../src/session-index.ts';
 import type { Instance } from './instance.ts';
 import { ALICE } from './users.ts';
 
@@ -8,10 +11,7 @@ export type Reply = { status: number; headers: Record<string, string | string[] 
 /** An app object, or the base URL of a listening server (`http://127.0.0.1:3001`). */
 export type Target = Pick<Instance, 'app'> | string;
 
-/** The CSRF token of the first form on a page. */
-export function csrfTokenIn(html: string): string | undefined {
-  return /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
-}
+export { csrfTokenIn };
 
 async function send(target: Target, method: 'GET' | 'POST', path: string, headers: Record<string, string>, form?: object) {
   if (typeof target === 'string') {
@@ -39,16 +39,10 @@ export type Browser = ReturnType<typeof createBrowser>;
  * It keeps cookies by name, as a browser does for one host and path.
  */
 export function createBrowser() {
-  const jar = new Map<string, string>();
-  const cookieHeader = () => [...jar].map(([name, value]) => `${name}=${value}`).join('; ');
+  const jar = createCookieJar();
+  const cookieHeader = jar.header;
   const remember = (res: Reply) => {
-    for (const line of ([] as string[]).concat(res.headers['set-cookie'] ?? [])) {
-      const [pair] = line.split(';');
-      const separator = pair!.indexOf('=');
-      const name = pair!.slice(0, separator);
-      if (/Expires=Thu, 01 Jan 1970/.test(line)) jar.delete(name);
-      else jar.set(name, pair!.slice(separator + 1));
-    }
+    jar.remember(res.headers['set-cookie']);
     return res;
   };
   const on = (target: Target) => ({
@@ -79,8 +73,12 @@ export function createBrowser() {
     },
     /** The session id in the jar's session cookie (`sid`, or `__Host-sid` over HTTPS), without its signature. */
     sessionId(): string | undefined {
-      const signed = decodeURIComponent(jar.get('sid') ?? jar.get('__Host-sid') ?? '');
-      return /^s:([^.]+)\./.exec(signed)?.[1];
+      const cookie = jar.get('sid') ?? jar.get('__Host-sid');
+      return cookie === undefined ? undefined : sessionIdFromCookie(cookie);
+    },
+    /** Its key in Redis (`sess:{tag}random` for a login's id: app/src/session-index.ts). */
+    sessionKey(): string {
+      return sessionKey(this.sessionId() ?? 'none');
     },
   };
 }

@@ -4,6 +4,7 @@ import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
 import { createRedisClient } from '../../src/redis.ts';
+import { createSentinelRedisClient } from '../../src/redis-sentinel.ts';
 import { createUserDirectory, type UserDirectory } from '../../src/users.ts';
 import { startRedisServer, type TestRedis } from './redis-server.ts';
 import { DEMO_USERS } from './users.ts';
@@ -19,7 +20,7 @@ const directories = new Map<string, Promise<UserDirectory>>();
  */
 export async function createInstance(
   t: Pick<TestContext, 'after'>,
-  redis: Pick<TestRedis, 'url'>,
+  redis: Pick<TestRedis, 'url'> & { env?: Record<string, string> },
   env: Record<string, string> = {},
   log?: DestinationStream,
 ) {
@@ -31,10 +32,11 @@ export async function createInstance(
     DEMO_USERS,
     LOG_LEVEL: 'silent',
     REDIS_COMMAND_TIMEOUT_MS: '300',
+    ...redis.env,
     ...env,
   });
   const logger = createLogger(config, log);
-  const client = createRedisClient(config, logger);
+  const client = config.redis.sentinel ? createSentinelRedisClient(config, logger) : createRedisClient(config, logger);
   // Registered first, so it runs even when connect() fails; the server may already be gone, hence destroy().
   t.after(() => (client.isOpen ? client.destroy() : undefined));
   await client.connect();

@@ -1,22 +1,20 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { createClient } from 'redis';
+import { redisArgs, renderAcl as renderAclFile } from '../../../tools/lib/redis-server.ts';
+import { ensureSecrets } from '../../../tools/lib/secrets.ts';
 import { freePort, waitFor } from './wait.ts';
-
-const INFRA_REDIS = new URL('../../../infra/redis/', import.meta.url).pathname;
 
 /** Throwaway secrets and the ACL render-acl.sh makes of them: once per test process, every server reads the same file. */
 function renderAcl() {
   const dir = mkdtempSync(join(tmpdir(), 'redis-acl-'));
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  const passwords = { app: randomBytes(16).toString('hex'), admin: randomBytes(16).toString('hex') };
-  writeFileSync(join(dir, 'redis_app_password'), passwords.app);
-  writeFileSync(join(dir, 'redis_admin_password'), passwords.admin);
-  execFileSync('sh', [join(INFRA_REDIS, 'render-acl.sh'), dir, join(dir, 'users.acl')]);
+  const secrets = ensureSecrets(dir);
+  const passwords = { app: secrets.redisAppPassword, admin: secrets.redisAdminPassword };
+  renderAclFile(dir, join(dir, 'users.acl'), 'redis-server');
   return { passwords, aclfile: join(dir, 'users.acl') };
 }
 let acl: ReturnType<typeof renderAcl> | undefined;
@@ -40,8 +38,7 @@ export async function startRedisServer(t: Pick<TestContext, 'after'>) {
   let child: ChildProcess | undefined;
 
   async function start() {
-    const args = [join(INFRA_REDIS, 'redis.conf'), '--port', String(port), '--dir', dir, '--aclfile', aclfile];
-    child = spawn('redis-server', args, { stdio: 'ignore' });
+    child = spawn('redis-server', redisArgs({ port, dir, aclfile }), { stdio: 'ignore' });
     await waitFor(async () => (admin.isOpen || (await admin.connect())) && (await admin.ping()) === 'PONG', {
       what: `redis-server on ${port}`,
     });

@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import type { TestContext } from 'node:test';
+import { spawnCaptured } from '../../../tools/lib/spawn.ts';
 import type { TestRedis } from './redis-server.ts';
 import { freePort, waitFor } from './wait.ts';
 
@@ -10,16 +9,19 @@ export type ServerProcess = ReturnType<typeof spawnServer>;
 
 /** `node app/src/server.ts` with exactly `env` (and PATH); its output is captured, and it is killed at the test's end. */
 export function spawnServer(t: Pick<TestContext, 'after'>, env: Record<string, string | undefined>) {
-  const child = spawn(process.execPath, [SERVER], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const {
+    child,
+    output,
+    exited: captured,
+  } = spawnCaptured(process.execPath, [SERVER], {
+    env: { PATH: process.env.PATH, ...env },
+  });
+  const exited = captured.then(({ code }) => code);
   t.after(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
   });
-  return { child, output: () => output, exited };
+  return { child, output, exited };
 }
 
 /**
@@ -32,7 +34,7 @@ export async function startServer(
   env: Record<string, string | undefined> = {},
 ) {
   const port = await freePort();
-  const server = spawnServer(t, { NODE_ENV: 'development', PORT: String(port), REDIS_URL: redis.url, ...env });
+  const server = spawnServer(t, { NODE_ENV: 'development', PORT: String(port), METRICS_PORT: '0', REDIS_URL: redis.url, ...env });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${url}/healthz`)).ok, { what: `the server on ${port}`, timeoutMs: 10_000 });
   return { ...server, port, url };

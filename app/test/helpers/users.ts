@@ -1,4 +1,8 @@
+import { DEFAULT_DEMO_USERS, parseUsers } from '../../../tools/lib/demo-users.ts';
+
 /** The demo accounts every test logs in with; DEMO_USERS is the same pair in the app's variable format. */
-export const ALICE = { username: 'alice', password: 'alice-password-1' };
-export const BOB = { username: 'bob', password: 'bob-password-2' };
-export const DEMO_USERS = [ALICE, BOB].map(({ username, password }) => `${username}:${password}`).join(',');
+export const [ALICE, BOB] = parseUsers(DEFAULT_DEMO_USERS) as [
+  { username: string; password: string },
+  { username: string; password: string },
+];
+export const DEMO_USERS = DEFAULT_DEMO_USERS;

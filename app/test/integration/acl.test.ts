@@ -17,14 +17,19 @@ describe('the shipped ACL and the app', () => {
     await redis.admin.configResetStat();
 
     // Every path that talks to Redis: connect, readiness, a failed and a good login, read, write, logout (the
-    // absolute timeout's GETEX and DEL are among these).
-    const a = await createInstance(t, redis);
+    // absolute timeout's GETEX and DEL are among these). A login WAITs for a replica as under Sentinel (this lone
+    // node has none, so the WAIT times out after 20 ms and the login stands).
+    const a = await createInstance(t, redis, { REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '20' });
     await supertest(a.app).get('/readyz').expect(200);
     const browser = createBrowser();
     const _csrf = await browser.csrfToken(a);
     await browser.on(a).post('/login', { _csrf, username: ALICE.username, password: 'wrong-password' });
     assert.equal((await browser.login(a)).status, 303);
     await browser.on(a).post('/preferences', { _csrf, theme: 'dark' });
+    // "Your sessions": list, and end the others (a second login, so the index has an entry to prune or end).
+    assert.equal((await createBrowser().login(a)).status, 303);
+    await browser.on(a).get('/api/sessions');
+    await browser.on(a).post('/sessions/revoke-others', { _csrf, password: ALICE.password });
     await browser.logout(a);
 
     const stats = await redis.admin.info('commandstats');

@@ -48,7 +48,7 @@ describe('bad input', () => {
     const _csrf = await browser.csrfToken(a);
     const res = await supertest(a.app)
       .post('/login')
-      .set('Cookie', [...browser.jar].map(([k, v]) => `${k}=${v}`).join('; '))
+      .set('Cookie', browser.jar.header())
       .type('json')
       .send({ _csrf, username: ['alice'], password: { $gt: '' } });
     assert.equal(res.status, 400);

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SESSION_PREFIX } from '../../src/session-store.ts';
 import { createBrowser } from '../helpers/browser.ts';
 import { createInstance, startTwoInstances } from '../helpers/instance.ts';
 import { ALICE } from '../helpers/users.ts';
@@ -36,7 +35,7 @@ describe('CSRF', () => {
     const noToken = await browser.on(b).post('/logout', {});
     assert.equal(noToken.status, 403);
     assert.equal((await browser.on(a).get('/api/session')).body.authenticated, true);
-    assert.equal(await redis.admin.exists(SESSION_PREFIX + browser.sessionId()), 1);
+    assert.equal(await redis.admin.exists(browser.sessionKey()), 1);
   });
 
   it('a post from a sibling subdomain with a cookie and token pair of its own (cookie tossing) › 403', async (t) => {

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import express from 'express';
 import supertest from 'supertest';
-import { SESSION_PREFIX } from '../../src/session-store.ts';
 import { createSessions } from '../../src/session.ts';
 import { createBrowser } from '../helpers/browser.ts';
 import { createInstance, startTwoInstances } from '../helpers/instance.ts';
@@ -15,7 +14,7 @@ describe('session lifetime', () => {
     const app = await createInstance(t, redis, { SESSION_IDLE_TIMEOUT_S: '1', SESSION_ABSOLUTE_TIMEOUT_S: '60' });
     const browser = createBrowser();
     await browser.login(app);
-    const key = SESSION_PREFIX + browser.sessionId();
+    const key = browser.sessionKey();
     assert.equal((await redis.admin.pTTL(key)) <= 1000, true);
     await waitFor(async () => (await redis.admin.exists(key)) === 0, { what: 'the idle session to expire' });
     const res = await browser.on(app).get('/api/session');
@@ -31,7 +30,7 @@ describe('session lifetime', () => {
     const browser = createBrowser();
     await browser.login(app);
     const loginAt = Date.now();
-    const key = SESSION_PREFIX + browser.sessionId();
+    const key = browser.sessionKey();
     // Stored with a TTL cut to what is left of the absolute timeout, not the 60 s idle timeout.
     assert.ok((await redis.admin.ttl(key)) <= 2);
     await waitFor(async () => (await browser.on(app).get('/api/session')).body.authenticated === false, {
@@ -49,7 +48,7 @@ describe('session lifetime', () => {
     const app = await createInstance(t, redis, { SESSION_IDLE_TIMEOUT_S: '60', SESSION_ABSOLUTE_TIMEOUT_S: '3600' });
     const browser = createBrowser();
     await browser.login(app);
-    const key = SESSION_PREFIX + browser.sessionId();
+    const key = browser.sessionKey();
     // Rewrite the stored login time to 2 hours ago... and the instance runs with a 1 h absolute timeout.
     const stored = JSON.parse((await redis.admin.get(key))!);
     await redis.admin.set(key, JSON.stringify({ ...stored, loginAt: Date.now() - 2 * 3600_000 }), {
@@ -85,7 +84,7 @@ describe('no logout resurrection', () => {
 
     const browser = createBrowser();
     await browser.login(a);
-    const key = SESSION_PREFIX + browser.sessionId();
+    const key = browser.sessionKey();
     const cookie = `sid=${browser.jar.get('sid')}`;
 
     const slowRequest = supertest(slow)
@@ -107,7 +106,7 @@ describe('no logout resurrection', () => {
     const { redis, a } = await startTwoInstances(t);
     const browser = createBrowser();
     await browser.login(a);
-    const key = SESSION_PREFIX + browser.sessionId();
+    const key = browser.sessionKey();
     await redis.admin.expire(key, 100);
     const _csrf = await browser.csrfToken(a);
     const res = await browser.on(a).post('/preferences', { _csrf, theme: 'dark' });

@@ -1,12 +1,10 @@
 // A Redis restart loses nothing the app wrote: sessions, session writes, logouts and login-failure counters come back
 // from the AOF. Runs redis-server exactly as deployed (infra/redis/redis.conf: appendonly; the ACL rendered by
-// infra/redis/render-acl.sh, `default` off) and the app as the `app` user. Self-contained on purpose (see the lead's
-// plan for app/test/helpers).
+// infra/redis/render-acl.sh, `default` off) and the app as the `app` user. Its own redis-server (not the shared helper):
+// it reads the server's log and AOF and switches active expiry off.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -17,42 +15,27 @@ import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
 import { createRedisClient } from '../../src/redis.ts';
 import { createUserDirectory } from '../../src/users.ts';
+import { createCookieJar } from '../../../tools/lib/cookie-jar.ts';
+import { waitFor as waitUntil } from '../../../tools/lib/poll.ts';
+import { redisArgs, renderAcl } from '../../../tools/lib/redis-server.ts';
+import { ensureSecrets } from '../../../tools/lib/secrets.ts';
+import { csrfTokenIn, sessionIdFromCookie } from '../../../tools/lib/session-client.ts';
+import { sessionKey } from '../../src/session-index.ts';
+import { freePort } from '../helpers/wait.ts';
+import { ALICE, BOB, DEMO_USERS } from '../helpers/users.ts';
 
-const repo = join(import.meta.dirname, '../../..');
-const ALICE = { username: 'alice', password: 'alice-password-1' };
-const BOB = { username: 'bob', password: 'bob-password-2' };
 const MAX_FAILURES = 5;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function waitFor(what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (
-    !(await Promise.resolve()
-      .then(probe)
-      .catch(() => false))
-  ) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+const waitFor = (what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 10_000) =>
+  waitUntil(what, async () => probe(), { timeoutMs, intervalMs: 10 });
 
 /** redis-server with the shipped redis.conf and ACL on a free port; restartable on the same AOF. */
 async function startShippedRedis(t: TestContext) {
   const dir = mkdtempSync(join(tmpdir(), 'redis-restart-'));
-  const secrets = join(dir, 'secrets');
-  mkdirSync(secrets);
-  const password = { app: randomBytes(18).toString('base64url'), admin: randomBytes(18).toString('base64url') };
-  writeFileSync(join(secrets, 'redis_app_password'), password.app);
-  writeFileSync(join(secrets, 'redis_admin_password'), password.admin);
+  const secrets = ensureSecrets(join(dir, 'secrets'));
+  const password = { app: secrets.redisAppPassword, admin: secrets.redisAdminPassword };
   const aclfile = join(dir, 'users.acl');
-  execFileSync('sh', [join(repo, 'infra/redis/render-acl.sh'), secrets, aclfile]);
+  renderAcl(secrets.dir, aclfile, 'redis-server');
   const port = await freePort();
   const url = (user: 'app' | 'admin') => `redis://${user}:${password[user]}@127.0.0.1:${port}`;
 
@@ -64,8 +47,7 @@ async function startShippedRedis(t: TestContext) {
   async function start() {
     // The deployment's own settings, plus only what a test needs: this port, this directory, and DEBUG from
     // loopback (to switch active expiry off).
-    const args = [join(repo, 'infra/redis/redis.conf'), '--port', String(port), '--bind', '127.0.0.1', '--dir', dir];
-    args.push('--aclfile', aclfile, '--daemonize', 'no', '--enable-debug-command', 'local');
+    const args = [...redisArgs({ port, dir, aclfile }), '--enable-debug-command', 'local'];
     const started = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     child = started;
     started.stdout.on('data', (chunk) => (log += String(chunk)));
@@ -124,7 +106,7 @@ async function startApp(t: TestContext, redisUrl: string) {
     INSTANCE_ID: 'app-restart',
     REDIS_URL: redisUrl,
     SESSION_SECRET: 'test-secret-that-is-at-least-32-characters',
-    DEMO_USERS: `${ALICE.username}:${ALICE.password},${BOB.username}:${BOB.password}`,
+    DEMO_USERS,
     LOGIN_MAX_FAILURES_PER_ACCOUNT: String(MAX_FAILURES),
     LOG_LEVEL: 'silent',
   });
@@ -139,21 +121,16 @@ async function startApp(t: TestContext, redisUrl: string) {
 }
 
 /** A cookie jar; `login` and `post` fetch the CSRF token from the page, as a user's browser would. */
-function createBrowser(app: ReturnType<typeof createApp>) {
-  const jar = new Map<string, string>();
-  const cookie = () => [...jar].map(([name, value]) => `${name}=${value}`).join('; ');
+function createBrowser(app: ReturnType<typeof createApp>, jar = createCookieJar()): Browser {
+  const cookie = jar.header;
   const keep = (res: supertest.Response) => {
-    for (const line of ([] as string[]).concat(res.headers['set-cookie'] ?? [])) {
-      const [name = '', value = ''] = (line.split(';')[0] ?? '').split('=');
-      if (/Expires=Thu, 01 Jan 1970/.test(line)) jar.delete(name);
-      else jar.set(name, value);
-    }
+    jar.remember(res.headers['set-cookie']);
     return res;
   };
   const get = async (path: string) => keep(await supertest(app).get(path).set('Cookie', cookie()));
   const post = async (path: string, form: Record<string, string>) => {
     const page = await get(jar.has('sid') ? '/' : '/login');
-    const _csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1] ?? '';
+    const _csrf = csrfTokenIn(page.text) ?? '';
     return keep(
       await supertest(app)
         .post(path)
@@ -167,16 +144,19 @@ function createBrowser(app: ReturnType<typeof createApp>) {
     post,
     login: (user: { username: string; password: string }) => post('/login', user),
     whoami: async () => ((await get('/api/session')).body as { user: { username: string } | null }).user?.username,
-    sessionKey: () => `sess:${/^s:([^.]+)\./.exec(decodeURIComponent(jar.get('sid') ?? ''))?.[1]}`,
+    sessionKey: () => sessionKey(sessionIdFromCookie(jar.get('sid') ?? '')),
     /** Another browser holding the same cookies (a copy kept from before a logout). */
-    clone() {
-      const copy = createBrowser(app);
-      copy.cookies(jar);
-      return copy;
-    },
-    cookies: (from: Map<string, string>) => from.forEach((value, name) => jar.set(name, value)),
+    clone: () => createBrowser(app, jar.copy()),
   };
 }
+type Browser = {
+  get: (path: string) => Promise<supertest.Response>;
+  post: (path: string, form: Record<string, string>) => Promise<supertest.Response>;
+  login: (user: { username: string; password: string }) => Promise<supertest.Response>;
+  whoami: () => Promise<string | undefined>;
+  sessionKey: () => string;
+  clone: () => Browser;
+};
 
 /** Fails `attempts` logins for `username`; returns the statuses. */
 async function failLogins(app: ReturnType<typeof createApp>, username: string, attempts: number) {
@@ -207,9 +187,22 @@ describe('a Redis restart on its AOF (shipped redis.conf and ACL, app as the app
       assert.equal((await bob.post('/logout', {})).status, 303);
       const expected = [...Array(MAX_FAILURES).fill(401), 429];
       assert.deepEqual(await failLogins(app, BOB.username, MAX_FAILURES + 1), expected);
+      // "Your sessions": two more logins of alice, and the third ends the second. Each is one script whose writes
+      // the AOF records inside MULTI … EXEC (the index keys too).
+      const [second, third] = [createBrowser(app), createBrowser(app)];
+      for (const browser of [second, third]) assert.equal((await browser.login(ALICE)).status, 303);
+      const own = (await second.get('/api/sessions')).body.sessions as { id: string; current: boolean }[];
+      const secondHandle = own.find((session) => session.current)!.id;
+      assert.equal((await third.post(`/sessions/${secondHandle}/revoke`, { password: ALICE.password })).status, 303);
+      const index = (await redis.admin.keys('sess-idx:*'))[0]!;
+      const indexBefore = await redis.admin.hGetAll(index);
 
       await redis.restart(how);
       await ready();
+
+      assert.deepEqual(await redis.admin.hGetAll(index), indexBefore, 'the index survived');
+      assert.equal(await second.whoami(), undefined, 'the revoke survived');
+      assert.equal(await third.whoami(), 'alice');
 
       assert.equal(await alice.whoami(), 'alice', 'the login survived');
       assert.match((await redis.admin.get(alice.sessionKey())) ?? '', /"theme":"dark"/, 'the session write survived');

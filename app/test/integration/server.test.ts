@@ -71,8 +71,7 @@ describe('server process', () => {
     const login = await browser.login(server.url, ALICE);
     assert.equal(login.status, 303);
     const sid = browser.sessionId()!;
-    await browser.on(server.url).get('/api/session');
-    await waitFor(() => server.output().includes('"path":"/api/session"'), { what: 'the request log line' });
+    await waitFor(() => server.output().includes('"msg":"login"'), { what: 'the login log line' });
 
     const lines = server
       .output()

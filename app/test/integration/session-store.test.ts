@@ -4,6 +4,7 @@ import express from 'express';
 import type { SessionData } from 'express-session';
 import supertest from 'supertest';
 import { SESSION_PREFIX, SessionStore } from '../../src/session-store.ts';
+import { sessionKey } from '../../src/session-index.ts';
 import { createSessions } from '../../src/session.ts';
 import { createInstance } from '../helpers/instance.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
@@ -118,7 +119,7 @@ describe('sessions.login(req, user)', () => {
     app.post('/login', async (req, res) => {
       const before = req.sessionID;
       await sessions.login(req, 'alice');
-      const stored = JSON.parse((await redis.admin.get(SESSION_PREFIX + req.sessionID)) ?? 'null');
+      const stored = JSON.parse((await redis.admin.get(sessionKey(req.sessionID))) ?? 'null');
       res.json({ rotated: before !== req.sessionID, stored });
     });
     const { body } = await supertest(app).post('/login');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SESSION_PREFIX } from '../../src/session-store.ts';
+import { sessionKey } from '../../src/session-index.ts';
 import { createBrowser } from '../helpers/browser.ts';
 import { startTwoInstances } from '../helpers/instance.ts';
 import { ALICE, BOB } from '../helpers/users.ts';
@@ -27,7 +27,7 @@ describe('sessions shared by two instances', () => {
     const { redis, a } = await startTwoInstances(t);
     const browser = createBrowser();
     await browser.login(a);
-    const key = SESSION_PREFIX + browser.sessionId();
+    const key = browser.sessionKey();
     const stored = JSON.parse((await redis.admin.get(key)) ?? 'null');
     assert.deepEqual(Object.keys(stored).sort(), ['loginAt', 'user']);
     assert.deepEqual(stored.user, { username: 'alice' });
@@ -39,7 +39,7 @@ describe('sessions shared by two instances', () => {
     const { redis, a, b } = await startTwoInstances(t);
     const browser = createBrowser();
     await browser.login(a);
-    const key = SESSION_PREFIX + browser.sessionId();
+    const key = browser.sessionKey();
     await redis.admin.expire(key, 100);
     await redis.admin.configResetStat();
     const res = await browser.on(b).get('/api/session');
@@ -61,8 +61,8 @@ describe('sessions shared by two instances', () => {
     await browser.login(b, BOB);
     const second = browser.sessionId();
     assert.ok(first && second && first !== second);
-    assert.equal(await redis.admin.exists(SESSION_PREFIX + first), 0);
-    assert.equal(await redis.admin.exists(SESSION_PREFIX + second), 1);
+    assert.equal(await redis.admin.exists(sessionKey(first!)), 0);
+    assert.equal(await redis.admin.exists(sessionKey(second)), 1);
   });
 
   it('a validly signed session cookie planted before login (fixation) › replaced at login, and worth nothing after', async (t) => {
@@ -76,7 +76,7 @@ describe('sessions shared by two instances', () => {
     assert.equal((await victim.login(b, ALICE)).status, 303);
     assert.notEqual(victim.sessionId(), plantedId);
     assert.equal((await victim.on(a).get('/api/session')).body.user?.username, 'alice');
-    assert.equal(await redis.admin.exists(SESSION_PREFIX + plantedId), 0);
+    assert.equal(await redis.admin.exists(sessionKey(plantedId)), 0);
     for (const instance of [a, b]) {
       assert.deepEqual((await attacker.on(instance).get('/api/session')).body.user, null, 'the planted id is logged in');
     }
@@ -91,7 +91,7 @@ describe('sessions shared by two instances', () => {
     const logout = await browser.logout(b);
     assert.equal(logout.status, 303);
     assert.match(String(logout.headers['set-cookie']), /sid=;.*Expires=Thu, 01 Jan 1970/);
-    assert.equal(await redis.admin.exists(SESSION_PREFIX + sid), 0);
+    assert.equal(await redis.admin.exists(sessionKey(sid)), 0);
 
     const replay = createBrowser();
     replay.jar.set('sid', oldCookie);

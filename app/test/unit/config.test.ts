@@ -125,4 +125,48 @@ describe('loadConfig', () => {
     assert.match(problemsOf({ ...development, TRUST_PROXY: 'yes' })[0]!, /^TRUST_PROXY/);
     assert.match(problemsOf({ ...development, SESSION_SECRET: 'a-secret,' })[0]!, /^SESSION_SECRET: no empty secret/);
   });
+
+  it('Sentinel: parses the Sentinels, reads their password and the CA from files, and waits for one replica', () => {
+    const files: Record<string, string> = { '/s/sentinel': 'sentinel-pw\n', '/s/ca.crt': '-----BEGIN CERTIFICATE-----' };
+    const config = loadConfig(
+      {
+        ...production,
+        REDIS_URL: 'rediss://app:pw@sessions',
+        REDIS_SENTINELS: 'sentinel-1:26379, sentinel-2:26379,sentinel-3:26379',
+        REDIS_SENTINEL_PASSWORD_FILE: '/s/sentinel',
+        REDIS_TLS_CA_FILE: '/s/ca.crt',
+      },
+      (path) => files[path] ?? '',
+    );
+    assert.deepEqual(config.redis.sentinel, {
+      nodes: [1, 2, 3].map((n) => ({ host: `sentinel-${n}`, port: 26379 })),
+      name: 'sessions',
+      username: 'sentinel-app',
+      password: 'sentinel-pw',
+    });
+    assert.equal(config.redis.tlsCa, '-----BEGIN CERTIFICATE-----');
+    assert.deepEqual(config.redis.waitForReplicas, { replicas: 1, timeoutMs: 100 });
+    assert.deepEqual(loadConfig(production).redis.waitForReplicas, { replicas: 0, timeoutMs: 100 });
+  });
+
+  it('Sentinel: a password is required in production, Sentinels must be host:port, and an unreadable CA is reported', () => {
+    const problems = problemsOf(
+      { ...production, REDIS_SENTINELS: 'sentinel-1:26379,sentinel-2', REDIS_TLS_CA_FILE: '/nope' },
+      () => {
+        throw new Error('ENOENT');
+      },
+    );
+    assert.ok(
+      problems.some((problem) => /^REDIS_SENTINEL_PASSWORD: required/.test(problem)),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((problem) => /^REDIS_SENTINELS: expected host:port/.test(problem)),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((problem) => problem === 'REDIS_TLS_CA_FILE: cannot read /nope'),
+      problems.join('\n'),
+    );
+  });
 });

@@ -1,0 +1,187 @@
+import { createClient } from 'redis';
+import type { Config } from './config.ts';
+import type { Logger } from './log.ts';
+import { createRedisClient, type RedisClient, withDeadline } from './redis.ts';
+
+type Sentinel = NonNullable<Config['redis']['sentinel']>;
+type Address = { host: string; port: number };
+type Listener = (...args: any[]) => void;
+
+/** How often the Sentinels are asked for the primary, in case a `+switch-master` message was missed. */
+const POLL_INTERVAL_MS = 1000;
+
+/**
+ * A Redis client that always talks to the current primary of a Sentinel-monitored group, and only to it (sessions
+ * are never read from replicas: a replica may still hold a session that was just logged out).
+ *
+ * Why not node-redis's own `createSentinel`: in node-redis 6.3 it pattern-subscribes to `switch-master` while Sentinels
+ * publish `+switch-master`, so it learns of a failover only by polling, and then refuses the new primary while its
+ * flags still read `disconnected`: measured 8-9 s from a SIGKILL to the first write (issue 11). Here each Sentinel's
+ * `+switch-master` message switches at once, and a poll every second catches a missed message.
+ *
+ * The app's modules hold one client for their whole life, so the object returned is a stand-in that forwards every
+ * property to the current primary's client: a switch replaces the connection underneath, and commands in flight on the
+ * old one fail (a 503 with Retry-After, as for any outage) instead of landing on a demoted node.
+ */
+export function createSentinelRedisClient(config: Pick<Config, 'redis' | 'instanceId'>, log: Logger): RedisClient {
+  const sentinel = config.redis.sentinel;
+  if (!sentinel) throw new Error('createSentinelRedisClient: config.redis.sentinel is not set');
+  const tls = new URL(config.redis.url).protocol === 'rediss:';
+  const sentinels = sentinel.nodes.map((node) => createSentinelConnection(config, sentinel, node, tls, log));
+  const listeners: [string, Listener][] = [];
+  let primary: { address: Address; client: RedisClient } | undefined;
+  let switching: Promise<void> | undefined;
+  let poller: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  const urlOf = ({ host, port }: Address) => {
+    const url = new URL(config.redis.url);
+    url.hostname = host;
+    url.port = String(port);
+    return url.href;
+  };
+  const same = (a: Address | undefined, b: Address) => a?.host === b.host && a.port === b.port;
+
+  /** The first Sentinel that answers names the primary. */
+  async function askSentinels(): Promise<Address> {
+    const problems: string[] = [];
+    for (const connection of sentinels) {
+      try {
+        return await connection.primaryAddress();
+      } catch (err) {
+        problems.push(`${connection.label}: ${(err as Error).message}`);
+      }
+    }
+    throw new Error(`no Sentinel named the primary "${sentinel!.name}": ${problems.join('; ')}`);
+  }
+
+  /** Connects to `address` and makes it the primary; the old connection is dropped once the new one is ready. */
+  function switchTo(address: Address): Promise<void> {
+    if (same(primary?.address, address) || closed) return Promise.resolve();
+    switching ??= (async () => {
+      const client = createRedisClient(config, log, urlOf(address));
+      for (const [event, listener] of listeners) client.on(event, listener);
+      try {
+        await client.connect();
+      } catch (err) {
+        client.destroy();
+        throw err;
+      }
+      const old = primary;
+      primary = { address, client };
+      log.info(
+        { primary: `${address.host}:${address.port}`, previous: old && `${old.address.host}:${old.address.port}` },
+        'redis primary',
+      );
+      old?.client.destroy();
+    })().finally(() => (switching = undefined));
+    return switching;
+  }
+
+  async function follow() {
+    try {
+      await switchTo(await askSentinels());
+    } catch (err) {
+      log.warn({ reason: (err as Error).message }, 'redis primary unknown');
+    }
+  }
+
+  async function connect() {
+    await switchTo(await askSentinels());
+    for (const connection of sentinels) {
+      void connection.onSwitch((address) => void switchTo(address).catch(() => follow()));
+    }
+    poller = setInterval(() => void follow(), POLL_INTERVAL_MS).unref();
+    return stand;
+  }
+
+  async function shut(how: 'close' | 'destroy') {
+    closed = true;
+    clearInterval(poller);
+    await Promise.allSettled(sentinels.map((connection) => connection[how]()));
+    if (primary) await (how === 'close' ? primary.client.close() : primary.client.destroy());
+  }
+
+  const own: Record<PropertyKey, unknown> = {
+    connect,
+    close: () => shut('close'),
+    destroy: () => void shut('destroy'),
+    on(event: string, listener: Listener) {
+      listeners.push([event, listener]);
+      primary?.client.on(event, listener);
+      return stand;
+    },
+  };
+  const stand = new Proxy(own, {
+    get(target, property) {
+      if (property in target) return target[property];
+      if (!primary) return property === 'isReady' || property === 'isOpen' ? false : undefined;
+      const value = (primary.client as any)[property];
+      return typeof value === 'function' ? value.bind(primary.client) : value;
+    },
+  }) as unknown as RedisClient;
+  return stand;
+}
+
+/** One Sentinel: a command connection to ask for the primary, and a subscriber for `+switch-master`. */
+function createSentinelConnection(
+  config: Pick<Config, 'redis' | 'instanceId'>,
+  sentinel: Sentinel,
+  node: Address,
+  tls: boolean,
+  log: Logger,
+) {
+  const label = `${node.host}:${node.port}`;
+  let lastError = '';
+  const client = createClient({
+    username: sentinel.username,
+    password: sentinel.password,
+    name: config.instanceId,
+    disableOfflineQueue: true,
+    maintNotifications: 'disabled',
+    socket: {
+      host: node.host,
+      port: node.port,
+      connectTimeout: config.redis.commandTimeoutMs * 2,
+      reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 1000) + Math.floor(Math.random() * 100),
+      ...(tls ? { tls: true as const, ca: config.redis.tlsCa } : {}),
+    },
+  });
+  client.on('error', (err: Error) => {
+    if (err.message !== lastError) log.warn({ sentinel: label, reason: err.message }, 'sentinel error');
+    lastError = err.message;
+  });
+  client.on('ready', () => (lastError = ''));
+  // The subscription is queued while this Sentinel is away, and node-redis renews it on every reconnect.
+  const subscriber = client.duplicate({ disableOfflineQueue: false });
+  subscriber.on('error', () => {});
+  let connecting: Promise<unknown> | undefined;
+  // Connected on first use; a Sentinel that is down now is retried by the client itself, in the background.
+  const ensureConnected = () => (connecting ??= Promise.allSettled([client.connect(), subscriber.connect()]));
+
+  return {
+    label,
+    async primaryAddress(): Promise<Address> {
+      await ensureConnected();
+      const reply = await withDeadline(
+        client.sendCommand<[string, string] | null>(['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', sentinel.name]),
+        config.redis.commandTimeoutMs,
+      );
+      if (!reply) throw new Error(`does not monitor "${sentinel.name}"`);
+      return { host: reply[0], port: Number(reply[1]) };
+    },
+    /** `+switch-master <name> <old-ip> <old-port> <new-ip> <new-port>` (https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel/#pubsub-messages). */
+    async onSwitch(callback: (address: Address) => void) {
+      await ensureConnected();
+      await subscriber.subscribe('+switch-master', (message) => {
+        const [name, , , host, port] = message.split(' ');
+        if (name === sentinel.name && host && port) callback({ host, port: Number(port) });
+      });
+    },
+    close: () => Promise.allSettled([client.close(), subscriber.close()]),
+    destroy: async () => {
+      client.destroy();
+      subscriber.destroy();
+    },
+  };
+}

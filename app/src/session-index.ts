@@ -1,0 +1,206 @@
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import type { RedisClient } from './redis.ts';
+import { withDeadline } from './redis.ts';
+import { deviceLabelOf } from './user-agent.ts';
+
+// Each user's sessions, indexed so they can be listed and ended: "Your sessions". The layout, in Redis:
+//
+//   sess:{<tag>}<random>   the session (a string with a TTL), as before; <tag> names its user
+//   sess-idx:{<tag>}       a hash: field <random>, value "<login time, s, base 36> <device code>" (user-agent.ts);
+//                          TTL: the absolute timeout
+//
+// <tag> is the first 12 characters of the username's SHA-256 (base64url): key names reveal no user names, and the
+// braces are a Redis Cluster hash tag, so a user's session keys and index share one hash slot and a script may touch
+// them all. The index is written only at login, logout, revoke and listing, each one script (one round trip, atomic);
+// a logged-in read still costs exactly its one GETEX. An entry whose session expired is pruned by the next script that
+// sees it (its PTTL is gone): no key scan, no keyspace notifications, and a dead entry never looks alive.
+
+export const SESSION_PREFIX = 'sess:';
+export const INDEX_PREFIX = 'sess-idx:';
+
+const TAGGED_ID = /^([\w-]{12})\.([\w-]{22})$/;
+
+/** A new session id: `<tag>.<random>` (128 random bits) for a login, so its key lands in the user's slot and index. */
+export function createSessionId(username?: string): string {
+  if (username === undefined) return randomBytes(24).toString('base64url');
+  return `${tagOf(username)}.${randomBytes(16).toString('base64url')}`;
+}
+
+const tagOf = (username: string) => createHash('sha256').update(username).digest('base64url').slice(0, 12);
+
+/** The Redis key of a session id: hash-tagged for an indexed id, plain for any other (an id from before the index). */
+export function sessionKey(sid: string): string {
+  const tagged = TAGGED_ID.exec(sid);
+  return tagged ? `${SESSION_PREFIX}{${tagged[1]}}${tagged[2]}` : SESSION_PREFIX + sid;
+}
+
+/** Whether a session id is indexed (made by createSessionId for a user). */
+export const isIndexedId = (sid: string) => TAGGED_ID.test(sid);
+
+/** The index of an indexed session id: its key, its field, and the prefix of its siblings' keys. */
+function indexOf(sid: string) {
+  const tagged = TAGGED_ID.exec(sid);
+  if (!tagged) return undefined;
+  return { key: `${INDEX_PREFIX}{${tagged[1]}}`, field: tagged[2]!, siblings: `${SESSION_PREFIX}{${tagged[1]}}` };
+}
+
+const indexOfUser = (username: string) => indexOf(`${tagOf(username)}.${'A'.repeat(22)}`)!;
+
+// The scripts. Lua sees replies as RESP2 (HGETALL: a flat array; a failed SET NX: false).
+
+/** KEYS: session, index. ARGV: value, ttl s, field, entry, cap, index ttl s, siblings. → sessions ended by the cap, or -1. */
+const LOGIN = `
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return -1 end
+local live = {}
+local entries = redis.call('HGETALL', KEYS[2])
+for i = 1, #entries, 2 do
+  if redis.call('PTTL', ARGV[7] .. entries[i]) > 0 then
+    live[#live + 1] = { entries[i], tonumber(string.match(entries[i + 1], '^%w+'), 36) or 0 }
+  else
+    redis.call('HDEL', KEYS[2], entries[i])
+  end
+end
+table.sort(live, function(a, b) return a[2] < b[2] end)
+local ended = 0
+for i = 1, #live - tonumber(ARGV[5]) + 1 do
+  redis.call('DEL', ARGV[7] .. live[i][1])
+  redis.call('HDEL', KEYS[2], live[i][1])
+  ended = ended + 1
+end
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+return ended`;
+
+/** KEYS: index. ARGV: siblings. → field, entry, PTTL ms, for each live session; dead entries are removed. */
+const LIST = `
+local live = {}
+local entries = redis.call('HGETALL', KEYS[1])
+for i = 1, #entries, 2 do
+  local pttl = redis.call('PTTL', ARGV[1] .. entries[i])
+  if pttl > 0 then
+    live[#live + 1] = entries[i]
+    live[#live + 1] = entries[i + 1]
+    live[#live + 1] = pttl
+  else
+    redis.call('HDEL', KEYS[1], entries[i])
+  end
+end
+return live`;
+
+/** KEYS: session, index. ARGV: field. */
+const DESTROY = `
+redis.call('DEL', KEYS[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1`;
+
+/** KEYS: index. ARGV: siblings, field, "only" (end that one: -1 if not indexed) or "except" (end all others). */
+const REVOKE = `
+if ARGV[3] == 'only' then
+  if redis.call('HDEL', KEYS[1], ARGV[2]) == 0 then return -1 end
+  return redis.call('DEL', ARGV[1] .. ARGV[2])
+end
+local ended = 0
+local entries = redis.call('HGETALL', KEYS[1])
+for i = 1, #entries, 2 do
+  if entries[i] ~= ARGV[2] then
+    ended = ended + redis.call('DEL', ARGV[1] .. entries[i])
+    redis.call('HDEL', KEYS[1], entries[i])
+  end
+end
+return ended`;
+
+export type SessionIndex = ReturnType<typeof createSessionIndex>;
+export type SessionListing = { id: string; current: boolean; device: string; createdAt: Date; lastSeenAt: Date };
+
+/**
+ * The index's operations. `secret` derives the handles the API shows (an HMAC of the session's field: a handle
+ * cannot be turned back into a cookie, and is stable while the session lives).
+ */
+export function createSessionIndex(options: {
+  client: RedisClient;
+  secret: string;
+  idleTimeoutS: number;
+  absoluteTimeoutS: number;
+  maxSessionsPerUser: number;
+  commandTimeoutMs: number;
+}) {
+  const { client, secret, idleTimeoutS, absoluteTimeoutS, maxSessionsPerUser, commandTimeoutMs } = options;
+  const run = <T>(command: Promise<T>) => withDeadline(command, commandTimeoutMs);
+  const handleOf = (indexKey: string, field: string) =>
+    createHmac('sha256', secret).update(`session-handle\0${indexKey}\0${field}`).digest('base64url').slice(0, 22);
+
+  async function list(username: string, currentSid?: string): Promise<SessionListing[]> {
+    const index = indexOfUser(username);
+    const reply = (await run(client.eval(LIST, { keys: [index.key], arguments: [index.siblings] }))) as (string | number)[];
+    const now = Date.now();
+    const current = currentSid ? indexOf(currentSid)?.field : undefined;
+    const sessions: SessionListing[] = [];
+    for (let i = 0; i < reply.length; i += 3) {
+      const field = String(reply[i]);
+      const entry = String(reply[i + 1]);
+      const separator = entry.indexOf(' ');
+      const createdAt = new Date(parseInt(entry.slice(0, separator), 36) * 1000);
+      // Every read slides the TTL back to the idle timeout, so the time it has lost since is the time since the last
+      // read. Cut short by the absolute timeout, the TTL says less: never before the login, never in the future.
+      const sinceMs = idleTimeoutS * 1000 - Number(reply[i + 2]);
+      const lastSeenAt = new Date(Math.min(now, Math.max(createdAt.getTime(), now - sinceMs)));
+      sessions.push({
+        id: handleOf(index.key, field),
+        current: field === current,
+        device: deviceLabelOf(entry.slice(separator + 1)),
+        createdAt,
+        lastSeenAt,
+      });
+    }
+    return sessions.sort((a, b) => b.lastSeenAt.getTime() - a.lastSeenAt.getTime());
+  }
+
+  return {
+    list,
+
+    /** The login's write (instead of SET NX): the session, its index entry (`device`: a deviceCode), the cap. → ended, or -1. */
+    login(sid: string, value: string, ttlS: number, device: string, now = Date.now()): Promise<number> {
+      const index = indexOf(sid)!;
+      const entry = `${Math.floor(now / 1000).toString(36)} ${device}`;
+      return client.eval(LOGIN, {
+        keys: [sessionKey(sid), index.key],
+        arguments: [
+          value,
+          String(ttlS),
+          index.field,
+          entry,
+          String(maxSessionsPerUser),
+          String(absoluteTimeoutS),
+          index.siblings,
+        ],
+      }) as Promise<number>;
+    },
+
+    /** Logout: the session and its entry. */
+    destroy(sid: string): Promise<unknown> {
+      const index = indexOf(sid);
+      if (!index) return client.del(sessionKey(sid));
+      return client.eval(DESTROY, { keys: [sessionKey(sid), index.key], arguments: [index.field] });
+    },
+
+    /** Ends the session `handle` names, if it is one of `username`'s: false when it is not (unknown, foreign, gone). */
+    async revoke(username: string, handle: string): Promise<boolean> {
+      const index = indexOfUser(username);
+      const fields = (await run(client.eval(LIST, { keys: [index.key], arguments: [index.siblings] }))) as (string | number)[];
+      for (let i = 0; i < fields.length; i += 3) {
+        const field = String(fields[i]);
+        if (handleOf(index.key, field) !== handle) continue;
+        const ended = await run(client.eval(REVOKE, { keys: [index.key], arguments: [index.siblings, field, 'only'] }));
+        return ended !== -1;
+      }
+      return false;
+    },
+
+    /** Ends every session of `username` but `keepSid` (every one without it). → how many were ended. */
+    async revokeAllBut(username: string, keepSid?: string): Promise<number> {
+      const index = indexOfUser(username);
+      const keep = (keepSid && indexOf(keepSid)?.field) || '';
+      return Number(await run(client.eval(REVOKE, { keys: [index.key], arguments: [index.siblings, keep, 'except'] })));
+    },
+  };
+}

@@ -1,0 +1,119 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { createClient } from 'redis';
+import { renderAcl, sentinelArgs, sentinelNodeArgs } from '../../../tools/lib/redis-server.ts';
+import { ensureSecrets } from '../../../tools/lib/secrets.ts';
+import { freePort, waitFor } from './wait.ts';
+
+export type SentinelGroup = Awaited<ReturnType<typeof startSentinelGroup>>;
+
+/**
+ * The shipped Sentinel topology on loopback, from the shipped files and scripts: a primary, two replicas and three
+ * Sentinels, TLS everywhere and the rendered ACLs, with throwaway secrets. `env` points an app instance at it through
+ * the Sentinels. Nodes are addressed by port; `primaryPort()` asks a Sentinel which node is primary now.
+ * Everything is killed and removed at the test's end.
+ */
+export async function startSentinelGroup(t: Pick<TestContext, 'after'>) {
+  const root = mkdtempSync(join(tmpdir(), 'sentinel-test-'));
+  const secrets = ensureSecrets(join(root, 'secrets'));
+  const aclfile = join(root, 'users.acl');
+  renderAcl(secrets.dir, aclfile, 'redis-server');
+  const nodePorts = [await freePort(), await freePort(), await freePort()];
+  const sentinelPorts = [await freePort(), await freePort(), await freePort()];
+  const primary = { host: '127.0.0.1', port: nodePorts[0]! };
+  const tls = { tls: true as const, ca: readFileSync(secrets.redisCaFile) };
+  const processes = new Map<number, ChildProcess>();
+  const admins: { isOpen: boolean; destroy(): void }[] = [];
+
+  const adminClient = (port: number) => {
+    const client = createClient({
+      username: 'admin',
+      password: secrets.redisAdminPassword,
+      disableOfflineQueue: true,
+      maintNotifications: 'disabled',
+      socket: { host: '127.0.0.1', port, ...tls, reconnectStrategy: 50, connectTimeout: 1000 },
+    });
+    client.on('error', () => {});
+    admins.push(client);
+    return client;
+  };
+  const connected = async (client: ReturnType<typeof adminClient>) => {
+    if (!client.isOpen) await client.connect();
+    return client;
+  };
+
+  const argsFor = (port: number) => {
+    const dir = join(root, String(port));
+    mkdirSync(dir, { recursive: true });
+    const n = nodePorts.indexOf(port);
+    if (n >= 0)
+      return sentinelNodeArgs({ secretsDir: secrets.dir, dir, port, aclfile, ...(n > 0 ? { replicaOf: primary } : {}) });
+    return sentinelArgs({ secretsDir: secrets.dir, dir, port, primary });
+  };
+  const nodes = new Map(nodePorts.map((port) => [port, adminClient(port)]));
+  const sentinels = new Map(sentinelPorts.map((port) => [port, adminClient(port)]));
+
+  async function start(port: number) {
+    processes.set(port, spawn('redis-server', argsFor(port), { stdio: 'ignore' }));
+    const client = nodes.get(port) ?? sentinels.get(port)!;
+    await waitFor(async () => (await (await connected(client)).ping()) === 'PONG', {
+      what: `redis on ${port}`,
+      timeoutMs: 10_000,
+    });
+  }
+  async function kill(port: number) {
+    const child = processes.get(port);
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGCONT');
+    child.kill('SIGKILL');
+    await exited;
+  }
+  t.after(async () => {
+    for (const client of admins) if (client.isOpen) client.destroy();
+    await Promise.all([...processes.keys()].map(kill));
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  for (const port of [...nodePorts, ...sentinelPorts]) await start(port);
+  const sentinelOf = () => connected(sentinels.get(sentinelPorts[0]!)!);
+  async function primaryPort(): Promise<number> {
+    const reply = (await (await sentinelOf()).sendCommand(['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'sessions'])) as string[];
+    return Number(reply[1]);
+  }
+  // Ready: every Sentinel knows the others and both replicas, and the replicas are in sync.
+  await waitFor(
+    async () => {
+      for (const port of sentinelPorts) {
+        const sentinel = await connected(sentinels.get(port)!);
+        const primary = (await sentinel.sendCommand(['SENTINEL', 'MASTER', 'sessions'])) as Record<string, string>;
+        if (primary['num-slaves'] !== '2' || primary['num-other-sentinels'] !== '2') return false;
+      }
+      const replication = await (await connected(nodes.get(primary.port)!)).info('replication');
+      return (replication.match(/state=online/g) ?? []).length === 2;
+    },
+    { what: 'the Sentinel group', timeoutMs: 20_000, intervalMs: 100 },
+  );
+
+  return {
+    nodePorts,
+    sentinelPorts,
+    /** For createInstance: the app's user on whichever node the Sentinels name, over TLS verified by the group's CA. */
+    url: `rediss://app:${secrets.redisAppPassword}@sessions`,
+    env: {
+      REDIS_SENTINELS: sentinelPorts.map((port) => `127.0.0.1:${port}`).join(','),
+      REDIS_SENTINEL_PASSWORD: secrets.redisSentinelAppPassword,
+      REDIS_TLS_CA_FILE: secrets.redisCaFile,
+    },
+    primaryPort,
+    /** The operators' user on a node or Sentinel, by port. */
+    admin: (port: number) => connected(nodes.get(port) ?? sentinels.get(port)!),
+    start,
+    kill,
+    pause: (port: number) => void processes.get(port)?.kill('SIGSTOP'),
+    resume: (port: number) => void processes.get(port)?.kill('SIGCONT'),
+  };
+}

@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createBrowser } from '../helpers/browser.ts';
+import { createInstance } from '../helpers/instance.ts';
+import { startSentinelGroup } from '../helpers/sentinel-group.ts';
+import { BOB } from '../helpers/users.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+/** The shipped Sentinel group (TLS, ACLs), two instances following it, and a browser logged in on A. */
+async function loggedIn(t: Parameters<typeof startSentinelGroup>[0]) {
+  const group = await startSentinelGroup(t);
+  // Some stories log one user in many times: no session may end for the cap meanwhile.
+  const env = { REDIS_COMMAND_TIMEOUT_MS: '500', MAX_SESSIONS_PER_USER: '100' };
+  const a = await createInstance(t, group, { ...env, INSTANCE_ID: 'app-a' });
+  const b = await createInstance(t, group, { ...env, INSTANCE_ID: 'app-b' });
+  const browser = createBrowser();
+  assert.equal((await browser.login(a)).status, 303);
+  return { group, a, b, browser };
+}
+
+/** Polls a logged-in read until it succeeds; every answer meanwhile must be 200 or 503, never a 500. */
+async function untilLoggedIn(browser: ReturnType<typeof createBrowser>, target: Parameters<typeof browser.on>[0]) {
+  const seen = new Set<number>();
+  const start = performance.now();
+  await waitFor(
+    async () => {
+      const res = await browser.on(target).get('/api/session');
+      seen.add(res.status);
+      return res.status === 200 && res.body.user?.username === 'alice';
+    },
+    { what: 'a logged-in read', timeoutMs: 15_000, intervalMs: 50 },
+  );
+  return { ms: performance.now() - start, statuses: [...seen].sort() };
+}
+
+describe('Redis primary failover (Sentinel, TLS)', () => {
+  it('primary SIGKILLed › the login survives and every instance reads and writes on the new primary within 5 s', async (t) => {
+    const { group, a, b, browser } = await loggedIn(t);
+    const old = await group.primaryPort();
+    await group.kill(old);
+
+    const onA = await untilLoggedIn(browser, a);
+    const onB = await untilLoggedIn(browser, b);
+    t.diagnostic(`logged-in reads succeeded again ${onA.ms.toFixed(0)} ms after the SIGKILL`);
+    assert.ok(onA.ms < 5000, `A logged in again after ${onA.ms.toFixed(0)} ms`);
+    assert.deepEqual(
+      onA.statuses.filter((status) => status !== 200 && status !== 503),
+      [],
+    );
+    assert.deepEqual(onB.statuses, [200]);
+    const now = await group.primaryPort();
+    assert.notEqual(now, old);
+    // A write (a new login) lands on the node the Sentinels promoted.
+    const bob = createBrowser();
+    assert.equal((await bob.login(b, BOB)).status, 303);
+    assert.equal(await (await group.admin(now)).exists(bob.sessionKey()), 1);
+    // Least privilege held through it all: no node and no Sentinel refused anyone anything (replication, the
+    // Sentinels' monitoring and reconfiguration, their votes, the app's discovery and switch).
+    for (const port of [...group.nodePorts.filter((port) => port !== old), ...group.sentinelPorts]) {
+      assert.deepEqual(await (await group.admin(port)).sendCommand(['ACL', 'LOG']), [], `ACL LOG on ${port}`);
+    }
+  });
+
+  it('primary frozen (SIGSTOP) › 503s meanwhile, then the promoted replica serves the session; the old primary rejoins as a replica', async (t) => {
+    const { group, a, browser } = await loggedIn(t);
+    const old = await group.primaryPort();
+    group.pause(old);
+
+    const { ms, statuses } = await untilLoggedIn(browser, a);
+    assert.ok(ms < 6000, `logged in again after ${ms.toFixed(0)} ms`);
+    assert.deepEqual(
+      statuses.filter((status) => status !== 200 && status !== 503),
+      [],
+    );
+    group.resume(old);
+    await waitFor(async () => (await (await group.admin(old)).info('replication')).includes('role:slave'), {
+      what: 'the old primary to be demoted',
+      timeoutMs: 15_000,
+      intervalMs: 200,
+    });
+    assert.equal((await browser.on(a).get('/api/session')).status, 200);
+  });
+
+  it('a login waits for a replica (WAIT), and stands when none answers within REDIS_WAIT_TIMEOUT_MS', async (t) => {
+    const { group, a } = await loggedIn(t);
+    const primary = await group.primaryPort();
+    const replicas = group.nodePorts.filter((port) => port !== primary);
+
+    const replicated = createBrowser();
+    assert.equal((await replicated.login(a, BOB)).status, 303);
+    const key = replicated.sessionKey();
+    const onReplicas = await Promise.all(replicas.map(async (port) => (await group.admin(port)).exists(key)));
+    assert.ok(onReplicas.includes(1), `on a replica as soon as the login answered: ${onReplicas}`);
+
+    for (const port of replicas) group.pause(port);
+    t.after(() => replicas.forEach((port) => group.resume(port)));
+    const unreplicated = createBrowser();
+    const start = performance.now();
+    const res = await unreplicated.login(a, BOB);
+    const ms = performance.now() - start;
+    assert.equal(res.status, 303);
+    assert.ok(ms >= 100, `the login waited for the replicas: ${ms.toFixed(0)} ms`);
+    assert.equal((await unreplicated.on(a).get('/api/session')).body.user?.username, 'bob');
+
+    // Cut off from every replica for longer than min-replicas-max-lag (10 s, infra/redis/replication.conf), the
+    // primary refuses writes (NOREPLICAS): a login is a 503 with Retry-After, never a 500, and so is a logged-in read,
+    // whose GETEX slides the idle timeout (a write). Consistency over availability, on purpose: see the README.
+    const refused = await waitFor(
+      async () => {
+        const res = await createBrowser().login(a, BOB);
+        assert.ok(res.status === 303 || res.status === 503, `login answered ${res.status}`);
+        return res.status === 503 && res;
+      },
+      { what: 'the primary to refuse writes', timeoutMs: 20_000, intervalMs: 500 },
+    );
+    assert.equal(refused.headers['retry-after'], '1');
+    const read = await unreplicated.on(a).get('/api/session');
+    assert.deepEqual([read.status, read.headers['retry-after']], [503, '1']);
+    for (const port of replicas) group.resume(port);
+    await waitFor(async () => (await createBrowser().login(a, BOB)).status === 303, { what: 'logins again', timeoutMs: 15_000 });
+    assert.equal((await unreplicated.on(a).get('/api/session')).body.user?.username, 'bob');
+  });
+});

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import express from 'express';
+import supertest from 'supertest';
+import { createSessions } from '../../src/session.ts';
+import { createBrowser } from '../helpers/browser.ts';
+import { startTwoInstances } from '../helpers/instance.ts';
+
+// Reads (GET, HEAD) do not go through express-session (app/src/session.ts): what it would do, they must still do.
+describe('the read path', () => {
+  it('a logged-in GET costs one GETEX and sets no cookie', async (t) => {
+    const { redis, a } = await startTwoInstances(t);
+    const browser = createBrowser();
+    await browser.login(a);
+    await redis.admin.configResetStat();
+    const res = await browser.on(a).get('/api/session');
+    assert.equal(res.body.user.username, 'alice');
+    assert.equal(res.headers['set-cookie'], undefined);
+    const stats = await redis.admin.info('commandstats');
+    assert.match(stats, /cmdstat_getex:calls=1,/);
+    assert.doesNotMatch(stats, /cmdstat_(set|expire|get):/);
+  });
+
+  it('a session cookie signed with an older secret still reads (rotation), one signed by none is anonymous', async (t) => {
+    const { a } = await startTwoInstances(t, { SESSION_SECRET: 'old-secret-that-is-at-least-32-characters-long' });
+    const browser = createBrowser();
+    await browser.login(a);
+    const rotated = await startTwoInstances(t, {
+      SESSION_SECRET: 'new-secret-that-is-at-least-32-characters-long,old-secret-that-is-at-least-32-characters-long',
+    });
+    const other = await startTwoInstances(t, { SESSION_SECRET: 'new-secret-that-is-at-least-32-characters-long' });
+    // The same Redis is not shared across these pairs, so only the signature check is under test: a valid one is
+    // looked up (and found missing: the cookie is cleared), an invalid one is not even looked up (nothing cleared).
+    assert.match(String((await browser.on(rotated.a).get('/api/session')).headers['set-cookie']), /sid=;/);
+    const foreign = await browser.on(other.a).get('/api/session');
+    assert.equal(foreign.body.authenticated, false);
+    assert.equal(foreign.headers['set-cookie'], undefined);
+  });
+
+  it('the session a GET sees is frozen: a write during a read fails loudly (500) instead of being lost', async (t) => {
+    const { a } = await startTwoInstances(t);
+    const browser = createBrowser();
+    await browser.login(a);
+    const app = express();
+    app.use(createSessions({ config: a.config, redis: a.redis }).middleware);
+    app.get('/write-during-read', (req, res) => {
+      req.session.theme = 'dark';
+      res.sendStatus(200);
+    });
+    const res = await supertest(app).get('/write-during-read').set('Cookie', browser.jar.header());
+    assert.equal(res.status, 500);
+  });
+});

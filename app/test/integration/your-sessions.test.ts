@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { INDEX_PREFIX } from '../../src/session-index.ts';
+import { type Browser, createBrowser } from '../helpers/browser.ts';
+import { type Instance, startTwoInstances } from '../helpers/instance.ts';
+import { ALICE, BOB } from '../helpers/users.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const LAPTOP = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36';
+const PHONE =
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1';
+
+type Listed = { id: string; current: boolean; device: string; createdAt: string; lastSeenAt: string };
+
+async function loginFrom(target: Instance, userAgent: string, user = ALICE) {
+  const browser = createBrowser();
+  assert.equal((await browser.login(target, user, { 'User-Agent': userAgent })).status, 303);
+  return browser;
+}
+const listOf = async (browser: Browser, target: Instance): Promise<Listed[]> => {
+  const res = await browser.on(target).get('/api/sessions');
+  assert.equal(res.status, 200, res.text);
+  return res.body.sessions;
+};
+const post = async (browser: Browser, target: Instance, path: string, form: Record<string, string> = {}) =>
+  browser.on(target).post(path, { _csrf: await browser.csrfToken(target), ...form });
+const authenticated = async (browser: Browser, target: Instance) =>
+  (await browser.on(target).get('/api/session')).body.authenticated === true;
+
+describe('your sessions', () => {
+  it('lists each session of the user with its device, times and "this device", by an opaque handle', async (t) => {
+    const { a, b } = await startTwoInstances(t);
+    const laptop = await loginFrom(a, LAPTOP);
+    const phone = await loginFrom(b, PHONE);
+    await loginFrom(a, LAPTOP, BOB);
+
+    const sessions = await listOf(phone, a);
+    assert.deepEqual(sessions.map((s) => [s.device, s.current]).sort(), [
+      ['Chrome on Linux', false],
+      ['Safari on iPhone', true],
+    ]);
+    for (const session of sessions) {
+      assert.match(session.id, /^[\w-]{22}$/);
+      for (const sid of [laptop.sessionId()!, phone.sessionId()!]) {
+        for (const part of sid.split('.')) assert.ok(!session.id.includes(part), 'the handle is not made of the session id');
+      }
+      assert.ok(Date.parse(session.createdAt) <= Date.parse(session.lastSeenAt) && Date.parse(session.lastSeenAt) <= Date.now());
+    }
+    // The same handles on every instance; anonymous callers are refused.
+    assert.deepEqual((await listOf(phone, b)).map((s) => s.id).sort(), sessions.map((s) => s.id).sort());
+    const anonymous = await createBrowser().on(a).get('/api/sessions');
+    assert.equal(anonymous.status, 401);
+    assert.equal((await createBrowser().on(a).get('/sessions')).headers.location, '/login');
+    const page = await phone.on(b).get('/sessions');
+    assert.match(page.text, /Chrome on Linux/);
+    assert.match(page.text, /Safari on iPhone <strong>\(this device\)<\/strong>/);
+  });
+
+  it('listed on A, revoked on B › the revoked cookie is anonymous on both at once; the revoker stays', async (t) => {
+    const { a, b } = await startTwoInstances(t);
+    const laptop = await loginFrom(a, LAPTOP);
+    const phone = await loginFrom(a, PHONE);
+    const target = (await listOf(phone, a)).find((s) => !s.current)!;
+
+    const revoked = await post(phone, b, `/sessions/${target.id}/revoke`, { password: ALICE.password });
+    assert.equal(revoked.status, 303);
+    assert.equal(revoked.headers.location, '/sessions');
+    assert.equal(await authenticated(laptop, a), false);
+    assert.equal(await authenticated(laptop, b), false);
+    assert.equal(await authenticated(phone, a), true);
+    assert.equal((await listOf(phone, a)).length, 1);
+    // Its browser sees the login page, not an error.
+    assert.equal((await laptop.on(b).get('/sessions')).headers.location, '/login');
+  });
+
+  it('ending sessions asks for the password: wrong 401 (counted by the login throttle), unknown or foreign handle 404, anonymous 401', async (t) => {
+    const { a } = await startTwoInstances(t, { LOGIN_MAX_FAILURES_PER_ACCOUNT: '3' });
+    const laptop = await loginFrom(a, LAPTOP);
+    const phone = await loginFrom(a, PHONE);
+    const bob = await loginFrom(a, LAPTOP, BOB);
+    const target = (await listOf(phone, a)).find((s) => !s.current)!;
+    const bobs = (await listOf(bob, a))[0]!;
+
+    assert.equal((await post(phone, a, `/sessions/${bobs.id}/revoke`, { password: ALICE.password })).status, 404);
+    assert.equal((await post(phone, a, `/sessions/${'x'.repeat(22)}/revoke`, { password: ALICE.password })).status, 404);
+    assert.equal((await post(phone, a, '/sessions/not-a-handle/revoke', { password: ALICE.password })).status, 404);
+    assert.equal(await authenticated(bob, a), true, "a foreign handle ends nobody's session");
+    const anonymous = createBrowser();
+    assert.equal((await post(anonymous, a, `/sessions/${target.id}/revoke`, { password: ALICE.password })).status, 401);
+    assert.equal((await post(anonymous, a, '/sessions/revoke-others', { password: ALICE.password })).status, 401);
+    assert.equal((await post(phone, a, `/sessions/${target.id}/revoke`, { password: 'wrong-password' })).status, 401);
+    assert.equal((await post(phone, a, '/sessions/revoke-others', { password: 'wrong-password' })).status, 401);
+    assert.equal((await post(phone, a, '/sessions/revoke-all', { password: 'wrong-again' })).status, 401);
+    assert.equal((await post(phone, a, '/sessions/revoke-all', { password: '' })).status, 400);
+    assert.equal(await authenticated(laptop, a), true, 'nothing ended without the password');
+    // Three wrong passwords so far (the limit): the next attempt is throttled, even with the right one.
+    const throttled = await post(phone, a, '/sessions/revoke-others', { password: ALICE.password });
+    assert.equal(throttled.status, 429);
+    assert.ok(Number(throttled.headers['retry-after']) > 0);
+  });
+
+  it('"log out all other sessions" keeps this one; "log out everywhere" ends this one too and goes home', async (t) => {
+    const { a, b } = await startTwoInstances(t);
+    const [laptop, tablet] = [await loginFrom(a, LAPTOP), await loginFrom(b, LAPTOP)];
+    const phone = await loginFrom(a, PHONE);
+
+    assert.equal((await post(phone, b, '/sessions/revoke-others', { password: ALICE.password })).status, 303);
+    for (const browser of [laptop, tablet]) assert.equal(await authenticated(browser, a), false);
+    assert.deepEqual(
+      (await listOf(phone, a)).map((s) => s.current),
+      [true],
+    );
+
+    const other = await loginFrom(b, LAPTOP);
+    const all = await post(phone, a, '/sessions/revoke-all', { password: ALICE.password });
+    assert.deepEqual([all.status, all.headers.location], [303, '/']);
+    for (const browser of [phone, other]) assert.equal(await authenticated(browser, b), false);
+  });
+
+  it('a login beyond MAX_SESSIONS_PER_USER ends the oldest session', async (t) => {
+    const { redis, a } = await startTwoInstances(t, { MAX_SESSIONS_PER_USER: '3' });
+    const browsers: Browser[] = [];
+    for (let i = 0; i < 4; i++) browsers.push(await loginFrom(a, LAPTOP));
+    assert.equal(await authenticated(browsers[0]!, a), false, 'the oldest ended');
+    for (const browser of browsers.slice(1)) assert.equal(await authenticated(browser, a), true);
+    assert.equal((await listOf(browsers[3]!, a)).length, 3);
+    assert.equal((await redis.admin.keys(`${INDEX_PREFIX}*`)).length, 1);
+  });
+
+  it('races: concurrent logins at the cap end with exactly the cap; logins racing "log out everywhere" leave no unlisted session alive', async (t) => {
+    // Concurrent logins of one account count as concurrent attempts for the throttle: room for them.
+    const env = { MAX_SESSIONS_PER_USER: '5', LOGIN_MAX_FAILURES_PER_ACCOUNT: '100' };
+    const { redis, a, b } = await startTwoInstances(t, env);
+    const liveFields = async () => {
+      const keys = await redis.admin.keys('sess:{*');
+      return keys.map((key) => key.slice(key.indexOf('}') + 1)).sort();
+    };
+    const many = await Promise.all(Array.from({ length: 12 }, (_, i) => loginFrom(i % 2 ? a : b, LAPTOP)));
+    const alive = await Promise.all(many.map((browser) => authenticated(browser, a)));
+    assert.equal(alive.filter(Boolean).length, 5);
+    assert.equal((await liveFields()).length, 5);
+
+    const revoker = await loginFrom(a, PHONE);
+    const [racing, revoked] = await Promise.all([
+      Promise.all(Array.from({ length: 6 }, (_, i) => loginFrom(i % 2 ? a : b, LAPTOP))),
+      post(revoker, b, '/sessions/revoke-all', { password: ALICE.password }),
+    ]);
+    assert.equal(revoked.status, 303);
+    // Empty (every racing login came first, and all ended), Redis deletes the hash: nothing is listed then.
+    const [index] = await redis.admin.keys(`${INDEX_PREFIX}*`);
+    const listed = index ? (await redis.admin.hKeys(index)).sort() : [];
+    // Every live session is listed and every listed one is alive; the browsers agree with Redis.
+    assert.deepEqual(await liveFields(), listed);
+    for (const browser of [...many, ...racing, revoker]) {
+      const key = browser.sessionKey();
+      assert.equal(await authenticated(browser, a), listed.includes(key.slice(key.indexOf('}') + 1)));
+    }
+  });
+
+  it('a slow write racing a revoke cannot bring the session back (SET … XX)', async (t) => {
+    const { redis, a, b } = await startTwoInstances(t);
+    const laptop = await loginFrom(a, LAPTOP);
+    const phone = await loginFrom(b, PHONE);
+    const _csrf = await laptop.csrfToken(a);
+    const target = (await listOf(phone, a)).find((s) => !s.current)!;
+    const writes = Array.from({ length: 8 }, (_, i) => laptop.on(i % 2 ? a : b).post('/preferences', { _csrf, theme: 'dark' }));
+    const revoke = post(phone, b, `/sessions/${target.id}/revoke`, { password: ALICE.password });
+    await Promise.all([...writes, revoke]);
+    assert.equal(await redis.admin.exists(laptop.sessionKey()), 0);
+    assert.equal(await authenticated(laptop, a), false);
+  });
+
+  it('entries of sessions that expired by TTL are pruned and never listed as alive', async (t) => {
+    const { redis, a } = await startTwoInstances(t, { SESSION_IDLE_TIMEOUT_S: '1' });
+    const first = await loginFrom(a, LAPTOP);
+    await loginFrom(a, PHONE);
+    await waitFor(async () => (await redis.admin.exists(first.sessionKey())) === 0, { what: 'expiry', timeoutMs: 5000 });
+    await waitFor(async () => (await redis.admin.keys('sess:{*')).length === 0, { what: 'both expired', timeoutMs: 5000 });
+    const index = (await redis.admin.keys(`${INDEX_PREFIX}*`))[0]!;
+    assert.equal(await redis.admin.hLen(index), 2, 'the dead entries are still there before a script sees them');
+    const fresh = await loginFrom(a, LAPTOP);
+    assert.equal(await redis.admin.hLen(index), 1, 'the login pruned them');
+    assert.deepEqual(
+      (await listOf(fresh, a)).map((s) => s.current),
+      [true],
+    );
+  });
+
+  it('memory: an index entry costs at most 64 bytes (MEMORY USAGE), plus one small key per user', async (t) => {
+    const { redis, a } = await startTwoInstances(t, { MAX_SESSIONS_PER_USER: '10' });
+    const sizes: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      await loginFrom(a, i % 2 ? LAPTOP : PHONE);
+      const index = (await redis.admin.keys(`${INDEX_PREFIX}*`))[0]!;
+      sizes.push((await redis.admin.memoryUsage(index, { SAMPLES: 0 }))!);
+    }
+    const perEntry = (sizes[9]! - sizes[0]!) / 9;
+    t.diagnostic(`index: ${sizes[0]} B with one entry, ${sizes[9]} B with ten: ${perEntry.toFixed(1)} B per entry`);
+    assert.ok(perEntry <= 64, `${perEntry} B per entry`);
+  });
+
+  it('Redis away: listing and ending sessions answer 503 with Retry-After, never a false success', async (t) => {
+    const { redis, a } = await startTwoInstances(t);
+    const phone = await loginFrom(a, PHONE);
+    const _csrf = await phone.csrfToken(a);
+    await redis.kill();
+    await waitFor(() => !a.redis.isReady, { what: 'the client to notice' });
+    for (const res of [
+      await phone.on(a).get('/api/sessions'),
+      await phone.on(a).post('/sessions/revoke-others', { _csrf, password: ALICE.password }),
+    ]) {
+      assert.equal(res.status, 503);
+      assert.equal(res.headers['retry-after'], '1');
+    }
+  });
+});

@@ -1,0 +1,128 @@
+import { readFileSync } from 'node:fs';
+import { CLOCK_TICKS_PER_S, readProcStat } from '../lib/proc-stat.ts';
+import type { Stack } from '../stack/start-stack.ts';
+import { runWrk } from './wrk.ts';
+
+/** One side of the comparison: a stack, and the Cookie headers of its logged-in users. */
+export type Side = { stack: Stack; cookies: string[] };
+
+type Cpu = { app: number; nginx: number; redis: number };
+
+/** What one load run cost, per request, in µs of CPU, for every process that served it. */
+export type CpuPerRequest = Cpu & { wrk: number; runner: number; total: number };
+
+export type Run = { rps: number; p50Ms: number; p99Ms: number; errors: number; cpu: CpuPerRequest };
+
+const VARIANTS = ['naive, logged in', 'project, logged in', 'project, anonymous'] as const;
+export type Variant = (typeof VARIANTS)[number];
+
+/**
+ * The project against the connect-redis README setup, side by side in one run: `rounds` rounds of the three
+ * variants, in an order that rotates each round (so neither side always runs first, or always on a warmer
+ * machine), `GET /api/session` with wrk. Medians of each variant, and medians of the per-round ratios: a ratio of
+ * two runs a few seconds apart holds on a shared machine where absolute figures swing 2×.
+ */
+export async function compareWithNaive({
+  project,
+  naive,
+  rounds,
+  durationS,
+  connections,
+}: {
+  project: Side;
+  naive: Side;
+  rounds: number;
+  durationS: number;
+  connections: number;
+}) {
+  const runs: Record<Variant, Run[]> = { 'naive, logged in': [], 'project, logged in': [], 'project, anonymous': [] };
+  const sides: Record<Variant, { side: Side; cookies: string[] }> = {
+    'naive, logged in': { side: naive, cookies: naive.cookies },
+    'project, logged in': { side: project, cookies: project.cookies },
+    'project, anonymous': { side: project, cookies: [] },
+  };
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < VARIANTS.length; k++) {
+      const variant = VARIANTS[(round + k) % VARIANTS.length]!;
+      const { side, cookies } = sides[variant];
+      const before = stackCpu(side.stack);
+      const runnerBefore = process.cpuUsage();
+      const load = await runWrk({ url: side.stack.urls.nginx, path: '/api/session', cookies, connections, durationS });
+      const runner = process.cpuUsage(runnerBefore);
+      const after = stackCpu(side.stack);
+      const per = (micros: number) => micros / load.responses;
+      const cpu = {
+        app: per(after.app - before.app),
+        nginx: per(after.nginx - before.nginx),
+        redis: per(after.redis - before.redis),
+        wrk: per(load.cpuMicros),
+        runner: per(runner.user + runner.system),
+      };
+      runs[variant].push({ ...load, cpu: { ...cpu, total: cpu.app + cpu.nginx + cpu.redis + cpu.wrk + cpu.runner } });
+      console.log(`[bench] round ${round + 1}, ${variant}: ${Math.round(load.rps)} req/s, app ${cpu.app.toFixed(0)} µs/req`);
+    }
+  }
+  const perRound = (f: (i: number) => number) => median(Array.from({ length: rounds }, (_, i) => f(i)));
+  const at = (variant: Variant, i: number) => runs[variant][i]!;
+  return {
+    rounds,
+    durationS,
+    connections,
+    runs,
+    medians: Object.fromEntries(VARIANTS.map((variant) => [variant, medianRun(runs[variant])])) as Record<Variant, Run>,
+    ratios: {
+      loggedInThroughput: perRound((i) => at('project, logged in', i).rps / at('naive, logged in', i).rps),
+      loggedInAppCpu: perRound((i) => at('project, logged in', i).cpu.app / at('naive, logged in', i).cpu.app),
+      loggedInTotalCpu: perRound((i) => at('project, logged in', i).cpu.total / at('naive, logged in', i).cpu.total),
+      anonymousThroughput: perRound((i) => at('project, anonymous', i).rps / at('naive, logged in', i).rps),
+    },
+  };
+}
+
+export type Comparison = Awaited<ReturnType<typeof compareWithNaive>>;
+
+/** CPU used so far (µs) by the stack's app instances, nginx (master and workers) and Redis (every node and Sentinel), from /proc. */
+function stackCpu(stack: Stack): Cpu {
+  const status = stack.status();
+  const micros = (pids: (number | undefined)[]) =>
+    (pids.reduce((sum: number, pid) => sum + ((pid && readProcStat(pid)?.cpuTicks) || 0), 0) * 1_000_000) / CLOCK_TICKS_PER_S;
+  const nginxPid = status.nginx.pid;
+  return {
+    app: micros(status.instances.map((instance) => instance.pid)),
+    nginx: micros(nginxPid ? [nginxPid, ...childrenOf(nginxPid)] : []),
+    redis: micros([...status.redis.nodes, ...status.redis.sentinels].map((process) => process.pid)),
+  };
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = values.toSorted((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function medianRun(runs: Run[]): Run {
+  const of = (f: (run: Run) => number) => median(runs.map(f));
+  const cpu = (key: keyof CpuPerRequest) => of((run) => run.cpu[key]);
+  return {
+    rps: of((run) => run.rps),
+    p50Ms: of((run) => run.p50Ms),
+    p99Ms: of((run) => run.p99Ms),
+    errors: runs.reduce((sum, run) => sum + run.errors, 0),
+    cpu: {
+      app: cpu('app'),
+      nginx: cpu('nginx'),
+      redis: cpu('redis'),
+      wrk: cpu('wrk'),
+      runner: cpu('runner'),
+      total: cpu('total'),
+    },
+  };
+}

@@ -1,0 +1,185 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { waitFor } from '../lib/poll.ts';
+import { redisUrl } from '../lib/redis.ts';
+import { sentinelArgs, sentinelNodeArgs, singleNodeArgs } from '../lib/redis-server.ts';
+import { primaryPortOf, roleOf, sentinelGroupReady, SENTINEL_NAME } from '../lib/sentinel.ts';
+import type { Secrets } from '../lib/secrets.ts';
+import { createRedisProcess } from './redis-process.ts';
+import { StackRequestError } from './state.ts';
+import type { Supervisor } from './supervisor.ts';
+
+export const REDIS_MODES = ['sentinel', 'single'] as const;
+export type RedisMode = (typeof REDIS_MODES)[number];
+
+/** Sentinel i listens on the port of data node i plus this: 6390-6392 beside the nodes 6380-6382. */
+export const SENTINEL_PORT_OFFSET = 10;
+
+type TopologyOptions = {
+  mode: RedisMode;
+  supervisor: Supervisor;
+  redisServer: string;
+  /** The first data node's port; the others (Sentinel mode) follow it. */
+  port: number;
+  /** Each process gets its own directory under it (redis-1/, sentinel-1/...). */
+  dir: string;
+  aclFile: string;
+  secrets: Secrets;
+  readyTimeoutMs: number;
+};
+
+/** The ports a topology listens on, for the stack's "is anything in the way" check. */
+export const topologyPorts = (mode: RedisMode, port: number) =>
+  mode === 'single'
+    ? [{ port, what: 'redis' }]
+    : [
+        ...[0, 1, 2].map((i) => ({ port: port + i, what: `redis-${i + 1}` })),
+        ...[0, 1, 2].map((i) => ({ port: port + SENTINEL_PORT_OFFSET + i, what: `sentinel-${i + 1}` })),
+      ];
+
+/**
+ * The session Redis of the local stack, as docker-compose.yml describes it: TLS only, the rendered ACL, and either
+ * one node (`single`) or a primary, two replicas and three Sentinels (`sentinel`, the default) from the shipped
+ * infra/redis files. Tests break it without knowing which node is primary: killPrimary() asks the Sentinels.
+ */
+export function createRedisTopology(options: TopologyOptions) {
+  const { mode, supervisor, redisServer, port, dir, aclFile, secrets, readyTimeoutMs } = options;
+  const adminUrl = (nodePort: number) => redisUrl('admin', secrets.redisAdminPassword, nodePort, { tls: true });
+  const process = (name: string, nodePort: number, args: (dir: string) => string[]) => {
+    const processDir = join(dir, name);
+    return createRedisProcess({
+      supervisor,
+      name,
+      redisServer,
+      args: () => (mkdirSync(processDir, { recursive: true }), args(processDir)),
+      port: nodePort,
+      dir: processDir,
+      url: adminUrl(nodePort),
+      adminPasswordFile: secrets.redisAdminPasswordFile,
+      readyTimeoutMs,
+    });
+  };
+  const secretsDir = secrets.dir;
+  const first = { host: '127.0.0.1', port };
+  const nodes =
+    mode === 'single'
+      ? [process('redis', port, (dir) => singleNodeArgs({ secretsDir, dir, port, aclfile: aclFile }))]
+      : [0, 1, 2].map((i) =>
+          process(`redis-${i + 1}`, port + i, (dir) =>
+            sentinelNodeArgs({ secretsDir, dir, port: port + i, aclfile: aclFile, ...(i > 0 ? { replicaOf: first } : {}) }),
+          ),
+        );
+  const sentinels =
+    mode === 'single'
+      ? []
+      : [0, 1, 2].map((i) => {
+          const sentinelPort = port + SENTINEL_PORT_OFFSET + i;
+          return process(`sentinel-${i + 1}`, sentinelPort, (dir) =>
+            sentinelArgs({ secretsDir, dir, port: sentinelPort, primary: first }),
+          );
+        });
+  const sentinelUrls = sentinels.map((sentinel) => adminUrl(sentinel.port));
+
+  /** The node that is primary now: the lone node, or the one the first answering Sentinel names. */
+  async function primary() {
+    if (mode === 'single') return nodes[0]!;
+    for (const url of sentinelUrls) {
+      const primaryPort = await primaryPortOf(url).catch(() => undefined);
+      const node = nodes.find((candidate) => candidate.port === primaryPort);
+      if (node) return node;
+    }
+    throw new StackRequestError(409, 'no Sentinel names a primary');
+  }
+
+  async function start() {
+    for (const node of nodes) await node.start();
+    for (const sentinel of sentinels) await sentinel.start();
+    if (mode === 'sentinel') {
+      await waitFor('the Sentinel group', () => sentinelGroupReady(sentinelUrls, adminUrl(port), nodes.length - 1), {
+        timeoutMs: readyTimeoutMs,
+      });
+    }
+  }
+
+  /** Every data node at once (a whole-Redis outage); the Sentinels stay. */
+  const eachNode = async (action: (node: (typeof nodes)[number]) => unknown, when: (node: (typeof nodes)[number]) => boolean) => {
+    const acted = nodes.filter(when);
+    if (acted.length === 0) throw new StackRequestError(409, 'no data node is in a state for that');
+    await Promise.all(acted.map(action));
+    return status();
+  };
+
+  const status = () => ({
+    mode,
+    nodes: nodes.map((node) => node.status()),
+    sentinels: sentinels.map((sentinel) => sentinel.status()),
+  });
+
+  /** status(), each node with its role as the node itself reports it (asked now, so it can take a moment). */
+  async function describe() {
+    const roles = await Promise.all(
+      nodes.map((node) => (mode === 'single' ? 'primary' : roleOf(adminUrl(node.port)).then(roleName, () => 'unknown'))),
+    );
+    const described = status();
+    return { ...described, nodes: described.nodes.map((node, i) => ({ ...node, role: roles[i] })) };
+  }
+
+  return {
+    mode,
+    /** The app's settings for this topology (passwords come as files, the URL carries the user only). */
+    appEnv: (): NodeJS.ProcessEnv => ({
+      REDIS_URL: mode === 'single' ? `rediss://app@127.0.0.1:${port}` : `rediss://app@${SENTINEL_NAME}`,
+      REDIS_TLS_CA_FILE: secrets.redisCaFile,
+      ...(mode === 'sentinel'
+        ? {
+            REDIS_SENTINELS: sentinels.map((sentinel) => `127.0.0.1:${sentinel.port}`).join(','),
+            REDIS_SENTINEL_PASSWORD_FILE: join(secretsDir, 'redis_sentinel_app_password'),
+          }
+        : {}),
+    }),
+    /** The admin user on the first node (the primary at start), and on every node by port. */
+    adminUrl,
+    start,
+    async stop() {
+      for (const sentinel of sentinels) await sentinel.stop();
+      await Promise.all(nodes.map((node) => node.stop()));
+    },
+    status,
+    describe,
+    primary,
+    kill: () =>
+      eachNode(
+        (node) => node.kill(),
+        (node) => node.isRunning(),
+      ),
+    startNodes: () =>
+      eachNode(
+        (node) => node.start(),
+        (node) => !node.isRunning(),
+      ),
+    pause: () =>
+      eachNode(
+        (node) => node.pause(),
+        (node) => node.isRunning(),
+      ),
+    resume: () =>
+      eachNode(
+        (node) => node.resume(),
+        (node) => node.isRunning(),
+      ),
+    async killPrimary() {
+      const node = await primary();
+      await node.kill();
+      return node.status();
+    },
+    pausePrimary: async () => (await primary()).pause(),
+    /** Resumes every paused node: the primary that was paused may no longer be the primary. */
+    resumePaused: () =>
+      eachNode(
+        (node) => node.resume(),
+        (node) => node.status().state === 'paused',
+      ),
+  };
+}
+
+const roleName = (role: string) => (role === 'master' ? 'primary' : role === 'slave' ? 'replica' : role);
