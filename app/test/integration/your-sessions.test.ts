@@ -211,6 +211,16 @@ describe('your sessions', () => {
     );
   });
 
+  it('logout removes its entry at once, in the same script as the key', async (t) => {
+    const { redis, a, b } = await startTwoInstances(t);
+    const laptop = await loginFrom(a, LAPTOP);
+    await loginFrom(a, PHONE);
+    const index = (await redis.admin.keys(`${INDEX_PREFIX}*`))[0]!;
+    assert.equal(await redis.admin.hLen(index), 2);
+    assert.equal((await laptop.logout(b)).status, 303);
+    assert.equal(await redis.admin.hLen(index), 1);
+  });
+
   it('listing prunes the entry of a session its TTL ended, as logins do', async (t) => {
     const { redis, a } = await startTwoInstances(t);
     const laptop = await loginFrom(a, LAPTOP);
