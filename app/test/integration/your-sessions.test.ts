@@ -17,6 +17,19 @@ const TABLET =
 
 type Listed = { id: string; current: boolean; device: string; createdAt: string; lastSeenAt: string };
 
+/** The Redis Cluster hash slot of a key: CRC16 (XMODEM) of its hash tag, or of the whole key without one. */
+function slotOf(key: string): number {
+  const open = key.indexOf('{');
+  const close = open === -1 ? -1 : key.indexOf('}', open + 1);
+  const hashed = close > open + 1 ? key.slice(open + 1, close) : key;
+  let crc = 0;
+  for (const byte of Buffer.from(hashed)) {
+    crc ^= byte << 8;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc % 16384;
+}
+
 async function loginFrom(target: Instance, userAgent: string, user = ALICE) {
   const browser = createBrowser();
   assert.equal((await browser.login(target, user, { 'User-Agent': userAgent })).status, 303);
@@ -131,6 +144,13 @@ describe('your sessions', () => {
     for (const browser of browsers.slice(1)) assert.equal(await authenticated(browser, a), true);
     assert.equal((await listOf(browsers[3]!, a)).length, 3);
     assert.equal((await redis.admin.keys(`${INDEX_PREFIX}*`)).length, 1);
+    // One user's keys share one Redis Cluster hash slot (the scripts touch them together); another user's need not.
+    const bob = await loginFrom(a, LAPTOP, BOB);
+    const bobsTag = bob.sessionId()!.split('.')[0]!;
+    const aliceKeys = (await redis.admin.keys('sess*')).filter((key) => !key.includes(bobsTag));
+    assert.equal(aliceKeys.length, 4);
+    assert.deepEqual(new Set(aliceKeys.map(slotOf)).size, 1, aliceKeys.join(' '));
+    assert.notEqual(slotOf(bob.sessionKey()), slotOf(aliceKeys[0]!));
   });
 
   it('races: concurrent logins at the cap end with exactly the cap; logins racing "log out everywhere" leave no unlisted session alive', async (t) => {
