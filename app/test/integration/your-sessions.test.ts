@@ -75,14 +75,18 @@ describe('your sessions', () => {
   });
 
   it('listed on A, revoked on B › the revoked cookie is anonymous on both at once; the revoker stays', async (t) => {
-    const { a, b } = await startTwoInstances(t);
+    const { redis, a, b } = await startTwoInstances(t);
     const laptop = await loginFrom(a, LAPTOP);
     const phone = await loginFrom(a, PHONE);
     const target = (await listOf(phone, a)).find((s) => !s.current)!;
 
-    const revoked = await post(phone, b, `/sessions/${target.id}/revoke`, { password: ALICE.password });
+    const _csrf = await phone.csrfToken(b);
+    await redis.admin.configResetStat();
+    const revoked = await phone.on(b).post(`/sessions/${target.id}/revoke`, { _csrf, password: ALICE.password });
     assert.equal(revoked.status, 303);
     assert.equal(revoked.headers.location, '/sessions');
+    // The handle is matched inside the script: the revoke is one script, one round trip.
+    assert.match(await redis.admin.info('commandstats'), /cmdstat_eval:calls=1,/);
     assert.equal(await authenticated(laptop, a), false);
     assert.equal(await authenticated(laptop, b), false);
     assert.equal(await authenticated(phone, a), true);
