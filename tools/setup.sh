@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian/Ubuntu machine lacks for this project, then its npm dependencies
 # (which bring Node.js 24 from the npm registry: no system Node upgrade needed).
-#   bash tools/setup.sh          # for the demo: redis-server, nginx
+#   bash tools/setup.sh          # for the demo: redis-server, nginx, postgresql (the catalogue's database)
 #   bash tools/setup.sh --test   # for the tests too: chromium for the end-to-end suite, wrk for the benchmark,
 #                                # prometheus (and its promtool) for the alert rules and the live metrics test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(redis-server nginx)
+packages=(redis-server nginx postgresql)
 [[ "${1:-}" == "--test" ]] && packages+=(chromium wrk prometheus)
 # check:infra also needs kubectl >= 1.27 (kustomize v5) for infra/k8s. It is not installed from here: Debian 12's
 # kubernetes-client is 1.20 (kustomize v2, which cannot build the overlays). The machines this project's CI runs on

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
+import { type CatalogDeps, createCatalogModule } from './catalog/index.ts';
 import type { Config } from './config.ts';
 import { createCsrf } from './csrf.ts';
 import { HttpError } from './errors.ts';
@@ -26,6 +27,8 @@ export type AppDeps = {
   isShuttingDown?: () => boolean;
   /** The instance's metrics (server.ts serves them on METRICS_PORT); a private set when not given. */
   metrics?: Metrics;
+  /** The product catalogue (PostgreSQL + cache Redis); absent, its routes are not mounted. */
+  catalog?: CatalogDeps;
 };
 
 const BODY_LIMIT = '8kb';
@@ -40,7 +43,7 @@ declare module 'express-serve-static-core' {
 }
 
 /** Builds the Express app from its dependencies. No I/O, never listens: server.ts and the tests do that. */
-export function createApp({ config, redis, users, log, isShuttingDown = () => false, metrics }: AppDeps) {
+export function createApp({ config, redis, users, log, isShuttingDown = () => false, metrics, catalog }: AppDeps) {
   metrics ??= createMetrics({ instanceId: config.instanceId, defaultMetrics: false });
   const app = express();
   const views = createViews({ instanceId: config.instanceId });
@@ -118,6 +121,7 @@ export function createApp({ config, redis, users, log, isShuttingDown = () => fa
   app.use(createPagesRouter({ config, views, csrf }));
   app.use(createAuthRouter({ views, csrf, users, throttle, sessions, metrics }));
   app.use(createSessionsRouter({ config, views, csrf, users, throttle, sessions, metrics }));
+  if (catalog) app.use(createCatalogModule(catalog, { views, csrf, log, instanceId: config.instanceId }).router);
 
   app.use((req, _res, next) => next(new HttpError(404, `Nothing here: ${req.method} ${req.path}`)));
   app.use(createErrorHandler(views));

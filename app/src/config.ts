@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { parseCatalogConfig } from './catalog/config.ts';
 
 // The only module that reads the environment. Everything else receives a Config.
 
@@ -162,6 +163,10 @@ export function loadConfig(env: Env = process.env, readFile = (path: string) => 
       problems.push(`REDIS_TLS_CA_FILE: cannot read ${caFile}`);
     }
   }
+  // The product catalogue (PostgreSQL and its cache Redis) is on when DATABASE_URL says where the database is.
+  const catalog = resolved.DATABASE_URL
+    ? parseCatalogConfig({ ...env, NODE_ENV: production ? 'production' : resolved.NODE_ENV }, readFile, problems)
+    : undefined;
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const values = parsed.data;
 
@@ -216,6 +221,7 @@ export function loadConfig(env: Env = process.env, readFile = (path: string) => 
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,
     shutdownDelayMs: values.SHUTDOWN_DELAY_MS,
     metricsPort: values.METRICS_PORT,
+    catalog,
     /** Names of the variables that fell back to development defaults; printed at start. */
     developmentDefaults,
   });

@@ -1,5 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CacheResult } from './catalog/metrics.ts';
 import { ServiceUnavailableError } from './errors.ts';
 import { DeadlineExceededError } from './redis.ts';
 
@@ -21,6 +22,8 @@ export const METRIC = {
   logins: 'login_attempts_total',
   revoked: 'sessions_revoked_total',
   unreplicated: 'logins_unreplicated_total',
+  cacheRequests: 'cache_requests_total',
+  dbQueries: 'db_queries_total',
   info: 'app_info',
 } as const;
 
@@ -79,6 +82,17 @@ export function createMetrics({ instanceId, defaultMetrics = true }: { instanceI
   const unreplicated = new Counter({
     name: METRIC.unreplicated,
     help: 'Logins no replica acknowledged within REDIS_WAIT_TIMEOUT_MS: a failover right then would lose them.',
+    registers: [registry],
+  });
+  const cacheRequests = new Counter({
+    name: METRIC.cacheRequests,
+    help: 'Product reads by how they were served: hit, stale (past freshness, within grace), miss (the database), error (cache away).',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  const dbQueries = new Counter({
+    name: METRIC.dbQueries,
+    help: 'Queries sent to PostgreSQL by the catalogue.',
     registers: [registry],
   });
   const reconnects = new Counter({
@@ -142,6 +156,14 @@ export function createMetrics({ instanceId, defaultMetrics = true }: { instanceI
       watched.set(name, client);
       reconnects.inc({ redis: name }, 0);
       client.on('reconnecting', () => reconnects.inc({ redis: name }));
+    },
+
+    /** The catalogue's counters (CatalogMetrics). */
+    cacheRequest(result: CacheResult) {
+      cacheRequests.inc({ result });
+    },
+    dbQuery() {
+      dbQueries.inc();
     },
 
     loginUnreplicated() {

@@ -4,6 +4,8 @@ import { startMetricsServer } from './metrics-server.ts';
 import { createMetrics } from './metrics.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
+import type { CatalogConfig } from './catalog/config.ts';
+import { createDbPool } from './db.ts';
 import { createRedisClient, withDeadline } from './redis.ts';
 import { createSentinelRedisClient } from './redis-sentinel.ts';
 import { trackConnections } from './shutdown.ts';
@@ -24,9 +26,18 @@ async function main() {
   log.info(config.redis.sentinel ? { sentinels: config.redis.sentinel.nodes.length } : {}, 'connecting to redis');
   await redis.connect();
   const users = await createUserDirectory(config.demoUsers);
+  const catalog = config.catalog && (await openCatalog(config.catalog));
 
   let shuttingDown = false;
-  const app = createApp({ config, redis, users, log, metrics, isShuttingDown: () => shuttingDown });
+  const app = createApp({
+    config,
+    redis,
+    users,
+    log,
+    metrics,
+    isShuttingDown: () => shuttingDown,
+    ...(catalog ? { catalog } : {}),
+  });
   const server = createServer(
     {
       // nginx forwards an HTTP/1.0 request without Host (its $http_host is empty) as HTTP/1.1 without Host, which
@@ -61,9 +72,28 @@ async function main() {
     await metricsServer.close();
     // close() waits for replies to commands already sent; a frozen Redis never sends them.
     await withDeadline(redis.close(), 1000).catch(() => redis.destroy());
+    if (catalog) {
+      await withDeadline(catalog.cacheRedis.close(), 1000).catch(() => catalog.cacheRedis.destroy());
+      await withDeadline(catalog.db.end(), 1000).catch(() => undefined);
+    }
     log.info('stopped');
     process.exit(0);
   };
+  /**
+   * The catalogue's PostgreSQL pool (connects on first use) and its own cache Redis, which may be away at start: the
+   * pages then come from the database, and the client connects when it can.
+   */
+  async function openCatalog(catalogConfig: CatalogConfig) {
+    const db = createDbPool(catalogConfig.db, log.child({ component: 'postgres' }));
+    const cacheRedis = createRedisClient(
+      { instanceId: config.instanceId, redis: { ...config.redis, url: catalogConfig.cache.url, sentinel: undefined } },
+      log.child({ component: 'cache' }),
+    );
+    metrics.watchRedis(cacheRedis, 'cache');
+    cacheRedis.connect().catch(() => undefined);
+    return { config: catalogConfig, db, cacheRedis, metrics };
+  }
+
   process.on('SIGTERM', (signal) => void shutdown(signal));
   process.on('SIGINT', (signal) => void shutdown(signal));
 }

@@ -4,14 +4,20 @@
 # container); then run the image's own entrypoint, which drops to the redis user and starts redis-server.
 #   compose-entrypoint.sh node NAME [PRIMARY]   a data node reached as NAME; a replica of PRIMARY on first boot
 #   compose-entrypoint.sh sentinel PRIMARY      a Sentinel watching PRIMARY (first boot; then whichever is primary)
+#   compose-entrypoint.sh cache                 the cache Redis (cache.conf: evicting, nothing persisted)
 set -eu
 conf=/usr/local/etc/redis
-case "${1:?usage: compose-entrypoint.sh node NAME [PRIMARY] | sentinel PRIMARY}" in
+case "${1:?usage: compose-entrypoint.sh node NAME [PRIMARY] | sentinel PRIMARY | cache}" in
 node)
     sh "$conf/render-acl.sh" /run/secrets /run/redis/users.acl
     chown redis:redis /run/redis/users.acl
     sh "$conf/render-node.sh" /run/secrets "$conf" /data/node.conf "$2" ${3:+"$3" 6379}
     exec docker-entrypoint.sh redis-server /data/node.conf --bind 0.0.0.0 --dir /data
+    ;;
+cache)
+    sh "$conf/render-acl.sh" /run/secrets /run/redis/users.acl cache
+    chown redis:redis /run/redis/users.acl
+    exec docker-entrypoint.sh redis-server "$conf/cache.conf" --include "$conf/tls.conf" --bind 0.0.0.0 --dir /data
     ;;
 sentinel)
     sh "$conf/render-sentinel.sh" /run/secrets "$conf/sentinel.conf" /data/sentinel.conf "$2" 6379

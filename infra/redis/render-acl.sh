@@ -1,14 +1,16 @@
 #!/bin/sh
 # Renders the Redis ACL file from password files, so no password is committed
 # and none is stored in clear text (Redis accepts SHA-256 hashes: "#<hex>").
-#   usage: render-acl.sh SECRETS_DIR OUTPUT_FILE
-# SECRETS_DIR holds redis_app_password and redis_admin_password
-# (infra/docker/make-secrets.sh). POSIX sh: runs on Debian (dash) and in the
+#   usage: render-acl.sh SECRETS_DIR OUTPUT_FILE [sessions|cache]
+# SECRETS_DIR holds the redis_*_password files (infra/docker/make-secrets.sh).
+# `sessions` (the default): the session Redis's users; `cache`: the cache
+# Redis's (infra/redis/cache.conf), `cache` and `admin` only. POSIX sh: runs on Debian (dash) and in the
 # redis:*-alpine image (busybox).
 set -eu
 
 secrets_dir=${1:?usage: render-acl.sh SECRETS_DIR OUTPUT_FILE}
 output=${2:?usage: render-acl.sh SECRETS_DIR OUTPUT_FILE}
+role=${3:-sessions}
 
 password_hash() {
     file="$secrets_dir/$1"
@@ -35,13 +37,27 @@ if [ "${1:-0}" -gt 7 ] || { [ "${1:-0}" -eq 7 ] && [ "${2:-0}" -ge 2 ]; }; then
     setinfo=" +client|setinfo"
 fi
 
-app_hash=$(password_hash redis_app_password)
 admin_hash=$(password_hash redis_admin_password)
+umask 077
+tmp="$output.tmp.$$"
+
+if [ "$role" = cache ]; then
+    # cache: its own prefix, and exactly what app/src/catalog/cache.ts sends
+    # (EVAL runs GET and SET under the same rules, key by key).
+    cache_hash=$(password_hash redis_cache_password)
+    cat >"$tmp" <<ACL
+user default off resetpass resetkeys resetchannels -@all
+user cache on #$cache_hash resetkeys ~cache:* resetchannels -@all +ping +get +set +del +eval$setinfo
+user admin on #$admin_hash ~* &* +@all
+ACL
+    mv "$tmp" "$output"
+    exit 0
+fi
+
+app_hash=$(password_hash redis_app_password)
 replica_hash=$(password_hash redis_replica_password)
 sentinel_hash=$(password_hash redis_sentinel_password)
 
-umask 077
-tmp="$output.tmp.$$"
 # app: exactly what the app sends. /readyz: PING. The session store: GETEX
 # (read and slide the idle timeout), SET NX/XX, DEL. The login throttle: INCR,
 # EXPIRE NX, TTL, DECR, DEL, without MULTI (app/src/throttle.ts says why).

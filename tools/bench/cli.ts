@@ -5,6 +5,7 @@ import { connectAdmin, type AdminClient } from '../lib/redis.ts';
 import { writeReport, writeResults } from '../lib/results.ts';
 import { loginAll } from '../lib/session-client.ts';
 import type { Stack } from '../stack/start-stack.ts';
+import { catalogGoals, catalogTable, compareCatalog } from './catalog.ts';
 import { compareWithNaive } from './compare.ts';
 import { comparisonGoals, comparisonTable } from './compare-report.ts';
 import { judgeGoals } from './goals.ts';
@@ -58,10 +59,22 @@ async function main() {
   const scale =
     admin && options.scaleSessions > 0 ? await scaleStep(admin, measurer, scenarios.readers, options.scaleSessions) : undefined;
   await expectLoggedIn(baseUrl, scenarios.readers);
-  const goals = [...(comparison ? comparisonGoals(comparison) : []), ...judgeGoals(scenarios, sessionBytes, scale, connections)];
+  // The catalogue's side by side: with and without its cache (needs the bench's own stack, which runs it).
+  const catalog = stack?.postgres
+    ? await compareCatalog(stack, { durationS, rounds: Math.min(2, Math.max(1, options.rounds)) })
+    : undefined;
+  const goals = [
+    ...(comparison ? comparisonGoals(comparison) : []),
+    ...judgeGoals(scenarios, sessionBytes, scale, connections),
+    ...(catalog ? catalogGoals(catalog) : []),
+  ];
 
   const setup = `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, Redis ${redisVersion}; ${durationS}s per scenario, ${connections} connections; load generator on the same machine.`;
-  const report = [comparison ? comparisonTable(comparison) : '', benchReport({ setup, scenarios, sessionBytes, scale, goals })]
+  const report = [
+    comparison ? comparisonTable(comparison) : '',
+    catalog ? catalogTable(catalog) : '',
+    benchReport({ setup, scenarios, sessionBytes, scale, goals }),
+  ]
     .filter(Boolean)
     .join('\n\n');
   console.log(report);
@@ -79,6 +92,7 @@ async function main() {
     comparison,
     sessionBytes,
     scale,
+    catalog,
     goals,
   });
   console.log(`[bench] results: ${file}`);

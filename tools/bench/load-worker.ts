@@ -31,7 +31,12 @@ const requests = [
     path: spec.path,
     setupRequest: (request: Request) => {
       const variant = spec.variants[next++ % spec.variants.length] ?? {};
-      return { ...request, headers: { ...request.headers, ...variant.headers }, ...(variant.body ? { body: variant.body } : {}) };
+      return {
+        ...request,
+        headers: { ...request.headers, ...variant.headers },
+        ...(variant.body ? { body: variant.body } : {}),
+        ...(variant.path ? { path: variant.path } : {}),
+      };
     },
   },
 ];

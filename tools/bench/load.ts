@@ -9,7 +9,7 @@ export type LoadSpec = {
   /** Requests per second over all connections; unset = as fast as the server answers (saturation). */
   overallRate?: number;
   /** Cycled through request by request: headers (cookies) and form bodies of the users. */
-  variants: { headers?: Record<string, string>; body?: string }[];
+  variants: { headers?: Record<string, string>; body?: string; path?: string }[];
 };
 
 export type LoadResult = {

@@ -27,6 +27,7 @@ export async function bootNaiveTarget(options: BenchOptions, users: number, onSt
     redisPort: redisPort + PORT_SHIFT,
     appBasePort: appBasePort + PORT_SHIFT,
     runDir,
+    fresh: true,
     appEntry: join(repoRoot, 'tools/bench/naive/server.ts'),
     redis: options.stack.redis,
     env: {

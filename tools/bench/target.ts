@@ -17,10 +17,11 @@ export async function bootTarget(options: BenchOptions, onStack: (stack: Stack) 
   const { users, demoUsers } = makeUsers('bench', options.users);
   const stack = await startStack({
     ...options.stack,
+    fresh: true,
     env: { ...process.env, DEMO_USERS: demoUsers },
     print: printToStackLog(options.stack.runDir),
     outputFile: join(options.stack.runDir, 'children.log'),
   });
   onStack(stack);
-  return { baseUrl: stack.urls.nginx, users, adminUrl: stack.urls.redisAdmin, stack };
+  return { baseUrl: stack.urls.nginx, users, adminUrl: await stack.primaryAdminUrl(), stack };
 }

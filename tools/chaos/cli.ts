@@ -7,6 +7,7 @@ import { repoRoot } from '../lib/paths.ts';
 import { writeResults } from '../lib/results.ts';
 import { loginAll } from '../lib/session-client.ts';
 import { stackOptionsFrom, stackOptionSpec } from '../stack/options.ts';
+import { cacheOutages, postgresStopped } from './catalog-scenarios.ts';
 import { primaryFrozen, primaryKilled } from './failover-scenarios.ts';
 import { printToStackLog } from '../stack/stack-log.ts';
 import { startStack, type Stack } from '../stack/start-stack.ts';
@@ -78,6 +79,7 @@ async function main(): Promise<Check[]> {
   const demoUsers = `${pairs},${throttled.username}:${throttled.password}`;
   stack = await startStack({
     ...stackOptions,
+    fresh: true,
     env: { ...process.env, DEMO_USERS: demoUsers },
     print: printToStackLog(stackOptions.runDir),
   });
@@ -116,6 +118,10 @@ async function main(): Promise<Check[]> {
   await step('Redis frozen and resumed', () =>
     redisFrozen({ stack: liveStack, loop: running, users: loggedIn, baselineInFlight }),
   );
+  if (liveStack.cache && liveStack.postgres) {
+    await step('Cache Redis killed and frozen', () => cacheOutages(liveStack, running));
+    await step('PostgreSQL stopped', () => postgresStopped(liveStack));
+  }
   await running.stop();
   if (running.skipped() > 0)
     checks.push(check('Load loop', 'requests not sent (over 2000 in flight)', String(running.skipped()), '0', false));

@@ -22,7 +22,8 @@ export async function logoutRacingWrites(
   { rounds = 200, maxMs = 40_000 } = {},
 ) {
   const baseUrl = stack.urls.nginx;
-  const admin = await connectAdmin(stack.urls.redisAdmin);
+  // On the primary: a replica may still hold a key for a moment after its DEL.
+  const admin = await connectAdmin(await stack.primaryAdminUrl());
   const monitor = admin.duplicate();
   monitor.on('error', () => {
     // a broken MONITOR connection shows up as a missing end marker below

@@ -42,7 +42,8 @@ export function checkComposeShape(): CheckResult {
   const { app, nginx, prometheus } = services;
   const nodes = ['redis-1', 'redis-2', 'redis-3'];
   const sentinels = ['sentinel-1', 'sentinel-2', 'sentinel-3'];
-  const expected = ['app', 'nginx', 'prometheus', ...nodes, ...sentinels];
+  const catalogue = ['cache-redis', 'migrate', 'postgres'];
+  const expected = ['app', ...catalogue, 'nginx', 'prometheus', ...nodes, ...sentinels].sort();
   expect(
     Object.keys(services).sort().join() === expected.join(),
     `services are ${Object.keys(services).join(', ')}; expected ${expected.join(', ')}`,
@@ -103,6 +104,20 @@ export function checkComposeShape(): CheckResult {
     expect(/--tls/.test(JSON.stringify(service.healthcheck?.test ?? '')), `${name}: a healthcheck over TLS`);
     expect(service.volumes?.some((volume) => /^[\w-]+:\/data$/.test(volume)) ?? false, `${name}: a named volume on /data`);
   }
+  // The catalogue: the app waits for the migration to have run and for its cache; nothing of it is published.
+  expect(app.depends_on?.migrate?.condition === 'service_completed_successfully', 'app: depends_on migrate completed');
+  expect(app.depends_on?.['cache-redis']?.condition === 'service_healthy', 'app: depends_on cache-redis healthy');
+  expect(services.migrate!.depends_on?.postgres?.condition === 'service_healthy', 'migrate: depends_on postgres healthy');
+  for (const name of ['cache-redis', 'postgres']) {
+    expect(!services[name]!.ports, `${name}: must not publish ports (expose only)`);
+    expect(!!services[name]!.healthcheck?.test, `${name}: healthcheck`);
+  }
+  expect(/--tls/.test(JSON.stringify(services['cache-redis']!.healthcheck?.test ?? '')), 'cache-redis: a healthcheck over TLS');
+  expect(!services['cache-redis']!.volumes?.some((volume) => /:\/data$/.test(volume)), 'cache-redis: nothing persisted');
+  expect(
+    services.postgres!.volumes?.some((volume) => /^[\w-]+:\/var\/lib\/postgresql\/data$/.test(volume)) ?? false,
+    'postgres: a named volume on its data directory',
+  );
   for (const sentinel of sentinels)
     for (const node of nodes)
       expect(services[sentinel]!.depends_on?.[node]?.condition === 'service_healthy', `${sentinel}: depends_on ${node} healthy`);

@@ -149,10 +149,12 @@ export async function checkK8sShape(overlay: string): Promise<CheckResult> {
 
   // compose's app variables, by name, all present (the base's app.env); REDIS_URL may be replaced by Sentinel's.
   const names = new Set([...Object.keys(env), ...(container?.env ?? []).map((e: any) => e.name)]);
-  // Compose runs the Sentinel topology: its Sentinel and CA settings apply to the sentinel overlay only.
+  // Compose runs the Sentinel topology: its Sentinel and CA settings apply to the sentinel overlay only. The
+  // catalogue (PostgreSQL and its cache) is compose's demo; the overlays deploy the session store without it.
+  const catalogue = ['DATABASE_URL', 'DATABASE_PASSWORD_FILE', 'CACHE_REDIS_URL', 'CACHE_REDIS_PASSWORD_FILE'];
   const sentinelOnly = ['REDIS_SENTINELS', 'REDIS_SENTINEL_PASSWORD_FILE', 'REDIS_TLS_CA_FILE'];
   const missing = composeAppEnvNames().filter(
-    (name) => !names.has(name) && (overlay === 'sentinel' || !sentinelOnly.includes(name)),
+    (name) => !names.has(name) && !catalogue.includes(name) && (overlay === 'sentinel' || !sentinelOnly.includes(name)),
   );
   expect(missing.length === 0, `app: compose's app variables missing: ${missing.join(', ')}`);
   const envMap = manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.name.startsWith('app-env-'));

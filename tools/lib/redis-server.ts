@@ -3,8 +3,13 @@ import { join } from 'node:path';
 import { shippedFiles } from './paths.ts';
 
 /** Renders the ACL with the same script compose uses; REDIS_SERVER tells it which Redis version it targets. */
-export function renderAcl(secretsDir: string, output: string, redisServer: string): void {
-  execFileSync('sh', [shippedFiles.renderAcl, secretsDir, output], {
+export function renderAcl(
+  secretsDir: string,
+  output: string,
+  redisServer: string,
+  role: 'sessions' | 'cache' = 'sessions',
+): void {
+  execFileSync('sh', [shippedFiles.renderAcl, secretsDir, output, role], {
     env: { ...process.env, REDIS_SERVER: redisServer },
     stdio: 'pipe',
   });
@@ -91,4 +96,11 @@ export function singleNodeArgs(options: { secretsDir: string; dir: string; port:
     '--daemonize',
     'no',
   ];
+}
+
+/** The cache Redis (infra/redis/cache.conf), TLS only like the session Redis, its own ACL (render-acl.sh … cache). */
+export function cacheNodeArgs(options: { secretsDir: string; dir: string; port: number; aclfile: string }) {
+  const args = [join(shippedFiles.redisConfDir, 'cache.conf'), '--include', join(shippedFiles.redisConfDir, 'tls.conf')];
+  args.push('--tls-port', String(options.port), '--bind', '127.0.0.1', '--dir', options.dir, '--aclfile', options.aclfile);
+  return [...args, ...tlsArgs(options.secretsDir), '--daemonize', 'no'];
 }

@@ -21,6 +21,10 @@ export function ensureSecrets(dir: string) {
     redisSentinelAppPasswordFile: file('redis_sentinel_app_password'),
     redisSentinelAppPassword: read('redis_sentinel_app_password'),
     redisCaFile: file('redis_ca.crt'),
+    redisCachePasswordFile: file('redis_cache_password'),
+    postgresPassword: read('postgres_password'),
+    databaseAppPasswordFile: file('database_app_password'),
+    databaseAppPassword: read('database_app_password'),
   };
 }
 

@@ -12,8 +12,8 @@ type InstancesOptions = {
   appEntry: string;
   /** Passed through to every instance; the stack's own settings win. */
   env: NodeJS.ProcessEnv;
-  /** REDIS_URL and the rest of the Redis topology's settings (redis-topology.ts). */
-  redisEnv: NodeJS.ProcessEnv;
+  /** Where the app's dependencies are: REDIS_URL and the rest of the Redis topology's settings, the catalogue's. */
+  servicesEnv: NodeJS.ProcessEnv;
   secrets: Secrets;
   demoUsers: string;
   readyTimeoutMs: number;
@@ -28,8 +28,19 @@ export const METRICS_PORT_OFFSET = 50;
 
 /** App instances app-1..N: the same entry point, each with its port and INSTANCE_ID. */
 export function createAppInstances(options: InstancesOptions) {
-  const { supervisor, count, appBasePort, appEntry, env, redisEnv, secrets, demoUsers, readyTimeoutMs, appStopTimeoutMs, log } =
-    options;
+  const {
+    supervisor,
+    count,
+    appBasePort,
+    appEntry,
+    env,
+    servicesEnv,
+    secrets,
+    demoUsers,
+    readyTimeoutMs,
+    appStopTimeoutMs,
+    log,
+  } = options;
   const instances: Instance[] = Array.from({ length: count }, (_, i) => ({
     n: i + 1,
     id: `app-${i + 1}`,
@@ -58,7 +69,14 @@ export function createAppInstances(options: InstancesOptions) {
   function instanceEnv({ port, metricsPort, id }: Instance, overrides: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
     const inherited = { ...env };
     // The stack provides the Redis credentials; inherited variants would conflict with them.
-    for (const name of ['REDIS_PASSWORD', 'REDIS_PASSWORD_FILE', 'REDIS_SENTINEL_PASSWORD', 'SESSION_SECRET_FILE'])
+    for (const name of [
+      'REDIS_PASSWORD',
+      'REDIS_PASSWORD_FILE',
+      'REDIS_SENTINEL_PASSWORD',
+      'SESSION_SECRET_FILE',
+      'DATABASE_PASSWORD',
+      'CACHE_REDIS_PASSWORD',
+    ])
       delete inherited[name];
     const merged: NodeJS.ProcessEnv = {
       ...inherited,
@@ -69,7 +87,7 @@ export function createAppInstances(options: InstancesOptions) {
       INSTANCE_ID: id,
       TRUST_PROXY: '1',
       // The same shape as compose: user in the URL, passwords and secrets in files.
-      ...redisEnv,
+      ...servicesEnv,
       REDIS_PASSWORD_FILE: secrets.redisAppPasswordFile,
       SESSION_SECRET_FILE: secrets.sessionSecretFile,
       ALLOW_DEMO_USERS: 'true',

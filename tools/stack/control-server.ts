@@ -29,6 +29,24 @@ const primaryActions: Record<string, Action> = {
   resume: (stack) => stack.resumeRedisPrimary(),
 };
 
+/** The catalogue's cache Redis and PostgreSQL (404 when the stack runs without the catalogue). */
+const catalogActions: Record<string, Record<string, Action>> = {
+  cache: {
+    kill: (stack) => catalogPart(stack.cache).kill(),
+    start: (stack) => catalogPart(stack.cache).start(),
+    pause: (stack) => catalogPart(stack.cache).pause(),
+    resume: (stack) => catalogPart(stack.cache).resume(),
+  },
+  postgres: {
+    stop: (stack) => catalogPart(stack.postgres).stop(),
+    start: (stack) => catalogPart(stack.postgres).start(),
+  },
+};
+function catalogPart<T>(part: T | undefined): T {
+  if (!part) throw new StackRequestError(404, 'this stack runs without the catalogue');
+  return part;
+}
+
 function route(method: string, path: string): Action | undefined {
   if (method === 'GET' && path === '/status') return (stack) => stack.describe();
   if (method !== 'POST') return undefined;
@@ -38,6 +56,8 @@ function route(method: string, path: string): Action | undefined {
     const n = Number(instance[1]);
     return action && ((stack, body) => action(stack, n, body));
   }
+  const dependency = /^\/(cache|postgres)\/(\w+)$/.exec(path);
+  if (dependency) return catalogActions[dependency[1]!]?.[dependency[2]!];
   const primary = /^\/redis\/primary\/(\w+)$/.exec(path);
   if (primary) return primaryActions[primary[1] ?? ''];
   const redis = /^\/redis\/(\w+)$/.exec(path);

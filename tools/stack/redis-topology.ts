@@ -95,9 +95,12 @@ export function createRedisTopology(options: TopologyOptions) {
     for (const node of nodes) await node.start();
     for (const sentinel of sentinels) await sentinel.start();
     if (mode === 'sentinel') {
-      await waitFor('the Sentinel group', () => sentinelGroupReady(sentinelUrls, adminUrl(port), nodes.length - 1), {
-        timeoutMs: readyTimeoutMs,
-      });
+      // Whichever node the Sentinels name: after a failover in an earlier run, the configs they rewrote say which.
+      const groupReady = async () => {
+        const current = await primary().catch(() => undefined);
+        return current !== undefined && sentinelGroupReady(sentinelUrls, adminUrl(current.port), nodes.length - 1);
+      };
+      await waitFor('the Sentinel group', groupReady, { timeoutMs: readyTimeoutMs });
     }
   }
 

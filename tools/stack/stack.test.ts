@@ -12,7 +12,6 @@ import { poll, waitFor } from '../lib/poll.ts';
 import { readProcStat } from '../lib/proc-stat.ts';
 import { freePort, isPortFree } from '../lib/ports.ts';
 import { spawnCaptured } from '../lib/spawn.ts';
-import { topologyPorts } from './redis-topology.ts';
 
 const CLI = join(import.meta.dirname, 'cli.ts');
 
@@ -27,6 +26,16 @@ async function freeAppBase(): Promise<number> {
     if ((await Promise.all(ports.map(isPortFree))).every(Boolean)) return base;
   }
   throw new Error('no two free ports in 30001..32701');
+}
+
+/** The Redis base port: the Sentinel group (+0..2, +10..12), the cache (+20), PostgreSQL (+30), below the ephemeral range. */
+const REDIS_OFFSETS = [0, 1, 2, 10, 11, 12, 20, 30];
+async function freeRedisBase(): Promise<number> {
+  for (let tries = 0; tries < 50; tries++) {
+    const base = 20000 + Math.floor(Math.random() * 9900);
+    if ((await Promise.all(REDIS_OFFSETS.map((offset) => isPortFree(base + offset)))).every(Boolean)) return base;
+  }
+  throw new Error('no free Redis base port in 20000..29930');
 }
 
 const allPids = () =>
@@ -68,7 +77,7 @@ async function runStack(
   const runDir = mkdtempSync(join(tmpdir(), 'stack-test-'));
   const ports = {
     nginx: nginxPort ?? (await freePort()),
-    redis: await freePort(),
+    redis: await freeRedisBase(),
     control: await freePort(),
     prometheus: await freePort(),
     appBase: await freeAppBase(),
@@ -94,7 +103,8 @@ async function runStack(
     for (const pid of processesOfRun(marker, sessions)) process.kill(pid, 'SIGKILL');
     rmSync(runDir, { recursive: true, force: true });
   });
-  const redisPorts = topologyPorts('sentinel', ports.redis).map(({ port }) => port);
+  // The Sentinel group, the cache Redis (+20) and PostgreSQL (+30).
+  const redisPorts = REDIS_OFFSETS.map((offset) => ports.redis + offset);
   const allPorts = [ports.nginx, ...redisPorts, ports.control, ports.prometheus, ...[1, 2, 51, 52].map((n) => ports.appBase + n)];
   return {
     ...run,
@@ -195,6 +205,8 @@ describe('npm start (tools/stack/cli.ts)', () => {
     }
     type Status = {
       redis: { mode: string; nodes: { pid: number; role: string }[]; sentinels: { pid: number }[] };
+      cache: { pid: number; state: string };
+      postgres: { pid: number; state: string };
       nginx: { pid: number };
       prometheus: { pid: number; state: string };
       instances: { pid: number; port: number; metricsUrl: string }[];
@@ -210,11 +222,13 @@ describe('npm start (tools/stack/cli.ts)', () => {
     const pids: number[] = [
       ...status.redis.nodes.map((node) => node.pid),
       ...status.redis.sentinels.map((sentinel) => sentinel.pid),
+      status.cache.pid,
+      status.postgres.pid,
       status.nginx.pid,
       status.prometheus.pid,
       ...status.instances.map((instance) => instance.pid),
     ];
-    assert.equal(pids.filter(Boolean).length, 10);
+    assert.equal(pids.filter(Boolean).length, 12);
     for (const pid of pids) assert.ok(stack.sessions.has(pid), `the test sees child ${pid}, whose session it watches`);
 
     stack.child.kill('SIGINT');

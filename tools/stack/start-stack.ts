@@ -1,19 +1,25 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_DEMO_USERS, parseUsers } from '../lib/demo-users.ts';
 import { repoRoot, runPaths } from '../lib/paths.ts';
 import { assertPortsFree } from '../lib/ports.ts';
 import { findTools } from '../lib/prereqs.ts';
 import { redisUrl, trustRedisCa } from '../lib/redis.ts';
-import { renderAcl } from '../lib/redis-server.ts';
+import { cacheNodeArgs, renderAcl } from '../lib/redis-server.ts';
 import { ensureSecrets } from '../lib/secrets.ts';
 import { createAppInstances, METRICS_PORT_OFFSET } from './app-instances.ts';
 import { createPrometheusProcess } from './prometheus-process.ts';
 import { findExecutable } from '../lib/prereqs.ts';
 import { stopLeftovers } from './leftovers.ts';
 import { createNginxProcess } from './nginx-process.ts';
+import { createPostgresProcess, PG_BIN } from './postgres-process.ts';
+import { createRedisProcess } from './redis-process.ts';
 import { createRedisTopology, type RedisMode, topologyPorts } from './redis-topology.ts';
 import { createSupervisor } from './supervisor.ts';
+
+/** The catalogue's servers beside the session Redis: the cache Redis, and PostgreSQL. */
+const CACHE_PORT_OFFSET = 20;
+const POSTGRES_PORT_OFFSET = 30;
 
 export type StackOptions = {
   /** Number of app instances (default 3): INSTANCE_ID app-1..N on ports appBasePort+1.. */
@@ -23,9 +29,19 @@ export type StackOptions = {
   redisPort?: number;
   /** `sentinel` (default): a primary, two replicas, three Sentinels; `single`: one node. TLS either way. */
   redis?: RedisMode;
+  /**
+   * The product catalogue (default on): PostgreSQL on redisPort + 30 and the cache Redis on redisPort + 20
+   * (6410 and 6400 by default), as compose runs them.
+   */
+  catalog?: boolean;
   appBasePort?: number;
   /** Runtime files (secrets, AOF, nginx prefix); default `.run/` at the repository root. */
   runDir?: string;
+  /**
+   * Start from empty data: the run dir's Redis and PostgreSQL state (AOF, the configs Sentinel rewrote after a
+   * failover, the database) is removed first. For the bench and the chaos suite, which need a known topology.
+   */
+  fresh?: boolean;
   /** The app's entry point; default app/src/server.ts. */
   appEntry?: string;
   /** Passed through to every instance (default process.env); the stack's own settings win. */
@@ -59,6 +75,7 @@ export async function startStack(options: StackOptions = {}) {
     nginxPort = 8080,
     redisPort = 6380,
     redis: redisMode = 'sentinel',
+    catalog: withCatalog = true,
     appBasePort = 3000,
     appEntry = join(repoRoot, 'app/src/server.ts'),
     env = process.env,
@@ -76,11 +93,19 @@ export async function startStack(options: StackOptions = {}) {
   await assertPortsFree([
     { port: nginxPort, what: 'nginx' },
     ...topologyPorts(redisMode, redisPort),
+    ...(withCatalog
+      ? [
+          { port: redisPort + CACHE_PORT_OFFSET, what: 'cache redis' },
+          { port: redisPort + POSTGRES_PORT_OFFSET, what: 'postgres' },
+        ]
+      : []),
     ...appPorts.map((port, i) => ({ port, what: `app-${i + 1}` })),
     ...appPorts.map((port, i) => ({ port: port + METRICS_PORT_OFFSET, what: `app-${i + 1} metrics` })),
     ...(options.prometheusPort === undefined ? [] : [{ port: options.prometheusPort, what: 'prometheus' }]),
   ]);
 
+  if (options.fresh)
+    for (const dir of [paths.redis, join(paths.runDir, 'postgres')]) rmSync(dir, { recursive: true, force: true });
   for (const dir of [paths.runDir, paths.redis, paths.nginx]) mkdirSync(dir, { recursive: true });
   const secrets = ensureSecrets(paths.secrets);
   trustRedisCa(secrets.redisCaFile);
@@ -107,13 +132,54 @@ export async function startStack(options: StackOptions = {}) {
     secrets,
     readyTimeoutMs,
   });
+  if (withCatalog && !existsSync(join(PG_BIN, 'postgres')))
+    throw new Error(`PostgreSQL not found in ${PG_BIN}. Install it with:\n  sudo apt-get install -y postgresql`);
+  const cacheAclFile = join(paths.redis, 'cache.acl');
+  if (withCatalog) renderAcl(secrets.dir, cacheAclFile, tools.redisServer, 'cache');
+  const cachePort = redisPort + CACHE_PORT_OFFSET;
+  const cacheDir = join(paths.redis, 'cache');
+  const cache = withCatalog
+    ? createRedisProcess({
+        supervisor,
+        name: 'cache',
+        redisServer: tools.redisServer,
+        args: () => (
+          mkdirSync(cacheDir, { recursive: true }),
+          cacheNodeArgs({ secretsDir: secrets.dir, dir: cacheDir, port: cachePort, aclfile: cacheAclFile })
+        ),
+        port: cachePort,
+        dir: cacheDir,
+        url: redisUrl('admin', secrets.redisAdminPassword, cachePort, { tls: true }),
+        adminPasswordFile: secrets.redisAdminPasswordFile,
+        readyTimeoutMs,
+      })
+    : undefined;
+  const postgres = withCatalog
+    ? createPostgresProcess({
+        supervisor,
+        port: redisPort + POSTGRES_PORT_OFFSET,
+        dir: join(paths.runDir, 'postgres'),
+        secrets,
+        readyTimeoutMs,
+      })
+    : undefined;
+  /** The app's catalogue settings: users in the URLs, passwords in files, as compose does. */
+  const catalogEnv = (): NodeJS.ProcessEnv =>
+    cache && postgres
+      ? {
+          DATABASE_URL: postgres.appUrl,
+          DATABASE_PASSWORD_FILE: secrets.databaseAppPasswordFile,
+          CACHE_REDIS_URL: `rediss://cache@127.0.0.1:${cache.port}`,
+          CACHE_REDIS_PASSWORD_FILE: secrets.redisCachePasswordFile,
+        }
+      : {};
   const instances = createAppInstances({
     supervisor,
     count,
     appBasePort,
     appEntry,
     env,
-    redisEnv: redis.appEnv(),
+    servicesEnv: { ...redis.appEnv(), ...catalogEnv() },
     secrets,
     demoUsers,
     readyTimeoutMs,
@@ -154,6 +220,8 @@ export async function startStack(options: StackOptions = {}) {
       await prometheus?.stop();
       await nginx.stop();
       await instances.stopAll();
+      await postgres?.stop();
+      await cache?.stop();
       await redis.stop();
       supervisor.forget();
       supervisor.closeOutput();
@@ -165,6 +233,7 @@ export async function startStack(options: StackOptions = {}) {
   const status = () => ({
     nginx: nginx.status(),
     redis: redis.status(),
+    ...(cache && postgres ? { cache: cache.status(), postgres: postgres.status() } : {}),
     instances: instances.status(),
     ...(prometheus ? { prometheus: prometheus.status() } : {}),
     demoUsers: parseUsers(demoUsers).map((user) => user.username),
@@ -182,6 +251,13 @@ export async function startStack(options: StackOptions = {}) {
     );
     await redis.start();
     options.signal?.throwIfAborted();
+    if (cache && postgres) {
+      log(`starting the cache redis on 127.0.0.1:${cache.port} and postgres on 127.0.0.1:${postgres.port}`);
+      await cache.start();
+      options.signal?.throwIfAborted();
+      await postgres.start();
+      options.signal?.throwIfAborted();
+    }
     log(`starting ${count} app instance(s) on ports ${appPorts.join(', ')}`);
     await instances.startAll();
     options.signal?.throwIfAborted();
@@ -208,6 +284,8 @@ export async function startStack(options: StackOptions = {}) {
     redisCaFile: secrets.redisCaFile,
     demoUsers,
     status,
+    /** The admin user's URL on the node that is primary now (after a failover, not the first node). */
+    primaryAdminUrl: async () => redis.adminUrl((await redis.primary()).port),
     /** status(), with each Redis node's role asked of the node (for GET /status). */
     describe: async () => ({ ...status(), redis: await redis.describe() }),
     startInstance: instances.start,
@@ -224,6 +302,9 @@ export async function startStack(options: StackOptions = {}) {
     killRedisPrimary: redis.killPrimary,
     pauseRedisPrimary: redis.pausePrimary,
     resumeRedisPrimary: redis.resumePaused,
+    /** The catalogue's dependencies (undefined without it): the control API breaks and repairs them. */
+    cache,
+    postgres,
     stop,
   };
 }

@@ -169,4 +169,22 @@ describe('loadConfig', () => {
       problems.join('\n'),
     );
   });
+
+  it('the catalogue is on only with DATABASE_URL, and then needs its cache Redis in production', () => {
+    assert.equal(loadConfig(production).catalog, undefined);
+    const problems = problemsOf({ ...production, DATABASE_URL: 'postgres://catalog_app@db:5432/catalog' });
+    assert.ok(
+      problems.some((problem) => /^CACHE_REDIS_URL: required/.test(problem)),
+      problems.join('\n'),
+    );
+    const config = loadConfig({
+      ...production,
+      DATABASE_URL: 'postgres://catalog_app@db:5432/catalog',
+      DATABASE_PASSWORD: 'db-pw',
+      CACHE_REDIS_URL: 'rediss://cache@cache-redis:6379',
+      CACHE_ENABLED: 'false',
+    });
+    assert.equal(decodeURIComponent(new URL(config.catalog!.db.url).password), 'db-pw');
+    assert.equal(config.catalog!.cache.enabled, false);
+  });
 });

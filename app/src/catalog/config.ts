@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+// The catalogue's variables, read by app/src/config.ts (the only reader of the environment) when DATABASE_URL is set.
+// Same rules: every problem at once, *_FILE secrets, no production defaults for addresses or passwords.
+
+type Env = Record<string, string | undefined>;
+
+const DEV_DATABASE_URL = 'postgres://catalog_app@127.0.0.1:5432/catalog';
+const DEV_CACHE_REDIS_URL = 'redis://127.0.0.1:6379';
+
+const schema = z.object({
+  NODE_ENV: z.enum(['production', 'development', 'test']).default('development'),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  DATABASE_PASSWORD: z.string().min(1).optional(),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10),
+  DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(1000),
+  DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(2000),
+  CACHE_REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  CACHE_REDIS_PASSWORD: z.string().min(1).optional(),
+  CACHE_TIMEOUT_MS: z.coerce.number().int().positive().default(100),
+  CACHE_ENABLED: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((value) => value === 'true'),
+  CACHE_TTL_S: z.coerce.number().int().positive().default(300),
+  CACHE_NOT_FOUND_TTL_S: z.coerce.number().int().positive().default(10),
+  CACHE_GRACE_S: z.coerce.number().int().min(0).default(3600),
+});
+
+export type CatalogConfig = NonNullable<ReturnType<typeof parseCatalogConfig>>;
+
+/** Throws every problem at once (for callers without config.ts's list: tests). */
+export function loadCatalogConfig(env: Env, readFile = (path: string) => readFileSync(path, 'utf8')): CatalogConfig {
+  const problems: string[] = [];
+  const config = parseCatalogConfig(env, readFile, problems);
+  if (!config) throw new Error(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  return config;
+}
+
+/** The catalogue's settings, or undefined with its problems added to `reported` (config.ts's list). */
+export function parseCatalogConfig(env: Env, readFile: (path: string) => string, reported: string[]) {
+  const problems: string[] = [];
+  const resolved: Env = { ...env };
+  for (const name of ['DATABASE_PASSWORD', 'CACHE_REDIS_PASSWORD']) {
+    const path = env[`${name}_FILE`];
+    if (!path) continue;
+    if (env[name]) problems.push(`${name}: set either ${name} or ${name}_FILE, not both`);
+    try {
+      resolved[name] = readFile(path).trim();
+    } catch {
+      problems.push(`${name}_FILE: cannot read ${path}`);
+    }
+  }
+  for (const [key, value] of Object.entries(resolved)) if (value === '') delete resolved[key];
+  const parsed = schema.safeParse(resolved);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || 'environment'}: ${issue.message}`);
+  }
+  const production = (resolved.NODE_ENV ?? 'production') === 'production';
+  if (production && !resolved.DATABASE_URL) problems.push('DATABASE_URL: required in production');
+  if (production && !resolved.CACHE_REDIS_URL) problems.push('CACHE_REDIS_URL: required in production');
+  if (problems.length > 0 || !parsed.success) {
+    reported.push(...problems);
+    return undefined;
+  }
+  const values = parsed.data;
+
+  // In the URL, as for Redis: pg lets a connection string's (absent) password override a separate one.
+  const dbUrl = new URL(values.DATABASE_URL ?? DEV_DATABASE_URL);
+  if (values.DATABASE_PASSWORD) dbUrl.password = encodeURIComponent(values.DATABASE_PASSWORD);
+  const cacheUrl = new URL(values.CACHE_REDIS_URL ?? DEV_CACHE_REDIS_URL);
+  if (values.CACHE_REDIS_PASSWORD) cacheUrl.password = encodeURIComponent(values.CACHE_REDIS_PASSWORD);
+  return Object.freeze({
+    db: {
+      url: dbUrl.href,
+      poolMax: values.DATABASE_POOL_MAX,
+      connectTimeoutMs: values.DATABASE_CONNECT_TIMEOUT_MS,
+      statementTimeoutMs: values.DATABASE_STATEMENT_TIMEOUT_MS,
+    },
+    cache: {
+      url: cacheUrl.href,
+      // Keys the cache user's ACL allows (~cache:*); the session Redis's prefixes never appear here.
+      prefix: 'cache:',
+      timeoutMs: values.CACHE_TIMEOUT_MS,
+      enabled: values.CACHE_ENABLED,
+      ttlS: values.CACHE_TTL_S,
+      jitter: 0.1,
+      notFoundTtlS: values.CACHE_NOT_FOUND_TTL_S,
+      graceS: values.CACHE_GRACE_S,
+      bypassMs: 1000,
+    },
+  });
+}

@@ -1,0 +1,36 @@
+import { expect, test } from './fixtures.ts';
+
+test('a product page says how it was served, and an edit is what every instance serves next', async ({
+  page,
+  loginPage,
+  user,
+}) => {
+  const id = 1 + Math.floor(Math.random() * 1000);
+  // Twice: the first visit may load it from the database, the second comes from the cache whichever instance answers.
+  await page.goto(`/products/${id}`);
+  await page.goto(`/products/${id}`);
+  await expect(page.getByTestId('cache-state')).toHaveText('X-Cache: hit');
+
+  await loginPage.loginAs(user);
+  await page.goto(`/products/${id}`);
+  const name = `Edited ${Date.now()}`;
+  await page.getByLabel('Name').fill(name);
+  await page.getByLabel('Price').fill('12.34');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByRole('status')).toHaveText('Saved.');
+  await expect(page.getByTestId('product-name')).toHaveText(name);
+
+  // Every instance serves the new value at once, from the cache: it was written through.
+  const served = new Map<string, string>();
+  for (let i = 0; i < 9; i += 1) {
+    const res = await page.request.get(`/api/products/${id}`);
+    const body = (await res.json()) as { name: string; price: string };
+    expect(body).toMatchObject({ name, price: '12.34' });
+    served.set(res.headers()['x-instance-id'] ?? 'missing', res.headers()['x-cache'] ?? 'missing');
+  }
+  expect(
+    [...served.values()].every((cache) => cache === 'hit'),
+    JSON.stringify([...served]),
+  ).toBe(true);
+  expect(served.size, 'answers from several instances').toBeGreaterThan(1);
+});

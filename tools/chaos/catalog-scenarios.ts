@@ -1,0 +1,126 @@
+import { send, type Reply } from '../lib/http.ts';
+import { timeUntil } from '../lib/poll.ts';
+import type { Stack } from '../stack/start-stack.ts';
+import { check, fmtMs, type Check } from './checks.ts';
+import { settled } from './instance-scenarios.ts';
+import { isFailure, type LoadLoop } from './load-loop.ts';
+
+/** Products read before each fault (cached), and products nobody read (not cached). */
+const CACHED = Array.from({ length: 10 }, (_, i) => i + 1);
+const UNCACHED = Array.from({ length: 10 }, (_, i) => 4001 + i + Math.floor(Math.random() * 900));
+
+const product = (stack: Stack, id: number) => send(`${stack.urls.nginx}/api/products/${id}`, { timeoutMs: 5_000 });
+const probe = async (stack: Stack, ids: number[]) => {
+  const replies: Reply[] = [];
+  for (const id of ids) replies.push(await product(stack, id));
+  return replies;
+};
+const statuses = (replies: Reply[]) => [...new Set(replies.map((reply) => reply.status || reply.error))].join('/');
+const slowest = (replies: Reply[]) => Math.max(0, ...replies.map((reply) => reply.ms));
+/** Reads the CACHED products until every one comes from the cache (after an outage the app skips it for a second). */
+const warm = async (stack: Stack) => {
+  const cached = await timeUntil(
+    async () => (await probe(stack, CACHED)).every((reply) => reply.headers['x-cache'] === 'hit'),
+    10_000,
+    100,
+  );
+  if (cached === undefined) throw new Error('the products were not cached within 10 s');
+};
+/** ms until a product read twice comes from the cache (a restarted cache starts empty). */
+const cachedAgain = (stack: Stack) =>
+  timeUntil(async () => {
+    await product(stack, CACHED[0]!);
+    return (await product(stack, CACHED[0]!)).headers['x-cache'] === 'hit';
+  }, 10_000);
+
+/**
+ * The cache Redis killed, then frozen, under the session load: product pages keep answering 200 from PostgreSQL, no
+ * request waits long on the cache (CACHE_TIMEOUT_MS: 100 ms), logged-in requests are unaffected (the sessions live in
+ * the other Redis), and once the cache is back it is used again.
+ */
+export async function cacheOutages(stack: Stack, loop: LoadLoop): Promise<{ checks: Check[]; figures: object }> {
+  const cache = stack.cache!;
+  const checks: Check[] = [];
+  const figures: Record<string, object> = {};
+  for (const fault of ['kill', 'pause'] as const) {
+    const name = fault === 'kill' ? 'Cache Redis killed (SIGKILL)' : 'Cache Redis frozen (SIGSTOP)';
+    await warm(stack);
+    loop.mark(`cache-${fault}`);
+    await (fault === 'kill' ? cache.kill() : cache.pause());
+    const during = await probe(stack, [...CACHED, ...UNCACHED]);
+    loop.mark('between');
+    await (fault === 'kill' ? cache.start() : cache.resume());
+    const backMs = await cachedAgain(stack);
+    await settled(loop, `cache-${fault}`);
+    const sessionFailures = loop.phase(`cache-${fault}`).filter(isFailure).length;
+    checks.push(
+      check(
+        name,
+        'product reads: status, slowest',
+        `${statuses(during)}, ${fmtMs(slowest(during))}`,
+        '200, ≤ 300 ms',
+        statuses(during) === '200' && slowest(during) <= 300,
+      ),
+      check(
+        name,
+        'session requests failed meanwhile',
+        `${sessionFailures} of ${loop.phase(`cache-${fault}`).length}`,
+        '0',
+        sessionFailures === 0,
+      ),
+      check(
+        name,
+        `${fault === 'kill' ? 'restart' : 'SIGCONT'} → a product read from the cache again`,
+        fmtMs(backMs),
+        '≤ 5000 ms',
+        backMs !== undefined && backMs <= 5_000,
+      ),
+    );
+    figures[fault] = { statuses: statuses(during), slowestMs: slowest(during), backMs, sessionFailures };
+  }
+  return { checks, figures };
+}
+
+/**
+ * PostgreSQL stopped: cached products are still served (from the cache, or flagged stale), uncached ones get a fast 503
+ * with Retry-After; started again, uncached products load.
+ */
+export async function postgresStopped(stack: Stack): Promise<{ checks: Check[]; figures: object }> {
+  const postgres = stack.postgres!;
+  const name = 'PostgreSQL stopped';
+  await warm(stack);
+  await postgres.stop();
+  const cached = await probe(stack, CACHED);
+  const uncached = await probe(stack, UNCACHED.slice(0, 3));
+  const restartedAt = performance.now();
+  await postgres.start();
+  const upMs = performance.now() - restartedAt;
+  const backMs = await timeUntil(async () => (await product(stack, UNCACHED[5]!)).status === 200, 10_000);
+  const honest = uncached.every((reply) => reply.status === 503 && reply.headers['retry-after'] !== undefined);
+  return {
+    checks: [
+      check(
+        name,
+        'cached products: status (X-Cache)',
+        `${statuses(cached)} (${[...new Set(cached.map((reply) => reply.headers['x-cache']))].join('/')})`,
+        '200',
+        statuses(cached) === '200',
+      ),
+      check(
+        name,
+        'uncached products: status, slowest',
+        `${statuses(uncached)}${honest ? ' + Retry-After' : ''}, ${fmtMs(slowest(uncached))}`,
+        '503 + Retry-After within 2500 ms',
+        honest && slowest(uncached) <= 2_500,
+      ),
+      check(
+        'PostgreSQL started again',
+        'start → an uncached product loads',
+        `${fmtMs(backMs)} (PostgreSQL ready after ${fmtMs(upMs)})`,
+        '≤ 5000 ms',
+        backMs !== undefined && backMs <= 5_000,
+      ),
+    ],
+    figures: { cached: statuses(cached), uncached: statuses(uncached), upMs, backMs },
+  };
+}

@@ -1,0 +1,131 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import pg from 'pg';
+import { runMigrations } from '../../app/db/migrate.ts';
+import type { Child } from '../lib/child.ts';
+import { waitFor } from '../lib/poll.ts';
+import type { Secrets } from '../lib/secrets.ts';
+import { StackRequestError, type State } from './state.ts';
+import type { Supervisor } from './supervisor.ts';
+
+/** Debian's PostgreSQL 15 (package postgresql); PG_BIN points elsewhere. */
+export const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
+
+type PostgresOptions = {
+  supervisor: Supervisor;
+  port: number;
+  /** Its own cluster: data, socket and password file live here, never the system's cluster. */
+  dir: string;
+  secrets: Secrets;
+  readyTimeoutMs: number;
+};
+
+/**
+ * PostgreSQL refuses to run as root: as root, the stack's cluster belongs to the `postgres` user (created by Debian's
+ * package) and its processes run as it through setpriv (which execs, so signals reach postgres itself).
+ */
+function owner(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  return { uid: id('-u'), gid: id('-g') };
+}
+const asOwner = (who: ReturnType<typeof owner>, command: string, args: string[]): [string, string[]] =>
+  who ? ['setpriv', [`--reuid=${who.uid}`, `--regid=${who.gid}`, '--clear-groups', '--', command, ...args]] : [command, args];
+
+/**
+ * The catalogue's database, as compose runs it: a cluster of its own (initdb once, in the run dir), the `catalog`
+ * database migrated by app/db/migrate.ts as its owner, and the app's least-privilege role `catalog_app` given its
+ * password from the secrets. stop/start simulate an outage.
+ */
+export function createPostgresProcess({ supervisor, port, dir, secrets, readyTimeoutMs }: PostgresOptions) {
+  const who = owner();
+  const data = join(dir, 'data');
+  const superUrl = (database: string) =>
+    `postgres://postgres:${encodeURIComponent(secrets.postgresPassword)}@127.0.0.1:${port}/${database}`;
+  let child: Child | undefined;
+  let state: State = 'stopped';
+
+  function initCluster() {
+    // The postgres user must be able to reach its directory: the run dir (often a private 0700 temporary directory)
+    // gets the search bit for others, nothing more (no listing, and the secrets inside stay 0700).
+    if (who) chmodSync(dirname(dir), statSync(dirname(dir)).mode | 0o001);
+    if (existsSync(join(data, 'PG_VERSION'))) return;
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const pwfile = join(dir, 'pwfile');
+    writeFileSync(pwfile, secrets.postgresPassword, { mode: 0o600 });
+    if (who) for (const path of [dir, pwfile]) chownSync(path, who.uid, who.gid);
+    const args = ['-D', data, '-U', 'postgres', `--pwfile=${pwfile}`, '--auth=scram-sha-256', '-E', 'UTF8', '--locale=C'];
+    execFileSync(...asOwner(who, join(PG_BIN, 'initdb'), args), { stdio: 'pipe' });
+  }
+
+  const connects = async (database: string) => {
+    const client = new pg.Client({ connectionString: superUrl(database), connectionTimeoutMillis: 1000 });
+    try {
+      await client.connect();
+      return true;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  };
+
+  /** The database, its schema and seed (migrations are idempotent), and the app role's password from the secret. */
+  async function provision() {
+    const admin = new pg.Client({ connectionString: superUrl('postgres') });
+    await admin.connect();
+    try {
+      const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', ['catalog']);
+      if (exists.rowCount === 0) await admin.query('CREATE DATABASE catalog');
+    } finally {
+      await admin.end();
+    }
+    const owned = new pg.Client({ connectionString: superUrl('catalog') });
+    await owned.connect();
+    try {
+      await runMigrations(owned);
+      await owned.query(`ALTER ROLE catalog_app LOGIN PASSWORD ${owned.escapeLiteral(secrets.databaseAppPassword)}`);
+    } finally {
+      await owned.end();
+    }
+  }
+
+  const status = () => ({ port, pid: child?.isRunning() ? child.pid : undefined, state, database: 'catalog' });
+
+  async function start() {
+    if (child?.isRunning()) throw new StackRequestError(409, `postgres is already running (${state})`);
+    state = 'starting';
+    initCluster();
+    const args = ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`];
+    const started = supervisor.supervise('postgres', ...asOwner(who, join(PG_BIN, 'postgres'), args), {
+      onExit: () => (state = 'crashed'),
+    });
+    child = started;
+    await started.spawned;
+    await waitFor('postgres', () => connects('postgres').catch(() => false), {
+      timeoutMs: readyTimeoutMs,
+      failIf: supervisor.exitReason(started),
+    });
+    await provision();
+    state = 'ready';
+    return status();
+  }
+
+  /** SIGINT: PostgreSQL's fast shutdown (connections cut, a clean checkpoint). */
+  async function stop() {
+    if (child?.isRunning()) {
+      state = 'stopping';
+      await child.stop('SIGINT', 10_000);
+    }
+    state = 'stopped';
+    return status();
+  }
+
+  return {
+    port,
+    /** The app's connection: the least-privilege role; its password is a file (DATABASE_PASSWORD_FILE). */
+    appUrl: `postgres://catalog_app@127.0.0.1:${port}/catalog`,
+    start,
+    stop,
+    status,
+  };
+}
