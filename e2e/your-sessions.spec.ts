@@ -1,5 +1,5 @@
 import { expect, test } from './fixtures.ts';
-import { probeSession } from './support/session-probe.ts';
+import { instancesOf, probeSession } from './support/session-probe.ts';
 
 // Three devices of one user, told apart by their User-Agent (the page shows "browser on system").
 const LAPTOP = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0';
@@ -11,6 +11,9 @@ const TABLET =
 test('from the phone, the user ends the laptop session, then every other one; only the phone stays logged in', async ({
   newDevice,
   user,
+  stack,
+  playwright,
+  baseURL,
 }) => {
   const [laptop, phone, tablet] = [
     await newDevice({ userAgent: LAPTOP }),
@@ -18,6 +21,18 @@ test('from the phone, the user ends the laptop session, then every other one; on
     await newDevice({ userAgent: TABLET }),
   ];
   for (const device of [laptop, phone, tablet]) await device.loginPage.loginAs(user);
+  // Each cookie as it was at login, replayed on every instance once its session is ended (a browser would drop it).
+  const [laptopCookie, tabletCookie] = await Promise.all(
+    [laptop, tablet].map(async (device) => (await device.context.cookies()).find((cookie) => cookie.name === 'sid')!.value),
+  );
+  const running = await stack.runningInstances();
+  const replay = async (cookie: string | undefined) => {
+    const request = await playwright.request.newContext({ baseURL, extraHTTPHeaders: { Cookie: `sid=${cookie}` } });
+    const answers = await probeSession(request, running.length * 2);
+    await request.dispose();
+    expect(instancesOf(answers), 'instances asked').toEqual(running);
+    return answers.filter((answer) => answer.authenticated);
+  };
 
   await phone.sessions.open();
   await expect(phone.sessions.current).toContainText('Safari on iPhone (this device)');
@@ -26,6 +41,7 @@ test('from the phone, the user ends the laptop session, then every other one; on
 
   await phone.sessions.logOut('Firefox on Windows', user.password);
   await expect(phone.sessions.rowOf('Firefox on Windows')).toHaveCount(0);
+  expect(await replay(laptopCookie), 'the laptop, on every instance').toEqual([]);
   // The laptop's next request, on whichever instance, finds no session: the login page, not an error.
   await laptop.sessions.open();
   await expect(laptop.page).toHaveURL(/\/login$/);
@@ -35,13 +51,11 @@ test('from the phone, the user ends the laptop session, then every other one; on
   await expect(phone.sessions.rows).toHaveCount(1);
   await expect(phone.sessions.current).toContainText('Safari on iPhone');
 
-  const tabletAnswers = await probeSession(tablet.page.request, 6);
-  expect(
-    tabletAnswers.filter((answer) => answer.authenticated),
-    'the tablet, on every instance',
-  ).toEqual([]);
+  expect(await replay(tabletCookie), 'the tablet, on every instance').toEqual([]);
   await tablet.sessions.open();
   await expect(tablet.page).toHaveURL(/\/login$/);
   await phone.dashboard.open();
   await expect(phone.dashboard.signedInAs).toHaveText(user.username);
+  await phone.sessions.open();
+  await expect(phone.sessions.rows).toHaveCount(1);
 });

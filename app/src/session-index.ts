@@ -93,20 +93,27 @@ redis.call('DEL', KEYS[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 return 1`;
 
-/** KEYS: index. ARGV: siblings, field, "only" (end that one: -1 if not indexed) or "except" (end all others). */
+/**
+ * KEYS: index. ARGV: siblings, then "only", the handle key and a handle (end the session it names: 1, or -1 if none
+ * of the user's live sessions has it), or "except" and a field (end every other session: how many were ended).
+ * A handle is matched here (sha1hex, the hash Lua has), so ending one session is one round trip like the others.
+ */
 const REVOKE = `
-if ARGV[3] == 'only' then
-  if redis.call('HDEL', KEYS[1], ARGV[2]) == 0 then return -1 end
-  return redis.call('DEL', ARGV[1] .. ARGV[2])
-end
 local ended = 0
 local entries = redis.call('HGETALL', KEYS[1])
 for i = 1, #entries, 2 do
-  if entries[i] ~= ARGV[2] then
+  if ARGV[2] == 'only' then
+    if string.sub(redis.sha1hex(ARGV[3] .. KEYS[1] .. '/' .. entries[i]), 1, 22) == ARGV[4] then
+      redis.call('HDEL', KEYS[1], entries[i])
+      if redis.call('DEL', ARGV[1] .. entries[i]) == 1 then return 1 end
+      return -1
+    end
+  elseif entries[i] ~= ARGV[3] then
     ended = ended + redis.call('DEL', ARGV[1] .. entries[i])
     redis.call('HDEL', KEYS[1], entries[i])
   end
 end
+if ARGV[2] == 'only' then return -1 end
 return ended`;
 
 export type SessionIndex = ReturnType<typeof createSessionIndex>;
@@ -126,8 +133,13 @@ export function createSessionIndex(options: {
 }) {
   const { client, secret, idleTimeoutS, absoluteTimeoutS, maxSessionsPerUser, commandTimeoutMs } = options;
   const run = <T>(command: Promise<T>) => withDeadline(command, commandTimeoutMs);
+  // A handle: SHA-1 over a key derived from the secret, the index key and the field, as the REVOKE script computes
+  // it. The field cannot be read back from it, and without the key no handle can be made for a field. The key reaches
+  // Redis as a script argument (MONITOR and SLOWLOG show it to operators, who can read the fields anyway); the secret
+  // it is derived from never does.
+  const handleKey = createHmac('sha256', secret).update('session-handle').digest('hex');
   const handleOf = (indexKey: string, field: string) =>
-    createHmac('sha256', secret).update(`session-handle\0${indexKey}\0${field}`).digest('base64url').slice(0, 22);
+    createHash('sha1').update(`${handleKey}${indexKey}/${field}`).digest('hex').slice(0, 22);
 
   async function list(username: string, currentSid?: string): Promise<SessionListing[]> {
     const index = indexOfUser(username);
@@ -186,21 +198,15 @@ export function createSessionIndex(options: {
     /** Ends the session `handle` names, if it is one of `username`'s: false when it is not (unknown, foreign, gone). */
     async revoke(username: string, handle: string): Promise<boolean> {
       const index = indexOfUser(username);
-      const fields = (await run(client.eval(LIST, { keys: [index.key], arguments: [index.siblings] }))) as (string | number)[];
-      for (let i = 0; i < fields.length; i += 3) {
-        const field = String(fields[i]);
-        if (handleOf(index.key, field) !== handle) continue;
-        const ended = await run(client.eval(REVOKE, { keys: [index.key], arguments: [index.siblings, field, 'only'] }));
-        return ended !== -1;
-      }
-      return false;
+      const reply = await run(client.eval(REVOKE, { keys: [index.key], arguments: [index.siblings, 'only', handleKey, handle] }));
+      return reply === 1;
     },
 
     /** Ends every session of `username` but `keepSid` (every one without it). → how many were ended. */
     async revokeAllBut(username: string, keepSid?: string): Promise<number> {
       const index = indexOfUser(username);
       const keep = (keepSid && indexOf(keepSid)?.field) || '';
-      return Number(await run(client.eval(REVOKE, { keys: [index.key], arguments: [index.siblings, keep, 'except'] })));
+      return Number(await run(client.eval(REVOKE, { keys: [index.key], arguments: [index.siblings, 'except', keep] })));
     },
   };
 }

@@ -90,8 +90,9 @@ sentinel_hash=$(password_hash redis_sentinel_password)
 # only; PEXPIREAT (the AOF's form of EXPIRE) for AOFs written by app versions
 # that still used MULTI. A script that writes more than once is written to the
 # AOF as MULTI ... EXEC of its writes too (measured on 7.0): hence HSET, HDEL
-# and DEL/SET/PEXPIREAT on the index keys, ~sess-idx:*. Transactions of other users on other keys are still
-# dropped by an affected Redis: operators should not write with MULTI.
+# and DEL/SET/PEXPIREAT on the index keys, ~sess-idx:*. Transactions of other
+# users on other keys are still dropped by an affected Redis: operators should
+# not write with MULTI.
 cat >"$tmp" <<ACL
 user default off resetpass resetkeys ~sess:* ~sess-idx:* ~login-fail:* resetchannels -@all +set +del +unlink +incr +decr +pexpireat +hset +hdel
 user app on #$app_hash resetkeys ~sess:* ~sess-idx:* ~login-fail:* resetchannels -@all +ping +getex +set +del +incr +decr +expire +ttl +wait +eval +hgetall +hset +hdel +pttl$setinfo$discovery

@@ -15,7 +15,7 @@ import { loadBenchOptions } from './options.ts';
 import { infoField, sampleSessionBytes } from './redis-stats.ts';
 import { benchReport } from './report.ts';
 import { scaleStep } from './scale.ts';
-import { runScenarios, userVariants } from './scenarios.ts';
+import { expectLoggedIn, runScenarios, userVariants } from './scenarios.ts';
 import { bootNaiveTarget } from './naive-target.ts';
 import { bootTarget } from './target.ts';
 
@@ -54,10 +54,11 @@ async function main() {
       : undefined;
   const measurer = createMeasurer({ baseUrl, admin, stack, durationS, connections });
   const variants = userVariants(loggedIn, users);
-  const scenarios = await runScenarios(measurer, variants);
+  const scenarios = await runScenarios(measurer, variants, async () => userVariants(await loginAll(baseUrl, users), users).reads);
   const sessionBytes = admin ? await sampleSessionBytes(admin, 200) : undefined;
   const scale =
-    admin && options.scaleSessions > 0 ? await scaleStep(admin, measurer, variants.reads, options.scaleSessions) : undefined;
+    admin && options.scaleSessions > 0 ? await scaleStep(admin, measurer, scenarios.readers, options.scaleSessions) : undefined;
+  await expectLoggedIn(baseUrl, scenarios.readers);
   // The catalogue's side by side: with and without its cache (needs the bench's own stack, which runs it).
   const catalog = stack?.postgres
     ? await compareCatalog(stack, { durationS, rounds: Math.min(2, Math.max(1, options.rounds)) })

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import express from 'express';
+import supertest from 'supertest';
 import { INDEX_PREFIX } from '../../src/session-index.ts';
+import { createSessions } from '../../src/session.ts';
 import { type Browser, createBrowser } from '../helpers/browser.ts';
 import { type Instance, startTwoInstances } from '../helpers/instance.ts';
 import { ALICE, BOB } from '../helpers/users.ts';
@@ -9,8 +12,23 @@ import { waitFor } from '../helpers/wait.ts';
 const LAPTOP = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36';
 const PHONE =
   'Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1';
+const TABLET =
+  'Mozilla/5.0 (iPad; CPU OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1';
 
 type Listed = { id: string; current: boolean; device: string; createdAt: string; lastSeenAt: string };
+
+/** The Redis Cluster hash slot of a key: CRC16 (XMODEM) of its hash tag, or of the whole key without one. */
+function slotOf(key: string): number {
+  const open = key.indexOf('{');
+  const close = open === -1 ? -1 : key.indexOf('}', open + 1);
+  const hashed = close > open + 1 ? key.slice(open + 1, close) : key;
+  let crc = 0;
+  for (const byte of Buffer.from(hashed)) {
+    crc ^= byte << 8;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc % 16384;
+}
 
 async function loginFrom(target: Instance, userAgent: string, user = ALICE) {
   const browser = createBrowser();
@@ -57,14 +75,18 @@ describe('your sessions', () => {
   });
 
   it('listed on A, revoked on B › the revoked cookie is anonymous on both at once; the revoker stays', async (t) => {
-    const { a, b } = await startTwoInstances(t);
+    const { redis, a, b } = await startTwoInstances(t);
     const laptop = await loginFrom(a, LAPTOP);
     const phone = await loginFrom(a, PHONE);
     const target = (await listOf(phone, a)).find((s) => !s.current)!;
 
-    const revoked = await post(phone, b, `/sessions/${target.id}/revoke`, { password: ALICE.password });
+    const _csrf = await phone.csrfToken(b);
+    await redis.admin.configResetStat();
+    const revoked = await phone.on(b).post(`/sessions/${target.id}/revoke`, { _csrf, password: ALICE.password });
     assert.equal(revoked.status, 303);
     assert.equal(revoked.headers.location, '/sessions');
+    // The handle is matched inside the script: the revoke is one script, one round trip.
+    assert.match(await redis.admin.info('commandstats'), /cmdstat_eval:calls=1,/);
     assert.equal(await authenticated(laptop, a), false);
     assert.equal(await authenticated(laptop, b), false);
     assert.equal(await authenticated(phone, a), true);
@@ -100,7 +122,7 @@ describe('your sessions', () => {
   });
 
   it('"log out all other sessions" keeps this one; "log out everywhere" ends this one too and goes home', async (t) => {
-    const { a, b } = await startTwoInstances(t);
+    const { redis, a, b } = await startTwoInstances(t);
     const [laptop, tablet] = [await loginFrom(a, LAPTOP), await loginFrom(b, LAPTOP)];
     const phone = await loginFrom(a, PHONE);
 
@@ -115,6 +137,7 @@ describe('your sessions', () => {
     const all = await post(phone, a, '/sessions/revoke-all', { password: ALICE.password });
     assert.deepEqual([all.status, all.headers.location], [303, '/']);
     for (const browser of [phone, other]) assert.equal(await authenticated(browser, b), false);
+    assert.deepEqual(await redis.admin.keys(`${INDEX_PREFIX}*`), [], 'every entry removed with its session');
   });
 
   it('a login beyond MAX_SESSIONS_PER_USER ends the oldest session', async (t) => {
@@ -125,6 +148,13 @@ describe('your sessions', () => {
     for (const browser of browsers.slice(1)) assert.equal(await authenticated(browser, a), true);
     assert.equal((await listOf(browsers[3]!, a)).length, 3);
     assert.equal((await redis.admin.keys(`${INDEX_PREFIX}*`)).length, 1);
+    // One user's keys share one Redis Cluster hash slot (the scripts touch them together); another user's need not.
+    const bob = await loginFrom(a, LAPTOP, BOB);
+    const bobsTag = bob.sessionId()!.split('.')[0]!;
+    const aliceKeys = (await redis.admin.keys('sess*')).filter((key) => !key.includes(bobsTag));
+    assert.equal(aliceKeys.length, 4);
+    assert.deepEqual(new Set(aliceKeys.map(slotOf)).size, 1, aliceKeys.join(' '));
+    assert.notEqual(slotOf(bob.sessionKey()), slotOf(aliceKeys[0]!));
   });
 
   it('races: concurrent logins at the cap end with exactly the cap; logins racing "log out everywhere" leave no unlisted session alive', async (t) => {
@@ -157,16 +187,35 @@ describe('your sessions', () => {
     }
   });
 
-  it('a slow write racing a revoke cannot bring the session back (SET … XX)', async (t) => {
+  it('a slow request racing a revoke cannot bring the session back (SET … XX)', async (t) => {
     const { redis, a, b } = await startTwoInstances(t);
+    // A third instance's session layer with a handler that loads the session, waits, then changes it.
+    const sessions = createSessions({ config: a.config, redis: a.redis });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let loaded!: () => void;
+    const sessionLoaded = new Promise<void>((resolve) => (loaded = resolve));
+    const slow = express();
+    slow.use(sessions.middleware);
+    slow.post('/slow', async (req, res) => {
+      loaded();
+      await released;
+      req.session.theme = 'dark';
+      res.json({ wrote: true });
+    });
     const laptop = await loginFrom(a, LAPTOP);
     const phone = await loginFrom(b, PHONE);
-    const _csrf = await laptop.csrfToken(a);
     const target = (await listOf(phone, a)).find((s) => !s.current)!;
-    const writes = Array.from({ length: 8 }, (_, i) => laptop.on(i % 2 ? a : b).post('/preferences', { _csrf, theme: 'dark' }));
-    const revoke = post(phone, b, `/sessions/${target.id}/revoke`, { password: ALICE.password });
-    await Promise.all([...writes, revoke]);
-    assert.equal(await redis.admin.exists(laptop.sessionKey()), 0);
+
+    const slowRequest = supertest(slow)
+      .post('/slow')
+      .set('Cookie', laptop.jar.header())
+      .then((res) => res);
+    await sessionLoaded;
+    assert.equal((await post(phone, b, `/sessions/${target.id}/revoke`, { password: ALICE.password })).status, 303);
+    release();
+    assert.equal((await slowRequest).status, 200);
+    assert.equal(await redis.admin.exists(laptop.sessionKey()), 0, 'the revoked session was written back');
     assert.equal(await authenticated(laptop, a), false);
   });
 
@@ -184,6 +233,46 @@ describe('your sessions', () => {
       (await listOf(fresh, a)).map((s) => s.current),
       [true],
     );
+  });
+
+  it('logout removes its entry at once, in the same script as the key', async (t) => {
+    const { redis, a, b } = await startTwoInstances(t);
+    const laptop = await loginFrom(a, LAPTOP);
+    await loginFrom(a, PHONE);
+    const index = (await redis.admin.keys(`${INDEX_PREFIX}*`))[0]!;
+    assert.equal(await redis.admin.hLen(index), 2);
+    assert.equal((await laptop.logout(b)).status, 303);
+    assert.equal(await redis.admin.hLen(index), 1);
+  });
+
+  it('listing prunes the entry of a session its TTL ended, as logins do', async (t) => {
+    const { redis, a } = await startTwoInstances(t);
+    const laptop = await loginFrom(a, LAPTOP);
+    const phone = await loginFrom(a, PHONE);
+    await redis.admin.pExpire(laptop.sessionKey(), 1);
+    await waitFor(async () => (await redis.admin.exists(laptop.sessionKey())) === 0, { what: 'expiry' });
+    const index = (await redis.admin.keys(`${INDEX_PREFIX}*`))[0]!;
+    assert.equal(await redis.admin.hLen(index), 2);
+    assert.deepEqual(
+      (await listOf(phone, a)).map((s) => s.device),
+      ['Safari on iPhone'],
+    );
+    assert.equal(await redis.admin.hLen(index), 1, 'the listing pruned it');
+  });
+
+  it('"last active" is read from the TTL each read slides: no write per request', async (t) => {
+    const { a, b } = await startTwoInstances(t);
+    const laptop = await loginFrom(a, LAPTOP);
+    await loginFrom(a, PHONE);
+    const loggedIn = Date.now();
+    await waitFor(async () => Date.now() - loggedIn >= 1500, { what: 'time to pass', intervalMs: 100 });
+    const readAt = Date.now();
+    assert.equal(await authenticated(laptop, b), true);
+    const listed = await listOf(await loginFrom(b, TABLET), a);
+    const lastSeen = (device: string) => Date.parse(listed.find((s) => s.device === device)!.lastSeenAt);
+    // The laptop's read slid its TTL back to the idle timeout; the phone's session was last used at its login.
+    assert.ok(Math.abs(lastSeen('Chrome on Linux') - readAt) < 500, `laptop: ${lastSeen('Chrome on Linux') - readAt} ms`);
+    assert.ok(readAt - lastSeen('Safari on iPhone') >= 1000, `phone: ${readAt - lastSeen('Safari on iPhone')} ms`);
   });
 
   it('memory: an index entry costs at most 64 bytes (MEMORY USAGE), plus one small key per user', async (t) => {

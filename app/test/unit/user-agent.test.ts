@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { deviceLabel, MAX_DEVICE_LABEL } from '../../src/user-agent.ts';
+import { deviceLabel, deviceLabelOf, MAX_DEVICE_LABEL } from '../../src/user-agent.ts';
 
 describe('deviceLabel', () => {
   const cases: [string, string][] = [
@@ -35,8 +35,14 @@ describe('deviceLabel', () => {
   for (const [userAgent, label] of cases)
     it(`${label} ‹ ${userAgent.slice(0, 40)}…`, () => assert.equal(deviceLabel(userAgent), label));
 
-  it('no header, or a huge one, gives a short label', () => {
+  it('no header, or a huge one, gives a short label: only the first 512 characters are read', () => {
     assert.equal(deviceLabel(undefined), 'Unknown device');
-    assert.ok(deviceLabel(`${'x'.repeat(100_000)} Firefox/1`).length <= MAX_DEVICE_LABEL);
+    assert.equal(deviceLabel(`${'x'.repeat(100_000)} Firefox/1`), 'Unknown device');
+    assert.equal(deviceLabel(`${'x'.repeat(400)} Firefox/1`), 'Firefox on an unknown system');
+  });
+
+  it('every label, whatever the stored code, fits in MAX_DEVICE_LABEL', () => {
+    for (const browser of '-0123456789x')
+      for (const system of '-0123456789x') assert.ok(deviceLabelOf(browser + system).length <= MAX_DEVICE_LABEL);
   });
 });
