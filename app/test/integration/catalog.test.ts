@@ -258,6 +258,24 @@ test('catalogue', async (t) => {
     for (const instance of instances) await cacheInUse(instance, 13);
   });
 
+  await t.test('cache Redis frozen › 60 concurrent reads of a cold key: ~100 ms on the cache, 1 query per instance', async () => {
+    cache.pause();
+    const before = instances.map((instance) => instance.metrics.dbQueries);
+    const started = Date.now();
+    const responses = await Promise.all(Array.from({ length: 60 }, (_, n) => get(instances[n % 3]!, '/api/products/21')));
+    const elapsed = Date.now() - started;
+    const perInstance = instances.map((instance, n) => instance.metrics.dbQueries - before[n]!);
+    cache.resume();
+    assert.deepEqual(new Set(responses.map((res) => `${res.status} ${res.headers['x-cache']}`)), new Set(['200 miss']));
+    // Each waited once on the cache (100 ms) then shared its instance's one load: far below two cache timeouts.
+    assert.ok(elapsed < 600, `60 reads took ${elapsed} ms with the cache frozen`);
+    assert.ok(
+      perInstance.every((count) => count <= 1),
+      `queries per instance: ${perInstance}`,
+    );
+    for (const instance of instances) await cacheInUse(instance, 21);
+  });
+
   await t.test('cache Redis frozen › an edit still reaches every instance once it answers again', async () => {
     await get(a, '/api/products/14').expect(200);
     const browser = createBrowser();
