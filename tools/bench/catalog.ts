@@ -1,4 +1,4 @@
-import { METRIC } from '../../app/src/metrics.ts';
+import { catalogCounters } from '../lib/catalog-metrics.ts';
 import type { Stack } from '../stack/start-stack.ts';
 import { runLoad, type LoadResult } from './load.ts';
 import { formatMs, type Goal } from './report.ts';
@@ -28,20 +28,7 @@ function zipfPaths(): { path: string }[] {
   });
 }
 
-/** The catalogue's counters summed over every instance's /metrics (prom-client text format). */
-async function counters(stack: Stack) {
-  const sums = { db: 0, hit: 0, stale: 0, miss: 0, error: 0 };
-  for (const { metricsUrl } of stack.status().instances) {
-    const text = await (await fetch(metricsUrl)).text();
-    for (const line of text.split('\n')) {
-      const value = Number(line.split(' ').at(-1));
-      if (line.startsWith(`${METRIC.dbQueries} `)) sums.db += value;
-      const result = new RegExp(`^${METRIC.cacheRequests}\\{result="(\\w+)"\\}`).exec(line)?.[1] as keyof typeof sums;
-      if (result && result in sums) sums[result] += value;
-    }
-  }
-  return sums;
-}
+const counters = (stack: Stack) => catalogCounters(stack.status().instances.map((instance) => instance.metricsUrl));
 
 type Side = { cache: boolean; load: LoadResult; dbPer1000: number; hitRatio: number };
 

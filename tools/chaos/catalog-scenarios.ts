@@ -1,3 +1,4 @@
+import { catalogCounters } from '../lib/catalog-metrics.ts';
 import { send, type Reply } from '../lib/http.ts';
 import { timeUntil } from '../lib/poll.ts';
 import type { Stack } from '../stack/start-stack.ts';
@@ -122,5 +123,32 @@ export async function postgresStopped(stack: Stack): Promise<{ checks: Check[]; 
       ),
     ],
     figures: { cached: statuses(cached), uncached: statuses(uncached), upMs, backMs },
+  };
+}
+
+/** Well past the UNCACHED ids, so nobody has read it before. */
+const HERD_ID = 4950 + Math.floor(Math.random() * 50);
+const HERD_SIZE = 200;
+
+/**
+ * The thundering herd through nginx: 200 concurrent reads of one product nobody has read, spread by nginx over the
+ * instances, while the session load runs. Each instance loads it once (single flight); the database counts come from
+ * the instances' own metrics.
+ */
+export async function coldHerd(stack: Stack): Promise<{ checks: Check[]; figures: object }> {
+  const name = `${HERD_SIZE} concurrent reads of a cold product`;
+  const metricsUrls = stack.status().instances.map((instance) => instance.metricsUrl);
+  const before = await catalogCounters(metricsUrls);
+  const replies = await Promise.all(Array.from({ length: HERD_SIZE }, () => product(stack, HERD_ID)));
+  const after = await catalogCounters(metricsUrls);
+  const queries = after.db - before.db;
+  const misses = after.miss - before.miss;
+  const bound = metricsUrls.length;
+  return {
+    checks: [
+      check(name, 'status, slowest', `${statuses(replies)}, ${fmtMs(slowest(replies))}`, '200', statuses(replies) === '200'),
+      check(name, 'database queries (db_queries_total)', `${queries} (${misses} misses)`, `≤ ${bound}`, queries <= bound),
+    ],
+    figures: { queries, misses, slowestMs: slowest(replies), statuses: statuses(replies) },
   };
 }

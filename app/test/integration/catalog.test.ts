@@ -321,6 +321,8 @@ test('catalogue', async (t) => {
       const started = Date.now();
       await get(instance, '/api/products/15').expect(200).expect('X-Cache', 'miss');
       assert.ok(Date.now() - started < 250, `read took ${Date.now() - started} ms`);
+      // Still ready: the catalogue degrades without its cache, so nginx and Kubernetes keep the instance in rotation.
+      await get(instance, '/readyz').expect(200);
     }
     await cache.start();
     for (const instance of instances) await cacheInUse(instance, 15);
@@ -339,6 +341,8 @@ test('catalogue', async (t) => {
     assert.ok(Date.now() - started < 1500, `503 took ${Date.now() - started} ms`);
     assert.match(down.body.error, /briefly unavailable/);
     await get(a, '/products?page=1').expect(503);
+    // Still ready: sessions and cached products are served, and every instance sees the same database anyway.
+    await get(b, '/readyz').expect(200);
     await postgres.start();
     await waitFor(async () => (await get(a, '/api/products/18')).status === 200, { what: 'PostgreSQL back' });
     await waitFor(async () => (await get(b, '/api/products/17')).headers['x-cache'] === 'hit', { what: 'the refresh' });
