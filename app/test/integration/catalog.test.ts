@@ -206,6 +206,26 @@ test('catalogue', async (t) => {
     await waitFor(async () => (await get(a, '/api/products/7')).headers['x-cache'] === 'hit', { what: 'the refresh' });
   });
 
+  await t.test('sessions › with the catalogue on, a logged-in read and a product page are one GETEX each', async () => {
+    const browser = createBrowser();
+    await browser.login(a);
+    await get(c, '/api/products/22').expect(200);
+    await sessions.admin.configResetStat();
+    assert.equal((await browser.on(a).get('/api/session')).body.authenticated, true);
+    const page = await browser.on(b).get('/products/22');
+    assert.equal(page.status, 200);
+    assert.match(page.text, /X-Cache: hit/);
+    // The session Redis sees the session reads and nothing else: the product came from the other Redis.
+    const stats = await sessions.admin.info('commandstats');
+    assert.match(stats, /cmdstat_getex:calls=2,/);
+    assert.deepEqual(
+      [...stats.matchAll(/^cmdstat_(\w+(?:\|\w+)?):/gm)]
+        .map((match) => match[1])
+        .filter((name) => !['info', 'config|resetstat'].includes(name)),
+      ['getex'],
+    );
+  });
+
   await t.test('the app role reads and edits products, and nothing else', async (st) => {
     const url = new URL(postgres.appUrl);
     url.password = postgres.appPassword;
