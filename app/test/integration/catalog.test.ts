@@ -220,7 +220,7 @@ test('catalogue', async (t) => {
     assert.match(stats, /cmdstat_getex:calls=2,/);
     assert.deepEqual(
       [...stats.matchAll(/^cmdstat_(\w+(?:\|\w+)?):/gm)]
-        .map((match) => match[1])
+        .map((match) => match[1]!)
         .filter((name) => !['info', 'config|resetstat'].includes(name)),
       ['getex'],
     );
