@@ -142,6 +142,9 @@ test('catalogue', async (t) => {
     assert.equal(saved.status, 303);
     assert.equal(saved.headers.location, '/products/4?saved=1');
     const savedAt = Date.now();
+    // Written through, not invalidated: the very next read elsewhere is already a hit with the new value.
+    const first = await get(c, '/api/products/4');
+    assert.deepEqual([first.headers['x-cache'], first.body.name], ['hit', 'Renamed <b>4</b>']);
     for (const instance of [b, c]) {
       const res = await waitFor(
         async () => {
