@@ -35,7 +35,7 @@ const demoUsers = z.string().transform((value, ctx) => {
   return users;
 });
 
-const sentinelList = z.string().transform((value, ctx) => {
+const hostPortList = z.string().transform((value, ctx) => {
   const sentinels: { host: string; port: number }[] = [];
   for (const entry of value
     .split(',')
@@ -69,7 +69,9 @@ const schema = z.object({
   REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().positive().default(500),
   // Verifies the servers' certificates for rediss:// (and the Sentinels); unset, Node's bundled CAs are trusted.
   REDIS_TLS_CA_FILE: z.string().min(1).optional(),
-  REDIS_SENTINELS: sentinelList.optional(),
+  REDIS_SENTINELS: hostPortList.optional(),
+  // Seed nodes of a Redis Cluster; the client discovers the rest and follows slot moves and failovers.
+  REDIS_CLUSTER_NODES: hostPortList.optional(),
   REDIS_SENTINEL_NAME: z
     .string()
     .regex(/^[\w.-]{1,64}$/)
@@ -154,6 +156,8 @@ export function loadConfig(env: Env = process.env, readFile = (path: string) => 
   // so that every problem is reported at once. An invalid NODE_ENV is reported above and counts as production.
   const production = (nodeEnv.safeParse(resolved.NODE_ENV).data ?? 'production') === 'production';
   if (production) problems.push(...productionProblems(resolved));
+  if (resolved.REDIS_SENTINELS && resolved.REDIS_CLUSTER_NODES)
+    problems.push('REDIS_CLUSTER_NODES: set either REDIS_SENTINELS or REDIS_CLUSTER_NODES, not both');
   let tlsCa: string | undefined;
   const caFile = resolved.REDIS_TLS_CA_FILE;
   if (caFile) {
@@ -198,6 +202,8 @@ export function loadConfig(env: Env = process.env, readFile = (path: string) => 
         username: values.REDIS_SENTINEL_USERNAME,
         password: values.REDIS_SENTINEL_PASSWORD,
       },
+      /** With cluster seed nodes, REDIS_URL's host and port are ignored; its scheme and user apply to every node. */
+      cluster: values.REDIS_CLUSTER_NODES && { nodes: values.REDIS_CLUSTER_NODES },
       /** After a login's write, wait this long for this many replicas (0: don't wait; a lone Redis has none). */
       waitForReplicas: { replicas: values.REDIS_WAIT_REPLICAS ?? (sentinels ? 1 : 0), timeoutMs: values.REDIS_WAIT_TIMEOUT_MS },
     },

@@ -7,6 +7,7 @@ import { createLogger } from './log.ts';
 import type { CatalogConfig } from './catalog/config.ts';
 import { createDbPool } from './db.ts';
 import { createRedisClient, withDeadline } from './redis.ts';
+import { createClusterRedisClient } from './redis-cluster.ts';
 import { createSentinelRedisClient } from './redis-sentinel.ts';
 import { trackConnections } from './shutdown.ts';
 import { createUserDirectory } from './users.ts';
@@ -20,7 +21,11 @@ async function main() {
     log.warn({ variables: config.developmentDefaults }, 'using development defaults (refused when NODE_ENV=production)');
   }
 
-  const redis = config.redis.sentinel ? createSentinelRedisClient(config, log) : createRedisClient(config, log);
+  const redis = config.redis.sentinel
+    ? createSentinelRedisClient(config, log)
+    : config.redis.cluster
+      ? createClusterRedisClient(config, log)
+      : createRedisClient(config, log);
   const metrics = createMetrics({ instanceId: config.instanceId });
   metrics.watchRedis(redis, 'session');
   log.info(config.redis.sentinel ? { sentinels: config.redis.sentinel.nodes.length } : {}, 'connecting to redis');

@@ -1,9 +1,10 @@
 #!/bin/sh
 # Renders the Redis ACL file from password files, so no password is committed
 # and none is stored in clear text (Redis accepts SHA-256 hashes: "#<hex>").
-#   usage: render-acl.sh SECRETS_DIR OUTPUT_FILE [sessions|cache]
+#   usage: render-acl.sh SECRETS_DIR OUTPUT_FILE [sessions|cluster|cache]
 # SECRETS_DIR holds the redis_*_password files (infra/docker/make-secrets.sh).
-# `sessions` (the default): the session Redis's users; `cache`: the cache
+# `sessions` (the default): the session Redis's users; `cluster`: the same as a
+# Redis Cluster's, the app also allowed CLUSTER SLOTS (node-redis's discovery); `cache`: the cache
 # Redis's (infra/redis/cache.conf), `cache` and `admin` only. POSIX sh: runs on Debian (dash) and in the
 # redis:*-alpine image (busybox).
 set -eu
@@ -55,6 +56,8 @@ ACL
 fi
 
 app_hash=$(password_hash redis_app_password)
+discovery=""
+if [ "$role" = cluster ]; then discovery=" +cluster|slots"; fi
 replica_hash=$(password_hash redis_replica_password)
 sentinel_hash=$(password_hash redis_sentinel_password)
 
@@ -91,7 +94,7 @@ sentinel_hash=$(password_hash redis_sentinel_password)
 # dropped by an affected Redis: operators should not write with MULTI.
 cat >"$tmp" <<ACL
 user default off resetpass resetkeys ~sess:* ~sess-idx:* ~login-fail:* resetchannels -@all +set +del +unlink +incr +decr +pexpireat +hset +hdel
-user app on #$app_hash resetkeys ~sess:* ~sess-idx:* ~login-fail:* resetchannels -@all +ping +getex +set +del +incr +decr +expire +ttl +wait +eval +hgetall +hset +hdel +pttl$setinfo
+user app on #$app_hash resetkeys ~sess:* ~sess-idx:* ~login-fail:* resetchannels -@all +ping +getex +set +del +incr +decr +expire +ttl +wait +eval +hgetall +hset +hdel +pttl$setinfo$discovery
 user replica on #$replica_hash resetkeys resetchannels -@all +psync +replconf +ping
 user sentinel on #$sentinel_hash resetkeys allchannels -@all +multi +exec +slaveof +ping +subscribe +publish +info +role +config|rewrite +client|setname +client|kill +script|kill
 user admin on #$admin_hash ~* &* +@all

@@ -7,7 +7,7 @@ export function renderAcl(
   secretsDir: string,
   output: string,
   redisServer: string,
-  role: 'sessions' | 'cache' = 'sessions',
+  role: 'sessions' | 'cluster' | 'cache' = 'sessions',
 ): void {
   execFileSync('sh', [shippedFiles.renderAcl, secretsDir, output, role], {
     env: { ...process.env, REDIS_SERVER: redisServer },
@@ -103,4 +103,31 @@ export function cacheNodeArgs(options: { secretsDir: string; dir: string; port: 
   const args = [join(shippedFiles.redisConfDir, 'cache.conf'), '--include', join(shippedFiles.redisConfDir, 'tls.conf')];
   args.push('--tls-port', String(options.port), '--bind', '127.0.0.1', '--dir', options.dir, '--aclfile', options.aclfile);
   return [...args, ...tlsArgs(options.secretsDir), '--daemonize', 'no'];
+}
+
+/** A Redis Cluster node: redis.conf, tls.conf and cluster.conf through its own config (render-node.sh --cluster). */
+export function clusterNodeArgs(options: { secretsDir: string; dir: string; port: number; aclfile: string }) {
+  const config = join(options.dir, 'node.conf');
+  execFileSync('sh', [shippedFiles.renderNode, '--cluster', options.secretsDir, shippedFiles.redisConfDir, config, '127.0.0.1'], {
+    stdio: 'pipe',
+  });
+  const args = [config, '--tls-port', String(options.port), '--bind', '127.0.0.1', '--dir', options.dir];
+  return [...args, '--aclfile', options.aclfile, ...tlsArgs(options.secretsDir), '--daemonize', 'no'];
+}
+
+/** Joins six started nodes into three primaries with a replica each (`redis-cli --cluster create`), as admin, over TLS. */
+export function createCluster(options: { secretsDir: string; ports: number[]; adminPassword: string }) {
+  const nodes = options.ports.map((port) => `127.0.0.1:${port}`);
+  execFileSync(
+    'redis-cli',
+    ['--tls', '--cacert', join(options.secretsDir, 'redis_ca.crt'), '--user', 'admin', '--no-auth-warning'].concat([
+      '--cluster',
+      'create',
+      ...nodes,
+      '--cluster-replicas',
+      '1',
+      '--cluster-yes',
+    ]),
+    { stdio: 'pipe', env: { ...process.env, REDISCLI_AUTH: options.adminPassword } },
+  );
 }

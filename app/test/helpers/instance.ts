@@ -4,6 +4,7 @@ import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
 import { createRedisClient } from '../../src/redis.ts';
+import { createClusterRedisClient } from '../../src/redis-cluster.ts';
 import { createSentinelRedisClient } from '../../src/redis-sentinel.ts';
 import { createUserDirectory, type UserDirectory } from '../../src/users.ts';
 import { startRedisServer, type TestRedis } from './redis-server.ts';
@@ -36,7 +37,11 @@ export async function createInstance(
     ...env,
   });
   const logger = createLogger(config, log);
-  const client = config.redis.sentinel ? createSentinelRedisClient(config, logger) : createRedisClient(config, logger);
+  const client = config.redis.sentinel
+    ? createSentinelRedisClient(config, logger)
+    : config.redis.cluster
+      ? createClusterRedisClient(config, logger)
+      : createRedisClient(config, logger);
   // Registered first, so it runs even when connect() fails; the server may already be gone, hence destroy().
   t.after(() => (client.isOpen ? client.destroy() : undefined));
   await client.connect();

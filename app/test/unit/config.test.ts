@@ -187,4 +187,24 @@ describe('loadConfig', () => {
     assert.equal(decodeURIComponent(new URL(config.catalog!.db.url).password), 'db-pw');
     assert.equal(config.catalog!.cache.enabled, false);
   });
+
+  it('Redis Cluster: seed nodes parsed; not together with Sentinels', () => {
+    const config = loadConfig({
+      ...production,
+      REDIS_URL: 'rediss://app:pw@cluster',
+      REDIS_CLUSTER_NODES: 'redis-1:6379,redis-2:6379',
+    });
+    assert.deepEqual(config.redis.cluster, { nodes: [1, 2].map((n) => ({ host: `redis-${n}`, port: 6379 })) });
+    assert.equal(config.redis.waitForReplicas.replicas, 0);
+    const problems = problemsOf({
+      ...production,
+      REDIS_CLUSTER_NODES: 'redis-1:6379',
+      REDIS_SENTINELS: 'sentinel-1:26379',
+      REDIS_SENTINEL_PASSWORD: 'pw',
+    });
+    assert.ok(
+      problems.some((problem) => /^REDIS_CLUSTER_NODES: set either/.test(problem)),
+      problems.join('\n'),
+    );
+  });
 });

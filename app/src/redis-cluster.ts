@@ -1,0 +1,51 @@
+import { createCluster } from 'redis';
+import type { Config } from './config.ts';
+import type { Logger } from './log.ts';
+import type { RedisClient } from './redis.ts';
+
+/**
+ * The app's Redis client against a Redis Cluster (REDIS_CLUSTER_NODES): node-redis's cluster client, discovering the
+ * nodes from the seeds and following slot moves (MOVED, ASK) and failovers by itself, with the same fail-fast settings
+ * as the single-node client (redis.ts). Every command the app sends names its keys, and every multi-key script keeps
+ * one user's keys in one slot (hash tags: session-index.ts), so the same code runs on both.
+ *
+ * Commands go to primaries only: a replica may still hold a session that was just logged out.
+ */
+export function createClusterRedisClient(config: Pick<Config, 'redis' | 'instanceId'>, log: Logger): RedisClient {
+  const cluster = config.redis.cluster;
+  if (!cluster) throw new Error('createClusterRedisClient: config.redis.cluster is not set');
+  const url = new URL(config.redis.url);
+  const tls = url.protocol === 'rediss:';
+  const client = createCluster({
+    rootNodes: cluster.nodes.map(({ host, port }) => ({ socket: { host, port } })),
+    defaults: {
+      username: decodeURIComponent(url.username) || undefined,
+      password: decodeURIComponent(url.password) || undefined,
+      name: config.instanceId,
+      disableOfflineQueue: true,
+      commandsQueueMaxLength: 1000,
+      maintNotifications: 'disabled',
+      socket: {
+        connectTimeout: config.redis.commandTimeoutMs * 2,
+        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 500) + Math.floor(Math.random() * 50),
+        ...(tls ? { tls: true as const, ca: config.redis.tlsCa } : {}),
+      },
+    },
+    // withDeadline() bounds every call, as for the single-node client (redis.ts): no per-command signal.
+    commandOptions: { timeout: 0 },
+    useReplicas: false,
+    // While a node cannot be reached, ask the others for the topology every second (default: once after 5 s), so
+    // the promoted replica is found soon after the cluster elects it (cluster.conf: cluster-node-timeout).
+    topologyRefreshOnReconnectionAttemptStrategy: 1000,
+  });
+  let lastError = '';
+  client.on('error', (err: Error) => {
+    if (err.message !== lastError) log.warn({ reason: err.message }, 'redis cluster error');
+    lastError = err.message;
+  });
+  // PING names no key: any node of the cluster answers it for readiness.
+  const ping = () => client.sendCommand(undefined, true, ['PING']) as Promise<string>;
+  return new Proxy(client, {
+    get: (target, property, receiver) => (property === 'ping' ? ping : Reflect.get(target, property, receiver)),
+  }) as unknown as RedisClient;
+}
