@@ -35,6 +35,27 @@ const cachedAgain = (stack: Stack) =>
   }, 10_000);
 
 /**
+ * Product reads in the background while a fault lasts: one every 20 ms (50/s, cached and uncached products), bounded
+ * in count and time, so the bounds hold under load and not only for one probe at a time.
+ */
+function productLoad(stack: Stack) {
+  const replies: Promise<Reply>[] = [];
+  const ids = [...CACHED, ...UNCACHED];
+  const timer = setInterval(() => {
+    if (replies.length >= 1_000) return clearInterval(timer);
+    replies.push(product(stack, ids[replies.length % ids.length]!));
+  }, 20);
+  const guard = setTimeout(() => clearInterval(timer), 30_000);
+  return {
+    async stop() {
+      clearInterval(timer);
+      clearTimeout(guard);
+      return Promise.all(replies);
+    },
+  };
+}
+
+/**
  * The cache Redis killed, then frozen, under the session load: product pages keep answering 200 from PostgreSQL, no
  * request waits long on the cache (CACHE_TIMEOUT_MS: 100 ms), logged-in requests are unaffected (the sessions live in
  * the other Redis), and once the cache is back it is used again.
@@ -47,11 +68,13 @@ export async function cacheOutages(stack: Stack, loop: LoadLoop): Promise<{ chec
     const name = fault === 'kill' ? 'Cache Redis killed (SIGKILL)' : 'Cache Redis frozen (SIGSTOP)';
     await warm(stack);
     loop.mark(`cache-${fault}`);
+    const products = productLoad(stack);
     await (fault === 'kill' ? cache.kill() : cache.pause());
     const during = await probe(stack, [...CACHED, ...UNCACHED]);
     loop.mark('between');
     await (fault === 'kill' ? cache.start() : cache.resume());
     const backMs = await cachedAgain(stack);
+    const loaded = await products.stop();
     await settled(loop, `cache-${fault}`);
     const sessionFailures = loop.phase(`cache-${fault}`).filter(isFailure).length;
     checks.push(
@@ -61,6 +84,13 @@ export async function cacheOutages(stack: Stack, loop: LoadLoop): Promise<{ chec
         `${statuses(during)}, ${fmtMs(slowest(during))}`,
         '200, ≤ 300 ms',
         statuses(during) === '200' && slowest(during) <= 300,
+      ),
+      check(
+        name,
+        'product load (50/s): status, slowest',
+        `${statuses(loaded)} (${loaded.length} reads), ${fmtMs(slowest(loaded))}`,
+        '200, ≤ 500 ms',
+        statuses(loaded) === '200' && slowest(loaded) <= 500,
       ),
       check(
         name,
@@ -77,7 +107,13 @@ export async function cacheOutages(stack: Stack, loop: LoadLoop): Promise<{ chec
         backMs !== undefined && backMs <= 5_000,
       ),
     );
-    figures[fault] = { statuses: statuses(during), slowestMs: slowest(during), backMs, sessionFailures };
+    figures[fault] = {
+      statuses: statuses(during),
+      slowestMs: slowest(during),
+      backMs,
+      sessionFailures,
+      productLoad: { reads: loaded.length, statuses: statuses(loaded), slowestMs: slowest(loaded) },
+    };
   }
   return { checks, figures };
 }
