@@ -19,8 +19,10 @@ test('a product page says how it was served, and an edit is what every instance 
   await page.getByRole('button', { name: 'Save' }).click();
   await expect(page.getByRole('status')).toHaveText('Saved.');
   await expect(page.getByTestId('product-name')).toHaveText(name);
+  // The page after the save is already served from the cache: the edit was written through, not just invalidated.
+  await expect(page.getByTestId('cache-state')).toHaveText('X-Cache: hit');
 
-  // Every instance serves the new value at once, from the cache: it was written through.
+  // Every instance serves the new value at once, from the cache.
   const served = new Map<string, string>();
   for (let i = 0; i < 9; i += 1) {
     const res = await page.request.get(`/api/products/${id}`);

@@ -1,4 +1,4 @@
-import { METRIC } from '../../app/src/metrics.ts';
+import { catalogCounters } from '../lib/catalog-metrics.ts';
 import type { Stack } from '../stack/start-stack.ts';
 import { runLoad, type LoadResult } from './load.ts';
 import { formatMs, type Goal } from './report.ts';
@@ -28,22 +28,28 @@ function zipfPaths(): { path: string }[] {
   });
 }
 
-/** The catalogue's counters summed over every instance's /metrics (prom-client text format). */
-async function counters(stack: Stack) {
-  const sums = { db: 0, hit: 0, stale: 0, miss: 0, error: 0 };
-  for (const { metricsUrl } of stack.status().instances) {
-    const text = await (await fetch(metricsUrl)).text();
-    for (const line of text.split('\n')) {
-      const value = Number(line.split(' ').at(-1));
-      if (line.startsWith(`${METRIC.dbQueries} `)) sums.db += value;
-      const result = new RegExp(`^${METRIC.cacheRequests}\\{result="(\\w+)"\\}`).exec(line)?.[1] as keyof typeof sums;
-      if (result && result in sums) sums[result] += value;
-    }
-  }
-  return sums;
-}
+const counters = (stack: Stack) => catalogCounters(stack.status().instances.map((instance) => instance.metricsUrl));
 
 type Side = { cache: boolean; load: LoadResult; dbPer1000: number; hitRatio: number };
+
+/** One side's load at the common offered rate, with the database queries and hit ratio its instances counted. */
+async function measureSide(stack: Stack, variants: { path: string }[], durationS: number, cache: boolean): Promise<Side> {
+  const before = await counters(stack);
+  const load = await runLoad({
+    url: stack.urls.nginx,
+    method: 'GET',
+    path: '/api/products/1',
+    connections: 16,
+    durationS,
+    overallRate: RATE,
+    variants,
+  });
+  const after = await counters(stack);
+  // Every product read, including those answered while the cache was away (`error`): none of them is a hit.
+  const reads = after.hit + after.stale + after.miss + after.error - (before.hit + before.stale + before.miss + before.error);
+  const hits = after.hit + after.stale - (before.hit + before.stale);
+  return { cache, load, dbPer1000: ((after.db - before.db) / load.responses) * 1000, hitRatio: reads ? hits / reads : 0 };
+}
 
 /**
  * Product reads with and without the cache, side by side: the same Zipf-like requests at the same offered rate,
@@ -54,33 +60,22 @@ export async function compareCatalog(stack: Stack, { durationS, rounds }: { dura
   const variants = zipfPaths();
   const sides: Side[] = [];
   const instances = stack.status().instances.map((instance) => instance.n);
-  // Steady state, not a cold start (the herd test covers that): every product of the cycle read once beforehand.
+  // Lazy loading's price first: an empty cache (the cache Redis persists nothing, so a restart empties it) under the
+  // same reads, every first read of a product a miss. Instances restarted so none is still skipping a cache it saw go.
+  await stack.cache!.kill();
+  await stack.cache!.start();
+  for (const n of instances) await stack.restartInstance(n, { env: { CACHE_ENABLED: 'true' } });
+  const cold = await measureSide(stack, variants, durationS, true);
+  console.log(`[bench] products, cold cache: hit ratio ${(cold.hitRatio * 100).toFixed(1)} %, ${cold.load.errors} errors`);
+  // Then steady state: every product of the cycle read once beforehand.
   const distinct = [...new Set(variants.map((variant) => variant.path))];
   for (let i = 0; i < distinct.length; i += 16)
     await Promise.all(distinct.slice(i, i + 16).map((path) => fetch(stack.urls.nginx + path).then((res) => res.arrayBuffer())));
   for (let round = 0; round < rounds; round++) {
     for (const cache of [true, false]) {
       for (const n of instances) await stack.restartInstance(n, { env: { CACHE_ENABLED: String(cache) } });
-      const before = await counters(stack);
-      const load = await runLoad({
-        url: stack.urls.nginx,
-        method: 'GET',
-        path: '/api/products/1',
-        connections: 16,
-        durationS,
-        overallRate: RATE,
-        variants,
-      });
-      const after = await counters(stack);
-      // Every product read, including those answered while the cache was away (`error`): none of them is a hit.
-      const reads = after.hit + after.stale + after.miss + after.error - (before.hit + before.stale + before.miss + before.error);
-      const hits = after.hit + after.stale - (before.hit + before.stale);
-      sides.push({
-        cache,
-        load,
-        dbPer1000: ((after.db - before.db) / load.responses) * 1000,
-        hitRatio: reads ? hits / reads : 0,
-      });
+      sides.push(await measureSide(stack, variants, durationS, cache));
+      const load = sides.at(-1)!.load;
       console.log(`[bench] products, cache ${cache ? 'on' : 'off'}: p99 ${formatMs(load.p99Ms)} ms, ${load.errors} errors`);
     }
   }
@@ -97,7 +92,7 @@ export async function compareCatalog(stack: Stack, { durationS, rounds }: { dura
       hitRatio: median(of.map((side) => side.hitRatio)),
     };
   };
-  return { rate: RATE, rounds, with: summary(true), without: summary(false), sides };
+  return { rate: RATE, rounds, cold, with: summary(true), without: summary(false), sides };
 }
 
 export type CatalogComparison = Awaited<ReturnType<typeof compareCatalog>>;
@@ -106,10 +101,11 @@ export function catalogTable(comparison: CatalogComparison): string {
   const row = (name: string, side: CatalogComparison['with']) =>
     `| ${name} | ${Math.round(side.rps)} | ${formatMs(side.p50Ms)} | ${formatMs(side.p99Ms)} | ${side.errors} | ${side.dbPer1000.toFixed(0)} | ${(side.hitRatio * 100).toFixed(1)} % |`;
   return [
-    `Product reads (GET /api/products/:id, Zipf-like over ${PRODUCTS} products, ${comparison.rate} req/s offered, after one warm-up read of each product in the cycle; medians of ${comparison.rounds} alternated rounds per side):`,
+    `Product reads (GET /api/products/:id, Zipf-like over ${PRODUCTS} products, ${comparison.rate} req/s offered; "from empty" is one run on a just-restarted cache, the others follow one warm-up read of each product in the cycle, medians of ${comparison.rounds} alternated rounds per side):`,
     '',
     '| Catalogue | req/s | p50 ms | p99 ms | errors | DB queries per 1,000 requests | hit ratio |',
     '|---|---:|---:|---:|---:|---:|---:|',
+    row('with the cache, from empty', { ...comparison.cold.load, ...comparison.cold }),
     row('with the cache', comparison.with),
     row('without (CACHE_ENABLED=false)', comparison.without),
   ].join('\n');

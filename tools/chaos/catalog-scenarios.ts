@@ -1,3 +1,4 @@
+import { catalogCounters } from '../lib/catalog-metrics.ts';
 import { send, type Reply } from '../lib/http.ts';
 import { timeUntil } from '../lib/poll.ts';
 import type { Stack } from '../stack/start-stack.ts';
@@ -34,6 +35,27 @@ const cachedAgain = (stack: Stack) =>
   }, 10_000);
 
 /**
+ * Product reads in the background while a fault lasts: one every 20 ms (50/s, cached and uncached products), bounded
+ * in count and time, so the bounds hold under load and not only for one probe at a time.
+ */
+function productLoad(stack: Stack) {
+  const replies: Promise<Reply>[] = [];
+  const ids = [...CACHED, ...UNCACHED];
+  const timer = setInterval(() => {
+    if (replies.length >= 1_000) return clearInterval(timer);
+    replies.push(product(stack, ids[replies.length % ids.length]!));
+  }, 20);
+  const guard = setTimeout(() => clearInterval(timer), 30_000);
+  return {
+    async stop() {
+      clearInterval(timer);
+      clearTimeout(guard);
+      return Promise.all(replies);
+    },
+  };
+}
+
+/**
  * The cache Redis killed, then frozen, under the session load: product pages keep answering 200 from PostgreSQL, no
  * request waits long on the cache (CACHE_TIMEOUT_MS: 100 ms), logged-in requests are unaffected (the sessions live in
  * the other Redis), and once the cache is back it is used again.
@@ -46,11 +68,13 @@ export async function cacheOutages(stack: Stack, loop: LoadLoop): Promise<{ chec
     const name = fault === 'kill' ? 'Cache Redis killed (SIGKILL)' : 'Cache Redis frozen (SIGSTOP)';
     await warm(stack);
     loop.mark(`cache-${fault}`);
+    const products = productLoad(stack);
     await (fault === 'kill' ? cache.kill() : cache.pause());
     const during = await probe(stack, [...CACHED, ...UNCACHED]);
     loop.mark('between');
     await (fault === 'kill' ? cache.start() : cache.resume());
     const backMs = await cachedAgain(stack);
+    const loaded = await products.stop();
     await settled(loop, `cache-${fault}`);
     const sessionFailures = loop.phase(`cache-${fault}`).filter(isFailure).length;
     checks.push(
@@ -60,6 +84,13 @@ export async function cacheOutages(stack: Stack, loop: LoadLoop): Promise<{ chec
         `${statuses(during)}, ${fmtMs(slowest(during))}`,
         '200, ≤ 300 ms',
         statuses(during) === '200' && slowest(during) <= 300,
+      ),
+      check(
+        name,
+        'product load (50/s): status, slowest',
+        `${statuses(loaded)} (${loaded.length} reads), ${fmtMs(slowest(loaded))}`,
+        '200, ≤ 500 ms',
+        statuses(loaded) === '200' && slowest(loaded) <= 500,
       ),
       check(
         name,
@@ -76,7 +107,13 @@ export async function cacheOutages(stack: Stack, loop: LoadLoop): Promise<{ chec
         backMs !== undefined && backMs <= 5_000,
       ),
     );
-    figures[fault] = { statuses: statuses(during), slowestMs: slowest(during), backMs, sessionFailures };
+    figures[fault] = {
+      statuses: statuses(during),
+      slowestMs: slowest(during),
+      backMs,
+      sessionFailures,
+      productLoad: { reads: loaded.length, statuses: statuses(loaded), slowestMs: slowest(loaded) },
+    };
   }
   return { checks, figures };
 }
@@ -122,5 +159,32 @@ export async function postgresStopped(stack: Stack): Promise<{ checks: Check[]; 
       ),
     ],
     figures: { cached: statuses(cached), uncached: statuses(uncached), upMs, backMs },
+  };
+}
+
+/** Well past the UNCACHED ids, so nobody has read it before. */
+const HERD_ID = 4950 + Math.floor(Math.random() * 50);
+const HERD_SIZE = 200;
+
+/**
+ * The thundering herd through nginx: 200 concurrent reads of one product nobody has read, spread by nginx over the
+ * instances, while the session load runs. Each instance loads it once (single flight); the database counts come from
+ * the instances' own metrics.
+ */
+export async function coldHerd(stack: Stack): Promise<{ checks: Check[]; figures: object }> {
+  const name = `${HERD_SIZE} concurrent reads of a cold product`;
+  const metricsUrls = stack.status().instances.map((instance) => instance.metricsUrl);
+  const before = await catalogCounters(metricsUrls);
+  const replies = await Promise.all(Array.from({ length: HERD_SIZE }, () => product(stack, HERD_ID)));
+  const after = await catalogCounters(metricsUrls);
+  const queries = after.db - before.db;
+  const misses = after.miss - before.miss;
+  const bound = metricsUrls.length;
+  return {
+    checks: [
+      check(name, 'status, slowest', `${statuses(replies)}, ${fmtMs(slowest(replies))}`, '200', statuses(replies) === '200'),
+      check(name, 'database queries (db_queries_total)', `${queries} (${misses} misses)`, `≤ ${bound}`, queries <= bound),
+    ],
+    figures: { queries, misses, slowestMs: slowest(replies), statuses: statuses(replies) },
   };
 }

@@ -7,7 +7,7 @@ import { repoRoot } from '../lib/paths.ts';
 import { writeResults } from '../lib/results.ts';
 import { loginAll } from '../lib/session-client.ts';
 import { stackOptionsFrom, stackOptionSpec } from '../stack/options.ts';
-import { cacheOutages, postgresStopped } from './catalog-scenarios.ts';
+import { cacheOutages, coldHerd, postgresStopped } from './catalog-scenarios.ts';
 import { primaryFrozen, primaryKilled } from './failover-scenarios.ts';
 import { printToStackLog } from '../stack/stack-log.ts';
 import { startStack, type Stack } from '../stack/start-stack.ts';
@@ -119,6 +119,7 @@ async function main(): Promise<Check[]> {
     redisFrozen({ stack: liveStack, loop: running, users: loggedIn, baselineInFlight }),
   );
   if (liveStack.cache && liveStack.postgres) {
+    await step('Cold product herd', () => coldHerd(liveStack));
     await step('Cache Redis killed and frozen', () => cacheOutages(liveStack, running));
     await step('PostgreSQL stopped', () => postgresStopped(liveStack));
   }

@@ -142,6 +142,9 @@ test('catalogue', async (t) => {
     assert.equal(saved.status, 303);
     assert.equal(saved.headers.location, '/products/4?saved=1');
     const savedAt = Date.now();
+    // Written through, not invalidated: the very next read elsewhere is already a hit with the new value.
+    const first = await get(c, '/api/products/4');
+    assert.deepEqual([first.headers['x-cache'], first.body.name], ['hit', 'Renamed <b>4</b>']);
     for (const instance of [b, c]) {
       const res = await waitFor(
         async () => {
@@ -206,6 +209,26 @@ test('catalogue', async (t) => {
     await waitFor(async () => (await get(a, '/api/products/7')).headers['x-cache'] === 'hit', { what: 'the refresh' });
   });
 
+  await t.test('sessions › with the catalogue on, a logged-in read and a product page are one GETEX each', async () => {
+    const browser = createBrowser();
+    await browser.login(a);
+    await get(c, '/api/products/22').expect(200);
+    await sessions.admin.configResetStat();
+    assert.equal((await browser.on(a).get('/api/session')).body.authenticated, true);
+    const page = await browser.on(b).get('/products/22');
+    assert.equal(page.status, 200);
+    assert.match(page.text, /X-Cache: hit/);
+    // The session Redis sees the session reads and nothing else: the product came from the other Redis.
+    const stats = await sessions.admin.info('commandstats');
+    assert.match(stats, /cmdstat_getex:calls=2,/);
+    assert.deepEqual(
+      [...stats.matchAll(/^cmdstat_(\w+(?:\|\w+)?):/gm)]
+        .map((match) => match[1]!)
+        .filter((name) => !['info', 'config|resetstat'].includes(name)),
+      ['getex'],
+    );
+  });
+
   await t.test('the app role reads and edits products, and nothing else', async (st) => {
     const url = new URL(postgres.appUrl);
     url.password = postgres.appPassword;
@@ -258,6 +281,39 @@ test('catalogue', async (t) => {
     for (const instance of instances) await cacheInUse(instance, 13);
   });
 
+  await t.test(
+    'cache Redis frozen › 60 concurrent reads of a cold key: ~100 ms on the cache, 1 query per instance',
+    async (st) => {
+      // The costly query held (its reviews table locked) until every request has given up on the cache, so all 60 are
+      // in flight together, however slowly they arrive.
+      const locker = new pg.Client({ connectionString: postgres.adminUrl });
+      await locker.connect();
+      st.after(() => locker.end());
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE reviews IN ACCESS EXCLUSIVE MODE');
+      cache.pause();
+      st.after(() => cache.resume());
+      const gaveUp = () => instances.reduce((sum, instance) => sum + instance.metrics.cacheRequests.error, 0);
+      const before = { queries: instances.map((instance) => instance.metrics.dbQueries), gaveUp: gaveUp() };
+      const started = Date.now();
+      const responses = Promise.all(Array.from({ length: 60 }, (_, n) => get(instances[n % 3]!, '/api/products/21')));
+      await waitFor(() => gaveUp() - before.gaveUp >= 60, { timeoutMs: 2000, what: '60 reads past the cache' });
+      // Each waited once on the cache (100 ms), together: far below one timeout per request.
+      const elapsed = Date.now() - started;
+      await locker.query('COMMIT');
+      const answered = await responses;
+      const perInstance = instances.map((instance, n) => instance.metrics.dbQueries - before.queries[n]!);
+      cache.resume();
+      assert.deepEqual(new Set(answered.map((res) => `${res.status} ${res.headers['x-cache']}`)), new Set(['200 miss']));
+      assert.ok(elapsed < 600, `60 reads waited ${elapsed} ms on the frozen cache`);
+      assert.ok(
+        perInstance.every((count) => count <= 1),
+        `queries per instance: ${perInstance}`,
+      );
+      for (const instance of instances) await cacheInUse(instance, 21);
+    },
+  );
+
   await t.test('cache Redis frozen › an edit still reaches every instance once it answers again', async () => {
     await get(a, '/api/products/14').expect(200);
     const browser = createBrowser();
@@ -303,6 +359,8 @@ test('catalogue', async (t) => {
       const started = Date.now();
       await get(instance, '/api/products/15').expect(200).expect('X-Cache', 'miss');
       assert.ok(Date.now() - started < 250, `read took ${Date.now() - started} ms`);
+      // Still ready: the catalogue degrades without its cache, so nginx and Kubernetes keep the instance in rotation.
+      await get(instance, '/readyz').expect(200);
     }
     await cache.start();
     for (const instance of instances) await cacheInUse(instance, 15);
@@ -321,6 +379,8 @@ test('catalogue', async (t) => {
     assert.ok(Date.now() - started < 1500, `503 took ${Date.now() - started} ms`);
     assert.match(down.body.error, /briefly unavailable/);
     await get(a, '/products?page=1').expect(503);
+    // Still ready: sessions and cached products are served, and every instance sees the same database anyway.
+    await get(b, '/readyz').expect(200);
     await postgres.start();
     await waitFor(async () => (await get(a, '/api/products/18')).status === 200, { what: 'PostgreSQL back' });
     await waitFor(async () => (await get(b, '/api/products/17')).headers['x-cache'] === 'hit', { what: 'the refresh' });
