@@ -144,7 +144,7 @@ console.log(
     '|---|--:|--:|--:|--:|--:|--:|',
     ...rows.map(
       (row) =>
-        `| ${row.mode === 'single' ? 'one node' : 'cluster (3 primaries + 3 replicas)'} | ${row.rps} | ${row.p99Ms} ms | ${row.errors} | ${row.redisCpuUsPerRead} µs | ${row.bytesPerSession} | ${row.sessionsPerGiB.toLocaleString('en')} |`,
+        `| ${row.mode === 'single' ? 'one node' : 'cluster (3 primaries + 3 replicas)'} | ${row.rps} | ${row.p99Ms.toFixed(1)} ms | ${row.errors} | ${row.redisCpuUsPerRead} µs | ${row.bytesPerSession} | ${row.sessionsPerGiB.toLocaleString('en')} |`,
     ),
   ].join('\n'),
 );
