@@ -19,10 +19,13 @@ type Context = { stack: Stack; loop: LoadLoop; users: LoggedInUser[]; lastLogin:
  */
 const FAILOVER_BOUND_MS = 10_000;
 
-const slotOf = (stack: Stack, key: string) =>
-  withRedis(stack.urls.redisAdmin, (client) => client.clusterKeySlot(key)).catch(async () =>
-    withRedis(await stack.primaryAdminUrl(), (client) => client.clusterKeySlot(key)),
-  );
+/** Each user's session slot, asked before the fault (any node answers CLUSTER KEYSLOT). */
+const slotsOf = (stack: Stack, users: LoggedInUser[]) =>
+  withRedis(stack.urls.redisAdmin, async (client) => {
+    const slots = new Map<string, number>();
+    for (const user of users) slots.set(user.username, await client.clusterKeySlot(sessionKey(user.sessionId)));
+    return slots;
+  });
 
 /** ms until every user's logged-in read succeeds through nginx (each polled on its own). */
 async function everyoneBack(baseUrl: string, users: LoggedInUser[]) {
@@ -42,6 +45,7 @@ export async function clusterPrimaryKilled({ stack, loop, users, lastLogin }: Co
   const baseUrl = stack.urls.nginx;
   const justBefore = await login(baseUrl, lastLogin.username, lastLogin.password);
   const everyone = [...users, justBefore];
+  const slots = await slotsOf(stack, everyone);
   loop.mark('cluster-primary-kill');
   const killed = (await stack.killRedisPrimary()) as { name: string; slots?: string };
   const back = await everyoneBack(baseUrl, everyone);
@@ -53,8 +57,7 @@ export async function clusterPrimaryKilled({ stack, loop, users, lastLogin }: Co
   const refused = new Set(records.filter((record) => record.status === 503).map((record) => record.username ?? 'anonymous'));
   const elsewhere: string[] = [];
   for (const username of refused) {
-    const user = everyone.find((candidate) => candidate.username === username);
-    const slot = user ? await slotOf(stack, sessionKey(user.sessionId)) : -1;
+    const slot = slots.get(username) ?? -1;
     if (slot < from || slot > to) elsewhere.push(username);
   }
   const lost = await lostLogins(baseUrl, everyone);
