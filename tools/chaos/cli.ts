@@ -11,6 +11,7 @@ import { cacheOutages, coldHerd, postgresStopped } from './catalog-scenarios.ts'
 import { primaryFrozen, primaryKilled } from './failover-scenarios.ts';
 import { printToStackLog } from '../stack/stack-log.ts';
 import { startStack, type Stack } from '../stack/start-stack.ts';
+import { clusterPrimaryKilled, clusterResharding } from './cluster-scenarios.ts';
 import { baseline } from './baseline.ts';
 import { check, checkTable, failedChecks, type Check } from './checks.ts';
 import { killOneInstance, rollingRestart } from './instance-scenarios.ts';
@@ -26,8 +27,8 @@ kills and freezes things during it, prints a table and exits 1 if any bound is n
 
   npm run chaos -- --rate 200 --users 20 --rounds 200
 
-Options: --rate N (requests/s, 200), --users N (20), --rounds N (logout races, 200), --redis sentinel|single
-(sentinel: also the primary failover rows), --nginx-port, --redis-port,
+Options: --rate N (requests/s, 200), --users N (20), --rounds N (logout races, 200), --redis sentinel|single|cluster
+(sentinel: also the primary failover rows; cluster: a shard's primary killed and a resharding), --nginx-port, --redis-port,
 --app-base-port, --run-dir DIR, --help`;
 
 const {
@@ -112,12 +113,23 @@ async function main(): Promise<Check[]> {
     await step('Redis primary killed (Sentinel)', () => primaryKilled(context));
     await step('Redis primary frozen (Sentinel)', () => primaryFrozen(context));
   }
-  await step('Redis killed and restarted', () =>
-    redisKilled({ stack: liveStack, loop: running, users: loggedIn, baselineInFlight }),
-  );
-  await step('Redis frozen and resumed', () =>
-    redisFrozen({ stack: liveStack, loop: running, users: loggedIn, baselineInFlight }),
-  );
+  if (liveStack.redisMode === 'cluster') {
+    await step('Redis Cluster: a shard primary killed', () =>
+      clusterPrimaryKilled({ stack: liveStack, loop: running, users: loggedIn, lastLogin }),
+    );
+    await step('Redis Cluster: resharding', () => clusterResharding({ stack: liveStack, loop: running, users: loggedIn }));
+  }
+  // The whole-Redis rows, the logout race and the restart row read keys through one node's admin connection (in a
+  // cluster, a key on another shard answers MOVED) and time one node's restart: they are the single/Sentinel rows.
+  const oneKeyspaceNode = liveStack.redisMode !== 'cluster';
+  if (oneKeyspaceNode) {
+    await step('Redis killed and restarted', () =>
+      redisKilled({ stack: liveStack, loop: running, users: loggedIn, baselineInFlight }),
+    );
+    await step('Redis frozen and resumed', () =>
+      redisFrozen({ stack: liveStack, loop: running, users: loggedIn, baselineInFlight }),
+    );
+  }
   if (liveStack.cache && liveStack.postgres) {
     await step('Cold product herd', () => coldHerd(liveStack));
     await step('Cache Redis killed and frozen', () => cacheOutages(liveStack, running));
@@ -126,8 +138,10 @@ async function main(): Promise<Check[]> {
   await running.stop();
   if (running.skipped() > 0)
     checks.push(check('Load loop', 'requests not sent (over 2000 in flight)', String(running.skipped()), '0', false));
-  await step('logout racing writes', () => logoutRacingWrites(liveStack, racer, { rounds }));
-  await step('Redis restart keeps what was written', () => redisRestartKeepsWrites(liveStack, throttled, sessionUser));
+  if (oneKeyspaceNode) {
+    await step('logout racing writes', () => logoutRacingWrites(liveStack, racer, { rounds }));
+    await step('Redis restart keeps what was written', () => redisRestartKeepsWrites(liveStack, throttled, sessionUser));
+  }
 
   console.log(['', checkTable(checks), ''].join('\n'));
   const file = writeResults('chaos', { rate, users: loggedIn.length, checks, figures });

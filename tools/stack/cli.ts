@@ -13,11 +13,12 @@ Ctrl-C (or SIGTERM) stops everything. The library behind it is tools/stack/start
   npm start -- --instances 5         or STACK_INSTANCES=5
   npm start -- --redis single        one Redis instead of the default --redis sentinel (a primary, two replicas and
                                      three Sentinels: 6380-6382 and 6390-6392); TLS either way
+  npm start -- --redis cluster       a Redis Cluster: three primaries and three replicas on 6380-6385
   npm start -- --control             or STACK_CONTROL=1: control API on 127.0.0.1:8099 (--control-port / STACK_CONTROL_PORT)
   npm start -- --with-prometheus     also a real Prometheus on 127.0.0.1:9090 (--prometheus-port) scraping every instance's
                                      metrics (127.0.0.1:3051..) with the shipped alert rules
 
-Options: --instances N, --redis sentinel|single, --control, --control-port N, --with-prometheus, --prometheus-port N, --nginx-port N (8080), --redis-port N (6380),
+Options: --instances N, --redis sentinel|single|cluster, --control, --control-port N, --with-prometheus, --prometheus-port N, --nginx-port N (8080), --redis-port N (6380),
 --app-base-port N (3000: apps on 3001..), --run-dir DIR (.run/), --help`;
 
 const { values, integer, choice } = parseCommandLine(

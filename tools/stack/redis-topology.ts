@@ -5,18 +5,20 @@ import { redisUrl } from '../lib/redis.ts';
 import { sentinelArgs, sentinelNodeArgs, singleNodeArgs } from '../lib/redis-server.ts';
 import { primaryPortOf, roleOf, sentinelGroupReady, SENTINEL_NAME } from '../lib/sentinel.ts';
 import type { Secrets } from '../lib/secrets.ts';
+import { clusterPorts } from './redis-cluster-topology.ts';
 import { createRedisProcess } from './redis-process.ts';
 import { StackRequestError } from './state.ts';
 import type { Supervisor } from './supervisor.ts';
 
-export const REDIS_MODES = ['sentinel', 'single'] as const;
+export const REDIS_MODES = ['sentinel', 'single', 'cluster'] as const;
 export type RedisMode = (typeof REDIS_MODES)[number];
 
 /** Sentinel i listens on the port of data node i plus this: 6390-6392 beside the nodes 6380-6382. */
 export const SENTINEL_PORT_OFFSET = 10;
 
 type TopologyOptions = {
-  mode: RedisMode;
+  /** `cluster`: redis-cluster-topology.ts. */
+  mode: Exclude<RedisMode, 'cluster'>;
   supervisor: Supervisor;
   redisServer: string;
   /** The first data node's port; the others (Sentinel mode) follow it. */
@@ -30,12 +32,14 @@ type TopologyOptions = {
 
 /** The ports a topology listens on, for the stack's "is anything in the way" check. */
 export const topologyPorts = (mode: RedisMode, port: number) =>
-  mode === 'single'
-    ? [{ port, what: 'redis' }]
-    : [
-        ...[0, 1, 2].map((i) => ({ port: port + i, what: `redis-${i + 1}` })),
-        ...[0, 1, 2].map((i) => ({ port: port + SENTINEL_PORT_OFFSET + i, what: `sentinel-${i + 1}` })),
-      ];
+  mode === 'cluster'
+    ? clusterPorts(port)
+    : mode === 'single'
+      ? [{ port, what: 'redis' }]
+      : [
+          ...[0, 1, 2].map((i) => ({ port: port + i, what: `redis-${i + 1}` })),
+          ...[0, 1, 2].map((i) => ({ port: port + SENTINEL_PORT_OFFSET + i, what: `sentinel-${i + 1}` })),
+        ];
 
 /**
  * The session Redis of the local stack, as docker-compose.yml describes it: TLS only, the rendered ACL, and either

@@ -30,10 +30,13 @@ async function freeAppBase(): Promise<number> {
 
 /** The Redis base port: the Sentinel group (+0..2, +10..12), the cache (+20), PostgreSQL (+30), below the ephemeral range. */
 const REDIS_OFFSETS = [0, 1, 2, 10, 11, 12, 20, 30];
-async function freeRedisBase(): Promise<number> {
+/** A Redis Cluster (--redis cluster): six nodes (+0..5) and their cluster bus (+10000..10005), and the catalogue's. */
+const CLUSTER_OFFSETS = [0, 1, 2, 3, 4, 5, 10_000, 10_001, 10_002, 10_003, 10_004, 10_005, 20, 30];
+async function freeRedisBase(offsets = REDIS_OFFSETS): Promise<number> {
   for (let tries = 0; tries < 50; tries++) {
-    const base = 20000 + Math.floor(Math.random() * 9900);
-    if ((await Promise.all(REDIS_OFFSETS.map((offset) => isPortFree(base + offset)))).every(Boolean)) return base;
+    // A cluster's bus ports too stay below the ephemeral range.
+    const base = 20000 + Math.floor(Math.random() * (offsets === CLUSTER_OFFSETS ? 2700 : 9900));
+    if ((await Promise.all(offsets.map((offset) => isPortFree(base + offset)))).every(Boolean)) return base;
   }
   throw new Error('no free Redis base port in 20000..29930');
 }
@@ -72,12 +75,14 @@ async function runStack(
     prometheus = false,
     env = process.env,
     nginxPort,
-  }: { control?: boolean; prometheus?: boolean; env?: NodeJS.ProcessEnv; nginxPort?: number } = {},
+    cluster = false,
+  }: { control?: boolean; prometheus?: boolean; env?: NodeJS.ProcessEnv; nginxPort?: number; cluster?: boolean } = {},
 ) {
   const runDir = mkdtempSync(join(tmpdir(), 'stack-test-'));
+  const redisOffsets = cluster ? CLUSTER_OFFSETS : REDIS_OFFSETS;
   const ports = {
     nginx: nginxPort ?? (await freePort()),
-    redis: await freeRedisBase(),
+    redis: await freeRedisBase(redisOffsets),
     control: await freePort(),
     prometheus: await freePort(),
     appBase: await freeAppBase(),
@@ -89,6 +94,7 @@ async function runStack(
     ...['--app-base-port', String(ports.appBase)],
     ...(control ? ['--control', '--control-port', String(ports.control)] : []),
     ...(prometheus ? ['--with-prometheus', '--prometheus-port', String(ports.prometheus)] : []),
+    ...(cluster ? ['--redis', 'cluster'] : []),
   ];
   const run = spawnCaptured(process.execPath, [CLI, ...args], { env: { ...env, [markerName]: markerValue } });
   // The sessions of the runner's children, sampled while it runs: whatever they leave behind is found by session.
@@ -104,7 +110,7 @@ async function runStack(
     rmSync(runDir, { recursive: true, force: true });
   });
   // The Sentinel group, the cache Redis (+20) and PostgreSQL (+30).
-  const redisPorts = REDIS_OFFSETS.map((offset) => ports.redis + offset);
+  const redisPorts = redisOffsets.map((offset) => ports.redis + offset);
   const allPorts = [ports.nginx, ...redisPorts, ports.control, ports.prometheus, ...[1, 2, 51, 52].map((n) => ports.appBase + n)];
   return {
     ...run,
@@ -231,6 +237,54 @@ describe('npm start (tools/stack/cli.ts)', () => {
     assert.equal(pids.filter(Boolean).length, 12);
     for (const pid of pids) assert.ok(stack.sessions.has(pid), `the test sees child ${pid}, whose session it watches`);
 
+    stack.child.kill('SIGINT');
+    assert.equal(await stack.exitCode, 0, stack.output());
+    for (const pid of pids) assert.throws(() => process.kill(pid, 0), /ESRCH/, `process ${pid} is still running`);
+    await stack.assertNothingLeft();
+  });
+
+  it('--redis cluster › six nodes, three primaries and three replicas; the primary of slot 0 killed, its replica takes over; Ctrl-C mid-cluster-creation and after leaves nothing', async (t) => {
+    const early = await runStack(t, { cluster: true });
+    await early.printed('[stack] starting redis (cluster');
+    early.child.kill('SIGINT');
+    assert.notEqual(await early.exitCode, null, 'the runner exited');
+    await early.assertNothingLeft();
+
+    const stack = await runStack(t, { control: true, cluster: true });
+    await stack.printed('[stack] ready:');
+    const control = `http://127.0.0.1:${stack.ports.control}`;
+    type Node = { name: string; port: number; pid?: number; state: string; role: string };
+    const nodes = async () =>
+      ((await (await fetch(`${control}/status`)).json()) as { redis: { mode: string; nodes: Node[] } }).redis;
+    const before = await nodes();
+    assert.equal(before.mode, 'cluster');
+    assert.deepEqual(
+      before.nodes.map((node) => node.port),
+      [0, 1, 2, 3, 4, 5].map((i) => stack.ports.redis + i),
+    );
+    assert.deepEqual(before.nodes.map((node) => node.role).sort(), [
+      'primary',
+      'primary',
+      'primary',
+      'replica',
+      'replica',
+      'replica',
+    ]);
+    assert.equal((await fetch(`http://127.0.0.1:${stack.ports.nginx}/readyz`)).status, 200);
+
+    const killed = (await (await fetch(`${control}/redis/primary/kill`, { method: 'POST' })).json()) as Node & { slots: string };
+    assert.match(killed.slots, /^0-\d+$/, 'names the slots of the primary it killed');
+    assert.equal(before.nodes.find((node) => node.name === killed.name)?.role, 'primary');
+    // The cluster promotes the replica (cluster-node-timeout 3 s); slot 0 then has a live owner again.
+    await waitFor(
+      'a replica promoted in place of the killed primary',
+      async () => (await nodes()).nodes.filter((node) => node.role === 'primary' && node.state === 'ready').length === 3,
+      { timeoutMs: 15_000, intervalMs: 250 },
+    );
+    const again = (await (await fetch(`${control}/redis/primary/kill`, { method: 'POST' })).json()) as Node & { slots: string };
+    assert.notEqual(again.name, killed.name, 'slot 0 is owned by the promoted replica');
+
+    const pids = before.nodes.map((node) => node.pid!);
     stack.child.kill('SIGINT');
     assert.equal(await stack.exitCode, 0, stack.output());
     for (const pid of pids) assert.throws(() => process.kill(pid, 0), /ESRCH/, `process ${pid} is still running`);

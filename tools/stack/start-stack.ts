@@ -14,6 +14,7 @@ import { stopLeftovers } from './leftovers.ts';
 import { createNginxProcess } from './nginx-process.ts';
 import { createPostgresProcess, PG_BIN } from './postgres-process.ts';
 import { createRedisProcess } from './redis-process.ts';
+import { createRedisClusterTopology } from './redis-cluster-topology.ts';
 import { createRedisTopology, type RedisMode, topologyPorts } from './redis-topology.ts';
 import { createSupervisor } from './supervisor.ts';
 
@@ -110,7 +111,7 @@ export async function startStack(options: StackOptions = {}) {
   const secrets = ensureSecrets(paths.secrets);
   trustRedisCa(secrets.redisCaFile);
   const aclFile = join(paths.redis, 'users.acl');
-  renderAcl(secrets.dir, aclFile, tools.redisServer);
+  renderAcl(secrets.dir, aclFile, tools.redisServer, redisMode === 'cluster' ? 'cluster' : 'sessions');
   const demoUsers = env.DEMO_USERS || DEFAULT_DEMO_USERS;
   const urls = {
     nginx: `http://127.0.0.1:${nginxPort}`,
@@ -122,8 +123,7 @@ export async function startStack(options: StackOptions = {}) {
   const supervisor = createSupervisor({ pidsFile: paths.pidsFile, print, outputFile: options.outputFile });
   const cancel = () => supervisor.close();
   options.signal?.addEventListener('abort', cancel, { once: true });
-  const redis = createRedisTopology({
-    mode: redisMode,
+  const redisOptions = {
     supervisor,
     redisServer: tools.redisServer,
     port: redisPort,
@@ -131,7 +131,11 @@ export async function startStack(options: StackOptions = {}) {
     aclFile,
     secrets,
     readyTimeoutMs,
-  });
+  };
+  const redis =
+    redisMode === 'cluster'
+      ? createRedisClusterTopology(redisOptions)
+      : createRedisTopology({ mode: redisMode, ...redisOptions });
   if (withCatalog && !existsSync(join(PG_BIN, 'postgres')))
     throw new Error(`PostgreSQL not found in ${PG_BIN}. Install it with:\n  sudo apt-get install -y postgresql`);
   const cacheAclFile = join(paths.redis, 'cache.acl');

@@ -41,6 +41,8 @@ describe('the app on a Redis Cluster', () => {
     assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429]);
     assert.equal((await phone.logout(a)).status, 303);
     assert.equal((await phone.on(b).get('/api/session')).body.authenticated, false);
+    // The cluster client's discovery and every flow above within the app's ACL (render-acl.sh … cluster), on every node.
+    for (const port of cluster.ports) assert.deepEqual(await (await cluster.admin(port)).aclLog(), [], `ACL LOG of node ${port}`);
   });
 
   it("a shard's primary SIGKILLed › its replica takes over and the user's reads succeed again within 10 s; other shards never fail", async (t) => {

@@ -1,0 +1,171 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { waitFor } from '../lib/poll.ts';
+import { redisUrl, withRedis } from '../lib/redis.ts';
+import { clusterNodeArgs, createCluster } from '../lib/redis-server.ts';
+import { roleOf } from '../lib/sentinel.ts';
+import type { Secrets } from '../lib/secrets.ts';
+import { createRedisProcess } from './redis-process.ts';
+import { StackRequestError } from './state.ts';
+import type { Supervisor } from './supervisor.ts';
+
+/** Three primaries and a replica each, on the ports port..port+5. */
+export const CLUSTER_NODES = 6;
+/** Redis Cluster's bus listens on each node's port plus this (fixed by Redis). */
+const BUS_PORT_OFFSET = 10_000;
+
+/** Every port a cluster on `port` listens on: the nodes' and their cluster bus's. */
+export const clusterPorts = (port: number) =>
+  Array.from({ length: CLUSTER_NODES }, (_, i) => [
+    { port: port + i, what: `redis-${i + 1}` },
+    { port: port + i + BUS_PORT_OFFSET, what: `redis-${i + 1} cluster bus` },
+  ]).flat();
+
+type ClusterOptions = {
+  supervisor: Supervisor;
+  redisServer: string;
+  port: number;
+  dir: string;
+  aclFile: string;
+  secrets: Secrets;
+  readyTimeoutMs: number;
+};
+
+/**
+ * The session Redis as a Redis Cluster (`--redis cluster`): six nodes from the shipped redis.conf, tls.conf and
+ * cluster.conf, joined once by `redis-cli --cluster create` (a restart on the same run dir keeps the nodes' own
+ * nodes.conf, so the cluster comes back as it was, failovers included). The same interface as redis-topology.ts:
+ * "the primary" is the node owning slot 0, as the cluster says now.
+ */
+export function createRedisClusterTopology(options: ClusterOptions) {
+  const { supervisor, redisServer, port, dir, aclFile, secrets, readyTimeoutMs } = options;
+  const adminUrl = (nodePort: number) => redisUrl('admin', secrets.redisAdminPassword, nodePort, { tls: true });
+  const nodes = Array.from({ length: CLUSTER_NODES }, (_, i) => {
+    const name = `redis-${i + 1}`;
+    const nodePort = port + i;
+    const nodeDir = join(dir, name);
+    return createRedisProcess({
+      supervisor,
+      name,
+      redisServer,
+      args: () => (
+        mkdirSync(nodeDir, { recursive: true }),
+        clusterNodeArgs({ secretsDir: secrets.dir, dir: nodeDir, port: nodePort, aclfile: aclFile })
+      ),
+      port: nodePort,
+      dir: nodeDir,
+      url: adminUrl(nodePort),
+      adminPasswordFile: secrets.redisAdminPasswordFile,
+      readyTimeoutMs,
+    });
+  });
+
+  /** Asks the first running node that answers. */
+  async function ask<T>(question: (client: Parameters<Parameters<typeof withRedis>[1]>[0]) => Promise<T>) {
+    for (const node of nodes.filter((candidate) => candidate.status().state === 'ready'))
+      try {
+        return await withRedis(adminUrl(node.port), question);
+      } catch {
+        // the next node may answer
+      }
+    throw new StackRequestError(409, 'no cluster node answers');
+  }
+
+  /** Every slot served and every primary with a replica in sync (one that never synced cannot take over). */
+  const ready = async () => {
+    try {
+      if (!(await ask((client) => client.clusterInfo())).includes('cluster_state:ok')) return false;
+      const infos = await Promise.all(
+        nodes.map((node) => withRedis(adminUrl(node.port), (client) => client.info('replication'))),
+      );
+      return infos.filter((info) => info.includes('role:slave') && info.includes('master_link_status:up')).length === 3;
+    } catch {
+      return false;
+    }
+  };
+
+  async function start() {
+    await Promise.all(nodes.map((node) => node.start()));
+    const assigned = /cluster_slots_assigned:(\d+)/.exec(await ask((client) => client.clusterInfo()))?.[1];
+    if (assigned === '0')
+      createCluster({
+        secretsDir: secrets.dir,
+        ports: nodes.map((node) => node.port),
+        adminPassword: secrets.redisAdminPassword,
+      });
+    await waitFor('the Redis Cluster, its replicas in sync', ready, { timeoutMs: readyTimeoutMs });
+  }
+
+  /** The node owning slot 0 now, and its slot range. */
+  async function primaryWithSlots() {
+    const ranges = await ask((client) => client.clusterSlots());
+    const range = ranges.find(({ from }) => from === 0);
+    const node = nodes.find((candidate) => candidate.port === range?.master.port);
+    if (!range || !node) throw new StackRequestError(409, 'no node owns slot 0');
+    return { node, slots: `${range.from}-${range.to}` };
+  }
+
+  const eachNode = async (action: (node: (typeof nodes)[number]) => unknown, when: (node: (typeof nodes)[number]) => boolean) => {
+    const acted = nodes.filter(when);
+    if (acted.length === 0) throw new StackRequestError(409, 'no node is in a state for that');
+    await Promise.all(acted.map(action));
+    return status();
+  };
+
+  const status = () => ({ mode: 'cluster' as const, nodes: nodes.map((node) => node.status()), sentinels: [] });
+
+  return {
+    mode: 'cluster' as const,
+    /** REDIS_URL's host is ignored with seed nodes (config.ts); its scheme and user apply to every node. */
+    appEnv: (): NodeJS.ProcessEnv => ({
+      REDIS_URL: 'rediss://app@cluster',
+      REDIS_CLUSTER_NODES: nodes.map((node) => `127.0.0.1:${node.port}`).join(','),
+      REDIS_TLS_CA_FILE: secrets.redisCaFile,
+    }),
+    adminUrl,
+    start,
+    stop: () => Promise.all(nodes.map((node) => node.stop())).then(() => undefined),
+    status,
+    /** status(), each node with its role (primary/replica) as it reports it itself. */
+    async describe() {
+      const roles = await Promise.all(nodes.map((node) => roleOf(adminUrl(node.port)).then(roleName, () => 'unknown')));
+      const described = status();
+      return { ...described, nodes: described.nodes.map((node, i) => ({ ...node, role: roles[i] })) };
+    },
+    primary: async () => (await primaryWithSlots()).node,
+    kill: () =>
+      eachNode(
+        (node) => node.kill(),
+        (node) => node.isRunning(),
+      ),
+    startNodes: () =>
+      eachNode(
+        (node) => node.start(),
+        (node) => !node.isRunning(),
+      ),
+    pause: () =>
+      eachNode(
+        (node) => node.pause(),
+        (node) => node.isRunning(),
+      ),
+    resume: () =>
+      eachNode(
+        (node) => node.resume(),
+        (node) => node.isRunning(),
+      ),
+    /** Kills the primary owning slot 0 (its replica takes over after cluster-node-timeout) and says which. */
+    async killPrimary() {
+      const { node, slots } = await primaryWithSlots();
+      await node.kill();
+      return { ...node.status(), slots };
+    },
+    pausePrimary: async () => (await primaryWithSlots()).node.pause(),
+    resumePaused: () =>
+      eachNode(
+        (node) => node.resume(),
+        (node) => node.status().state === 'paused',
+      ),
+  };
+}
+
+const roleName = (role: string) => (role === 'master' ? 'primary' : role === 'slave' ? 'replica' : role);
