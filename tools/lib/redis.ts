@@ -5,14 +5,15 @@ import { withDeadline } from './deadline.ts';
 export const redisUrl = (user: string, password: string, port: number, { host = '127.0.0.1', tls = false } = {}) =>
   `${tls ? 'rediss' : 'redis'}://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}`;
 
-let trustedCa: Buffer | undefined;
+/** Every CA a stack of this process made: the bench runs two stacks, each with its own CA. */
+const trustedCas: Buffer[] = [];
 
 /** The CA that signed the stack's Redis certificates: every rediss:// connection of the toolbox verifies against it. */
 export function trustRedisCa(caFile: string) {
-  trustedCa = readFileSync(caFile);
+  trustedCas.push(readFileSync(caFile));
 }
 
-const tlsFor = (url: string) => (url.startsWith('rediss:') ? { tls: true as const, ca: trustedCa } : {});
+const tlsFor = (url: string) => (url.startsWith('rediss:') ? { tls: true as const, ca: trustedCas } : {});
 
 /** The URL without its password (`redis://admin@host:port`): for anything printed, logged or served. */
 export function withoutPassword(url: string): string {
