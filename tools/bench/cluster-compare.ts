@@ -82,7 +82,8 @@ async function measure(mode: 'single' | 'cluster') {
     catalog: false,
     fresh: true,
     nginxPort: 28180,
-    redisPort: 26580,
+    // Below 22768: the cluster bus (+10000) stays out of the ephemeral range (32768..), where outgoing connections take ports.
+    redisPort: 21580,
     appBasePort: 23100,
     runDir,
     env: { ...process.env, DEMO_USERS: demoUsers },
