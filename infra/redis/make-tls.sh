@@ -3,8 +3,9 @@
 # Never committed: infra/docker/make-secrets.sh calls this into the git-ignored secrets directory.
 #   usage: make-tls.sh DIR
 # The certificate names every address a client dials (Node's TLS checks the name, or the IP SAN for an address):
-# the compose service names and the loopback address of the local stack. The nodes present the same certificate
-# as clients of each other (replication, Sentinel), hence clientAuth too. ECDSA P-256: the cheapest handshakes.
+# the compose service names (the cluster profile's too: check:infra holds the list to docker-compose.yml) and the
+# loopback address of the local stack. The nodes present the same certificate as clients of each other
+# (replication, Sentinel, the cluster bus), hence clientAuth too. ECDSA P-256: the cheapest handshakes.
 set -eu
 
 dir=${1:?usage: make-tls.sh DIR}
@@ -23,7 +24,7 @@ cat >"$tmp/server.ext" <<EXT
 basicConstraints=critical,CA:FALSE
 keyUsage=critical,digitalSignature
 extendedKeyUsage=serverAuth,clientAuth
-subjectAltName=DNS:redis-1,DNS:redis-2,DNS:redis-3,DNS:sentinel-1,DNS:sentinel-2,DNS:sentinel-3,DNS:redis,DNS:cache-redis,DNS:localhost,IP:127.0.0.1
+subjectAltName=DNS:redis-1,DNS:redis-2,DNS:redis-3,DNS:sentinel-1,DNS:sentinel-2,DNS:sentinel-3,DNS:redis,DNS:cache-redis,DNS:cluster-1,DNS:cluster-2,DNS:cluster-3,DNS:cluster-4,DNS:cluster-5,DNS:cluster-6,DNS:localhost,IP:127.0.0.1
 EXT
 openssl x509 -req -in "$tmp/server.csr" -CA "$tmp/redis_ca.crt" -CAkey "$tmp/redis_ca.key" -CAcreateserial \
     -days 825 -extfile "$tmp/server.ext" -out "$tmp/redis_server.crt" 2>/dev/null

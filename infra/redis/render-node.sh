@@ -34,6 +34,10 @@ tmp="$output.tmp.$$"
     echo "masterauth $password"
     echo "# As a replica, announce the name the certificate carries: Sentinel hands it to the app, which verifies it."
     echo "replica-announce-ip $name"
+    if [ "$group" = cluster ]; then
+        echo "# Clients are sent to this name (cluster.conf: cluster-preferred-endpoint-type hostname), which TLS verifies."
+        echo "cluster-announce-hostname $name"
+    fi
     if [ $# -ge 6 ]; then echo "replicaof $5 $6"; fi
 } >"$tmp"
 mv "$tmp" "$output"

@@ -3,7 +3,7 @@
 //   ACL (what the app, admin and default users may do); dclint and the promised shape of docker-compose.yml;
 //   the Dockerfile's essentials. Needs redis-server and nginx (sudo apt-get install -y redis-server nginx).
 // Exits 1 listing every failure; the whole run is bounded (60 s).
-import { checkComposeShape, checkDclint, checkDockerfile } from './compose.ts';
+import { checkComposeEntrypoints, checkComposeShape, checkDclint, checkDockerfile } from './compose.ts';
 import { checkNginx } from './nginx.ts';
 import { checkAclMatchesApp } from './acl.ts';
 import { checkPrometheus } from './prometheus.ts';
@@ -33,7 +33,10 @@ const results: Record<string, CheckResult> = {
   'redis: the app ACL grants exactly the commands the app sends (app/test/integration/acl.test.ts)': await checkAclMatchesApp(),
   ...(await checkPrometheusWith(findExecutable('promtool'))),
   'compose: dclint (default rules, no warnings)': await checkDclint(),
-  'compose: 3 app replicas, only nginx published on 8080, healthchecks + service_healthy': checkComposeShape(),
+  'compose: 3 app replicas, only nginx published on 8080, healthchecks + service_healthy; the cluster profile':
+    checkComposeShape(),
+  "compose: each Redis service's entrypoint renders with its own secrets and mounts; every Redis name in the certificate":
+    checkComposeEntrypoints(),
   ...(await checkK8s()),
   'Dockerfile: node 24 slim, npm ci --omit=dev, USER node, CMD node app/src/server.ts': checkDockerfile(),
 };

@@ -1,7 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { repoRoot, shippedFiles } from '../lib/paths.ts';
+import { ensureSecrets } from '../lib/secrets.ts';
 import { run } from '../lib/spawn.ts';
 import { resultOf, type CheckResult } from './result.ts';
 
@@ -17,6 +20,11 @@ export async function checkDclint(): Promise<CheckResult> {
 
 type Service = {
   image?: string;
+  profiles?: string[];
+  command?: string[];
+  entrypoint?: string[];
+  secrets?: string[];
+  networks?: string[] | Record<string, { aliases?: string[] } | null>;
   build?: { dockerfile?: string };
   ports?: string[];
   expose?: string[];
@@ -43,7 +51,9 @@ export function checkComposeShape(): CheckResult {
   const nodes = ['redis-1', 'redis-2', 'redis-3'];
   const sentinels = ['sentinel-1', 'sentinel-2', 'sentinel-3'];
   const catalogue = ['cache-redis', 'migrate', 'postgres'];
-  const expected = ['app', ...catalogue, 'nginx', 'prometheus', ...nodes, ...sentinels].sort();
+  const clusterNodes = CLUSTER_NODES;
+  const clusterProfile = ['app-cluster', ...clusterNodes, 'cluster-create', 'nginx-cluster'];
+  const expected = ['app', ...catalogue, 'nginx', 'prometheus', ...nodes, ...sentinels, ...clusterProfile].sort();
   expect(
     Object.keys(services).sort().join() === expected.join(),
     `services are ${Object.keys(services).join(', ')}; expected ${expected.join(', ')}`,
@@ -122,6 +132,57 @@ export function checkComposeShape(): CheckResult {
     for (const node of nodes)
       expect(services[sentinel]!.depends_on?.[node]?.condition === 'service_healthy', `${sentinel}: depends_on ${node} healthy`);
 
+  // Profile cluster: the same app and nginx on a Redis Cluster, started only with --profile cluster.
+  for (const [name, service] of Object.entries(services))
+    expect(
+      JSON.stringify(service.profiles ?? []) === JSON.stringify(clusterProfile.includes(name) ? ['cluster'] : []),
+      `${name}: ${clusterProfile.includes(name) ? "profiles: ['cluster']" : 'no profile (the default stack)'}`,
+    );
+  const appCluster = services['app-cluster']!;
+  const clusterEnv = appCluster.environment ?? {};
+  const located = ['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_SENTINEL_PASSWORD_FILE', 'REDIS_CLUSTER_NODES'];
+  const sameSettings = (environment: Record<string, string>) =>
+    JSON.stringify(Object.entries(environment).filter(([name]) => !located.includes(name)));
+  expect(sameSettings(clusterEnv) === sameSettings(env), "app-cluster: the app's settings, but where its session Redis is");
+  expect(
+    clusterEnv.REDIS_CLUSTER_NODES === clusterNodes.map((node) => `${node}:6379`).join(',') &&
+      /^rediss:\/\//.test(clusterEnv.REDIS_URL ?? '') &&
+      !clusterEnv.REDIS_SENTINELS,
+    'app-cluster: REDIS_CLUSTER_NODES names cluster-1..6:6379, REDIS_URL is rediss://, no REDIS_SENTINELS',
+  );
+  expect(appCluster.deploy?.replicas === 3 && !appCluster.ports, 'app-cluster: 3 replicas, nothing published');
+  expect(
+    appCluster.depends_on?.['cluster-create']?.condition === 'service_completed_successfully',
+    'app-cluster: depends_on cluster-create completed',
+  );
+  const clusterNetwork = (service: Service) =>
+    Array.isArray(service.networks) ? service.networks.includes('cluster') : !!service.networks && 'cluster' in service.networks;
+  expect(
+    !Array.isArray(appCluster.networks) && !!appCluster.networks?.cluster?.aliases?.includes('app'),
+    'app-cluster: aliased "app" on the cluster network (what the shared nginx upstream resolves)',
+  );
+  for (const [name, service] of Object.entries(services))
+    if (name !== 'app-cluster' && name !== 'nginx-cluster')
+      expect(!clusterNetwork(service), `${name}: not on the cluster network ("app" there must be app-cluster only)`);
+  const nginxCluster = services['nginx-cluster']!;
+  expect(
+    JSON.stringify(nginxCluster.ports) === JSON.stringify(['127.0.0.1:8081:8080']) &&
+      JSON.stringify(nginxCluster.networks) === JSON.stringify(['cluster']) &&
+      JSON.stringify(nginxCluster.volumes) === JSON.stringify(nginx.volumes),
+    "nginx-cluster: nginx's files, only on the cluster network, publishing only 127.0.0.1:8081",
+  );
+  for (const node of clusterNodes) {
+    const service = services[node]!;
+    expect(JSON.stringify(service.command) === JSON.stringify(['cluster-node', node]), `${node}: command cluster-node ${node}`);
+    expect(!service.ports && (service.expose?.includes('6379') ?? false), `${node}: expose 6379, publish nothing`);
+    expect(/--tls/.test(JSON.stringify(service.healthcheck?.test ?? '')), `${node}: a healthcheck over TLS`);
+    expect(service.volumes?.includes(`${node}-data:/data`) ?? false, `${node}: a named volume on /data`);
+    expect(
+      services['cluster-create']!.depends_on?.[node]?.condition === 'service_healthy',
+      `cluster-create: depends_on ${node} healthy`,
+    );
+  }
+
   for (const [name, service] of Object.entries(services)) {
     for (const volume of service.volumes ?? []) {
       if (!volume.startsWith('./')) continue;
@@ -129,6 +190,82 @@ export function checkComposeShape(): CheckResult {
       expect(volume.endsWith(':ro'), `${name}: bind mount ${volume} must be read-only (:ro)`);
       expect(existsSync(resolve(repoRoot, source ?? '')), `${name}: bind mount source ${source} does not exist`);
     }
+  }
+  return resultOf(problems);
+}
+
+/** The Redis Cluster nodes of compose's cluster profile, as the app's seeds and the certificate name them. */
+const CLUSTER_NODES = ['cluster-1', 'cluster-2', 'cluster-3', 'cluster-4', 'cluster-5', 'cluster-6'];
+
+/**
+ * Every compose Redis service's entrypoint, run for real outside a container: with exactly the secrets compose gives
+ * that service and exactly the files it mounts, compose-entrypoint.sh must render its ACL and config and reach
+ * redis-server (a stand-in docker-entrypoint.sh records the command), and every file the rendered config includes
+ * must be one the service mounts. Also: every name a client dials (each Redis service) is in the certificate.
+ */
+export function checkComposeEntrypoints(): CheckResult {
+  const compose = parse(readFileSync(shippedFiles.composeFile, 'utf8'), { merge: true }) as {
+    services: Record<string, Service>;
+  };
+  const problems: string[] = [];
+  const root = mkdtempSync(join(tmpdir(), 'compose-entrypoint-'));
+  try {
+    const secrets = ensureSecrets(join(root, 'secrets'));
+    const stubs = join(root, 'bin');
+    mkdirSync(stubs);
+    writeFileSync(join(stubs, 'docker-entrypoint.sh'), '#!/bin/sh\necho "$@" >"$REDIS_DATA_DIR/started"\n', { mode: 0o755 });
+    writeFileSync(join(stubs, 'chown'), '#!/bin/sh\n', { mode: 0o755 });
+    const mount = '/usr/local/etc/redis/';
+    for (const [name, service] of Object.entries(compose.services)) {
+      if (!service.entrypoint?.join(' ').includes('compose-entrypoint.sh')) continue;
+      if (service.command?.[0] === 'cluster-create') continue; // talks to the running nodes: compose only
+      const dir = join(root, name);
+      const [conf, run, data, own] = ['conf', 'run', 'data', 'secrets'].map((sub) => join(dir, sub));
+      for (const sub of [conf!, run!, data!, own!]) mkdirSync(sub, { recursive: true });
+      for (const volume of service.volumes ?? []) {
+        const [source, target] = volume.split(':');
+        if (source?.startsWith('./') && target?.startsWith(mount))
+          symlinkSync(resolve(repoRoot, source), join(conf!, target.slice(mount.length)));
+      }
+      for (const secret of service.secrets ?? []) copyFileSync(join(secrets.dir, secret), join(own!, secret));
+      const result = spawnSync('sh', [join(conf!, 'compose-entrypoint.sh'), ...(service.command ?? [])], {
+        env: {
+          ...process.env,
+          PATH: `${stubs}:${process.env.PATH}`,
+          REDIS_CONF_DIR: conf,
+          REDIS_SECRETS_DIR: own,
+          REDIS_RUN_DIR: run,
+          REDIS_DATA_DIR: data,
+        },
+        encoding: 'utf8',
+      });
+      if (result.status !== 0 || !existsSync(join(data!, 'started'))) {
+        problems.push(`${name}: compose-entrypoint.sh ${service.command?.join(' ')} failed: ${result.stderr.trim()}`);
+        continue;
+      }
+      const rendered = ['node.conf', 'sentinel.conf'].map((file) => join(data!, file)).filter((file) => existsSync(file));
+      for (const file of rendered)
+        for (const [, included] of readFileSync(file, 'utf8').matchAll(/^include (\S+)$/gm))
+          if (!existsSync(included!))
+            problems.push(`${name}: its config includes ${basename(included!)}, which it does not mount`);
+    }
+    const san = execFileSync(
+      'openssl',
+      ['x509', '-noout', '-ext', 'subjectAltName', '-in', join(secrets.dir, 'redis_server.crt')],
+      {
+        encoding: 'utf8',
+      },
+    );
+    for (const [name, service] of Object.entries(compose.services))
+      if (
+        service.image?.startsWith('redis:') &&
+        service.expose?.length &&
+        !san.includes(`DNS:${name},`) &&
+        !san.includes(`DNS:${name}\n`)
+      )
+        problems.push(`${name}: not in the certificate's names (infra/redis/make-tls.sh): TLS to it fails`);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
   return resultOf(problems);
 }

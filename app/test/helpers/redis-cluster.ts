@@ -3,9 +3,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { createClient } from 'redis';
+import { createClient, createCluster as createClusterClient } from 'redis';
 import { clusterNodeArgs, createCluster, renderAcl } from '../../../tools/lib/redis-server.ts';
 import { ensureSecrets } from '../../../tools/lib/secrets.ts';
+import type { TestRedis } from './redis-server.ts';
 import { freePort, waitFor } from './wait.ts';
 
 export type TestCluster = Awaited<ReturnType<typeof startRedisCluster>>;
@@ -82,7 +83,8 @@ export async function startRedisCluster(t: Pick<TestContext, 'after'>) {
     const roles = await Promise.all(ports.map(async (port) => (await admin(port)).info('replication')));
     return roles.filter((info) => info.includes('role:slave') && info.includes('master_link_status:up')).length === 3;
   };
-  await waitFor(ready, { what: 'the cluster, its replicas in sync', timeoutMs: 20_000, intervalMs: 100 });
+  const allReady = () => waitFor(ready, { what: 'the cluster, its replicas in sync', timeoutMs: 20_000, intervalMs: 100 });
+  await allReady();
 
   /** The node serving `key` now, as the cluster itself says (CLUSTER KEYSLOT, then the slot's owner in CLUSTER SLOTS). */
   async function primaryOf(key: string): Promise<number> {
@@ -93,8 +95,16 @@ export async function startRedisCluster(t: Pick<TestContext, 'after'>) {
     return range.master.port;
   }
 
+  /** The nodes that are primaries now (a failover changes them), as the cluster itself says. */
+  async function primaries(): Promise<number[]> {
+    const ranges = await (await admin(ports[0]!)).clusterSlots();
+    return [...new Set(ranges.map(({ master }) => master.port))];
+  }
+
   return {
     ports,
+    secrets,
+    primaries,
     /** For createInstance: the app's user, the nodes as seeds, TLS verified by the cluster's CA. */
     url: `rediss://app:${secrets.redisAppPassword}@cluster`,
     env: {
@@ -105,5 +115,91 @@ export async function startRedisCluster(t: Pick<TestContext, 'after'>) {
     primaryOf,
     kill,
     start,
+    /** Waits until every slot is served and every replica in sync. */
+    ready: allReady,
+    signal: (port: number, signal: NodeJS.Signals) => void processes.get(port)?.kill(signal),
   };
+}
+
+/**
+ * The cluster in the shape of one test Redis (startRedisServer), for running the app's Redis tests on a cluster
+ * (TEST_REDIS=cluster, `npm run test:app:cluster`). `admin` is node-redis's cluster client as the operators' user: a
+ * command that names a key goes to the key's primary; the few whole-database commands the tests use (KEYS, DBSIZE,
+ * INFO, CONFIG, DEL of several keys) are sent to every primary and their answers combined. kill/start/pause/resume
+ * act on every node: the whole Redis away, as for one node.
+ */
+export async function startRedisClusterAsServer(t: Pick<TestContext, 'after'>): Promise<TestRedis> {
+  const cluster = await startRedisCluster(t);
+  const client = createClusterClient({
+    rootNodes: cluster.ports.map((port) => ({ socket: { host: '127.0.0.1', port } })),
+    defaults: {
+      username: 'admin',
+      password: cluster.secrets.redisAdminPassword,
+      disableOfflineQueue: true,
+      maintNotifications: 'disabled',
+      socket: { tls: true, ca: readFileSync(cluster.secrets.redisCaFile), reconnectStrategy: 50 },
+    },
+  });
+  client.on('error', () => {});
+  await client.connect();
+  t.after(() => (client.isOpen ? client.destroy() : undefined));
+
+  const onPrimaries = async <T>(command: (node: Awaited<ReturnType<typeof cluster.admin>>) => Promise<T>) =>
+    Promise.all((await cluster.primaries()).map(async (port) => command(await cluster.admin(port))));
+  const wholeDatabase: Record<string, unknown> = {
+    keys: async (pattern: string) => (await onPrimaries((node) => node.keys(pattern))).flat(),
+    dbSize: async () => (await onPrimaries((node) => node.dbSize())).reduce((sum, size) => sum + size, 0),
+    info: async (section?: string) => combineInfo(await onPrimaries((node) => node.info(section))),
+    configResetStat: async () => void (await onPrimaries((node) => node.configResetStat())),
+    configSet: async (parameters: Record<string, string>) => void (await onPrimaries((node) => node.configSet(parameters))),
+    aclGetUser: async (username: string) => (await cluster.admin(cluster.ports[0]!)).aclGetUser(username),
+    sendCommand: async (args: string[]) => (await onPrimaries((node) => node.sendCommand(args)))[0],
+    del: async (keys: string | string[]) =>
+      (await Promise.all([keys].flat().map((key) => client.del(key)))).reduce((sum, n) => sum + n, 0),
+  };
+  // The same methods as one node's admin client, so the tests read the same: a cast, for the commands above.
+  const admin = new Proxy(client, {
+    get: (target, property, receiver) =>
+      typeof property === 'string' && property in wholeDatabase
+        ? wholeDatabase[property]
+        : Reflect.get(target, property, receiver),
+  }) as unknown as TestRedis['admin'];
+
+  const eachNode = (signal: NodeJS.Signals) => {
+    for (const port of cluster.ports) cluster.signal(port, signal);
+  };
+  return {
+    port: cluster.ports[0]!,
+    url: cluster.url,
+    env: cluster.env,
+    appPassword: cluster.secrets.redisAppPassword,
+    admin,
+    async start() {
+      for (const port of cluster.ports) await cluster.start(port);
+      await cluster.ready();
+    },
+    kill: async () => void (await Promise.all(cluster.ports.map(cluster.kill))),
+    pause: () => void eachNode('SIGSTOP'),
+    resume: () => void eachNode('SIGCONT'),
+  };
+}
+
+/** INFO from several primaries as one: commandstats summed per command (calls, rejected and failed), else joined. */
+function combineInfo(answers: string[]): string {
+  if (!answers.some((answer) => answer.includes('cmdstat_'))) return answers.join('\n');
+  const totals = new Map<string, { calls: number; rejected: number; failed: number }>();
+  for (const [, name, calls, rejected, failed] of answers
+    .join('\n')
+    .matchAll(/cmdstat_([\w|]+):calls=(\d+),.*?rejected_calls=(\d+),failed_calls=(\d+)/g)) {
+    const total = totals.get(name!) ?? { calls: 0, rejected: 0, failed: 0 };
+    totals.set(name!, {
+      calls: total.calls + Number(calls),
+      rejected: total.rejected + Number(rejected),
+      failed: total.failed + Number(failed),
+    });
+  }
+  const lines = [...totals].map(
+    ([name, { calls, rejected, failed }]) => `cmdstat_${name}:calls=${calls},rejected_calls=${rejected},failed_calls=${failed}`,
+  );
+  return ['# Commandstats', ...lines].join('\r\n');
 }

@@ -6,6 +6,7 @@ import type { TestContext } from 'node:test';
 import { createClient } from 'redis';
 import { redisArgs, renderAcl as renderAclFile } from '../../../tools/lib/redis-server.ts';
 import { ensureSecrets } from '../../../tools/lib/secrets.ts';
+import { startRedisClusterAsServer } from './redis-cluster.ts';
 import { freePort, waitFor } from './wait.ts';
 
 /** Throwaway secrets and the ACL render-acl.sh makes of them: once per test process, every server reads the same file. */
@@ -19,7 +20,18 @@ function renderAcl() {
 }
 let acl: ReturnType<typeof renderAcl> | undefined;
 
-export type TestRedis = Awaited<ReturnType<typeof startRedisServer>>;
+export type TestRedis = Awaited<ReturnType<typeof startRedisNode>> & { env?: Record<string, string> };
+
+/**
+ * The test's Redis: one node (below), or with TEST_REDIS=cluster a six-node Redis Cluster in the same shape
+ * (redis-cluster.ts), so the same tests prove the app on both (`npm run test:app:cluster`).
+ */
+export function startRedisServer(t: Pick<TestContext, 'after'>): Promise<TestRedis> {
+  return onCluster ? startRedisClusterAsServer(t) : startRedisNode(t);
+}
+
+/** Whether this test process runs its Redis tests on a cluster (TEST_REDIS=cluster). */
+export const onCluster = process.env.TEST_REDIS === 'cluster';
 
 /**
  * A real redis-server as deployed: the shipped redis.conf and the ACL that render-acl.sh renders from throwaway
@@ -27,7 +39,7 @@ export type TestRedis = Awaited<ReturnType<typeof startRedisServer>>;
  * the ACL lacks fails the test that needs it; `admin` is the operators' user, for assertions.
  * kill/start/pause/resume simulate outages; the test's end stops the server and removes its directory.
  */
-export async function startRedisServer(t: Pick<TestContext, 'after'>) {
+async function startRedisNode(t: Pick<TestContext, 'after'>) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'redis-test-'));
   const { passwords, aclfile } = (acl ??= renderAcl());

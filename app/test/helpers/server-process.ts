@@ -30,11 +30,18 @@ export function spawnServer(t: Pick<TestContext, 'after'>, env: Record<string, s
  */
 export async function startServer(
   t: Pick<TestContext, 'after'>,
-  redis: Pick<TestRedis, 'url'>,
+  redis: Pick<TestRedis, 'url' | 'env'>,
   env: Record<string, string | undefined> = {},
 ) {
   const port = await freePort();
-  const server = spawnServer(t, { NODE_ENV: 'development', PORT: String(port), METRICS_PORT: '0', REDIS_URL: redis.url, ...env });
+  const server = spawnServer(t, {
+    NODE_ENV: 'development',
+    PORT: String(port),
+    METRICS_PORT: '0',
+    REDIS_URL: redis.url,
+    ...redis.env,
+    ...env,
+  });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${url}/healthz`)).ok, { what: `the server on ${port}`, timeoutMs: 10_000 });
   return { ...server, port, url };

@@ -7,11 +7,11 @@ import { startCacheRedisServer } from '../helpers/cache-redis-server.ts';
 import { createCatalogInstance } from '../helpers/catalog-instance.ts';
 import { createBrowser } from '../helpers/browser.ts';
 import { startPostgresServer } from '../helpers/postgres-server.ts';
-import { startRedisServer } from '../helpers/redis-server.ts';
+import { onCluster, startRedisServer } from '../helpers/redis-server.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 // Three app objects, as three instances run them, over one real PostgreSQL, one cache Redis and one session Redis.
-test('catalogue', async (t) => {
+test('catalogue', { skip: onCluster && 'on PostgreSQL and the cache Redis' }, async (t) => {
   const postgres = await startPostgresServer(t);
   const cache = await startCacheRedisServer(t);
   const sessions = await startRedisServer(t);

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { PassThrough } from 'node:stream';
 import supertest from 'supertest';
 import { createBrowser } from '../helpers/browser.ts';
-import { createInstance } from '../helpers/instance.ts';
+import { createInstance, type Instance } from '../helpers/instance.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
 import { BOB } from '../helpers/users.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -28,7 +28,7 @@ describe('Redis outages', () => {
   it('Redis killed › logged-in requests get 503 with Retry-After within 200 ms; anonymous pages stay 200', async (t) => {
     const { redis, a, b, browser } = await loggedIn(t);
     await redis.kill();
-    await waitFor(() => !a.redis.isReady && !b.redis.isReady, { what: 'the clients to notice' });
+    await waitFor(async () => (await redisAway(a)) && redisAway(b), { what: 'the instances to notice' });
 
     for (const instance of [a, b]) {
       const [res, ms] = await timed(() => browser.on(instance).get('/api/session'));
@@ -52,7 +52,7 @@ describe('Redis outages', () => {
   it('Redis back (same AOF) › service resumes without a restart and the login survived', async (t) => {
     const { redis, a, b, browser } = await loggedIn(t);
     await redis.kill();
-    await waitFor(() => !a.redis.isReady && !b.redis.isReady, { what: 'the clients to notice' });
+    await waitFor(async () => (await redisAway(a)) && redisAway(b), { what: 'the instances to notice' });
     await redis.start();
     // Each instance reconnects on its own backoff; both must be back, with the login, within 2 s.
     const [, ms] = await timed(() =>
@@ -88,7 +88,7 @@ describe('Redis outages', () => {
     const fresh = createBrowser();
     const _csrf = await fresh.csrfToken(a);
     await redis.kill();
-    await waitFor(() => !a.redis.isReady, { what: 'the client to notice' });
+    await waitFor(() => redisAway(a), { what: 'the instance to notice' });
     const res = await fresh.on(a).post('/login', { _csrf, ...BOB });
     assert.equal(res.status, 503);
     assert.equal(fresh.jar.has('sid'), false);
@@ -99,7 +99,7 @@ describe('Redis outages', () => {
     const browser = createBrowser();
     await browser.login(a);
     await redis.kill();
-    await waitFor(() => !a.redis.isReady, { what: 'the client to notice' });
+    await waitFor(() => redisAway(a), { what: 'the instance to notice' });
     const res = await browser.on(a).get('/api/session');
     assert.equal(res.status, 503);
 
@@ -127,6 +127,11 @@ describe('Redis outages', () => {
     assert.doesNotMatch(logged[0].err.stack, /failed with status code/);
   });
 });
+
+/** Whether the instance has noticed that its Redis is away: its readiness says so (one node or a cluster alike). */
+async function redisAway(instance: Instance) {
+  return (await supertest(instance.app).get('/readyz')).status === 503;
+}
 
 /** An instance whose JSON log lines are kept, and a reader of the lines of one request. */
 async function withLog(t: Parameters<typeof startRedisServer>[0]) {

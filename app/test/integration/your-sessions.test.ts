@@ -293,7 +293,7 @@ describe('your sessions', () => {
     const phone = await loginFrom(a, PHONE);
     const _csrf = await phone.csrfToken(a);
     await redis.kill();
-    await waitFor(() => !a.redis.isReady, { what: 'the client to notice' });
+    await waitFor(async () => (await supertest(a.app).get('/readyz')).status === 503, { what: 'the instance to notice' });
     for (const res of [
       await phone.on(a).get('/api/sessions'),
       await phone.on(a).post('/sessions/revoke-others', { _csrf, password: ALICE.password }),
