@@ -2,10 +2,9 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { parseCatalogConfig } from './catalog/config.ts';
+import { type Env, resolveFileVariables } from './env.ts';
 
 // The only module that reads the environment. Everything else receives a Config.
-
-type Env = Record<string, string | undefined>;
 
 const DEV_SESSION_SECRET = 'development-only-session-secret-not-for-production';
 const DEV_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -127,27 +126,9 @@ export class ConfigError extends Error {
   }
 }
 
-/** `NAME_FILE` (Docker/Kubernetes secrets) fills `NAME`; setting both is an error. */
-function resolveFileVariables(env: Env, readFile: (path: string) => string, problems: string[]): Env {
-  const resolved: Env = { ...env };
-  for (const name of ['SESSION_SECRET', 'REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD']) {
-    const path = env[`${name}_FILE`];
-    if (!path) continue;
-    if (env[name]) problems.push(`${name}: set either ${name} or ${name}_FILE, not both`);
-    try {
-      resolved[name] = readFile(path).trim();
-    } catch {
-      problems.push(`${name}_FILE: cannot read ${path}`);
-    }
-  }
-  // Empty strings mean "unset", as in most shells' `VAR=` lines.
-  for (const [key, value] of Object.entries(resolved)) if (value === '') delete resolved[key];
-  return resolved;
-}
-
 export function loadConfig(env: Env = process.env, readFile = (path: string) => readFileSync(path, 'utf8')) {
   const problems: string[] = [];
-  const resolved = resolveFileVariables(env, readFile, problems);
+  const resolved = resolveFileVariables(env, ['SESSION_SECRET', 'REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD'], readFile, problems);
   const parsed = schema.safeParse(resolved);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || 'environment'}: ${issue.message}`);

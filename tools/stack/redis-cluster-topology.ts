@@ -5,7 +5,7 @@ import { redisUrl, withRedis } from '../lib/redis.ts';
 import { clusterNodeArgs, createCluster } from '../lib/redis-server.ts';
 import { roleOf } from '../lib/sentinel.ts';
 import type { Secrets } from '../lib/secrets.ts';
-import { createRedisProcess } from './redis-process.ts';
+import { createRedisProcess, roleName, wholeRedisActions } from './redis-process.ts';
 import { StackRequestError } from './state.ts';
 import type { Supervisor } from './supervisor.ts';
 
@@ -105,13 +105,6 @@ export function createRedisClusterTopology(options: ClusterOptions) {
     return { node, slots: `${range.from}-${range.to}` };
   }
 
-  const eachNode = async (action: (node: (typeof nodes)[number]) => unknown, when: (node: (typeof nodes)[number]) => boolean) => {
-    const acted = nodes.filter(when);
-    if (acted.length === 0) throw new StackRequestError(409, 'no node is in a state for that');
-    await Promise.all(acted.map(action));
-    return status();
-  };
-
   const status = () => ({ mode: 'cluster' as const, nodes: nodes.map((node) => node.status()), sentinels: [] });
 
   return {
@@ -133,26 +126,7 @@ export function createRedisClusterTopology(options: ClusterOptions) {
       return { ...described, nodes: described.nodes.map((node, i) => ({ ...node, role: roles[i] })) };
     },
     primary: async () => (await primaryWithSlots()).node,
-    kill: () =>
-      eachNode(
-        (node) => node.kill(),
-        (node) => node.isRunning(),
-      ),
-    startNodes: () =>
-      eachNode(
-        (node) => node.start(),
-        (node) => !node.isRunning(),
-      ),
-    pause: () =>
-      eachNode(
-        (node) => node.pause(),
-        (node) => node.isRunning(),
-      ),
-    resume: () =>
-      eachNode(
-        (node) => node.resume(),
-        (node) => node.isRunning(),
-      ),
+    ...wholeRedisActions(nodes, status),
     /** Kills the primary owning slot 0 (its replica takes over after cluster-node-timeout) and says which. */
     async killPrimary() {
       const { node, slots } = await primaryWithSlots();
@@ -160,12 +134,5 @@ export function createRedisClusterTopology(options: ClusterOptions) {
       return { ...node.status(), slots };
     },
     pausePrimary: async () => (await primaryWithSlots()).node.pause(),
-    resumePaused: () =>
-      eachNode(
-        (node) => node.resume(),
-        (node) => node.status().state === 'paused',
-      ),
   };
 }
-
-const roleName = (role: string) => (role === 'master' ? 'primary' : role === 'slave' ? 'replica' : role);

@@ -89,3 +89,38 @@ export function createRedisProcess(options: RedisOptions) {
     status,
   };
 }
+
+export type RedisProcess = ReturnType<typeof createRedisProcess>;
+
+/**
+ * The control API's actions on every data node of a topology (a whole-Redis outage and its end): each acts on the
+ * nodes in a state for it (409 when none is) and answers the topology's status.
+ */
+export function wholeRedisActions<Status>(nodes: RedisProcess[], status: () => Status) {
+  const eachNode = async (action: (node: RedisProcess) => unknown, when: (node: RedisProcess) => boolean) => {
+    const acted = nodes.filter(when);
+    if (acted.length === 0) throw new StackRequestError(409, 'no data node is in a state for that');
+    await Promise.all(acted.map(action));
+    return status();
+  };
+  const running = (node: RedisProcess) => node.isRunning();
+  return {
+    kill: () => eachNode((node) => node.kill(), running),
+    startNodes: () =>
+      eachNode(
+        (node) => node.start(),
+        (node) => !node.isRunning(),
+      ),
+    pause: () => eachNode((node) => node.pause(), running),
+    resume: () => eachNode((node) => node.resume(), running),
+    /** Resumes every paused node: the primary that was paused may no longer be the primary. */
+    resumePaused: () =>
+      eachNode(
+        (node) => node.resume(),
+        (node) => node.status().state === 'paused',
+      ),
+  };
+}
+
+/** A node's role as INFO/ROLE names it, in this project's words. */
+export const roleName = (role: string) => (role === 'master' ? 'primary' : role === 'slave' ? 'replica' : role);

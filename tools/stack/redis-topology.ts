@@ -6,7 +6,7 @@ import { sentinelArgs, sentinelNodeArgs, singleNodeArgs } from '../lib/redis-ser
 import { primaryPortOf, roleOf, sentinelGroupReady, SENTINEL_NAME } from '../lib/sentinel.ts';
 import type { Secrets } from '../lib/secrets.ts';
 import { clusterPorts } from './redis-cluster-topology.ts';
-import { createRedisProcess } from './redis-process.ts';
+import { createRedisProcess, roleName, wholeRedisActions } from './redis-process.ts';
 import { StackRequestError } from './state.ts';
 import type { Supervisor } from './supervisor.ts';
 
@@ -108,14 +108,6 @@ export function createRedisTopology(options: TopologyOptions) {
     }
   }
 
-  /** Every data node at once (a whole-Redis outage); the Sentinels stay. */
-  const eachNode = async (action: (node: (typeof nodes)[number]) => unknown, when: (node: (typeof nodes)[number]) => boolean) => {
-    const acted = nodes.filter(when);
-    if (acted.length === 0) throw new StackRequestError(409, 'no data node is in a state for that');
-    await Promise.all(acted.map(action));
-    return status();
-  };
-
   const status = () => ({
     mode,
     nodes: nodes.map((node) => node.status()),
@@ -154,39 +146,13 @@ export function createRedisTopology(options: TopologyOptions) {
     status,
     describe,
     primary,
-    kill: () =>
-      eachNode(
-        (node) => node.kill(),
-        (node) => node.isRunning(),
-      ),
-    startNodes: () =>
-      eachNode(
-        (node) => node.start(),
-        (node) => !node.isRunning(),
-      ),
-    pause: () =>
-      eachNode(
-        (node) => node.pause(),
-        (node) => node.isRunning(),
-      ),
-    resume: () =>
-      eachNode(
-        (node) => node.resume(),
-        (node) => node.isRunning(),
-      ),
+    // Every data node at once (a whole-Redis outage); the Sentinels stay.
+    ...wholeRedisActions(nodes, status),
     async killPrimary() {
       const node = await primary();
       await node.kill();
       return node.status();
     },
     pausePrimary: async () => (await primary()).pause(),
-    /** Resumes every paused node: the primary that was paused may no longer be the primary. */
-    resumePaused: () =>
-      eachNode(
-        (node) => node.resume(),
-        (node) => node.status().state === 'paused',
-      ),
   };
 }
-
-const roleName = (role: string) => (role === 'master' ? 'primary' : role === 'slave' ? 'replica' : role);

@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { type Env, resolveFileVariables } from '../env.ts';
 
 // The catalogue's variables, read by app/src/config.ts (the only reader of the environment) when DATABASE_URL is set.
 // Same rules: every problem at once, *_FILE secrets, no production defaults for addresses or passwords.
-
-type Env = Record<string, string | undefined>;
 
 const DEV_DATABASE_URL = 'postgres://catalog_app@127.0.0.1:5432/catalog';
 const DEV_CACHE_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -41,18 +40,7 @@ export function loadCatalogConfig(env: Env, readFile = (path: string) => readFil
 /** The catalogue's settings, or undefined with its problems added to `reported` (config.ts's list). */
 export function parseCatalogConfig(env: Env, readFile: (path: string) => string, reported: string[]) {
   const problems: string[] = [];
-  const resolved: Env = { ...env };
-  for (const name of ['DATABASE_PASSWORD', 'CACHE_REDIS_PASSWORD']) {
-    const path = env[`${name}_FILE`];
-    if (!path) continue;
-    if (env[name]) problems.push(`${name}: set either ${name} or ${name}_FILE, not both`);
-    try {
-      resolved[name] = readFile(path).trim();
-    } catch {
-      problems.push(`${name}_FILE: cannot read ${path}`);
-    }
-  }
-  for (const [key, value] of Object.entries(resolved)) if (value === '') delete resolved[key];
+  const resolved = resolveFileVariables(env, ['DATABASE_PASSWORD', 'CACHE_REDIS_PASSWORD'], readFile, problems);
   const parsed = schema.safeParse(resolved);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || 'environment'}: ${issue.message}`);

@@ -1,0 +1,22 @@
+/** The process environment, or a test's stand-in for it. */
+export type Env = Record<string, string | undefined>;
+
+/**
+ * `NAME_FILE` (Docker and Kubernetes secrets) fills `NAME`, trimmed, for each of `names`; setting both is a problem,
+ * as is a file that cannot be read. Empty strings mean "unset", as in most shells' `VAR=` lines.
+ */
+export function resolveFileVariables(env: Env, names: string[], readFile: (path: string) => string, problems: string[]): Env {
+  const resolved: Env = { ...env };
+  for (const name of names) {
+    const path = env[`${name}_FILE`];
+    if (!path) continue;
+    if (env[name]) problems.push(`${name}: set either ${name} or ${name}_FILE, not both`);
+    try {
+      resolved[name] = readFile(path).trim();
+    } catch {
+      problems.push(`${name}_FILE: cannot read ${path}`);
+    }
+  }
+  for (const [key, value] of Object.entries(resolved)) if (value === '') delete resolved[key];
+  return resolved;
+}
