@@ -51,8 +51,7 @@ export function checkComposeShape(): CheckResult {
   const nodes = ['redis-1', 'redis-2', 'redis-3'];
   const sentinels = ['sentinel-1', 'sentinel-2', 'sentinel-3'];
   const catalogue = ['cache-redis', 'migrate', 'postgres'];
-  const clusterNodes = CLUSTER_NODES;
-  const clusterProfile = ['app-cluster', ...clusterNodes, 'cluster-create', 'nginx-cluster'];
+  const clusterProfile = ['app-cluster', ...CLUSTER_NODES, 'cluster-create', 'nginx-cluster'];
   const expected = ['app', ...catalogue, 'nginx', 'prometheus', ...nodes, ...sentinels, ...clusterProfile].sort();
   expect(
     Object.keys(services).sort().join() === expected.join(),
@@ -145,7 +144,7 @@ export function checkComposeShape(): CheckResult {
     JSON.stringify(Object.entries(environment).filter(([name]) => !located.includes(name)));
   expect(sameSettings(clusterEnv) === sameSettings(env), "app-cluster: the app's settings, but where its session Redis is");
   expect(
-    clusterEnv.REDIS_CLUSTER_NODES === clusterNodes.map((node) => `${node}:6379`).join(',') &&
+    clusterEnv.REDIS_CLUSTER_NODES === CLUSTER_NODES.map((node) => `${node}:6379`).join(',') &&
       /^rediss:\/\//.test(clusterEnv.REDIS_URL ?? '') &&
       !clusterEnv.REDIS_SENTINELS,
     'app-cluster: REDIS_CLUSTER_NODES names cluster-1..6:6379, REDIS_URL is rediss://, no REDIS_SENTINELS',
@@ -171,7 +170,7 @@ export function checkComposeShape(): CheckResult {
       JSON.stringify(nginxCluster.volumes) === JSON.stringify(nginx.volumes),
     "nginx-cluster: nginx's files, only on the cluster network, publishing only 127.0.0.1:8081",
   );
-  for (const node of clusterNodes) {
+  for (const node of CLUSTER_NODES) {
     const service = services[node]!;
     expect(JSON.stringify(service.command) === JSON.stringify(['cluster-node', node]), `${node}: command cluster-node ${node}`);
     expect(!service.ports && (service.expose?.includes('6379') ?? false), `${node}: expose 6379, publish nothing`);
@@ -249,20 +248,11 @@ export function checkComposeEntrypoints(): CheckResult {
           if (!existsSync(included!))
             problems.push(`${name}: its config includes ${basename(included!)}, which it does not mount`);
     }
-    const san = execFileSync(
-      'openssl',
-      ['x509', '-noout', '-ext', 'subjectAltName', '-in', join(secrets.dir, 'redis_server.crt')],
-      {
-        encoding: 'utf8',
-      },
-    );
+    const certificate = join(secrets.dir, 'redis_server.crt');
+    const san = execFileSync('openssl', ['x509', '-noout', '-ext', 'subjectAltName', '-in', certificate], { encoding: 'utf8' });
+    const names = new Set(san.match(/(?<=DNS:)[^,\s]+/g));
     for (const [name, service] of Object.entries(compose.services))
-      if (
-        service.image?.startsWith('redis:') &&
-        service.expose?.length &&
-        !san.includes(`DNS:${name},`) &&
-        !san.includes(`DNS:${name}\n`)
-      )
+      if (service.image?.startsWith('redis:') && service.expose?.length && !names.has(name))
         problems.push(`${name}: not in the certificate's names (infra/redis/make-tls.sh): TLS to it fails`);
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -17,8 +17,8 @@ const BUS_PORT_OFFSET = 10_000;
 /** Every port a cluster on `port` listens on: the nodes' and their cluster bus's. */
 export const clusterPorts = (port: number) =>
   Array.from({ length: CLUSTER_NODES }, (_, i) => [
-    { port: port + i, what: `redis-${i + 1}` },
-    { port: port + i + BUS_PORT_OFFSET, what: `redis-${i + 1} cluster bus` },
+    { port: port + i, what: `cluster-${i + 1}` },
+    { port: port + i + BUS_PORT_OFFSET, what: `cluster-${i + 1} cluster bus` },
   ]).flat();
 
 type ClusterOptions = {
@@ -41,7 +41,8 @@ export function createRedisClusterTopology(options: ClusterOptions) {
   const { supervisor, redisServer, port, dir, aclFile, secrets, readyTimeoutMs } = options;
   const adminUrl = (nodePort: number) => redisUrl('admin', secrets.redisAdminPassword, nodePort, { tls: true });
   const nodes = Array.from({ length: CLUSTER_NODES }, (_, i) => {
-    const name = `redis-${i + 1}`;
+    // Named as compose's cluster profile names them.
+    const name = `cluster-${i + 1}`;
     const nodePort = port + i;
     const nodeDir = join(dir, name);
     return createRedisProcess({
