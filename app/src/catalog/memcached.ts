@@ -1,4 +1,4 @@
-import { connect as connectTcp, type Socket } from 'node:net';
+import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import type { Logger } from '../log.ts';
 import { createHashRing } from './hash-ring.ts';
@@ -88,7 +88,7 @@ function createNode(server: string, { tlsCa, auth, timeoutMs, bypassMs, log }: M
 
   function open(): Socket {
     const opened = tlsCa
-      ? connectTls({ host, port, ca: tlsCa, servername: host, timeout: timeoutMs })
+      ? connectTls({ host, port, ca: tlsCa, ...(isIP(host) ? {} : { servername: host }), timeout: timeoutMs })
       : connectTcp({ host, port, timeout: timeoutMs });
     opened.setNoDelay(true);
     opened.on('data', (chunk: Buffer) => {

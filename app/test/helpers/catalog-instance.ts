@@ -12,7 +12,8 @@ import { ALICE, BOB } from './users.ts';
 import type { TestPostgres } from './postgres-server.ts';
 import { waitFor } from './wait.ts';
 
-type Servers = { postgres: TestPostgres; sessionRedisUrl: string; cache: { url: string; password: string } };
+/** `cache`: the cache Redis; absent, `env` says where the cache is (CACHE_ENGINE=memcached and its nodes). */
+type Servers = { postgres: TestPostgres; sessionRedisUrl: string; cache?: { url: string; password: string } };
 
 /**
  * One app object with the catalogue, as one of several instances runs it: its own pool, session client and cache
@@ -34,8 +35,7 @@ export async function createCatalogInstance(
     REDIS_COMMAND_TIMEOUT_MS: '300',
     DATABASE_URL: servers.postgres.appUrl,
     DATABASE_PASSWORD: servers.postgres.appPassword,
-    CACHE_REDIS_URL: servers.cache.url,
-    CACHE_REDIS_PASSWORD: servers.cache.password,
+    ...(servers.cache && { CACHE_REDIS_URL: servers.cache.url, CACHE_REDIS_PASSWORD: servers.cache.password }),
     ...env,
   };
   const config = loadConfig(base);
@@ -56,5 +56,5 @@ export async function createCatalogInstance(
   const users = await createUserDirectory(config.demoUsers);
   const app = createApp({ config, redis, users, log, catalog: { config: catalogConfig, db, cache: cache.store, metrics } });
   // `close` makes it usable wherever an Instance from instance.ts is (createBrowser); teardown is t.after above.
-  return { app, config, redis, cache, db, metrics, instanceId, close: async () => {} };
+  return { app, config, catalogConfig, redis, cache, db, metrics, instanceId, close: async () => {} };
 }
