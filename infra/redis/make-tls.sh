@@ -24,7 +24,7 @@ cat >"$tmp/server.ext" <<EXT
 basicConstraints=critical,CA:FALSE
 keyUsage=critical,digitalSignature
 extendedKeyUsage=serverAuth,clientAuth
-subjectAltName=DNS:redis-1,DNS:redis-2,DNS:redis-3,DNS:sentinel-1,DNS:sentinel-2,DNS:sentinel-3,DNS:redis,DNS:cache-redis,DNS:cluster-1,DNS:cluster-2,DNS:cluster-3,DNS:cluster-4,DNS:cluster-5,DNS:cluster-6,DNS:localhost,IP:127.0.0.1
+subjectAltName=DNS:redis-1,DNS:redis-2,DNS:redis-3,DNS:sentinel-1,DNS:sentinel-2,DNS:sentinel-3,DNS:redis,DNS:cache-redis,DNS:cluster-1,DNS:cluster-2,DNS:cluster-3,DNS:cluster-4,DNS:cluster-5,DNS:cluster-6,DNS:memcached-1,DNS:memcached-2,DNS:memcached-3,DNS:localhost,IP:127.0.0.1
 EXT
 openssl x509 -req -in "$tmp/server.csr" -CA "$tmp/redis_ca.crt" -CAkey "$tmp/redis_ca.key" -CAcreateserial \
     -days 825 -extfile "$tmp/server.ext" -out "$tmp/redis_server.crt" 2>/dev/null

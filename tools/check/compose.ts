@@ -52,7 +52,17 @@ export function checkComposeShape(): CheckResult {
   const sentinels = ['sentinel-1', 'sentinel-2', 'sentinel-3'];
   const catalogue = ['cache-redis', 'migrate', 'postgres'];
   const clusterProfile = ['app-cluster', ...CLUSTER_NODES, 'cluster-create', 'nginx-cluster'];
-  const expected = ['app', ...catalogue, 'nginx', 'prometheus', ...nodes, ...sentinels, ...clusterProfile].sort();
+  const memcachedProfile = ['app-memcached', ...MEMCACHED_NODES, 'nginx-memcached'];
+  const expected = [
+    'app',
+    ...catalogue,
+    'nginx',
+    'prometheus',
+    ...nodes,
+    ...sentinels,
+    ...clusterProfile,
+    ...memcachedProfile,
+  ].sort();
   expect(
     Object.keys(services).sort().join() === expected.join(),
     `services are ${Object.keys(services).join(', ')}; expected ${expected.join(', ')}`,
@@ -131,12 +141,30 @@ export function checkComposeShape(): CheckResult {
     for (const node of nodes)
       expect(services[sentinel]!.depends_on?.[node]?.condition === 'service_healthy', `${sentinel}: depends_on ${node} healthy`);
 
-  // Profile cluster: the same app and nginx on a Redis Cluster, started only with --profile cluster.
-  for (const [name, service] of Object.entries(services))
+  // Profiles cluster and memcached: the same app and nginx on a Redis Cluster, or with the cache on memcached, started
+  // only with --profile.
+  const profileOf = (name: string) =>
+    clusterProfile.includes(name) ? 'cluster' : memcachedProfile.includes(name) ? 'memcached' : undefined;
+  for (const [name, service] of Object.entries(services)) {
+    const profile = profileOf(name);
     expect(
-      JSON.stringify(service.profiles ?? []) === JSON.stringify(clusterProfile.includes(name) ? ['cluster'] : []),
-      `${name}: ${clusterProfile.includes(name) ? "profiles: ['cluster']" : 'no profile (the default stack)'}`,
+      JSON.stringify(service.profiles ?? []) === JSON.stringify(profile ? [profile] : []),
+      `${name}: ${profile ? `profiles: ['${profile}']` : 'no profile (the default stack)'}`,
     );
+  }
+  const appMemcached = services['app-memcached']!;
+  expect(
+    appMemcached.environment?.CACHE_ENGINE === 'memcached' &&
+      appMemcached.environment?.CACHE_MEMCACHED_SERVERS === MEMCACHED_NODES.map((node) => `${node}:11211`).join(',') &&
+      !!appMemcached.environment?.CACHE_MEMCACHED_PASSWORD_FILE &&
+      !!appMemcached.environment?.CACHE_MEMCACHED_TLS_CA_FILE,
+    'app-memcached: CACHE_ENGINE=memcached on memcached-1..3:11211, with a password file and TLS',
+  );
+  expect(
+    !Array.isArray(appMemcached.networks) && !!appMemcached.networks?.memcached?.aliases?.includes('app'),
+    'app-memcached: aliased "app" on the memcached network (what the shared nginx upstream resolves)',
+  );
+  for (const node of MEMCACHED_NODES) expect(!services[node]!.ports, `${node}: not published`);
   const appCluster = services['app-cluster']!;
   const clusterEnv = appCluster.environment ?? {};
   const located = ['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_SENTINEL_PASSWORD_FILE', 'REDIS_CLUSTER_NODES'];
@@ -193,6 +221,9 @@ export function checkComposeShape(): CheckResult {
   return resultOf(problems);
 }
 
+/** The memcached nodes of compose's memcached profile, as the app's CACHE_MEMCACHED_SERVERS and the certificate name them. */
+const MEMCACHED_NODES = ['memcached-1', 'memcached-2', 'memcached-3'];
+
 /** The Redis Cluster nodes of compose's cluster profile, as the app's seeds and the certificate name them. */
 const CLUSTER_NODES = ['cluster-1', 'cluster-2', 'cluster-3', 'cluster-4', 'cluster-5', 'cluster-6'];
 
@@ -216,7 +247,7 @@ export function checkComposeEntrypoints(): CheckResult {
     writeFileSync(join(stubs, 'chown'), '#!/bin/sh\n', { mode: 0o755 });
     const mount = '/usr/local/etc/redis/';
     for (const [name, service] of Object.entries(compose.services)) {
-      if (!service.entrypoint?.join(' ').includes('compose-entrypoint.sh')) continue;
+      if (!service.image?.startsWith('redis:') || !service.entrypoint?.join(' ').includes('compose-entrypoint.sh')) continue;
       if (service.command?.[0] === 'cluster-create') continue; // talks to the running nodes: compose only
       const dir = join(root, name);
       const [conf, run, data, own] = ['conf', 'run', 'data', 'secrets'].map((sub) => join(dir, sub));
@@ -252,7 +283,7 @@ export function checkComposeEntrypoints(): CheckResult {
     const san = execFileSync('openssl', ['x509', '-noout', '-ext', 'subjectAltName', '-in', certificate], { encoding: 'utf8' });
     const names = new Set(san.match(/(?<=DNS:)[^,\s]+/g));
     for (const [name, service] of Object.entries(compose.services))
-      if (service.image?.startsWith('redis:') && service.expose?.length && !names.has(name))
+      if (/^(redis|memcached):/.test(service.image ?? '') && service.expose?.length && !names.has(name))
         problems.push(`${name}: not in the certificate's names (infra/redis/make-tls.sh): TLS to it fails`);
   } finally {
     rmSync(root, { recursive: true, force: true });

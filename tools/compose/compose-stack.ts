@@ -10,8 +10,8 @@ import { checkFiles, checkPorts, publishedAddresses } from './preflight.ts';
 export const PROJECT = 'redis-session-reference';
 /** Where compose:up keeps what it fetched (Compose v2) and what it started (dockerd's pid and log); git-ignored. */
 export const STATE_DIR = join(repoRoot, '.run/compose');
-/** Every profile the file has: compose:down takes them all down. */
-const ALL_PROFILES = ['cluster'];
+/** Every profile the file has: compose:down takes them all down, test:compose brings them all up. */
+export const ALL_PROFILES = ['cluster', 'memcached'];
 
 export type Say = (line: string) => void;
 

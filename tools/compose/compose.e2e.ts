@@ -10,13 +10,14 @@ import { poll, waitFor } from '../lib/poll.ts';
 import { repoRoot } from '../lib/paths.ts';
 import { csrfTokenIn, login, type LoggedInUser } from '../lib/session-client.ts';
 import { run } from '../lib/spawn.ts';
-import { composeCommand, parsePs } from './compose-stack.ts';
+import { ALL_PROFILES, composeCommand, parsePs } from './compose-stack.ts';
 
 // The compose stack's public contract, through nginx on the host's loopback, with containers killed by the engine.
-// Run by tools/compose/test.ts (npm run test:compose) between compose:up --profile cluster and compose:down.
+// Run by tools/compose/test.ts (npm run test:compose) between compose:up with every profile and compose:down.
 
 const BASE = 'http://127.0.0.1:8080';
 const CLUSTER_BASE = 'http://127.0.0.1:8081';
+const MEMCACHED_BASE = 'http://127.0.0.1:8082';
 const PROMETHEUS = 'http://127.0.0.1:9090';
 const REPLICAS = 3;
 
@@ -28,7 +29,7 @@ const [alice, bob] = demoUsers as [(typeof demoUsers)[0], (typeof demoUsers)[0]]
 
 let compose: Awaited<ReturnType<typeof composeCommand>>;
 before(async () => {
-  compose = await composeCommand(['cluster']);
+  compose = await composeCommand(ALL_PROFILES);
 });
 
 const containersOf = async (service: string) => {
@@ -72,7 +73,7 @@ async function logout(base: string, user: LoggedInUser) {
   assert.equal(res.status, 303, `POST /logout: ${res.status} ${res.body.slice(0, 200)}`);
 }
 
-test('every service of both profiles ran: healthy, or a one-shot that exited 0', async () => {
+test('every service of every profile ran: healthy, or a one-shot that exited 0', async () => {
   const services = (await compose(['config', '--services'])).output.split('\n').filter(Boolean);
   const containers = parsePs((await compose(['ps', '--all', '--format', 'json'])).output);
   for (const service of services) {
@@ -217,4 +218,45 @@ test('profile cluster: a login on 8081 is seen by all three app-cluster replicas
   await everyReplicaSays(CLUSTER_BASE, user.cookie, true);
   await logout(CLUSTER_BASE, user);
   await everyReplicaSays(CLUSTER_BASE, user.cookie, false);
+});
+
+test('profile memcached: products cached on memcached-1..3, an edit served by every replica, a node killed costs no 5xx', async () => {
+  const id = 1 + Math.floor(Math.random() * 1000);
+  const product = `${MEMCACHED_BASE}/api/products/${id}`;
+  assert.equal((await send(product)).status, 200);
+  await waitFor('a hit from memcached', async () => (await send(product)).headers['x-cache'] === 'hit', { timeoutMs: 5_000 });
+
+  const user = await login(MEMCACHED_BASE, alice.username, alice.password);
+  const page = await send(`${MEMCACHED_BASE}/products/${id}`, { cookie: user.cookie });
+  const token = csrfTokenIn(page.body);
+  assert.ok(token);
+  const name = `Memcached edit ${Date.now()}`;
+  const saved = await send(`${MEMCACHED_BASE}/products/${id}`, {
+    method: 'POST',
+    cookie: user.cookie,
+    form: { _csrf: token, name, price: '4.56' },
+  });
+  assert.equal(saved.status, 303);
+  const seen = new Set<string>();
+  await waitFor(
+    'every app-memcached replica serving the edit',
+    async () => {
+      const reply = await send(product);
+      assert.equal(JSON.parse(reply.body).name, name);
+      seen.add(String(reply.headers['x-instance-id']));
+      return seen.size >= REPLICAS;
+    },
+    { timeoutMs: 10_000 },
+  );
+
+  const [node] = await containersOf('memcached-2');
+  assert.ok(node);
+  await docker('update', '--restart', 'no', node);
+  await docker('kill', node);
+  const statuses = new Set<number>();
+  for (let i = 1; i <= 60; i++) statuses.add((await send(`${MEMCACHED_BASE}/api/products/${i}`)).status);
+  assert.deepEqual([...statuses], [200], 'every product read answered 200 with a node down');
+  await docker('update', '--restart', 'unless-stopped', node);
+  await docker('start', node);
+  await waitFor('memcached-2 healthy again', () => isHealthy(node), { timeoutMs: 60_000, intervalMs: 500 });
 });

@@ -23,6 +23,7 @@ const STAND_IN_FOR: Record<string, string> = {
   nginx: 'nginx',
   'prom/prometheus': 'prometheus',
   node: 'node',
+  memcached: 'memcached',
 };
 
 type ComposeConfig = { services: Record<string, { image?: string; build?: { context: string; dockerfile?: string } }> };

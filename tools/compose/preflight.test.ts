@@ -61,4 +61,5 @@ test('compose:up preflight › the published addresses are the loopback ports of
     publishedAddresses(profiles).map(({ host, port, service }) => `${service} ${host}:${port}`);
   assert.deepEqual(shown([]), ['nginx 127.0.0.1:8080', 'prometheus 127.0.0.1:9090']);
   assert.deepEqual(shown(['cluster']), ['nginx 127.0.0.1:8080', 'nginx-cluster 127.0.0.1:8081', 'prometheus 127.0.0.1:9090']);
+  assert.deepEqual(shown(['memcached']), ['nginx 127.0.0.1:8080', 'nginx-memcached 127.0.0.1:8082', 'prometheus 127.0.0.1:9090']);
 });

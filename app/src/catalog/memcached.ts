@@ -103,7 +103,10 @@ function createNode(server: string, { tlsCa, auth, timeoutMs, bypassMs, log }: M
     if (auth) {
       // memcached -Y: any `set` carrying "<user> <password>" authenticates the connection; answered STORED.
       const credentials = Buffer.from(`${auth.username} ${auth.password}`);
-      enqueue(`set auth 0 0 ${credentials.length}\r\n`, credentials, opened).catch(() => {});
+      enqueue(`set auth 0 0 ${credentials.length}\r\n`, credentials, opened).then(
+        (reply) => reply.status !== 'STORED' && fail(`authentication answered ${reply.status}`),
+        (err: Error) => fail(`authentication refused (${err.message})`),
+      );
     }
     return opened;
   }
