@@ -2,6 +2,7 @@ import { catalogCounters } from '../lib/catalog-metrics.ts';
 import { send, type Reply } from '../lib/http.ts';
 import { timeUntil } from '../lib/poll.ts';
 import type { Stack } from '../stack/start-stack.ts';
+import { createHashRing } from '../../app/src/catalog/hash-ring.ts';
 import { check, fmtMs, type Check } from './checks.ts';
 import { settled } from './instance-scenarios.ts';
 import { isFailure, type LoadLoop } from './load-loop.ts';
@@ -28,10 +29,10 @@ const warm = async (stack: Stack) => {
   if (cached === undefined) throw new Error('the products were not cached within 10 s');
 };
 /** ms until a product read twice comes from the cache (a restarted cache starts empty). */
-const cachedAgain = (stack: Stack) =>
+const cachedAgain = (stack: Stack, id = CACHED[0]!) =>
   timeUntil(async () => {
-    await product(stack, CACHED[0]!);
-    return (await product(stack, CACHED[0]!)).headers['x-cache'] === 'hit';
+    await product(stack, id);
+    return (await product(stack, id)).headers['x-cache'] === 'hit';
   }, 10_000);
 
 /**
@@ -187,4 +188,102 @@ export async function coldHerd(stack: Stack): Promise<{ checks: Check[]; figures
     ],
     figures: { queries, misses, slowestMs: slowest(replies), statuses: statuses(replies) },
   };
+}
+
+/**
+ * CACHE_ENGINE=memcached: one of the three nodes killed, then frozen, under the session load and a product load, then
+ * every node killed. Product pages keep answering 200 without waiting long, only the products on the node that is
+ * away miss (the others are still hits: consistent hashing, nothing re-hashed), session requests are unaffected, and
+ * a node that is back is used again by itself.
+ */
+export async function memcachedOutages(stack: Stack, loop: LoadLoop): Promise<{ checks: Check[]; figures: object }> {
+  const nodes = stack.cacheNodes;
+  const ring = createHashRing(
+    nodes.map((node) => `127.0.0.1:${node.port}`),
+    (server) => server,
+  );
+  const victim = nodes[0]!;
+  const onVictim = (id: number) => ring.nodeFor(`cache:product:v1:${id}`) === `127.0.0.1:${victim.port}`;
+  const [lost, kept] = [CACHED.filter(onVictim), CACHED.filter((id) => !onVictim(id))];
+  if (lost.length === 0 || kept.length === 0) throw new Error(`products ${CACHED.join(', ')} are not spread over the nodes`);
+  const checks: Check[] = [];
+  const figures: Record<string, object> = {};
+  for (const fault of ['kill', 'pause'] as const) {
+    const name = `memcached-1 of 3 ${fault === 'kill' ? 'killed (SIGKILL)' : 'frozen (SIGSTOP)'}`;
+    await warm(stack);
+    loop.mark(`memcached-${fault}`);
+    const products = productLoad(stack);
+    await (fault === 'kill' ? victim.kill() : victim.pause());
+    const during = await probe(stack, [...CACHED, ...UNCACHED]);
+    const keptHits = (await probe(stack, kept)).filter((reply) => reply.headers['x-cache'] === 'hit').length;
+    loop.mark('between');
+    await (fault === 'kill' ? victim.start() : victim.resume());
+    const backMs = await cachedAgain(stack, lost[0]!);
+    const loaded = await products.stop();
+    await settled(loop, `memcached-${fault}`);
+    const sessionFailures = loop.phase(`memcached-${fault}`).filter(isFailure).length;
+    checks.push(
+      check(
+        name,
+        'product reads: status, slowest',
+        `${statuses(during)}, ${fmtMs(slowest(during))}`,
+        '200, ≤ 300 ms',
+        statuses(during) === '200' && slowest(during) <= 300,
+      ),
+      check(
+        name,
+        "the other nodes' products: hits",
+        `${keptHits} of ${kept.length}`,
+        `${kept.length} of ${kept.length}`,
+        keptHits === kept.length,
+      ),
+      check(
+        name,
+        'product load (50/s): status, slowest',
+        `${statuses(loaded)} (${loaded.length} reads), ${fmtMs(slowest(loaded))}`,
+        '200, ≤ 500 ms',
+        statuses(loaded) === '200' && slowest(loaded) <= 500,
+      ),
+      check(
+        name,
+        'session requests failed meanwhile',
+        `${sessionFailures} of ${loop.phase(`memcached-${fault}`).length}`,
+        '0',
+        sessionFailures === 0,
+      ),
+      check(
+        name,
+        `${fault === 'kill' ? 'restart' : 'SIGCONT'} → its product from the cache again`,
+        fmtMs(backMs),
+        '≤ 5000 ms',
+        backMs !== undefined && backMs <= 5_000,
+      ),
+    );
+    figures[fault] = {
+      statuses: statuses(during),
+      slowestMs: slowest(during),
+      keptHits,
+      kept: kept.length,
+      backMs,
+      sessionFailures,
+    };
+  }
+  const name = 'every memcached node killed';
+  await warm(stack);
+  await Promise.all(nodes.map((node) => node.kill()));
+  const during = await probe(stack, [...CACHED, ...UNCACHED]);
+  await Promise.all(nodes.map((node) => node.start()));
+  const backMs = await cachedAgain(stack);
+  checks.push(
+    check(
+      name,
+      'product reads (from PostgreSQL): status, slowest',
+      `${statuses(during)}, ${fmtMs(slowest(during))}`,
+      '200, ≤ 300 ms',
+      statuses(during) === '200' && slowest(during) <= 300,
+    ),
+    check(name, 'restart → a product from the cache again', fmtMs(backMs), '≤ 5000 ms', backMs !== undefined && backMs <= 5_000),
+  );
+  figures.all = { statuses: statuses(during), slowestMs: slowest(during), backMs };
+  return { checks, figures };
 }

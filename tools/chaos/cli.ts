@@ -7,10 +7,10 @@ import { repoRoot } from '../lib/paths.ts';
 import { writeResults } from '../lib/results.ts';
 import { loginAll } from '../lib/session-client.ts';
 import { stackOptionsFrom, stackOptionSpec } from '../stack/options.ts';
-import { cacheOutages, coldHerd, postgresStopped } from './catalog-scenarios.ts';
+import { cacheOutages, coldHerd, memcachedOutages, postgresStopped } from './catalog-scenarios.ts';
 import { primaryFrozen, primaryKilled } from './failover-scenarios.ts';
 import { printToStackLog } from '../stack/stack-log.ts';
-import { startStack, type Stack } from '../stack/start-stack.ts';
+import { CACHE_ENGINES, startStack, type Stack } from '../stack/start-stack.ts';
 import { clusterPrimaryKilled, clusterResharding } from './cluster-scenarios.ts';
 import { baseline } from './baseline.ts';
 import { check, checkTable, failedChecks, type Check } from './checks.ts';
@@ -28,7 +28,8 @@ kills and freezes things during it, prints a table and exits 1 if any bound is n
   npm run chaos -- --rate 200 --users 20 --rounds 200
 
 Options: --rate N (requests/s, 200), --users N (20), --rounds N (logout races, 200), --redis sentinel|single|cluster
-(sentinel: also the primary failover rows; cluster: a shard's primary killed and a resharding), --nginx-port, --redis-port,
+(sentinel: also the primary failover rows; cluster: a shard's primary killed and a resharding), --cache redis|memcached
+(memcached: the catalogue's rows only, on three memcached nodes), --nginx-port, --redis-port,
 --app-base-port, --run-dir DIR, --help`;
 
 const {
@@ -41,6 +42,7 @@ const {
     rate: { type: 'string', default: '200' },
     users: { type: 'string', default: '20' },
     rounds: { type: 'string', default: '200' },
+    cache: { type: 'string', default: 'redis' },
     ...stackOptionSpec({
       nginxPort: 28480,
       redisPort: 26480,
@@ -69,6 +71,9 @@ watchdog.unref();
 // Every option is checked before anything starts.
 const stackOptions = stackOptionsFrom(args, integer, choice);
 const [userCount, rate, rounds] = [integer('users'), integer('rate'), integer('rounds')];
+const cache = choice('cache', CACHE_ENGINES);
+/** The session rows do not depend on the cache's engine: on memcached, only the catalogue's rows run. */
+const sessionRows = cache === 'redis';
 
 async function main(): Promise<Check[]> {
   // Accounts of their own for the logout race and the session across a Redis restart; the throttled account is new
@@ -80,6 +85,7 @@ async function main(): Promise<Check[]> {
   const demoUsers = `${pairs},${throttled.username}:${throttled.password}`;
   stack = await startStack({
     ...stackOptions,
+    cache,
     fresh: true,
     env: { ...process.env, DEMO_USERS: demoUsers },
     print: printToStackLog(stackOptions.runDir),
@@ -104,16 +110,16 @@ async function main(): Promise<Check[]> {
   await step('baseline', () => baseline(running));
   // In flight at the steady rate, with a margin of 2: the level the load must return to after a freeze.
   const baselineInFlight = Math.max(4, 2 * running.maxInFlight('baseline'));
-  await step('SIGKILL one instance', () => killOneInstance(liveStack, running));
-  await step('rolling restart', () => rollingRestart(liveStack, running));
+  if (sessionRows) await step('SIGKILL one instance', () => killOneInstance(liveStack, running));
+  if (sessionRows) await step('rolling restart', () => rollingRestart(liveStack, running));
   // Before the whole-Redis outages: a failover the Sentinels had to abort (no replica left) holds off the next one
   // for twice failover-timeout (20 s), which would fail a primary failover right after it.
-  if (liveStack.redisMode === 'sentinel') {
+  if (sessionRows && liveStack.redisMode === 'sentinel') {
     const context = { stack: liveStack, loop: running, users: loggedIn, lastLogin };
     await step('Redis primary killed (Sentinel)', () => primaryKilled(context));
     await step('Redis primary frozen (Sentinel)', () => primaryFrozen(context));
   }
-  if (liveStack.redisMode === 'cluster') {
+  if (sessionRows && liveStack.redisMode === 'cluster') {
     await step('Redis Cluster: a shard primary killed', () =>
       clusterPrimaryKilled({ stack: liveStack, loop: running, users: loggedIn, lastLogin }),
     );
@@ -121,7 +127,7 @@ async function main(): Promise<Check[]> {
   }
   // The whole-Redis rows, the logout race and the restart row read keys through one node's admin connection (in a
   // cluster, a key on another shard answers MOVED) and time one node's restart: they are the single/Sentinel rows.
-  const oneKeyspaceNode = liveStack.redisMode !== 'cluster';
+  const oneKeyspaceNode = sessionRows && liveStack.redisMode !== 'cluster';
   if (oneKeyspaceNode) {
     await step('Redis killed and restarted', () =>
       redisKilled({ stack: liveStack, loop: running, users: loggedIn, baselineInFlight }),
@@ -130,9 +136,10 @@ async function main(): Promise<Check[]> {
       redisFrozen({ stack: liveStack, loop: running, users: loggedIn, baselineInFlight }),
     );
   }
-  if (liveStack.cache && liveStack.postgres) {
+  if (liveStack.postgres) {
     await step('Cold product herd', () => coldHerd(liveStack));
-    await step('Cache Redis killed and frozen', () => cacheOutages(liveStack, running));
+    if (liveStack.cache) await step('Cache Redis killed and frozen', () => cacheOutages(liveStack, running));
+    else await step('memcached nodes killed and frozen', () => memcachedOutages(liveStack, running));
     await step('PostgreSQL stopped', () => postgresStopped(liveStack));
   }
   await running.stop();

@@ -1,6 +1,7 @@
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findExecutable } from '../lib/prereqs.ts';
+import { ensureStateDir } from './state-dir.ts';
 import { run } from '../lib/spawn.ts';
 
 /**
@@ -28,7 +29,7 @@ async function fetchFromTrixie(stateDir: string, destination: string) {
   if (!findExecutable('apt-get'))
     throw new Error('Compose v2 not found: install the docker compose plugin (https://docs.docker.com/compose/install/)');
   const mirror = process.env.DEBIAN_MIRROR ?? 'http://deb.debian.org/debian';
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  ensureStateDir(stateDir);
   const work = mkdtempSync(join(stateDir, 'apt-'));
   try {
     for (const dir of ['lists/partial', 'cache/archives/partial']) mkdirSync(join(work, dir), { recursive: true });

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findExecutable } from '../lib/prereqs.ts';
+import { ensureStateDir } from './state-dir.ts';
 import { poll, waitFor } from '../lib/poll.ts';
 import { run } from '../lib/spawn.ts';
 
@@ -44,7 +45,7 @@ export async function startEngine(stateDir: string): Promise<boolean> {
       'no Docker engine answers: start it (sudo systemctl start docker), or run as root so compose:up can start dockerd',
     );
 
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  ensureStateDir(stateDir);
   const log = join(stateDir, 'dockerd.log');
   const saved: Omit<StartedEngine, 'pid'> = { ipForward: readFileSync(IP_FORWARD, 'utf8').trim(), forwardPolicy: {}, log };
   for (const family of ['iptables', 'ip6tables'] as const) {
