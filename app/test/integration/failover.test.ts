@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { createBrowser } from '../helpers/browser.ts';
 import { createInstance } from '../helpers/instance.ts';
 import { startSentinelGroup } from '../helpers/sentinel-group.ts';
-import { BOB } from '../helpers/users.ts';
+import { ALICE, BOB } from '../helpers/users.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { onCluster } from '../helpers/redis-server.ts';
 
@@ -122,5 +122,33 @@ describe('Redis primary failover (Sentinel, TLS)', { skip }, () => {
     for (const port of replicas) group.resume(port);
     await waitFor(async () => (await createBrowser().login(a, BOB)).status === 303, { what: 'logins again', timeoutMs: 15_000 });
     assert.equal((await unreplicated.on(a).get('/api/session')).body.user?.username, 'bob');
+  });
+
+  it('an end of a session waits for a replica › 503 + Retry-After while none confirms (retried on another instance too), never a success a failover could undo', async (t) => {
+    const { group, a, b, browser } = await loggedIn(t);
+    const primary = await group.primaryPort();
+    const replicas = group.nodePorts.filter((port) => port !== primary);
+    const attacker = createBrowser();
+    attacker.jar.set('sid', browser.jar.get('sid')!);
+    const other = createBrowser();
+    assert.equal((await other.login(b)).status, 303);
+
+    // Replicas frozen: for the 10 s of min-replicas-max-lag the primary still accepts writes; none reaches a replica.
+    for (const port of replicas) group.pause(port);
+    t.after(() => replicas.forEach((port) => group.resume(port)));
+    const refused = await browser.logout(a);
+    assert.deepEqual([refused.status, refused.headers['retry-after']], [503, '1']);
+    // Retried elsewhere: that instance's connection has nothing of its own to wait for, yet the delete is not confirmed.
+    const retried = await browser.logout(b);
+    assert.deepEqual([retried.status, retried.headers['retry-after']], [503, '1']);
+    const revokeAll = await other
+      .on(b)
+      .post('/sessions/revoke-all', { _csrf: await other.csrfToken(b), password: ALICE.password });
+    assert.deepEqual([revokeAll.status, revokeAll.headers['retry-after']], [503, '1']);
+
+    for (const port of replicas) group.resume(port);
+    await waitFor(async () => (await browser.logout(a)).status === 303, { what: 'a logout to be confirmed', timeoutMs: 15_000 });
+    for (const port of replicas) assert.equal(await (await group.admin(port)).exists(attacker.sessionKey()), 0, `on ${port}`);
+    assert.equal((await attacker.on(b).get('/api/session')).body.user, null);
   });
 });
