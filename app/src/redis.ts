@@ -59,6 +59,10 @@ export class DeadlineExceededError extends Error {
  */
 const TRANSIENT_REPLY = /^(LOADING|OOM|BUSY|TRYAGAIN|MASTERDOWN|READONLY|NOREPLICAS|CLUSTERDOWN)\b/;
 
+/** A failed Redis command as the error handler should see it: "not now" (503) or a bug (the error itself, a 500). */
+export const asHttpError = (err: unknown) =>
+  err instanceof ErrorReply && !TRANSIENT_REPLY.test(err.message) ? err : new ServiceUnavailableError(err);
+
 /**
  * Awaits a Redis command for at most `timeoutMs`. A frozen or partitioned server never answers a command that was
  * already written, and node-redis waits for that reply forever: this bounds what a request can wait.
@@ -73,7 +77,7 @@ export async function withDeadline<T>(command: Promise<T>, timeoutMs: number): P
   try {
     return await Promise.race([command, deadline]);
   } catch (err) {
-    throw err instanceof ErrorReply && !TRANSIENT_REPLY.test(err.message) ? err : new ServiceUnavailableError(err);
+    throw asHttpError(err);
   } finally {
     clearTimeout(timer);
   }

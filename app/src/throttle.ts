@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Config } from './config.ts';
 import type { RedisClient } from './redis.ts';
-import { withDeadline } from './redis.ts';
+import { asHttpError, withDeadline } from './redis.ts';
 
 export const THROTTLE_PREFIX = 'login-fail:';
 
@@ -36,14 +36,27 @@ export function createLoginThrottle({ redis, config }: { redis: RedisClient; con
     const [attempts, , ttl] = await Promise.all([redis.incr(key), redis.expire(key, windowS, 'NX'), redis.ttl(key)]);
     return attempts > max ? Math.max(1, ttl) : 0;
   };
+  const uncount = (key: string) => Promise.all([redis.decr(key), redis.expire(key, windowS, 'NX')]);
 
   return {
-    /** Counts an attempt; returns the seconds to wait if it is over a limit (refuse it), or 0 (go ahead). */
+    /**
+     * Counts an attempt; returns the seconds to wait if it is over a limit (refuse it), or 0 (go ahead).
+     * An attempt that Redis could not count in full is no guess (the password is never checked): what was counted is
+     * taken back before the 503. The two keys may live on different nodes (a cluster's shards), so one can fail
+     * while the other counts: retrying through a shard's failover must not lock the account. An increment whose
+     * reply never came (a deadline) may have counted or not, and stays.
+     */
     async attempt(username: string, address: string): Promise<number> {
-      const waits = await run(
-        Promise.all([count(accountKey(username), maxFailuresPerAccount), count(clientKey(address), maxFailuresPerClient)]),
+      const keys = [accountKey(username), clientKey(address)];
+      const counts = await run(
+        Promise.allSettled([count(keys[0]!, maxFailuresPerAccount), count(keys[1]!, maxFailuresPerClient)]),
       );
-      return Math.max(...waits);
+      const failed = counts.find((result) => result.status === 'rejected');
+      if (failed) {
+        await run(Promise.all(keys.filter((_key, i) => counts[i]!.status === 'fulfilled').map(uncount))).catch(() => undefined);
+        throw asHttpError(failed.reason);
+      }
+      return Math.max(...counts.map((result) => (result as PromiseFulfilledResult<number>).value));
     },
 
     /** The password was right: the account starts afresh and the address gets its attempt back. */
