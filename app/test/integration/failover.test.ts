@@ -105,7 +105,7 @@ describe('Redis primary failover (Sentinel, TLS)', { skip }, () => {
     assert.ok(ms >= 100, `the login waited for the replicas: ${ms.toFixed(0)} ms`);
     assert.equal((await unreplicated.on(a).get('/api/session')).body.user?.username, 'bob');
 
-    // Cut off from every replica for longer than min-replicas-max-lag (10 s, infra/redis/replication.conf), the
+    // Cut off from every replica for longer than min-replicas-max-lag (4 s, infra/redis/replication.conf), the
     // primary refuses writes (NOREPLICAS): a login is a 503 with Retry-After, never a 500, and so is a logged-in read,
     // whose GETEX slides the idle timeout (a write). Consistency over availability, on purpose: see the README.
     const refused = await waitFor(
@@ -133,7 +133,7 @@ describe('Redis primary failover (Sentinel, TLS)', { skip }, () => {
     const other = createBrowser();
     assert.equal((await other.login(b)).status, 303);
 
-    // Replicas frozen: for the 10 s of min-replicas-max-lag the primary still accepts writes; none reaches a replica.
+    // Replicas frozen: for the 4 s of min-replicas-max-lag the primary still accepts writes; none reaches a replica.
     for (const port of replicas) group.pause(port);
     t.after(() => replicas.forEach((port) => group.resume(port)));
     const refused = await browser.logout(a);
