@@ -26,7 +26,7 @@ export type PartitionContext = {
 };
 
 /** One acknowledged-or-refused end of sessions, and the cookies of the sessions it claimed to end. */
-type Revocation = { what: string; username: string; status: number; retryAfter?: string; copies: string[] };
+type Revocation = { what: string; username: string; status: number; ms: number; retryAfter?: string; copies: string[] };
 
 /** The source address data node `i` connects from (its replication link, its Sentinel replies are by port). */
 const sourceOf = (i: number) => `127.0.1.${i + 1}`;
@@ -122,7 +122,14 @@ async function revoke(baseUrl: string, op: Awaited<ReturnType<typeof prepareRevo
       : await post(baseUrl, laptop, `/sessions/${kind}`, { password: account.password });
   const copies = kind === 'logout' ? [laptop.cookie] : kind === 'revoke-all' ? [laptop.cookie, phone!.cookie] : [phone!.cookie];
   const retryAfter = typeof reply.headers['retry-after'] === 'string' ? reply.headers['retry-after'] : undefined;
-  return { what: kind, username: account.username, status: reply.status, ...(retryAfter ? { retryAfter } : {}), copies };
+  return {
+    what: kind,
+    username: account.username,
+    status: reply.status,
+    ms: reply.ms,
+    ...(retryAfter ? { retryAfter } : {}),
+    copies,
+  };
 }
 
 /**
@@ -159,6 +166,12 @@ const describeUndone = (found: Awaited<ReturnType<typeof undone>>, instances: nu
 
 const endedSessions = (revocations: Revocation[]) =>
   revocations.filter((r) => r.status === 303).reduce((sum, r) => sum + r.copies.length, 0);
+
+/** The slowest answer among `revocations` (ms), and the slowest logout's. */
+const slowest = (revocations: Revocation[]) => {
+  const ms = (list: Revocation[]) => (list.length ? `${Math.round(Math.max(...list.map((r) => r.ms)))} ms` : 'none');
+  return `${ms(revocations)} (logouts: ${ms(revocations.filter((r) => r.what === 'logout'))})`;
+};
 
 const statusCounts = (revocations: Revocation[]) => {
   const counts = new Map<number, number>();
@@ -237,6 +250,7 @@ export async function primaryCutThenKilled({ stack, firewall, loop, users, accou
         '0',
         undoneAfter.length === 0,
       ),
+      informative(name, 'slowest answer to an end of sessions during the cut (the 503s)', slowest(revocations)),
       check(
         name,
         `SIGKILL ${primary.name} (cut remains) → logged-in reads succeed on every instance`,
@@ -324,6 +338,7 @@ export async function replicaIsolatedThenPrimaryKilled({ stack, firewall, loop, 
         '0',
         undoneAfter.length === 0,
       ),
+      informative(name, 'slowest answer to an end of sessions, one replica confirming', slowest(revocations)),
       check(
         name,
         `SIGKILL ${primary.name} → logged-in reads succeed on every instance`,
