@@ -158,11 +158,13 @@ async function undone(stack: Stack, revocations: Revocation[]) {
   return found;
 }
 
-/** "0", or "3 sessions (logged in on 3 of 3 instances)". */
-const describeUndone = (found: Awaited<ReturnType<typeof undone>>, instances: number) =>
-  found.length === 0
-    ? '0'
-    : `${found.length} sessions back (each on ${Math.min(...found.map((f) => f.instances.length))}-${Math.max(...found.map((f) => f.instances.length))} of ${instances} instances)`;
+/** "0", or "3 sessions back (each on 3 of 3 instances)". */
+function describeUndone(found: Awaited<ReturnType<typeof undone>>, instances: number) {
+  if (found.length === 0) return '0';
+  const counts = found.map((f) => f.instances.length);
+  const [least, most] = [Math.min(...counts), Math.max(...counts)];
+  return `${found.length} sessions back (each on ${least === most ? least : `${least}-${most}`} of ${instances} instances)`;
+}
 
 const endedSessions = (revocations: Revocation[]) =>
   revocations.filter((r) => r.status === 303).reduce((sum, r) => sum + r.copies.length, 0);
