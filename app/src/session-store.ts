@@ -180,8 +180,10 @@ export class SessionStore extends Store {
     const write =
       indexed ??
       this.#client.set(sessionKey(sid), value, { expiration: { type: 'EX', value: ttl }, condition: creating ? 'NX' : 'XX' });
-    const reply = creating ? await this.#replicated<unknown>(write) : await this.#run<unknown>('write', write);
+    // Sent is sent, whatever the answer: should express-session save this session again (it does at the end of a
+    // response whose save failed), that write updates the key the first one may have made, rather than create it.
     this.#creating.delete(session);
+    const reply = creating ? await this.#replicated<unknown>(write) : await this.#run<unknown>('write', write);
     // A null reply to XX means the session was destroyed meanwhile (logout, revoked): the write is dropped on purpose.
     // To NX (or -1 from the login script) it means the id was not new: a login that skipped regenerate, which must
     // not pass for a success.

@@ -148,7 +148,30 @@ describe('Redis primary failover (Sentinel, TLS)', { skip }, () => {
 
     for (const port of replicas) group.resume(port);
     await waitFor(async () => (await browser.logout(a)).status === 303, { what: 'a logout to be confirmed', timeoutMs: 15_000 });
-    for (const port of replicas) assert.equal(await (await group.admin(port)).exists(attacker.sessionKey()), 0, `on ${port}`);
+    const onReplicas = await Promise.all(replicas.map(async (port) => (await group.admin(port)).exists(attacker.sessionKey())));
+    assert.ok(onReplicas.includes(0), `the session on the replicas (WAIT 1: one has it gone): ${onReplicas}`);
     assert.equal((await attacker.on(b).get('/api/session')).body.user, null);
+  });
+
+  it('the device cap waits for a replica too › a login that ended an older session answers 503 while none confirms', async (t) => {
+    const group = await startSentinelGroup(t);
+    const a = await createInstance(t, group, { REDIS_COMMAND_TIMEOUT_MS: '500', MAX_SESSIONS_PER_USER: '1' });
+    const laptop = createBrowser();
+    assert.equal((await laptop.login(a)).status, 303);
+    const primary = await group.primaryPort();
+    const replicas = group.nodePorts.filter((port) => port !== primary);
+
+    for (const port of replicas) group.pause(port);
+    t.after(() => replicas.forEach((port) => group.resume(port)));
+    const phone = await createBrowser().login(a);
+    assert.deepEqual([phone.status, phone.headers['retry-after']], [503, '1']);
+    for (const port of replicas) group.resume(port);
+    // Once a replica has the end of the laptop's session (WAIT 1: one replica, not both), it is gone for good.
+    await waitFor(async () => (await createBrowser().login(a)).status === 303, {
+      what: 'a login past the cap',
+      timeoutMs: 15_000,
+    });
+    const onReplicas = await Promise.all(replicas.map(async (port) => (await group.admin(port)).exists(laptop.sessionKey())));
+    assert.ok(onReplicas.includes(0), `the laptop's session on the replicas: ${onReplicas}`);
   });
 });
