@@ -3,7 +3,7 @@ import { waitFor } from '../lib/poll.ts';
 import type { Endpoint, Firewall } from '../lib/private-network.ts';
 import { withRedis } from '../lib/redis.ts';
 import { sentinelGroupReady } from '../lib/sentinel.ts';
-import { login, type LoggedInUser } from '../lib/session-client.ts';
+import { attemptLogin, login, type LoggedInUser } from '../lib/session-client.ts';
 import type { Credentials } from '../lib/demo-users.ts';
 import type { Stack } from '../stack/start-stack.ts';
 import { check, fmtMs, informative } from './checks.ts';
@@ -175,6 +175,20 @@ const slowest = (revocations: Revocation[]) => {
   return `${ms(revocations)} (logouts: ${ms(revocations.filter((r) => r.what === 'logout'))})`;
 };
 
+/** The app's default LOGIN_MAX_FAILURES_PER_ACCOUNT: the guesses an account allows per window. */
+const GUESSES_PER_ACCOUNT = 5;
+
+/** Wrong passwords for one account until it is refused (429 or 503), at most `max`: the statuses, in order. */
+async function guess(baseUrl: string, username: string, max = GUESSES_PER_ACCOUNT + 3) {
+  const statuses: number[] = [];
+  while (statuses.length < max) {
+    const { res } = await attemptLogin(baseUrl, username, `wrong-${statuses.length}`);
+    statuses.push(res.status);
+    if (res.status !== 401) break;
+  }
+  return statuses;
+}
+
 const statusCounts = (revocations: Revocation[]) => {
   const counts = new Map<number, number>();
   for (const { status } of revocations) counts.set(status, (counts.get(status) ?? 0) + 1);
@@ -208,7 +222,7 @@ async function repair(stack: Stack, firewall: Firewall) {
 export async function primaryCutThenKilled({ stack, firewall, loop, users, accounts }: PartitionContext) {
   const name = 'Primary cut from both replicas, then killed';
   const baseUrl = stack.urls.nginx;
-  const [loginAccount, ...revocationAccounts] = accounts;
+  const [loginAccount, guessedAccount, ...revocationAccounts] = accounts;
   const prepared = await prepareRevocations(baseUrl, revocationAccounts);
   const { primary, replicas } = await assignSourceAddresses(stack);
 
@@ -219,6 +233,8 @@ export async function primaryCutThenKilled({ stack, firewall, loop, users, accou
   for (const op of prepared) revocations.push(await revoke(baseUrl, op));
   // A login during the cut: the primary takes it, no replica confirms, it stands (logins_unreplicated_total).
   const duringCut = await login(baseUrl, loginAccount!.username, loginAccount!.password).catch(() => undefined);
+  // An attacker guessing one account's password during the cut: no count is confirmed, so no password is checked.
+  const guessesDuringCut = await guess(baseUrl, guessedAccount!.username);
   await stack.killRedisPrimary();
   const back = await recovery(stack, users[0]!);
   loop.mark('after-primary-cut');
@@ -231,6 +247,10 @@ export async function primaryCutThenKilled({ stack, firewall, loop, users, accou
   const retried: Revocation[] = [];
   for (const op of refused) retried.push(await revoke(baseUrl, op));
   const aliveAfterRetry = await undone(stack, retried);
+  // The same attacker after the failover: a count the promoted replica never had would be as many guesses more.
+  const guessesAfter = await guess(baseUrl, guessedAccount!.username);
+  const wrongBefore = guessesDuringCut.filter((status) => status === 401).length;
+  const wrongAfter = guessesAfter.filter((status) => status === 401).length;
   const lost = await lostLogins(baseUrl, users);
   const cutLoginLost = duringCut ? (await lostLogins(baseUrl, [duringCut])).length : undefined;
   await repair(stack, firewall);
@@ -273,6 +293,13 @@ export async function primaryCutThenKilled({ stack, firewall, loop, users, accou
         `${statusCounts(retried) || 'none refused'}; ${aliveAfterRetry.length}`,
         '303; 0',
         retried.every((r) => r.status === 303) && aliveAfterRetry.length === 0,
+      ),
+      check(
+        name,
+        'login throttle: one account guessed during the cut, then after the failover: answers; wrong passwords checked in all',
+        `${guessesDuringCut.join(' ')} → ${guessesAfter.join(' ')}; ${wrongBefore + wrongAfter}`,
+        `≤ ${GUESSES_PER_ACCOUNT} (the failover hands out no fresh guesses)`,
+        wrongBefore + wrongAfter <= GUESSES_PER_ACCOUNT,
       ),
       check(name, 'logins confirmed before the cut, lost', `${lost.length} of ${users.length}`, '0', lost.length === 0),
       informative(

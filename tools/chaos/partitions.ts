@@ -49,7 +49,7 @@ watchdog.unref();
 async function main(): Promise<Check[]> {
   const firewall = await createFirewall();
   const rows = args.short ? 1 : 2;
-  const { users, demoUsers } = makeUsers(`part-${randomUUID().slice(0, 6)}`, USERS + rows * (OPERATIONS + 1));
+  const { users, demoUsers } = makeUsers(`part-${randomUUID().slice(0, 6)}`, USERS + rows * (OPERATIONS + 2));
   const loadUsers = users.splice(0, USERS);
   const runDir = join(repoRoot, '.run/chaos-partitions');
   stack = await startStack({
@@ -79,7 +79,7 @@ async function main(): Promise<Check[]> {
       console.log(`[partitions]   ✗ ${failed.figure}: ${failed.measured} (bound ${failed.bound})`);
   };
   await step('primary cut from both replicas, then killed', () =>
-    primaryCutThenKilled({ ...context, accounts: users.splice(0, OPERATIONS + 1) }),
+    primaryCutThenKilled({ ...context, accounts: users.splice(0, OPERATIONS + 2) }),
   );
   if (!args.short)
     await step('one replica isolated, healed, then the primary killed', () =>

@@ -5,7 +5,7 @@ import type { RedisClient } from '../../src/redis.ts';
 import { createLoginThrottle } from '../../src/throttle.ts';
 
 /** The throttle's commands on a map; keys matching `down` fail as on a node that is away (a cluster's other shard). */
-function stubRedis(down: { keys: RegExp | undefined }) {
+function stubRedis(down: { keys: RegExp | undefined }, replicas = { confirming: 0 }) {
   const values = new Map<string, number>();
   const reach = (key: string) =>
     down.keys?.test(key) ? Promise.reject(new Error('Socket closed unexpectedly')) : Promise.resolve();
@@ -16,6 +16,7 @@ function stubRedis(down: { keys: RegExp | undefined }) {
     expire: (key: string) => reach(key).then(() => 1),
     ttl: (key: string) => reach(key).then(() => 900),
     del: (key: string) => reach(key).then(() => Number(values.delete(key))),
+    wait: () => Promise.resolve(replicas.confirming),
   };
   return { client: client as unknown as RedisClient, values };
 }
@@ -39,5 +40,23 @@ describe('login throttle', () => {
     assert.deepEqual([...values.values()], [0]);
     down.keys = undefined;
     assert.equal(await throttle.attempt('alice', '192.0.2.1'), 0, 'the account is not locked');
+  });
+
+  it('an attempt no replica confirmed is no guess › 503 before any password check, taken back; once one confirms, counted', async () => {
+    const replicas = { confirming: 0 };
+    const { client, values } = stubRedis({ keys: undefined }, replicas);
+    const throttle = createLoginThrottle({
+      redis: client,
+      config: { ...config, redis: { commandTimeoutMs: 100, waitForReplicas: { replicas: 1, timeoutMs: 10 } } } as typeof config,
+    });
+
+    for (let i = 0; i < 20; i++) {
+      const err = await throttle.attempt('alice', '192.0.2.1').catch((error: unknown) => error);
+      assert.ok(err instanceof HttpError && err.status === 503, `attempt ${i + 1}: ${err}`);
+    }
+    assert.deepEqual([...values.values()], [0, 0]);
+    replicas.confirming = 1;
+    assert.equal(await throttle.attempt('alice', '192.0.2.1'), 0);
+    assert.deepEqual([...values.values()], [1, 1]);
   });
 });
