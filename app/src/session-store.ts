@@ -209,7 +209,7 @@ export class SessionStore extends Store {
    * Replication stays asynchronous for the login itself: when no replica answers within the timeout the login stands
    * (the primary has it) and is counted, rather than refused. Not so when the login ended older sessions (the device
    * cap): an end of a session is never reported before a replica has it, so that login fails with a 503.
-   * Only logins wait: a lost preference or idle-timeout slide costs nothing, and reads never wait.
+   * Only logins and ends of sessions wait: a lost preference or idle-timeout slide costs nothing, and reads never wait.
    */
   async #replicated<T>(write: Promise<T>): Promise<T> {
     const [reply, acknowledged] = await this.#observe(
