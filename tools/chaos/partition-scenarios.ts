@@ -6,7 +6,7 @@ import { sentinelGroupReady } from '../lib/sentinel.ts';
 import { attemptLogin, login, type LoggedInUser } from '../lib/session-client.ts';
 import type { Credentials } from '../lib/demo-users.ts';
 import type { Stack } from '../stack/start-stack.ts';
-import { check, fmtMs, informative } from './checks.ts';
+import { check, fmtMs, informative, observe } from './checks.ts';
 import { settled } from './instance-scenarios.ts';
 import type { LoadLoop } from './load-loop.ts';
 import { lostLogins, recovery } from './redis-scenarios.ts';
@@ -388,6 +388,99 @@ export async function replicaIsolatedThenPrimaryKilled({ stack, firewall, loop, 
       isolated: isolated.name,
       revocations: revocations.map(({ copies: _c, ...r }) => r),
       undone: undoneAfter,
+      recovery: back,
+      wrong: wrong.slice(0, 10),
+      lost,
+    },
+  };
+}
+
+/** Each cut and each healed spell of the flapping row (an observation window, not a wait for readiness). */
+const FLAP_MS = 1_000;
+export const FLAPS = 5;
+
+/**
+ * Every client link to the primary flapping (cut 1 s, healed 1 s, five times: 10 s): the apps' and the Sentinels'
+ * (their connections come from 127.0.0.1; the replicas' from their own addresses, which stay). Each cut is shorter
+ * than down-after (2 s), so no failover. An end of sessions in every spell; then the primary SIGKILLed: none of the
+ * acknowledged ones may be undone.
+ */
+export async function clientLinksFlapping({ stack, firewall, loop, users, accounts }: PartitionContext) {
+  const name = 'Every client link to the primary flapping for 10 s, then the primary killed';
+  const baseUrl = stack.urls.nginx;
+  const prepared = await prepareRevocations(baseUrl, accounts);
+  const { primary } = await assignSourceAddresses(stack);
+  const clients = { port: 0, source: '127.0.0.1' };
+
+  loop.mark('flapping');
+  const revocations: Revocation[] = [];
+  let servedAgain: Awaited<ReturnType<typeof recovery>> | undefined;
+  for (let i = 0; i < FLAPS; i++) {
+    await firewall.cut(clients, primary.endpoint);
+    const cutUntil = observe(FLAP_MS);
+    if (prepared[2 * i]) revocations.push(await revoke(baseUrl, prepared[2 * i]!));
+    await cutUntil;
+    await firewall.heal();
+    // Timed from the last heal, while that spell's end of sessions runs.
+    const served = i === FLAPS - 1 ? recovery(stack, users[0]!) : undefined;
+    const healedUntil = observe(FLAP_MS);
+    if (prepared[2 * i + 1]) revocations.push(await revoke(baseUrl, prepared[2 * i + 1]!));
+    await healedUntil;
+    servedAgain = await served;
+  }
+  await stack.killRedisPrimary();
+  const back = await recovery(stack, users[0]!);
+  loop.mark('after-flapping');
+  await settled(loop, 'flapping');
+
+  const wrong = dishonest(loop, 'flapping');
+  const undoneAfter = await undone(stack, revocations);
+  const lost = await lostLogins(baseUrl, users);
+  await repair(stack, firewall);
+  const acknowledged = revocations.filter((r) => r.status === 303).length;
+  return {
+    checks: [
+      check(
+        name,
+        'ends of sessions answered, one in each spell',
+        statusCounts(revocations),
+        '303 or 503 + Retry-After only',
+        revocations.every((r) => r.status === 303 || (r.status === 503 && r.retryAfter !== undefined)),
+      ),
+      check(
+        name,
+        'last heal → logged-in reads succeed on every instance',
+        `${fmtMs(servedAgain?.allInstances)} (via nginx ${fmtMs(servedAgain?.viaNginx)})`,
+        '≤ 3000 ms',
+        servedAgain?.allInstances !== undefined && servedAgain.allInstances <= 3_000,
+      ),
+      check(
+        name,
+        'acknowledged ends of sessions undone by the failover after it',
+        `${describeUndone(undoneAfter, stack.status().instances.length)} of ${endedSessions(revocations)} ended by ${acknowledged} acknowledged operations`,
+        '0',
+        undoneAfter.length === 0,
+      ),
+      check(
+        name,
+        `SIGKILL ${primary.name} → logged-in reads succeed on every instance`,
+        `${fmtMs(back.allInstances)} (via nginx ${fmtMs(back.viaNginx)})`,
+        '≤ 6000 ms',
+        back.allInstances !== undefined && back.allInstances <= 6_000,
+      ),
+      check(
+        name,
+        'load answers other than 200 or 503',
+        `${wrong.length} of ${loop.phase('flapping').length}`,
+        '0',
+        wrong.length === 0,
+      ),
+      check(name, 'logins confirmed before the row, lost', `${lost.length} of ${users.length}`, '0', lost.length === 0),
+    ],
+    figures: {
+      revocations: revocations.map(({ copies: _c, ...r }) => r),
+      undone: undoneAfter,
+      servedAgain,
       recovery: back,
       wrong: wrong.slice(0, 10),
       lost,

@@ -11,7 +11,7 @@ import { printToStackLog } from '../stack/stack-log.ts';
 import { startStack, type Stack } from '../stack/start-stack.ts';
 import { check, checkTable, failedChecks, type Check } from './checks.ts';
 import { startLoadLoop, type LoadLoop } from './load-loop.ts';
-import { primaryCutThenKilled, replicaIsolatedThenPrimaryKilled } from './partition-scenarios.ts';
+import { clientLinksFlapping, FLAPS, primaryCutThenKilled, replicaIsolatedThenPrimaryKilled } from './partition-scenarios.ts';
 
 // The partition suite, run by `npm run chaos -- --partitions` (tools/chaos/cli.ts), which starts this file inside a
 // network namespace of its own (tools/lib/private-network.ts). Its own stack, on that namespace's loopback.
@@ -48,8 +48,7 @@ watchdog.unref();
 
 async function main(): Promise<Check[]> {
   const firewall = await createFirewall();
-  const rows = args.short ? 1 : 2;
-  const { users, demoUsers } = makeUsers(`part-${randomUUID().slice(0, 6)}`, USERS + rows * (OPERATIONS + 2));
+  const { users, demoUsers } = makeUsers(`part-${randomUUID().slice(0, 6)}`, USERS + 3 * OPERATIONS + 2 * FLAPS + 2);
   const loadUsers = users.splice(0, USERS);
   const runDir = join(repoRoot, '.run/chaos-partitions');
   stack = await startStack({
@@ -81,10 +80,14 @@ async function main(): Promise<Check[]> {
   await step('primary cut from both replicas, then killed', () =>
     primaryCutThenKilled({ ...context, accounts: users.splice(0, OPERATIONS + 2) }),
   );
-  if (!args.short)
+  if (!args.short) {
     await step('one replica isolated, healed, then the primary killed', () =>
       replicaIsolatedThenPrimaryKilled({ ...context, accounts: users.splice(0, OPERATIONS) }),
     );
+    await step('every client link to the primary flapping, then the primary killed', () =>
+      clientLinksFlapping({ ...context, accounts: users.splice(0, 2 * FLAPS) }),
+    );
+  }
   await loop.stop();
   if (loop.skipped() > 0)
     checks.push(check('Load loop', 'requests not sent (over 2000 in flight)', String(loop.skipped()), '0', false));
