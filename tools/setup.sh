@@ -3,12 +3,17 @@
 # (which bring Node.js 24 from the npm registry: no system Node upgrade needed).
 #   bash tools/setup.sh          # for the demo: redis-server, nginx, postgresql (the catalogue's database)
 #   bash tools/setup.sh --test   # for the tests too: chromium for the end-to-end suite, wrk for the benchmark,
-#                                # prometheus (and its promtool) for the alert rules and the live metrics test
+#                                # prometheus (and its promtool) for the alert rules and the live metrics test,
+#                                # a Docker engine (docker.io, unless one is installed) and debootstrap for the
+#                                # compose test (tools/compose: its stand-in images are built from a debootstrapped base)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(redis-server nginx postgresql)
-[[ "${1:-}" == "--test" ]] && packages+=(chromium wrk prometheus)
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(chromium wrk prometheus debootstrap)
+  command -v dockerd >/dev/null || packages+=(docker.io)
+fi
 # check:infra also needs kubectl >= 1.27 (kustomize v5) for infra/k8s. It is not installed from here: Debian 12's
 # kubernetes-client is 1.20 (kustomize v2, which cannot build the overlays). The machines this project's CI runs on
 # have kubectl 1.32 from the Google Cloud SDK; elsewhere install it from https://pkgs.k8s.io. check:infra names the

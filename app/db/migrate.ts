@@ -50,7 +50,7 @@ if (import.meta.main) {
     console.error('DATABASE_URL is required (the owner role, not the app role)');
     process.exit(1);
   }
-  const client = new pg.Client({ connectionString: url, password: readPassword() });
+  const client = new pg.Client({ connectionString: withPassword(url, readPassword()) });
   await client.connect();
   try {
     const applied = await runMigrations(client);
@@ -64,6 +64,17 @@ if (import.meta.main) {
   } finally {
     await client.end();
   }
+}
+
+/**
+ * The password goes into the URL, as the app does (app/src/catalog/config.ts): pg lets a connection string without a
+ * password override a separate `password` option, which then reaches SCRAM as undefined.
+ */
+export function withPassword(url: string, password: string | undefined): string {
+  if (!password) return url;
+  const withIt = new URL(url);
+  withIt.password = encodeURIComponent(password);
+  return withIt.href;
 }
 
 function readPassword(): string | undefined {

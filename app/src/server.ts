@@ -4,6 +4,7 @@ import { startMetricsServer } from './metrics-server.ts';
 import { createMetrics } from './metrics.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
+import { openCache } from './catalog/cache-client.ts';
 import type { CatalogConfig } from './catalog/config.ts';
 import { createDbPool } from './db.ts';
 import { createRedisClient, withDeadline } from './redis.ts';
@@ -78,25 +79,21 @@ async function main() {
     // close() waits for replies to commands already sent; a frozen Redis never sends them.
     await withDeadline(redis.close(), 1000).catch(() => redis.destroy());
     if (catalog) {
-      await withDeadline(catalog.cacheRedis.close(), 1000).catch(() => catalog.cacheRedis.destroy());
+      await catalog.connection.close();
       await withDeadline(catalog.db.end(), 1000).catch(() => undefined);
     }
     log.info('stopped');
     process.exit(0);
   };
   /**
-   * The catalogue's PostgreSQL pool (connects on first use) and its own cache Redis, which may be away at start: the
-   * pages then come from the database, and the client connects when it can.
+   * The catalogue's PostgreSQL pool (connects on first use) and its own cache (the cache Redis or memcached nodes),
+   * which may be away at start: the pages then come from the database, and the client connects when it can.
    */
   async function openCatalog(catalogConfig: CatalogConfig) {
     const db = createDbPool(catalogConfig.db, log.child({ component: 'postgres' }));
-    const cacheRedis = createRedisClient(
-      { instanceId: config.instanceId, redis: { ...config.redis, url: catalogConfig.cache.url, sentinel: undefined } },
-      log.child({ component: 'cache' }),
-    );
-    metrics.watchRedis(cacheRedis, 'cache');
-    cacheRedis.connect().catch(() => undefined);
-    return { config: catalogConfig, db, cacheRedis, metrics };
+    const connection = openCache(config, catalogConfig.cache, log.child({ component: 'cache' }));
+    if (connection.redis) metrics.watchRedis(connection.redis, 'cache');
+    return { config: catalogConfig, db, cache: connection.store, connection, metrics };
   }
 
   process.on('SIGTERM', (signal) => void shutdown(signal));

@@ -37,9 +37,14 @@ export function spawnCaptured(
 export async function run(
   file: string,
   args: string[],
-  { timeoutMs = 20_000, cwd, stdout = false }: { timeoutMs?: number; cwd?: string; stdout?: boolean } = {},
+  {
+    timeoutMs = 20_000,
+    cwd,
+    env,
+    stdout = false,
+  }: { timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv; stdout?: boolean } = {},
 ) {
-  const captured = spawnCaptured(file, args, { cwd, stdout, timeoutMs });
+  const captured = spawnCaptured(file, args, { cwd, env, stdout, timeoutMs });
   const { code } = await captured.exited;
   return { code: code ?? 1, output: captured.output().trim() };
 }

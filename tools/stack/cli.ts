@@ -3,7 +3,7 @@ import { parseCommandLine } from '../lib/command-line.ts';
 import { assertPortsFree } from '../lib/ports.ts';
 import { withoutPassword } from '../lib/redis.ts';
 import { REDIS_MODES } from './redis-topology.ts';
-import { startStack, type Stack } from './start-stack.ts';
+import { CACHE_ENGINES, startStack, type Stack } from './start-stack.ts';
 
 const usage = `
 npm start: the local stack without Docker: the session Redis, N app instances and nginx from the shipped infra files.
@@ -14,11 +14,13 @@ Ctrl-C (or SIGTERM) stops everything. The library behind it is tools/stack/start
   npm start -- --redis single        one Redis instead of the default --redis sentinel (a primary, two replicas and
                                      three Sentinels: 6380-6382 and 6390-6392); TLS either way
   npm start -- --redis cluster       a Redis Cluster: three primaries and three replicas on 6380-6385
+  npm start -- --cache memcached     the catalogue's cache on three memcached nodes (6401-6403; TLS, authentication)
+                                     instead of the default --cache redis (one node, 6400)
   npm start -- --control             or STACK_CONTROL=1: control API on 127.0.0.1:8099 (--control-port / STACK_CONTROL_PORT)
   npm start -- --with-prometheus     also a real Prometheus on 127.0.0.1:9090 (--prometheus-port) scraping every instance's
                                      metrics (127.0.0.1:3051..) with the shipped alert rules
 
-Options: --instances N, --redis sentinel|single|cluster, --control, --control-port N, --with-prometheus, --prometheus-port N, --nginx-port N (8080), --redis-port N (6380),
+Options: --instances N, --redis sentinel|single|cluster, --cache redis|memcached, --control, --control-port N, --with-prometheus, --prometheus-port N, --nginx-port N (8080), --redis-port N (6380),
 --app-base-port N (3000: apps on 3001..), --run-dir DIR (.run/), --help`;
 
 const { values, integer, choice } = parseCommandLine(
@@ -33,6 +35,7 @@ const { values, integer, choice } = parseCommandLine(
     'app-base-port': { type: 'string' },
     'run-dir': { type: 'string' },
     redis: { type: 'string', default: 'sentinel' },
+    cache: { type: 'string', default: 'redis' },
     'with-prometheus': { type: 'boolean', default: false },
     'prometheus-port': { type: 'string', default: '9090' },
   },
@@ -41,6 +44,7 @@ const portOption = (name: 'nginx-port' | 'redis-port' | 'app-base-port') =>
   values[name] === undefined ? undefined : integer(name);
 const instances = integer('instances');
 const redis = choice('redis', REDIS_MODES);
+const cache = choice('cache', CACHE_ENGINES);
 const controlPort = integer('control-port');
 const log = (message: string) => console.log(`[stack] ${message}`);
 const fail = (message: string) => {
@@ -92,6 +96,7 @@ try {
     nginxPort: portOption('nginx-port'),
     redisPort: portOption('redis-port'),
     redis,
+    cache,
     appBasePort: portOption('app-base-port'),
     runDir: values['run-dir'],
     ...(values['with-prometheus'] ? { prometheusPort: integer('prometheus-port') } : {}),

@@ -19,6 +19,8 @@ type RedisOptions = {
   /** Where the admin password is, for the status (which never shows a password). */
   adminPasswordFile: string;
   readyTimeoutMs: number;
+  /** Ready when this holds; default: the admin user's PING on `url` (memcached nodes bring their own probe). */
+  isReady?: () => Promise<boolean>;
 };
 
 /** One redis-server (a data node or a Sentinel), restarted on the same directory when asked. */
@@ -45,7 +47,7 @@ export function createRedisProcess(options: RedisOptions) {
     });
     child = started;
     await started.spawned;
-    await waitFor(name, () => redisAnswersPing(url), {
+    await waitFor(name, options.isReady ?? (() => redisAnswersPing(url)), {
       timeoutMs: readyTimeoutMs,
       failIf: supervisor.exitReason(started),
     });

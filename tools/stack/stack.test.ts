@@ -30,6 +30,8 @@ async function freeAppBase(): Promise<number> {
 
 /** The Redis base port: the Sentinel group (+0..2, +10..12), the cache (+20), PostgreSQL (+30), below the ephemeral range. */
 const REDIS_OFFSETS = [0, 1, 2, 10, 11, 12, 20, 30];
+/** --cache memcached: memcached-1..3 (+21..23) instead of the cache Redis. */
+const MEMCACHED_OFFSETS = [0, 1, 2, 10, 11, 12, 21, 22, 23, 30];
 /** A Redis Cluster (--redis cluster): six nodes (+0..5) and their cluster bus (+10000..10005), and the catalogue's. */
 const CLUSTER_OFFSETS = [0, 1, 2, 3, 4, 5, 10_000, 10_001, 10_002, 10_003, 10_004, 10_005, 20, 30];
 async function freeRedisBase(offsets = REDIS_OFFSETS): Promise<number> {
@@ -76,10 +78,18 @@ async function runStack(
     env = process.env,
     nginxPort,
     cluster = false,
-  }: { control?: boolean; prometheus?: boolean; env?: NodeJS.ProcessEnv; nginxPort?: number; cluster?: boolean } = {},
+    memcached = false,
+  }: {
+    control?: boolean;
+    prometheus?: boolean;
+    env?: NodeJS.ProcessEnv;
+    nginxPort?: number;
+    cluster?: boolean;
+    memcached?: boolean;
+  } = {},
 ) {
   const runDir = mkdtempSync(join(tmpdir(), 'stack-test-'));
-  const redisOffsets = cluster ? CLUSTER_OFFSETS : REDIS_OFFSETS;
+  const redisOffsets = cluster ? CLUSTER_OFFSETS : memcached ? MEMCACHED_OFFSETS : REDIS_OFFSETS;
   const ports = {
     nginx: nginxPort ?? (await freePort()),
     redis: await freeRedisBase(redisOffsets),
@@ -95,6 +105,7 @@ async function runStack(
     ...(control ? ['--control', '--control-port', String(ports.control)] : []),
     ...(prometheus ? ['--with-prometheus', '--prometheus-port', String(ports.prometheus)] : []),
     ...(cluster ? ['--redis', 'cluster'] : []),
+    ...(memcached ? ['--cache', 'memcached'] : []),
   ];
   const run = spawnCaptured(process.execPath, [CLI, ...args], { env: { ...env, [markerName]: markerValue } });
   // The sessions of the runner's children, sampled while it runs: whatever they leave behind is found by session.
@@ -156,6 +167,18 @@ const accepting = (port: number) =>
   );
 
 describe('npm start (tools/stack/cli.ts)', () => {
+  it('--cache memcached › products cached on three memcached nodes through nginx; Ctrl-C leaves no process and no port', async (t) => {
+    const stack = await runStack(t, { memcached: true });
+    await stack.printed('[stack] ready:');
+    assert.match(stack.output(), /starting memcached on 127\.0\.0\.1:\d+, \d+, \d+/);
+    const product = `http://127.0.0.1:${stack.ports.nginx}/api/products/21`;
+    assert.equal((await fetch(product)).headers.get('x-cache'), 'miss');
+    await waitFor('a hit from memcached', async () => (await fetch(product)).headers.get('x-cache') === 'hit');
+    stack.child.kill('SIGINT');
+    assert.equal(await stack.exitCode, 0, stack.output());
+    await stack.assertNothingLeft();
+  });
+
   it('--instances 2 › two instances behind nginx; no secret in the output or the status; Ctrl-C leaves no process and no listening port', async (t) => {
     const stack = await runStack(t, { control: true, prometheus: true });
     // The runner prints "ready" once nginx answers /readyz (polled, like everything here).

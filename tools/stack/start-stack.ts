@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_DEMO_USERS, parseUsers } from '../lib/demo-users.ts';
 import { repoRoot, runPaths } from '../lib/paths.ts';
@@ -6,6 +6,7 @@ import { assertPortsFree } from '../lib/ports.ts';
 import { findTools } from '../lib/prereqs.ts';
 import { redisUrl, trustRedisCa } from '../lib/redis.ts';
 import { cacheNodeArgs, renderAcl } from '../lib/redis-server.ts';
+import { memcachedAnswers, memcachedArgs, prepareMemcachedFiles } from '../lib/memcached-server.ts';
 import { ensureSecrets } from '../lib/secrets.ts';
 import { createAppInstances, METRICS_PORT_OFFSET } from './app-instances.ts';
 import { createPrometheusProcess } from './prometheus-process.ts';
@@ -18,8 +19,12 @@ import { createRedisClusterTopology } from './redis-cluster-topology.ts';
 import { createRedisTopology, type RedisMode, topologyPorts } from './redis-topology.ts';
 import { createSupervisor } from './supervisor.ts';
 
-/** The catalogue's servers beside the session Redis: the cache Redis, and PostgreSQL. */
+export const CACHE_ENGINES = ['redis', 'memcached'] as const;
+export type CacheEngine = (typeof CACHE_ENGINES)[number];
+
+/** The catalogue's servers beside the session Redis: the cache Redis (or memcached-1..3 after it), and PostgreSQL. */
 const CACHE_PORT_OFFSET = 20;
+const MEMCACHED_NODES = 3;
 const POSTGRES_PORT_OFFSET = 30;
 
 export type StackOptions = {
@@ -35,6 +40,8 @@ export type StackOptions = {
    * (6410 and 6400 by default), as compose runs them.
    */
   catalog?: boolean;
+  /** The catalogue's cache engine: `redis` (default, one node) or `memcached` (three nodes, after the cache's port). */
+  cache?: CacheEngine;
   appBasePort?: number;
   /** Runtime files (secrets, AOF, nginx prefix); default `.run/` at the repository root. */
   runDir?: string;
@@ -65,6 +72,9 @@ export type StackOptions = {
   signal?: AbortSignal;
 };
 
+const memcachedPorts = (redisPort: number) =>
+  Array.from({ length: MEMCACHED_NODES }, (_, i) => redisPort + CACHE_PORT_OFFSET + 1 + i);
+
 /**
  * Starts the session Redis (see redis-topology.ts), N app instances and nginx from the shipped infra files, waits until nginx answers
  * /readyz with 200, and returns a handle to inspect, break and repair the stack, and to stop it.
@@ -77,6 +87,7 @@ export async function startStack(options: StackOptions = {}) {
     redisPort = 6380,
     redis: redisMode = 'sentinel',
     catalog: withCatalog = true,
+    cache: cacheEngine = 'redis',
     appBasePort = 3000,
     appEntry = join(repoRoot, 'app/src/server.ts'),
     env = process.env,
@@ -96,7 +107,9 @@ export async function startStack(options: StackOptions = {}) {
     ...topologyPorts(redisMode, redisPort),
     ...(withCatalog
       ? [
-          { port: redisPort + CACHE_PORT_OFFSET, what: 'cache redis' },
+          ...(cacheEngine === 'memcached'
+            ? memcachedPorts(redisPort).map((port, i) => ({ port, what: `memcached-${i + 1}` }))
+            : [{ port: redisPort + CACHE_PORT_OFFSET, what: 'cache redis' }]),
           { port: redisPort + POSTGRES_PORT_OFFSET, what: 'postgres' },
         ]
       : []),
@@ -142,22 +155,46 @@ export async function startStack(options: StackOptions = {}) {
   if (withCatalog) renderAcl(secrets.dir, cacheAclFile, tools.redisServer, 'cache');
   const cachePort = redisPort + CACHE_PORT_OFFSET;
   const cacheDir = join(paths.redis, 'cache');
-  const cache = withCatalog
-    ? createRedisProcess({
-        supervisor,
-        name: 'cache',
-        redisServer: tools.redisServer,
-        args: () => (
-          mkdirSync(cacheDir, { recursive: true }),
-          cacheNodeArgs({ secretsDir: secrets.dir, dir: cacheDir, port: cachePort, aclfile: cacheAclFile })
-        ),
-        port: cachePort,
-        dir: cacheDir,
-        url: redisUrl('admin', secrets.redisAdminPassword, cachePort, { tls: true }),
-        adminPasswordFile: secrets.redisAdminPasswordFile,
-        readyTimeoutMs,
-      })
-    : undefined;
+  const memcached = findExecutable('memcached');
+  if (withCatalog && cacheEngine === 'memcached' && !memcached)
+    throw new Error('memcached not found. Install it with:\n  sudo apt-get install -y memcached');
+  // Written once, before the first node starts: rewriting them while another node reads them at its start fails it.
+  let preparedFiles: ReturnType<typeof prepareMemcachedFiles> | undefined;
+  const memcachedFiles = () => (preparedFiles ??= prepareMemcachedFiles(secrets.dir, join(paths.redis, 'memcached')));
+  const memcachedNodes =
+    withCatalog && cacheEngine === 'memcached'
+      ? memcachedPorts(redisPort).map((port, i) =>
+          createRedisProcess({
+            supervisor,
+            name: `memcached-${i + 1}`,
+            redisServer: memcached!,
+            args: () => memcachedArgs({ ...memcachedFiles(), port }),
+            port,
+            dir: paths.redis,
+            url: `memcached://cache@127.0.0.1:${port}`,
+            adminPasswordFile: secrets.redisCachePasswordFile,
+            readyTimeoutMs,
+            isReady: () => memcachedAnswers(port, readFileSync(secrets.redisCaFile, 'utf8')),
+          }),
+        )
+      : [];
+  const cache =
+    withCatalog && cacheEngine === 'redis'
+      ? createRedisProcess({
+          supervisor,
+          name: 'cache',
+          redisServer: tools.redisServer,
+          args: () => (
+            mkdirSync(cacheDir, { recursive: true }),
+            cacheNodeArgs({ secretsDir: secrets.dir, dir: cacheDir, port: cachePort, aclfile: cacheAclFile })
+          ),
+          port: cachePort,
+          dir: cacheDir,
+          url: redisUrl('admin', secrets.redisAdminPassword, cachePort, { tls: true }),
+          adminPasswordFile: secrets.redisAdminPasswordFile,
+          readyTimeoutMs,
+        })
+      : undefined;
   const postgres = withCatalog
     ? createPostgresProcess({
         supervisor,
@@ -169,12 +206,21 @@ export async function startStack(options: StackOptions = {}) {
     : undefined;
   /** The app's catalogue settings: users in the URLs, passwords in files, as compose does. */
   const catalogEnv = (): NodeJS.ProcessEnv =>
-    cache && postgres
+    postgres
       ? {
           DATABASE_URL: postgres.appUrl,
           DATABASE_PASSWORD_FILE: secrets.databaseAppPasswordFile,
-          CACHE_REDIS_URL: `rediss://cache@127.0.0.1:${cache.port}`,
-          CACHE_REDIS_PASSWORD_FILE: secrets.redisCachePasswordFile,
+          ...(cache
+            ? {
+                CACHE_REDIS_URL: `rediss://cache@127.0.0.1:${cache.port}`,
+                CACHE_REDIS_PASSWORD_FILE: secrets.redisCachePasswordFile,
+              }
+            : {
+                CACHE_ENGINE: 'memcached',
+                CACHE_MEMCACHED_SERVERS: memcachedNodes.map((node) => `127.0.0.1:${node.port}`).join(','),
+                CACHE_MEMCACHED_PASSWORD_FILE: secrets.redisCachePasswordFile,
+                CACHE_MEMCACHED_TLS_CA_FILE: secrets.redisCaFile,
+              }),
         }
       : {};
   const instances = createAppInstances({
@@ -226,6 +272,7 @@ export async function startStack(options: StackOptions = {}) {
       await instances.stopAll();
       await postgres?.stop();
       await cache?.stop();
+      await Promise.all(memcachedNodes.map((node) => node.stop()));
       await redis.stop();
       supervisor.forget();
       supervisor.closeOutput();
@@ -238,6 +285,9 @@ export async function startStack(options: StackOptions = {}) {
     nginx: nginx.status(),
     redis: redis.status(),
     ...(cache && postgres ? { cache: cache.status(), postgres: postgres.status() } : {}),
+    ...(memcachedNodes.length > 0 && postgres
+      ? { cacheNodes: memcachedNodes.map((node) => node.status()), postgres: postgres.status() }
+      : {}),
     instances: instances.status(),
     ...(prometheus ? { prometheus: prometheus.status() } : {}),
     demoUsers: parseUsers(demoUsers).map((user) => user.username),
@@ -255,9 +305,14 @@ export async function startStack(options: StackOptions = {}) {
     );
     await redis.start();
     options.signal?.throwIfAborted();
-    if (cache && postgres) {
-      log(`starting the cache redis on 127.0.0.1:${cache.port} and postgres on 127.0.0.1:${postgres.port}`);
-      await cache.start();
+    if (postgres) {
+      log(
+        cache
+          ? `starting the cache redis on 127.0.0.1:${cache.port} and postgres on 127.0.0.1:${postgres.port}`
+          : `starting memcached on 127.0.0.1:${memcachedNodes.map((node) => node.port).join(', ')} and postgres on 127.0.0.1:${postgres.port}`,
+      );
+      await cache?.start();
+      await Promise.all(memcachedNodes.map((node) => node.start()));
       options.signal?.throwIfAborted();
       await postgres.start();
       options.signal?.throwIfAborted();
@@ -308,6 +363,8 @@ export async function startStack(options: StackOptions = {}) {
     resumeRedisPrimary: redis.resumePaused,
     /** The catalogue's dependencies (undefined without it): the control API breaks and repairs them. */
     cache,
+    /** memcached-1..3 with `cache: 'memcached'` (empty otherwise). */
+    cacheNodes: memcachedNodes,
     postgres,
     stop,
   };

@@ -1,15 +1,13 @@
 import type { Logger } from '../log.ts';
-import { type RedisClient, withDeadline } from '../redis.ts';
+import type { CacheStore } from './cache-store.ts';
 import type { CatalogMetrics } from './metrics.ts';
 
 export type CacheState = 'hit' | 'miss' | 'stale';
 
 export type CacheOptions = {
-  /** The cache Redis: not the session Redis (an evicting policy there would log users out). */
-  redis: RedisClient;
+  /** The cache Redis or memcached nodes (never the session Redis: an evicting policy there would log users out). */
+  store: CacheStore;
   prefix: string;
-  /** The longest any request waits on the cache; beyond it the cache counts as away. */
-  timeoutMs: number;
   /** How long a value counts as fresh, plus up to `jitter` of it at random so keys loaded together expire apart. */
   ttlS: number;
   jitter: number;
@@ -17,8 +15,6 @@ export type CacheOptions = {
   notFoundTtlS: number;
   /** How long past freshness a value is kept, to be served (flagged stale) while it is refreshed or the database is away. */
   graceS: number;
-  /** After a failed or slow cache command, go straight to the database for this long instead of waiting again. */
-  bypassMs: number;
   /** false: every read goes to the database, as without a cache (CACHE_ENABLED=false: for comparison, or in need). */
   enabled: boolean;
   metrics: Pick<CatalogMetrics, 'cacheRequest'>;
@@ -28,42 +24,19 @@ export type CacheOptions = {
 /** What is stored under a key: the value (null for "not found"), its version, and when it stops being fresh. */
 type Entry<T> = { v: number; fresh: number; d: T | null };
 
-// Writes only if what is stored is not newer: a reader that loaded version 3 before an edit wrote version 4 cannot
-// put 3 back (the race that makes plain cache-aside serve the old value until the TTL). Runs under the cache user's
-// ACL: only GET and SET on its own keys.
-const SET_IF_NOT_OLDER = `
-local current = redis.call('GET', KEYS[1])
-if current then
-  local ok, entry = pcall(cjson.decode, current)
-  if ok and type(entry) == 'table' and tonumber(entry.v) and tonumber(entry.v) > tonumber(ARGV[2]) then return 0 end
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
-return 1`;
-
 /**
- * Cache-aside over the node-redis client the app already has, with versioned write-through (see the README's
+ * Cache-aside over a cache store (the cache Redis, or memcached nodes: cache-store.ts), with versioned write-through (see the README's
  * "Database caching" for why not a caching library). Per instance, concurrent reads of one key share one database
  * load (single flight); a stale value is served at once while one background load refreshes it; the cache being
  * away or slow costs a request at most `timeoutMs`, then reads go to the database until it answers again.
  */
 export function createReadThroughCache<T>(options: CacheOptions) {
-  const { redis, prefix, timeoutMs, metrics, log } = options;
+  const { store: cache, prefix, metrics, log } = options;
   const loads = new Map<string, Promise<T | null>>();
   const pendingWrites = new Map<string, { value: T; version: number; until: number }>();
-  let bypassUntil = 0;
   let retryTimer: NodeJS.Timeout | undefined;
 
-  const available = () => redis.isReady && Date.now() >= bypassUntil;
-
-  async function command<R>(run: () => Promise<R>): Promise<R> {
-    try {
-      return await withDeadline(run(), timeoutMs);
-    } catch (err) {
-      if (Date.now() >= bypassUntil) log.warn({ reason: (err as Error).message }, 'cache unavailable; reading from the database');
-      bypassUntil = Date.now() + options.bypassMs;
-      throw err;
-    }
-  }
+  const available = (key: string) => cache.available(prefix + key);
 
   function encode(value: T | null, version: number): { json: string; ttlMs: number } {
     const freshMs = value === null ? options.notFoundTtlS * 1000 : options.ttlS * 1000 * (1 + Math.random() * options.jitter);
@@ -74,10 +47,7 @@ export function createReadThroughCache<T>(options: CacheOptions) {
 
   async function store(key: string, value: T | null, version: number): Promise<boolean> {
     const { json, ttlMs } = encode(value, version);
-    const reply = await command(() =>
-      redis.eval(SET_IF_NOT_OLDER, { keys: [prefix + key], arguments: [json, String(version), String(ttlMs)] }),
-    );
-    return reply === 1;
+    return cache.setIfNotOlder(prefix + key, json, version, ttlMs);
   }
 
   /** One database load per key at a time on this instance; the result is stored in the background. */
@@ -89,14 +59,14 @@ export function createReadThroughCache<T>(options: CacheOptions) {
     // The key stays "loading" until the store has landed, so a read that missed just before it joins this load
     // instead of starting a second one. Nobody waits for the store itself.
     loading
-      .then((value) => (available() ? store(key, value, value === null ? 0 : versionOf(value)) : false))
+      .then((value) => (available(key) ? store(key, value, value === null ? 0 : versionOf(value)) : false))
       .catch(() => {})
       .finally(() => loads.delete(key));
     return loading;
   }
 
   async function read(key: string): Promise<Entry<T> | null> {
-    const raw = await command(() => redis.get(prefix + key));
+    const raw = await cache.get(prefix + key);
     if (raw === null) return null;
     try {
       return JSON.parse(raw) as Entry<T>;
@@ -109,7 +79,7 @@ export function createReadThroughCache<T>(options: CacheOptions) {
     retryTimer = undefined;
     for (const [key, { value, version, until }] of pendingWrites) {
       if (Date.now() > until) pendingWrites.delete(key);
-      else if (redis.isReady) {
+      else if (available(key)) {
         store(key, value, version).then(
           () => pendingWrites.get(key)?.version === version && pendingWrites.delete(key),
           () => {},
@@ -130,7 +100,7 @@ export function createReadThroughCache<T>(options: CacheOptions) {
         metrics.cacheRequest('miss');
         return { value: await loader(), state: 'miss' };
       }
-      if (!available()) {
+      if (!available(key)) {
         metrics.cacheRequest('error');
         return { value: await load(key, loader, versionOf), state: 'miss' };
       }
@@ -163,7 +133,7 @@ export function createReadThroughCache<T>(options: CacheOptions) {
     async set(key: string, value: T, version: number): Promise<boolean> {
       if (!options.enabled) return true;
       try {
-        if (!redis.isReady) throw new Error('cache not connected');
+        if (!available(key)) throw new Error('cache unavailable');
         await store(key, value, version);
         return true;
       } catch {
@@ -175,7 +145,7 @@ export function createReadThroughCache<T>(options: CacheOptions) {
 
     /** Best effort, for when the new value cannot be written: the next read loads it from the database. */
     async invalidate(key: string): Promise<void> {
-      await command(() => redis.del(prefix + key)).catch(() => {});
+      await cache.delete(prefix + key).catch(() => {});
     },
 
     close() {

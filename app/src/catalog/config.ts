@@ -15,7 +15,17 @@ const schema = z.object({
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10),
   DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(1000),
   DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(2000),
+  CACHE_ENGINE: z.enum(['redis', 'memcached']).default('redis'),
   CACHE_REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  // host:port,host:port,... (each key lives on one node: consistent hashing).
+  CACHE_MEMCACHED_SERVERS: z
+    .string()
+    .regex(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, 'expected host:port[,host:port...]')
+    .optional(),
+  CACHE_MEMCACHED_USERNAME: z.string().regex(/^\S+$/).default('cache'),
+  CACHE_MEMCACHED_PASSWORD: z.string().regex(/^\S+$/, 'no spaces (memcached -Y reads "user password")').optional(),
+  // Set: TLS to every memcached node (memcached -Z), verified against this CA.
+  CACHE_MEMCACHED_TLS_CA_FILE: z.string().min(1).optional(),
   CACHE_REDIS_PASSWORD: z.string().min(1).optional(),
   CACHE_TIMEOUT_MS: z.coerce.number().int().positive().default(100),
   CACHE_ENABLED: z
@@ -40,14 +50,34 @@ export function loadCatalogConfig(env: Env, readFile = (path: string) => readFil
 /** The catalogue's settings, or undefined with its problems added to `reported` (config.ts's list). */
 export function parseCatalogConfig(env: Env, readFile: (path: string) => string, reported: string[]) {
   const problems: string[] = [];
-  const resolved = resolveFileVariables(env, ['DATABASE_PASSWORD', 'CACHE_REDIS_PASSWORD'], readFile, problems);
+  const resolved = resolveFileVariables(
+    env,
+    ['DATABASE_PASSWORD', 'CACHE_REDIS_PASSWORD', 'CACHE_MEMCACHED_PASSWORD'],
+    readFile,
+    problems,
+  );
   const parsed = schema.safeParse(resolved);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || 'environment'}: ${issue.message}`);
   }
   const production = (resolved.NODE_ENV ?? 'production') === 'production';
   if (production && !resolved.DATABASE_URL) problems.push('DATABASE_URL: required in production');
-  if (production && !resolved.CACHE_REDIS_URL) problems.push('CACHE_REDIS_URL: required in production');
+  const memcached = resolved.CACHE_ENGINE === 'memcached';
+  if (production && !memcached && !resolved.CACHE_REDIS_URL) problems.push('CACHE_REDIS_URL: required in production');
+  if (memcached && !resolved.CACHE_MEMCACHED_SERVERS)
+    problems.push('CACHE_MEMCACHED_SERVERS: required with CACHE_ENGINE=memcached');
+  if (production && memcached && !resolved.CACHE_MEMCACHED_PASSWORD)
+    problems.push('CACHE_MEMCACHED_PASSWORD: required in production (memcached -Y)');
+  if (production && memcached && !resolved.CACHE_MEMCACHED_TLS_CA_FILE)
+    problems.push('CACHE_MEMCACHED_TLS_CA_FILE: required in production (memcached -Z)');
+  let memcachedCa: string | undefined;
+  if (resolved.CACHE_MEMCACHED_TLS_CA_FILE) {
+    try {
+      memcachedCa = readFile(resolved.CACHE_MEMCACHED_TLS_CA_FILE);
+    } catch {
+      problems.push(`CACHE_MEMCACHED_TLS_CA_FILE: cannot read ${resolved.CACHE_MEMCACHED_TLS_CA_FILE}`);
+    }
+  }
   if (problems.length > 0 || !parsed.success) {
     reported.push(...problems);
     return undefined;
@@ -67,7 +97,15 @@ export function parseCatalogConfig(env: Env, readFile: (path: string) => string,
       statementTimeoutMs: values.DATABASE_STATEMENT_TIMEOUT_MS,
     },
     cache: {
+      engine: values.CACHE_ENGINE,
       url: cacheUrl.href,
+      memcached: {
+        servers: values.CACHE_MEMCACHED_SERVERS?.split(',') ?? [],
+        tlsCa: memcachedCa,
+        auth: values.CACHE_MEMCACHED_PASSWORD
+          ? { username: values.CACHE_MEMCACHED_USERNAME, password: values.CACHE_MEMCACHED_PASSWORD }
+          : undefined,
+      },
       // Keys the cache user's ACL allows (~cache:*); the session Redis's prefixes never appear here.
       prefix: 'cache:',
       timeoutMs: values.CACHE_TIMEOUT_MS,

@@ -5,12 +5,15 @@ import { createInMemoryCatalogMetrics } from '../../src/catalog/metrics.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createDbPool } from '../../src/db.ts';
 import { createLogger } from '../../src/log.ts';
+import { openCache } from '../../src/catalog/cache-client.ts';
 import { createRedisClient } from '../../src/redis.ts';
 import { createUserDirectory } from '../../src/users.ts';
 import { ALICE, BOB } from './users.ts';
 import type { TestPostgres } from './postgres-server.ts';
+import { waitFor } from './wait.ts';
 
-type Servers = { postgres: TestPostgres; sessionRedisUrl: string; cache: { url: string; password: string } };
+/** `cache`: the cache Redis; absent, `env` says where the cache is (CACHE_ENGINE=memcached and its nodes). */
+type Servers = { postgres: TestPostgres; sessionRedisUrl: string; cache?: { url: string; password: string } };
 
 /**
  * One app object with the catalogue, as one of several instances runs it: its own pool, session client and cache
@@ -32,29 +35,26 @@ export async function createCatalogInstance(
     REDIS_COMMAND_TIMEOUT_MS: '300',
     DATABASE_URL: servers.postgres.appUrl,
     DATABASE_PASSWORD: servers.postgres.appPassword,
-    CACHE_REDIS_URL: servers.cache.url,
-    CACHE_REDIS_PASSWORD: servers.cache.password,
+    ...(servers.cache && { CACHE_REDIS_URL: servers.cache.url, CACHE_REDIS_PASSWORD: servers.cache.password }),
     ...env,
   };
   const config = loadConfig(base);
   const catalogConfig = loadCatalogConfig(base);
   const log = createLogger(config);
   const redis = createRedisClient(config, log);
-  const cacheRedis = createRedisClient(
-    { instanceId, redis: { ...config.redis, url: catalogConfig.cache.url, commandTimeoutMs: catalogConfig.cache.timeoutMs } },
-    log,
-  );
+  const cache = openCache(config, catalogConfig.cache, log);
   const db = createDbPool(catalogConfig.db, log);
   t.after(async () => {
     await redis.close().catch(() => redis.destroy());
-    cacheRedis.destroy();
+    cache.redis?.destroy();
+    cache.memcached?.close();
     await db.end();
   });
   await redis.connect();
-  await cacheRedis.connect();
+  if (cache.redis) await waitFor(async () => cache.redis!.isReady, { what: 'the cache Redis client', timeoutMs: 5000 });
   const metrics = createInMemoryCatalogMetrics();
   const users = await createUserDirectory(config.demoUsers);
-  const app = createApp({ config, redis, users, log, catalog: { config: catalogConfig, db, cacheRedis, metrics } });
+  const app = createApp({ config, redis, users, log, catalog: { config: catalogConfig, db, cache: cache.store, metrics } });
   // `close` makes it usable wherever an Instance from instance.ts is (createBrowser); teardown is t.after above.
-  return { app, config, redis, cacheRedis, db, metrics, instanceId, close: async () => {} };
+  return { app, config, catalogConfig, redis, cache, db, metrics, instanceId, close: async () => {} };
 }

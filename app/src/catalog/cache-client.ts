@@ -1,0 +1,40 @@
+import type { Logger } from '../log.ts';
+import { createRedisClient, withDeadline, type RedisClient } from '../redis.ts';
+import type { Config } from '../config.ts';
+import { createMemcachedCacheStore, createRedisCacheStore, type CacheStore } from './cache-store.ts';
+import type { CatalogConfig } from './config.ts';
+import { createMemcachedClient, type MemcachedClient } from './memcached.ts';
+
+export type CacheConnection = {
+  store: CacheStore;
+  /** The cache Redis's client (CACHE_ENGINE=redis), for its metrics; undefined on memcached. */
+  redis?: RedisClient;
+  memcached?: MemcachedClient;
+  close(): Promise<void>;
+};
+
+/**
+ * Opens the catalogue's cache, on the engine CACHE_ENGINE names. It may be away at start: pages then come from the
+ * database, and the client connects when it can. Whoever opens it closes it (server.ts, or a test).
+ */
+export function openCache(
+  config: Pick<Config, 'instanceId' | 'redis'>,
+  cache: CatalogConfig['cache'],
+  log: Logger,
+): CacheConnection {
+  const options = { timeoutMs: cache.timeoutMs, bypassMs: cache.bypassMs, log };
+  if (cache.engine === 'memcached') {
+    const memcached = createMemcachedClient({ ...cache.memcached, ...options });
+    return { store: createMemcachedCacheStore(memcached), memcached, close: async () => memcached.close() };
+  }
+  const redis = createRedisClient(
+    { instanceId: config.instanceId, redis: { ...config.redis, url: cache.url, sentinel: undefined } },
+    log,
+  );
+  redis.connect().catch(() => undefined);
+  return {
+    store: createRedisCacheStore(redis, options),
+    redis,
+    close: () => withDeadline(redis.close(), 1000).catch(() => redis.destroy()),
+  };
+}

@@ -1,0 +1,220 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import { parseEnv } from 'node:util';
+import { startLoadLoop } from '../chaos/load-loop.ts';
+import { DEFAULT_DEMO_USERS, parseUsers } from '../lib/demo-users.ts';
+import { send, sessionOf } from '../lib/http.ts';
+import { poll, waitFor } from '../lib/poll.ts';
+import { repoRoot } from '../lib/paths.ts';
+import { csrfTokenIn, login, type LoggedInUser } from '../lib/session-client.ts';
+import { run } from '../lib/spawn.ts';
+import { composeCommand, parsePs } from './compose-stack.ts';
+
+// The compose stack's public contract, through nginx on the host's loopback, with containers killed by the engine.
+// Run by tools/compose/test.ts (npm run test:compose) between compose:up --profile cluster and compose:down.
+
+const BASE = 'http://127.0.0.1:8080';
+const CLUSTER_BASE = 'http://127.0.0.1:8081';
+const PROMETHEUS = 'http://127.0.0.1:9090';
+const REPLICAS = 3;
+
+const envFile = join(repoRoot, '.env');
+const demoUsers = parseUsers(
+  (existsSync(envFile) ? parseEnv(readFileSync(envFile, 'utf8')).DEMO_USERS : undefined) || DEFAULT_DEMO_USERS,
+);
+const [alice, bob] = demoUsers as [(typeof demoUsers)[0], (typeof demoUsers)[0]];
+
+let compose: Awaited<ReturnType<typeof composeCommand>>;
+before(async () => {
+  compose = await composeCommand(['cluster']);
+});
+
+const containersOf = async (service: string) => {
+  const { output } = await compose(['ps', '--quiet', service]);
+  return output.split('\n').filter(Boolean);
+};
+const docker = async (...args: string[]) => {
+  const result = await run('docker', args, { stdout: true, timeoutMs: 60_000 });
+  assert.equal(result.code, 0, `docker ${args.join(' ')}: ${result.output}`);
+  return result.output;
+};
+const isHealthy = async (container: string) =>
+  (await docker('inspect', '--format', '{{.State.Health.Status}}', container)) === 'healthy';
+
+/** The instances whose answers to `GET /api/session` with `cookie` say `authenticated`, from `tries` requests. */
+async function instancesSeeing(base: string, cookie: string, authenticated: boolean, tries = 12) {
+  const seen = new Set<string>();
+  for (let i = 0; i < tries; i++) {
+    const session = sessionOf(await send(`${base}/api/session`, { cookie }));
+    if (session?.authenticated === authenticated) seen.add(session.instance);
+  }
+  return seen;
+}
+
+/** Polls until `tries` reads are answered by every replica, each as `authenticated`. */
+const everyReplicaSays = (base: string, cookie: string, authenticated: boolean) =>
+  waitFor(
+    `${REPLICAS} replicas answering authenticated=${authenticated}`,
+    async () => (await instancesSeeing(base, cookie, authenticated)).size >= REPLICAS,
+    {
+      timeoutMs: 20_000,
+      intervalMs: 200,
+    },
+  );
+
+async function logout(base: string, user: LoggedInUser) {
+  const home = await send(`${base}/`, { cookie: user.cookie });
+  const token = csrfTokenIn(home.body);
+  assert.ok(token, 'a logout form on the dashboard');
+  const res = await send(`${base}/logout`, { method: 'POST', cookie: user.cookie, form: { _csrf: token } });
+  assert.equal(res.status, 303, `POST /logout: ${res.status} ${res.body.slice(0, 200)}`);
+}
+
+test('every service of both profiles ran: healthy, or a one-shot that exited 0', async () => {
+  const services = (await compose(['config', '--services'])).output.split('\n').filter(Boolean);
+  const containers = parsePs((await compose(['ps', '--all', '--format', 'json'])).output);
+  for (const service of services) {
+    const mine = containers.filter((container) => container.Service === service);
+    assert.ok(mine.length > 0, `${service}: no container`);
+    for (const container of mine)
+      assert.ok(
+        container.Health === 'healthy' || (container.State === 'exited' && container.ExitCode === 0),
+        `${container.Name}: ${container.Status}`,
+      );
+  }
+  assert.equal((await containersOf('app')).length, REPLICAS);
+});
+
+test('a login is seen by all three app replicas, and its logout by all', async () => {
+  const user = await login(BASE, alice.username, alice.password);
+  await everyReplicaSays(BASE, user.cookie, true);
+  await logout(BASE, user);
+  await everyReplicaSays(BASE, user.cookie, false);
+});
+
+const sentinelPrimary = async () => {
+  const { output } = await compose([
+    'exec',
+    '-T',
+    'sentinel-1',
+    'sh',
+    '-c',
+    'REDISCLI_AUTH="$(cat /run/secrets/redis_admin_password)" redis-cli -p 26379 --tls --cacert /run/secrets/redis_ca.crt --user admin --no-auth-warning sentinel get-master-addr-by-name sessions',
+  ]);
+  return output.split('\n')[0]!;
+};
+
+test('the Redis primary container killed: a replica promoted, logged-in reads back within 10 s, only 200/503, no login lost', async () => {
+  const users = [await login(BASE, alice.username, alice.password), await login(BASE, bob.username, bob.password)];
+  const primary = await sentinelPrimary();
+  assert.match(primary, /^redis-\d$/, `the Sentinels' primary: ${primary}`);
+  const [container] = await containersOf(primary);
+  assert.ok(container);
+  // Not restarted by Docker's restart policy meanwhile: a failover, not a quick restart, is what is under test.
+  await docker('update', '--restart', 'no', container);
+
+  const load = startLoadLoop({ baseUrl: BASE, users, ratePerS: 40, maxDurationMs: 60_000 });
+  await waitFor('load answered', async () => load.phase('warm-up').length >= 20, { timeoutMs: 10_000 });
+  load.mark('primary killed');
+  const killedAt = performance.now();
+  await docker('kill', container);
+  const back = await poll(
+    async () => {
+      for (const user of users)
+        if (sessionOf(await send(`${BASE}/api/session`, { cookie: user.cookie }))?.authenticated !== true) return false;
+      return true;
+    },
+    { timeoutMs: 10_000, intervalMs: 100 },
+  );
+  const recoveredMs = performance.now() - killedAt;
+  await load.stop();
+  assert.ok(back, 'every logged-in user served again within 10 s of the kill');
+  const promoted = await sentinelPrimary();
+  assert.notEqual(promoted, primary, 'the Sentinels promoted a replica');
+  const statuses = new Set(load.records.filter((record) => record.kind === 'user').map((record) => record.status));
+  assert.deepEqual(
+    [...statuses].filter((status) => status !== 200 && status !== 503),
+    [],
+    'logged-in reads answered only 200 or 503',
+  );
+  for (const user of users)
+    assert.equal((await instancesSeeing(BASE, user.cookie, true)).size, REPLICAS, `${user.username} still logged in everywhere`);
+  console.log(`# ${primary} killed, ${promoted} promoted: every user served again after ${Math.round(recoveredMs)} ms`);
+
+  // Back as a replica of the new primary (the Sentinels reconfigure it), so the next test starts whole.
+  await docker('update', '--restart', 'unless-stopped', container);
+  await docker('start', container);
+  await waitFor(`${primary} healthy again`, () => isHealthy(container), { timeoutMs: 60_000, intervalMs: 500 });
+});
+
+test('an app replica killed: no failed request beyond a bounded few', async () => {
+  const users = [await login(BASE, alice.username, alice.password)];
+  const [, victim] = await containersOf('app');
+  assert.ok(victim);
+  const load = startLoadLoop({ baseUrl: BASE, users, ratePerS: 40, maxDurationMs: 60_000 });
+  await waitFor('load answered', async () => load.phase('warm-up').length >= 20, { timeoutMs: 10_000 });
+  load.mark('replica killed');
+  await docker('kill', victim);
+  // nginx's passive health check: the replica is out after its first failures, for fail_timeout (5 s).
+  await waitFor('load answered after the kill', async () => load.phase('replica killed').length >= 200, { timeoutMs: 20_000 });
+  await load.stop();
+  const failed = load.phase('replica killed').filter((record) => record.status === 0 || record.status >= 500);
+  console.log(`# an app replica killed: ${failed.length} failed of ${load.phase('replica killed').length} requests`);
+  assert.ok(failed.length <= 2, `failed requests after the kill: ${failed.length} (${JSON.stringify(failed.slice(0, 3))})`);
+  await docker('start', victim);
+  await waitFor('the killed replica healthy again', () => isHealthy(victim), { timeoutMs: 60_000, intervalMs: 500 });
+});
+
+test('a product read and an edit are seen on every replica', async () => {
+  const user = await login(BASE, alice.username, alice.password);
+  const id = 1 + Math.floor(Math.random() * 1000);
+  const page = await send(`${BASE}/products/${id}`, { cookie: user.cookie });
+  assert.equal(page.status, 200);
+  const token = csrfTokenIn(page.body);
+  assert.ok(token, 'an edit form for a logged-in user');
+  const name = `Compose edit ${Date.now()}`;
+  const saved = await send(`${BASE}/products/${id}`, {
+    method: 'POST',
+    cookie: user.cookie,
+    form: { _csrf: token, name, price: '12.34' },
+  });
+  assert.equal(saved.status, 303, `POST /products/${id}: ${saved.status}`);
+  const seen = new Set<string>();
+  await waitFor(
+    'every replica serving the edit',
+    async () => {
+      const reply = await send(`${BASE}/api/products/${id}`);
+      assert.equal(reply.status, 200);
+      assert.deepEqual(
+        { ...JSON.parse(reply.body), id: undefined },
+        { ...JSON.parse(reply.body), name, price: '12.34', id: undefined },
+      );
+      seen.add(String(reply.headers['x-instance-id']));
+      return seen.size >= REPLICAS;
+    },
+    { timeoutMs: 10_000 },
+  );
+});
+
+test('Prometheus reports every app target up', async () => {
+  await waitFor(
+    'three app targets up',
+    async () => {
+      const { data } = JSON.parse((await send(`${PROMETHEUS}/api/v1/targets`)).body) as {
+        data: { activeTargets: { labels: { job: string }; health: string }[] };
+      };
+      const app = data.activeTargets.filter((target) => target.labels.job === 'app');
+      return app.length === REPLICAS && app.every((target) => target.health === 'up');
+    },
+    { timeoutMs: 60_000, intervalMs: 1000 },
+  );
+});
+
+test('profile cluster: a login on 8081 is seen by all three app-cluster replicas, and its logout by all', async () => {
+  const user = await login(CLUSTER_BASE, bob.username, bob.password);
+  await everyReplicaSays(CLUSTER_BASE, user.cookie, true);
+  await logout(CLUSTER_BASE, user);
+  await everyReplicaSays(CLUSTER_BASE, user.cookie, false);
+});

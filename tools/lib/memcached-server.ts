@@ -1,0 +1,59 @@
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
+
+/**
+ * memcached as this project runs it (the local stack, the tests; compose and Kubernetes do the same with their own
+ * files): TLS (-Z) with the stack's certificate, and ASCII authentication (-Y) of the `cache` user with the cache
+ * password, from copies of the files in the run dir (0700). memcached refuses to run as root without -u: as root it
+ * gets `-u root`, so it runs as the user who started it, as every other process of the stack does, and can read them.
+ */
+export function prepareMemcachedFiles(secretsDir: string, dir: string) {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  copyFileSync(join(secretsDir, 'redis_server.crt'), join(dir, 'server.crt'));
+  copyFileSync(join(secretsDir, 'redis_server.key'), join(dir, 'server.key'));
+  const password = readFileSync(join(secretsDir, 'redis_cache_password'), 'utf8').trim();
+  writeFileSync(join(dir, 'authfile'), `cache:${password}\n`, { mode: 0o600 });
+  chmodSync(dir, 0o700);
+  const user = process.getuid?.() === 0 ? 'root' : undefined;
+  return { dir, user, password };
+}
+
+/** memcached's arguments for one node on 127.0.0.1:port, from prepareMemcachedFiles's folder. */
+export function memcachedArgs({
+  dir,
+  user,
+  port,
+  memoryMb = 64,
+}: {
+  dir: string;
+  user?: string;
+  port: number;
+  memoryMb?: number;
+}) {
+  return [
+    ...(user ? ['-u', user] : []),
+    '-l',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-m',
+    String(memoryMb),
+    '-Z',
+    '-o',
+    `ssl_chain_cert=${join(dir, 'server.crt')},ssl_key=${join(dir, 'server.key')}`,
+    '-Y',
+    join(dir, 'authfile'),
+  ];
+}
+
+/** The node completes a TLS handshake (a stopped one never does). */
+export const memcachedAnswers = (port: number, ca: string) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port, ca, timeout: 500 }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+    socket.on('timeout', () => socket.destroy(new Error('timeout')));
+  });
