@@ -185,7 +185,10 @@ export function loadConfig(env: Env = process.env, readFile = (path: string) => 
       },
       /** With cluster seed nodes, REDIS_URL's host and port are ignored; its scheme and user apply to every node. */
       cluster: values.REDIS_CLUSTER_NODES && { nodes: values.REDIS_CLUSTER_NODES },
-      /** After a login's write, wait this long for this many replicas (0: don't wait; a lone Redis has none). */
+      /**
+       * After a login's write, wait this long for this many replicas (0: don't wait; a lone Redis has none). An end of a
+       * session (logout, revocation, the device cap) waits the same and is refused with a 503 unless they confirm.
+       */
       waitForReplicas: { replicas: values.REDIS_WAIT_REPLICAS ?? (sentinels ? 1 : 0), timeoutMs: values.REDIS_WAIT_TIMEOUT_MS },
     },
     session: {

@@ -59,6 +59,10 @@ export class DeadlineExceededError extends Error {
  */
 const TRANSIENT_REPLY = /^(LOADING|OOM|BUSY|TRYAGAIN|MASTERDOWN|READONLY|NOREPLICAS|CLUSTERDOWN)\b/;
 
+/** A failed Redis command as the error handler should see it: "not now" (503) or a bug (the error itself, a 500). */
+export const asHttpError = (err: unknown) =>
+  err instanceof ErrorReply && !TRANSIENT_REPLY.test(err.message) ? err : new ServiceUnavailableError(err);
+
 /**
  * Awaits a Redis command for at most `timeoutMs`. A frozen or partitioned server never answers a command that was
  * already written, and node-redis waits for that reply forever: this bounds what a request can wait.
@@ -73,10 +77,48 @@ export async function withDeadline<T>(command: Promise<T>, timeoutMs: number): P
   try {
     return await Promise.race([command, deadline]);
   } catch (err) {
-    throw err instanceof ErrorReply && !TRANSIENT_REPLY.test(err.message) ? err : new ServiceUnavailableError(err);
+    throw asHttpError(err);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** How many replicas must confirm a write, and how long to wait for them (replicas 0: no WAIT). */
+export type ReplicaWait = { replicas: number; timeoutMs: number };
+
+/**
+ * A write, then WAIT in the same pipeline (WAIT counts the replicas that have every write of this connection so far,
+ * and the two are sent in one tick, so they share a connection even across a Sentinel switch). → the write's reply and
+ * how many replicas confirmed it; with `replicas` 0, no WAIT and 0.
+ */
+export async function writeAndWait<T>(
+  client: RedisClient,
+  write: Promise<T>,
+  { replicas, timeoutMs }: ReplicaWait,
+  commandTimeoutMs: number,
+): Promise<[T, number]> {
+  if (replicas === 0) return [await withDeadline(write, commandTimeoutMs), 0];
+  return withDeadline(Promise.all([write, client.wait(replicas, timeoutMs)]), commandTimeoutMs + timeoutMs);
+}
+
+/**
+ * A write that must outlive a failover (the end of a session): done only once `replicas` replicas have it. Otherwise a
+ * 503 with Retry-After, never a success: the primary has the write, but a failover now could promote a replica that
+ * does not, and undo it. Retrying is safe; the retry's WAIT covers the earlier write too (WAIT waits for the
+ * replication offset, which has moved past it).
+ */
+export async function replicatedWrite<T>(
+  client: RedisClient,
+  write: Promise<T>,
+  wait: ReplicaWait,
+  commandTimeoutMs: number,
+): Promise<T> {
+  const [reply, acknowledged] = await writeAndWait(client, write, wait, commandTimeoutMs);
+  if (acknowledged < wait.replicas)
+    throw new ServiceUnavailableError(
+      new Error(`${acknowledged} of ${wait.replicas} replicas confirmed in ${wait.timeoutMs} ms`),
+    );
+  return reply;
 }
 
 /** PING within `timeoutMs`; used by /readyz. */

@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { RedisClient } from './redis.ts';
-import { withDeadline } from './redis.ts';
+import { type ReplicaWait, replicatedWrite, withDeadline } from './redis.ts';
 import { deviceLabelOf } from './user-agent.ts';
 
 // Each user's sessions, indexed so they can be listed and ended: "Your sessions". The layout, in Redis:
@@ -130,9 +130,18 @@ export function createSessionIndex(options: {
   absoluteTimeoutS: number;
   maxSessionsPerUser: number;
   commandTimeoutMs: number;
+  /** Every end of a session waits for this many replicas, and is refused (503) if they do not confirm in time. */
+  waitForReplicas?: ReplicaWait;
 }) {
   const { client, secret, idleTimeoutS, absoluteTimeoutS, maxSessionsPerUser, commandTimeoutMs } = options;
+  const wait = options.waitForReplicas ?? { replicas: 0, timeoutMs: 0 };
   const run = <T>(command: Promise<T>) => withDeadline(command, commandTimeoutMs);
+  // An end of a session is reported done only once a replica has it: a failover cannot bring the session back. WAIT
+  // waits for the replication offset as it was after this connection's last command, even one that changed nothing
+  // (antirez in https://github.com/redis/redis/pull/6393: "we store there the offset of any command"), so it covers
+  // everyone's earlier writes too: a logout retried on another instance, finding the key already deleted by a first
+  // try that was not confirmed, is not confirmed either until that delete has reached a replica (failover.test.ts).
+  const durably = <T>(command: Promise<T>) => replicatedWrite(client, command, wait, commandTimeoutMs);
   // A handle: SHA-1 over a key derived from the secret, the index key and the field, as the REVOKE script computes
   // it. The field cannot be read back from it, and without the key no handle can be made for a field. The key reaches
   // Redis as a script argument (MONITOR and SLOWLOG show it to operators, who can read the fields anyway); the secret
@@ -188,17 +197,22 @@ export function createSessionIndex(options: {
       }) as Promise<number>;
     },
 
-    /** Logout: the session and its entry. */
+    /** Logout: the session and its entry, confirmed by the replicas. */
     destroy(sid: string): Promise<unknown> {
       const index = indexOf(sid);
-      if (!index) return client.del(sessionKey(sid));
-      return client.eval(DESTROY, { keys: [sessionKey(sid), index.key], arguments: [index.field] });
+      return durably(
+        index
+          ? client.eval(DESTROY, { keys: [sessionKey(sid), index.key], arguments: [index.field] })
+          : client.del(sessionKey(sid)),
+      );
     },
 
     /** Ends the session `handle` names, if it is one of `username`'s: false when it is not (unknown, foreign, gone). */
     async revoke(username: string, handle: string): Promise<boolean> {
       const index = indexOfUser(username);
-      const reply = await run(client.eval(REVOKE, { keys: [index.key], arguments: [index.siblings, 'only', handleKey, handle] }));
+      const reply = await durably(
+        client.eval(REVOKE, { keys: [index.key], arguments: [index.siblings, 'only', handleKey, handle] }),
+      );
       return reply === 1;
     },
 
@@ -206,7 +220,7 @@ export function createSessionIndex(options: {
     async revokeAllBut(username: string, keepSid?: string): Promise<number> {
       const index = indexOfUser(username);
       const keep = (keepSid && indexOf(keepSid)?.field) || '';
-      return Number(await run(client.eval(REVOKE, { keys: [index.key], arguments: [index.siblings, 'except', keep] })));
+      return Number(await durably(client.eval(REVOKE, { keys: [index.key], arguments: [index.siblings, 'except', keep] })));
     },
   };
 }

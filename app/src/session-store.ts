@@ -1,7 +1,9 @@
+import type { Request } from 'express';
 import { type SessionData, Store } from 'express-session';
 import type { StoreOperation } from './metrics.ts';
 import type { RedisClient } from './redis.ts';
-import { withDeadline } from './redis.ts';
+import { replicatedWrite, withDeadline, writeAndWait } from './redis.ts';
+import { ServiceUnavailableError } from './errors.ts';
 import { isIndexedId, type SessionIndex, sessionKey } from './session-index.ts';
 
 declare module 'express-session' {
@@ -73,7 +75,10 @@ export class SessionStore extends Store {
     cookie: object;
     /** Times each command (metrics.observeStore); by default nothing is recorded. */
     observe?: Observe;
-    /** After a login's write, WAIT for this many replicas' acknowledgement, at most this long (replicas 0: no WAIT). */
+    /**
+     * After a login's write, WAIT for this many replicas' acknowledgement, at most this long (replicas 0: no WAIT).
+     * Every end of a session (a destroy, a login that ended sessions beyond the cap) must be confirmed so, or fails (503).
+     */
     waitForReplicas?: { replicas: number; timeoutMs: number };
     /** The login stands, but no replica had it in time: a failover right then would lose it. */
     onUnreplicated?: () => void;
@@ -115,6 +120,22 @@ export class SessionStore extends Store {
     return settle(this.#destroy(sid), cb);
   }
 
+  /**
+   * Login's new id. The old session is ended like a logout when it was logged in (a user logging in again, or as
+   * someone else); an anonymous one never held anything, so its end need not wait for the replicas.
+   */
+  override regenerate(req: Request, cb: (err?: unknown) => void) {
+    const sid = req.sessionID;
+    const ended = req.session?.user ? this.#destroy(sid) : this.#expire(sid);
+    ended.then(
+      () => {
+        (this as unknown as { generate(req: Request): void }).generate(req);
+        cb();
+      },
+      (err: unknown) => cb(err),
+    );
+  }
+
   /** The read already slid the idle timeout; connect-redis's EXPIRE after each response would be a second trip. */
   override touch(_sid: string, _session: SessionData, cb?: Callback<void>) {
     return settle(Promise.resolve(), cb);
@@ -142,7 +163,7 @@ export class SessionStore extends Store {
     const session = { ...JSON.parse(text), cookie: { ...this.#storedCookie } } as SessionData;
     // Past the absolute timeout, whatever the TTL says (every read slides it): gone, as if it had expired.
     if (session.loginAt && Date.now() - session.loginAt >= this.#absoluteTimeoutS * 1000) {
-      await this.#destroy(sid);
+      await this.#expire(sid);
       return null;
     }
     return session;
@@ -150,7 +171,7 @@ export class SessionStore extends Store {
 
   async #set(sid: string, session: SessionData): Promise<void> {
     const ttl = this.#ttlFor(session);
-    if (ttl <= 0) return this.#destroy(sid);
+    if (ttl <= 0) return this.#expire(sid);
     const device = this.#creating.get(session);
     const creating = device !== undefined;
     const { cookie: _cookie, ...data } = session;
@@ -159,11 +180,10 @@ export class SessionStore extends Store {
     const write =
       indexed ??
       this.#client.set(sessionKey(sid), value, { expiration: { type: 'EX', value: ttl }, condition: creating ? 'NX' : 'XX' });
-    const reply =
-      creating && this.#waitForReplicas.replicas > 0
-        ? await this.#replicated<unknown>(write)
-        : await this.#run<unknown>('write', write);
+    // Sent is sent, whatever the answer: should express-session save this session again (it does at the end of a
+    // response whose save failed), that write updates the key the first one may have made, rather than create it.
     this.#creating.delete(session);
+    const reply = creating ? await this.#replicated<unknown>(write) : await this.#run<unknown>('write', write);
     // A null reply to XX means the session was destroyed meanwhile (logout, revoked): the write is dropped on purpose.
     // To NX (or -1 from the login script) it means the id was not new: a login that skipped regenerate, which must
     // not pass for a success.
@@ -171,23 +191,36 @@ export class SessionStore extends Store {
     if (typeof reply === 'number' && reply > 0) this.#onCapEnded(reply);
   }
 
+  /** A logout (or regenerate's end of the old session): done only once the replicas have it (session-index.ts). */
   async #destroy(sid: string): Promise<void> {
-    await this.#run('destroy', this.#index ? this.#index.destroy(sid) : this.#client.del(sessionKey(sid)));
+    const ended = this.#index
+      ? this.#index.destroy(sid)
+      : replicatedWrite(this.#client, this.#client.del(sessionKey(sid)), this.#waitForReplicas, this.#commandTimeoutMs);
+    await this.#observe('destroy', ended);
+  }
+
+  /** A session past its absolute timeout: gone whatever happens to this DEL (every read checks the timeout again). */
+  async #expire(sid: string): Promise<void> {
+    await this.#run('destroy', this.#client.del(sessionKey(sid)));
   }
 
   /**
-   * A login's write, then WAIT in the same pipeline (WAIT counts the replicas that have this connection's writes so
-   * far), so a failover right after the login does not log the user out. Replication stays asynchronous: when no
-   * replica answers within the timeout the login stands (the primary has it) and is counted, rather than refused.
-   * Only logins wait: a lost preference or idle-timeout slide costs nothing, and reads never wait.
+   * A login's write, then WAIT in the same pipeline, so a failover right after the login does not log the user out.
+   * Replication stays asynchronous for the login itself: when no replica answers within the timeout the login stands
+   * (the primary has it) and is counted, rather than refused. Not so when the login ended older sessions (the device
+   * cap): an end of a session is never reported before a replica has it, so that login fails with a 503.
+   * Only logins and ends of sessions wait: a lost preference or idle-timeout slide costs nothing, and reads never wait.
    */
   async #replicated<T>(write: Promise<T>): Promise<T> {
-    const { replicas, timeoutMs } = this.#waitForReplicas;
     const [reply, acknowledged] = await this.#observe(
       'write',
-      withDeadline(Promise.all([write, this.#client.wait(replicas, timeoutMs)]), this.#commandTimeoutMs + timeoutMs),
+      writeAndWait(this.#client, write, this.#waitForReplicas, this.#commandTimeoutMs),
     );
-    if (acknowledged < replicas) this.#onUnreplicated();
+    if (acknowledged < this.#waitForReplicas.replicas) {
+      if (typeof reply === 'number' && reply > 0)
+        throw new ServiceUnavailableError(new Error('the sessions the device cap ended are not on any replica'));
+      this.#onUnreplicated();
+    }
     return reply;
   }
 

@@ -38,6 +38,7 @@ export function createSessions({
     absoluteTimeoutS: config.session.absoluteTimeoutS,
     maxSessionsPerUser: config.session.maxPerUser,
     commandTimeoutMs: config.redis.commandTimeoutMs,
+    waitForReplicas: config.redis.waitForReplicas,
   });
   /** The user a request is logging in: regenerate's new id is made for them (session-index.ts). */
   const loggingIn = new WeakMap<Request, string>();

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Config } from './config.ts';
 import type { RedisClient } from './redis.ts';
-import { withDeadline } from './redis.ts';
+import { ServiceUnavailableError } from './errors.ts';
+import { asHttpError, withDeadline, writeAndWait } from './redis.ts';
 
 export const THROTTLE_PREFIX = 'login-fail:';
 
@@ -29,6 +30,7 @@ export function createLoginThrottle({ redis, config }: { redis: RedisClient; con
     `${THROTTLE_PREFIX}user:${createHash('sha256').update(username.trim().toLowerCase()).digest('base64url').slice(0, 22)}`;
   const clientKey = (address: string) => `${THROTTLE_PREFIX}ip:${address}`;
   const run = <T>(command: Promise<T>) => withDeadline(command, config.redis.commandTimeoutMs);
+  const wait = config.redis.waitForReplicas ?? { replicas: 0, timeoutMs: 0 };
 
   /** Counts one attempt on `key`; the seconds to wait if that makes it more than `max`, else 0. */
   const count = async (key: string, max: number) => {
@@ -36,14 +38,32 @@ export function createLoginThrottle({ redis, config }: { redis: RedisClient; con
     const [attempts, , ttl] = await Promise.all([redis.incr(key), redis.expire(key, windowS, 'NX'), redis.ttl(key)]);
     return attempts > max ? Math.max(1, ttl) : 0;
   };
+  const uncount = (key: string) => Promise.all([redis.decr(key), redis.expire(key, windowS, 'NX')]);
 
   return {
-    /** Counts an attempt; returns the seconds to wait if it is over a limit (refuse it), or 0 (go ahead). */
+    /**
+     * Counts an attempt; returns the seconds to wait if it is over a limit (refuse it), or 0 (go ahead).
+     * The count is confirmed by a replica (WAIT, in the same pipeline) before any password is checked: a failover
+     * cannot hand an attacker fresh guesses by promoting a replica that missed them. An attempt that Redis could not
+     * count in full, or that no replica confirmed, is no guess (the password is never checked): what was counted is
+     * taken back before the 503. The two keys may live on different nodes (a cluster's shards), so one can fail
+     * while the other counts: retrying through a shard's failover must not lock the account. An increment whose
+     * reply never came (a deadline) may have counted or not, and stays.
+     */
     async attempt(username: string, address: string): Promise<number> {
-      const waits = await run(
-        Promise.all([count(accountKey(username), maxFailuresPerAccount), count(clientKey(address), maxFailuresPerClient)]),
+      const keys = [accountKey(username), clientKey(address)];
+      const [counts, acknowledged] = await writeAndWait(
+        redis,
+        Promise.allSettled([count(keys[0]!, maxFailuresPerAccount), count(keys[1]!, maxFailuresPerClient)]),
+        wait,
+        config.redis.commandTimeoutMs,
       );
-      return Math.max(...waits);
+      const failed = counts.find((result) => result.status === 'rejected');
+      if (failed || acknowledged < wait.replicas) {
+        await run(Promise.all(keys.filter((_key, i) => counts[i]!.status === 'fulfilled').map(uncount))).catch(() => undefined);
+        throw failed ? asHttpError(failed.reason) : new ServiceUnavailableError(new Error('no replica confirmed the attempt'));
+      }
+      return Math.max(...counts.map((result) => (result as PromiseFulfilledResult<number>).value));
     },
 
     /** The password was right: the account starts afresh and the address gets its attempt back. */

@@ -4,6 +4,7 @@ import { parseCommandLine } from '../lib/command-line.ts';
 import { makeUsers, type Credentials } from '../lib/demo-users.ts';
 import { onStopSignal } from '../lib/on-stop-signal.ts';
 import { repoRoot } from '../lib/paths.ts';
+import { runInPrivateNetwork } from '../lib/private-network.ts';
 import { writeResults } from '../lib/results.ts';
 import { loginAll } from '../lib/session-client.ts';
 import { stackOptionsFrom, stackOptionSpec } from '../stack/options.ts';
@@ -20,6 +21,16 @@ import { redisFrozen, redisKilled } from './redis-scenarios.ts';
 import { redisRestartKeepsWrites } from './redis-restart.ts';
 import { logoutRacingWrites } from './resurrection.ts';
 
+const partitionsScript = join(import.meta.dirname, 'partitions.ts');
+// The partition suite runs in a network namespace of its own, as a child: nothing below applies to it.
+if (process.argv.includes('--partitions'))
+  process.exit(
+    await runInPrivateNetwork(
+      partitionsScript,
+      process.argv.slice(2).filter((arg) => arg !== '--partitions'),
+    ),
+  );
+
 const usage = `
 npm run chaos: resilience under load, with asserted bounds. Boots its own stack (nginx 28480, redis 26480,
 apps 23401.., .run/chaos), keeps an open-loop load of logged-in and anonymous requests running through nginx,
@@ -28,9 +39,14 @@ kills and freezes things during it, prints a table and exits 1 if any bound is n
   npm run chaos -- --rate 200 --users 20 --rounds 200
 
 Options: --rate N (requests/s, 200), --users N (20), --rounds N (logout races, 200), --redis sentinel|single|cluster
-(sentinel: also the primary failover rows; cluster: a shard's primary killed and a resharding), --cache redis|memcached
-(memcached: the catalogue's rows only, on three memcached nodes), --nginx-port, --redis-port,
---app-base-port, --run-dir DIR, --help`;
+(sentinel: also the primary failover rows, and the first partition row; cluster: a shard's primary killed and a
+resharding), --cache redis|memcached (memcached: the catalogue's rows only, on three memcached nodes), --nginx-port,
+--redis-port, --app-base-port, --run-dir DIR, --help.
+
+  npm run chaos -- --partitions [--short]
+
+Redis links cut in a private network namespace (root, or unprivileged user namespaces), then failovers: every
+acknowledged logout and revocation must survive (tools/chaos/partitions.ts).`;
 
 const {
   values: args,
@@ -168,4 +184,9 @@ try {
 } finally {
   await cleanUp();
   clearTimeout(watchdog);
+}
+// Its own stack in its own namespace, after this one stopped: the short partition row, for every Sentinel run.
+if (sessionRows && stackOptions.redis === 'sentinel') {
+  console.log('[chaos] the partition row (npm run chaos -- --partitions --short)');
+  if ((await runInPrivateNetwork(partitionsScript, ['--short'])) !== 0) process.exitCode = 1;
 }

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { createBrowser } from '../helpers/browser.ts';
 import { createInstance } from '../helpers/instance.ts';
 import { startSentinelGroup } from '../helpers/sentinel-group.ts';
-import { BOB } from '../helpers/users.ts';
+import { ALICE, BOB } from '../helpers/users.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { onCluster } from '../helpers/redis-server.ts';
 
@@ -84,7 +84,7 @@ describe('Redis primary failover (Sentinel, TLS)', { skip }, () => {
     assert.equal((await browser.on(a).get('/api/session')).status, 200);
   });
 
-  it('a login waits for a replica (WAIT), and stands when none answers within REDIS_WAIT_TIMEOUT_MS', async (t) => {
+  it('a login waits for a replica (WAIT) › refused with 503 while none answers (its attempt not counted), and a primary cut off for min-replicas-max-lag refuses reads too', async (t) => {
     const { group, a } = await loggedIn(t);
     const primary = await group.primaryPort();
     const replicas = group.nodePorts.filter((port) => port !== primary);
@@ -97,30 +97,79 @@ describe('Redis primary failover (Sentinel, TLS)', { skip }, () => {
 
     for (const port of replicas) group.pause(port);
     t.after(() => replicas.forEach((port) => group.resume(port)));
-    const unreplicated = createBrowser();
+    // The login's attempt is counted by the throttle, and no password is checked before a replica has that count (a
+    // failover would hand out fresh guesses): with none answering, a 503 and nothing counted.
     const start = performance.now();
-    const res = await unreplicated.login(a, BOB);
+    const refused = await createBrowser().login(a, BOB);
     const ms = performance.now() - start;
-    assert.equal(res.status, 303);
+    assert.deepEqual([refused.status, refused.headers['retry-after']], [503, '1']);
     assert.ok(ms >= 100, `the login waited for the replicas: ${ms.toFixed(0)} ms`);
-    assert.equal((await unreplicated.on(a).get('/api/session')).body.user?.username, 'bob');
 
-    // Cut off from every replica for longer than min-replicas-max-lag (10 s, infra/redis/replication.conf), the
-    // primary refuses writes (NOREPLICAS): a login is a 503 with Retry-After, never a 500, and so is a logged-in read,
-    // whose GETEX slides the idle timeout (a write). Consistency over availability, on purpose: see the README.
-    const refused = await waitFor(
+    // Cut off from every replica for longer than min-replicas-max-lag (4 s, infra/redis/replication.conf), the
+    // primary refuses writes (NOREPLICAS): a logged-in read, whose GETEX slides the idle timeout (a write), is a 503
+    // with Retry-After, never a 500. Consistency over availability, on purpose: see the README.
+    const read = await waitFor(
       async () => {
-        const res = await createBrowser().login(a, BOB);
-        assert.ok(res.status === 303 || res.status === 503, `login answered ${res.status}`);
+        const res = await replicated.on(a).get('/api/session');
+        assert.ok(res.status === 200 || res.status === 503, `read answered ${res.status}`);
         return res.status === 503 && res;
       },
       { what: 'the primary to refuse writes', timeoutMs: 20_000, intervalMs: 500 },
     );
-    assert.equal(refused.headers['retry-after'], '1');
-    const read = await unreplicated.on(a).get('/api/session');
-    assert.deepEqual([read.status, read.headers['retry-after']], [503, '1']);
+    assert.equal(read.headers['retry-after'], '1');
     for (const port of replicas) group.resume(port);
     await waitFor(async () => (await createBrowser().login(a, BOB)).status === 303, { what: 'logins again', timeoutMs: 15_000 });
-    assert.equal((await unreplicated.on(a).get('/api/session')).body.user?.username, 'bob');
+    assert.equal((await replicated.on(a).get('/api/session')).body.user?.username, 'bob');
+  });
+
+  it('an end of a session waits for a replica › 503 + Retry-After while none confirms (retried on another instance too), never a success a failover could undo', async (t) => {
+    const { group, a, b, browser } = await loggedIn(t);
+    const primary = await group.primaryPort();
+    const replicas = group.nodePorts.filter((port) => port !== primary);
+    const attacker = createBrowser();
+    attacker.jar.set('sid', browser.jar.get('sid')!);
+    const other = createBrowser();
+    assert.equal((await other.login(b)).status, 303);
+
+    // Replicas frozen: for the 4 s of min-replicas-max-lag the primary still accepts writes; none reaches a replica.
+    for (const port of replicas) group.pause(port);
+    t.after(() => replicas.forEach((port) => group.resume(port)));
+    const refused = await browser.logout(a);
+    assert.deepEqual([refused.status, refused.headers['retry-after']], [503, '1']);
+    // Retried elsewhere: that instance's connection has nothing of its own to wait for, yet the delete is not confirmed.
+    const retried = await browser.logout(b);
+    assert.deepEqual([retried.status, retried.headers['retry-after']], [503, '1']);
+    const revokeAll = await other
+      .on(b)
+      .post('/sessions/revoke-all', { _csrf: await other.csrfToken(b), password: ALICE.password });
+    assert.deepEqual([revokeAll.status, revokeAll.headers['retry-after']], [503, '1']);
+
+    for (const port of replicas) group.resume(port);
+    await waitFor(async () => (await browser.logout(a)).status === 303, { what: 'a logout to be confirmed', timeoutMs: 15_000 });
+    const onReplicas = await Promise.all(replicas.map(async (port) => (await group.admin(port)).exists(attacker.sessionKey())));
+    assert.ok(onReplicas.includes(0), `the session on the replicas (WAIT 1: one has it gone): ${onReplicas}`);
+    assert.equal((await attacker.on(b).get('/api/session')).body.user, null);
+  });
+
+  it('the device cap waits for a replica too › a login that ended an older session answers 503 while none confirms', async (t) => {
+    const group = await startSentinelGroup(t);
+    const a = await createInstance(t, group, { REDIS_COMMAND_TIMEOUT_MS: '500', MAX_SESSIONS_PER_USER: '1' });
+    const laptop = createBrowser();
+    assert.equal((await laptop.login(a)).status, 303);
+    const primary = await group.primaryPort();
+    const replicas = group.nodePorts.filter((port) => port !== primary);
+
+    for (const port of replicas) group.pause(port);
+    t.after(() => replicas.forEach((port) => group.resume(port)));
+    const phone = await createBrowser().login(a);
+    assert.deepEqual([phone.status, phone.headers['retry-after']], [503, '1']);
+    for (const port of replicas) group.resume(port);
+    // Once a replica has the end of the laptop's session (WAIT 1: one replica, not both), it is gone for good.
+    await waitFor(async () => (await createBrowser().login(a)).status === 303, {
+      what: 'a login past the cap',
+      timeoutMs: 15_000,
+    });
+    const onReplicas = await Promise.all(replicas.map(async (port) => (await group.admin(port)).exists(laptop.sessionKey())));
+    assert.ok(onReplicas.includes(0), `the laptop's session on the replicas: ${onReplicas}`);
   });
 });

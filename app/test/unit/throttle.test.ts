@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { HttpError } from '../../src/errors.ts';
+import type { RedisClient } from '../../src/redis.ts';
+import { createLoginThrottle } from '../../src/throttle.ts';
+
+/** The throttle's commands on a map; keys matching `down` fail as on a node that is away (a cluster's other shard). */
+function stubRedis(down: { keys: RegExp | undefined }, replicas = { confirming: 0 }) {
+  const values = new Map<string, number>();
+  const reach = (key: string) =>
+    down.keys?.test(key) ? Promise.reject(new Error('Socket closed unexpectedly')) : Promise.resolve();
+  const add = (key: string, by: number) => reach(key).then(() => values.set(key, (values.get(key) ?? 0) + by).get(key)!);
+  const client = {
+    incr: (key: string) => add(key, 1),
+    decr: (key: string) => add(key, -1),
+    expire: (key: string) => reach(key).then(() => 1),
+    ttl: (key: string) => reach(key).then(() => 900),
+    del: (key: string) => reach(key).then(() => Number(values.delete(key))),
+    wait: () => Promise.resolve(replicas.confirming),
+  };
+  return { client: client as unknown as RedisClient, values };
+}
+
+const config = {
+  throttle: { maxFailuresPerAccount: 5, maxFailuresPerClient: 100, windowS: 900 },
+  redis: { commandTimeoutMs: 100 },
+} as Parameters<typeof createLoginThrottle>[0]['config'];
+
+describe('login throttle', () => {
+  it('an attempt Redis could not count in full is no guess › 503, and what was counted is taken back', async () => {
+    const down = { keys: /^login-fail:ip:/ as RegExp | undefined };
+    const { client, values } = stubRedis(down);
+    const throttle = createLoginThrottle({ redis: client, config });
+
+    // Twenty tries while the address's counter is away: each a 503, none left counted against the account.
+    for (let i = 0; i < 20; i++) {
+      const err = await throttle.attempt('alice', '192.0.2.1').catch((error: unknown) => error);
+      assert.ok(err instanceof HttpError && err.status === 503, `attempt ${i + 1}: ${err}`);
+    }
+    assert.deepEqual([...values.values()], [0]);
+    down.keys = undefined;
+    assert.equal(await throttle.attempt('alice', '192.0.2.1'), 0, 'the account is not locked');
+  });
+
+  it('an attempt no replica confirmed is no guess › 503 before any password check, taken back; once one confirms, counted', async () => {
+    const replicas = { confirming: 0 };
+    const { client, values } = stubRedis({ keys: undefined }, replicas);
+    const throttle = createLoginThrottle({
+      redis: client,
+      config: { ...config, redis: { commandTimeoutMs: 100, waitForReplicas: { replicas: 1, timeoutMs: 10 } } } as typeof config,
+    });
+
+    for (let i = 0; i < 20; i++) {
+      const err = await throttle.attempt('alice', '192.0.2.1').catch((error: unknown) => error);
+      assert.ok(err instanceof HttpError && err.status === 503, `attempt ${i + 1}: ${err}`);
+    }
+    assert.deepEqual([...values.values()], [0, 0]);
+    replicas.confirming = 1;
+    assert.equal(await throttle.attempt('alice', '192.0.2.1'), 0);
+    assert.deepEqual([...values.values()], [1, 1]);
+  });
+});

@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { parseCommandLine } from '../lib/command-line.ts';
+import { makeUsers } from '../lib/demo-users.ts';
+import { onStopSignal } from '../lib/on-stop-signal.ts';
+import { repoRoot } from '../lib/paths.ts';
+import { createFirewall, inPrivateNetwork } from '../lib/private-network.ts';
+import { writeResults } from '../lib/results.ts';
+import { loginAll } from '../lib/session-client.ts';
+import { printToStackLog } from '../stack/stack-log.ts';
+import { startStack, type Stack } from '../stack/start-stack.ts';
+import { check, checkTable, failedChecks, type Check } from './checks.ts';
+import { startLoadLoop, type LoadLoop } from './load-loop.ts';
+import { clientLinksFlapping, FLAPS, primaryCutThenKilled, replicaIsolatedThenPrimaryKilled } from './partition-scenarios.ts';
+
+// The partition suite, run by `npm run chaos -- --partitions` (tools/chaos/cli.ts), which starts this file inside a
+// network namespace of its own (tools/lib/private-network.ts). Its own stack, on that namespace's loopback.
+
+const usage = `
+npm run chaos -- --partitions [--short]: Redis links cut by iptables rules in a private network namespace, under a
+logged-in load, then failovers. --short: the first row only (the one npm run chaos runs). Exits 1 if a bound fails.`;
+
+const { values: args } = parseCommandLine(
+  { command: 'npm run chaos -- --partitions', usage },
+  { short: { type: 'boolean', default: false } },
+);
+if (!inPrivateNetwork())
+  throw new Error('tools/chaos/partitions.ts runs inside a private network namespace: npm run chaos -- --partitions');
+
+/** The whole run stops by itself after this, whatever hangs. */
+const SUITE_TIMEOUT_MS = args.short ? 120_000 : 240_000;
+const USERS = 8;
+const RATE = 50;
+const OPERATIONS = 6;
+
+let stack: Stack | undefined;
+let loop: LoadLoop | undefined;
+const cleanUp = async () => {
+  await loop?.stop();
+  await stack?.stop();
+};
+onStopSignal('partitions', cleanUp);
+const watchdog = setTimeout(() => {
+  console.error(`[partitions] still running after ${SUITE_TIMEOUT_MS / 1000} s: giving up`);
+  void cleanUp().finally(() => process.exit(1));
+}, SUITE_TIMEOUT_MS);
+watchdog.unref();
+
+async function main(): Promise<Check[]> {
+  const firewall = await createFirewall();
+  const { users, demoUsers } = makeUsers(`part-${randomUUID().slice(0, 6)}`, USERS + 3 * OPERATIONS + 2 * FLAPS + 2);
+  const loadUsers = users.splice(0, USERS);
+  const runDir = join(repoRoot, '.run/chaos-partitions');
+  stack = await startStack({
+    redis: 'sentinel',
+    catalog: false,
+    nginxPort: 28580,
+    redisPort: 26580,
+    appBasePort: 23500,
+    runDir,
+    fresh: true,
+    env: { ...process.env, DEMO_USERS: demoUsers },
+    print: printToStackLog(runDir),
+  });
+  const loggedIn = await loginAll(stack.urls.nginx, loadUsers);
+  console.log(`[partitions] ${loggedIn.length} users logged in; load: ${RATE} req/s through ${stack.urls.nginx}`);
+  loop = startLoadLoop({ baseUrl: stack.urls.nginx, users: loggedIn, ratePerS: RATE, maxDurationMs: SUITE_TIMEOUT_MS });
+
+  const checks: Check[] = [];
+  const figures: Record<string, object> = {};
+  const context = { stack, firewall, loop, users: loggedIn };
+  const step = async (name: string, run: () => Promise<{ checks: Check[]; figures: object }>) => {
+    console.log(`[partitions] ${name}`);
+    const result = await run();
+    checks.push(...result.checks);
+    figures[name] = result.figures;
+    for (const failed of failedChecks(result.checks))
+      console.log(`[partitions]   ✗ ${failed.figure}: ${failed.measured} (bound ${failed.bound})`);
+  };
+  await step('primary cut from both replicas, then killed', () =>
+    primaryCutThenKilled({ ...context, accounts: users.splice(0, OPERATIONS + 2) }),
+  );
+  if (!args.short) {
+    await step('one replica isolated, healed, then the primary killed', () =>
+      replicaIsolatedThenPrimaryKilled({ ...context, accounts: users.splice(0, OPERATIONS) }),
+    );
+    await step('every client link to the primary flapping, then the primary killed', () =>
+      clientLinksFlapping({ ...context, accounts: users.splice(0, 2 * FLAPS) }),
+    );
+  }
+  await loop.stop();
+  if (loop.skipped() > 0)
+    checks.push(check('Load loop', 'requests not sent (over 2000 in flight)', String(loop.skipped()), '0', false));
+  console.log(['', checkTable(checks), ''].join('\n'));
+  console.log(`[partitions] results: ${writeResults('chaos-partitions', { short: args.short, checks, figures })}`);
+  return checks;
+}
+
+try {
+  const failed = failedChecks(await main());
+  if (failed.length > 0) {
+    console.error(
+      `[partitions] ${failed.length} bound(s) not met: ${failed.map((c) => `${c.scenario} › ${c.figure}`).join('; ')}`,
+    );
+    process.exitCode = 1;
+  } else console.log('[partitions] all bounds met');
+} catch (err) {
+  console.error(`[partitions] failed: ${(err as Error).stack ?? err}`);
+  process.exitCode = 1;
+} finally {
+  await cleanUp();
+  clearTimeout(watchdog);
+}
