@@ -35,7 +35,7 @@ export async function composeCommand(profiles: string[], env: NodeJS.ProcessEnv 
  * checking what would fail halfway. On failure nothing is left running: the stack is taken down (volumes kept) and a
  * daemon this call started is stopped.
  */
-export async function composeUp({ profiles = [], say }: { profiles?: string[]; say: Say }) {
+export async function composeUp({ profiles = [], fresh = false, say }: { profiles?: string[]; fresh?: boolean; say: Say }) {
   const started = performance.now();
   const fail = (problems: string[]) =>
     new Error(`compose:up: nothing was started.\n${problems.map((p) => `  - ${p}`).join('\n')}`);
@@ -61,13 +61,19 @@ export async function composeUp({ profiles = [], say }: { profiles?: string[]; s
     compose = await composeCommand(profiles, { DOCKER_BUILDKIT: '0' });
   }
 
+  if (fresh) {
+    // From empty volumes: a run that failed earlier may have left a half-formed cluster or a volume of old secrets.
+    const down = await (await composeCommand(ALL_PROFILES))(['down', '--volumes', '--remove-orphans'], 180_000);
+    if (down.code !== 0) throw await giveUp(new Error(`compose down --volumes (to start fresh) failed:\n${down.output}`));
+  }
   say(`starting the stack${profiles.length ? ` with profile ${profiles.join(', ')}` : ''} (compose up --wait)`);
   const up = await compose(['up', '--detach', '--build', '--wait', '--wait-timeout', '300', '--quiet-pull'], 420_000);
   if (up.code !== 0) {
     const report = await unhealthyReport(compose);
     await compose(['down', '--remove-orphans'], 120_000);
-    throw await giveUp(
-      new Error(`compose:up: the stack did not come up, and was taken down (volumes kept).\n${report || up.output}`),
+    // The engine stays (if compose:up started it, compose:down stops it): without it the volumes could not be removed.
+    throw new Error(
+      `compose:up: the stack did not come up, and was taken down (volumes kept: npm run compose:down removes them).\n${report || up.output}`,
     );
   }
   const urls = publishedAddresses(profiles).map(({ host, port, service }) => `${service} http://${host}:${port}`);

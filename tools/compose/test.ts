@@ -28,7 +28,7 @@ let code = 1;
 try {
   const refusals = await shown(process.execPath, ['--test', join(import.meta.dirname, 'refusal.e2e.ts')]);
   if (refusals !== 0) throw new Error('compose:up did not refuse a bad configuration as it should');
-  await composeUp({ profiles: ALL_PROFILES, say });
+  await composeUp({ profiles: ALL_PROFILES, fresh: true, say });
   say(`stack up at ${seconds()}`);
   const checks = await shown(process.execPath, ['--test', '--test-concurrency=1', join(import.meta.dirname, 'compose.e2e.ts')]);
   const stories = await shown(
