@@ -19,6 +19,7 @@ export function send(
     method = 'GET',
     cookie,
     form,
+    body: rawBody,
     headers: extraHeaders = {},
     timeoutMs = 5_000,
     agent = keepAliveAgent,
@@ -26,6 +27,8 @@ export function send(
     method?: string;
     cookie?: string;
     form?: Record<string, string>;
+    /** A body as is (its Content-Type, if any, in `headers`); `form` wins. */
+    body?: string;
     headers?: Record<string, string>;
     timeoutMs?: number;
     /** `false`: a fresh connection (no keep-alive pool), as a readiness probe wants. */
@@ -33,10 +36,10 @@ export function send(
   } = {},
 ): Promise<Reply> {
   const started = performance.now();
-  const body = form ? new URLSearchParams(form).toString() : undefined;
+  const body = form ? new URLSearchParams(form).toString() : rawBody;
   const headers: Record<string, string> = { ...extraHeaders };
   if (cookie) headers.cookie = cookie;
-  if (body) headers['content-type'] = 'application/x-www-form-urlencoded';
+  if (form) headers['content-type'] = 'application/x-www-form-urlencoded';
   return new Promise((resolve) => {
     const done = (reply: Omit<Reply, 'ms'>) => resolve({ ...reply, ms: performance.now() - started });
     const req = request(url, { method, headers, agent, timeout: timeoutMs }, (res) => {

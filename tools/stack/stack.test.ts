@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { repoRoot } from '../lib/paths.ts';
 import { poll, waitFor } from '../lib/poll.ts';
 import { readProcStat } from '../lib/proc-stat.ts';
+import { send } from '../lib/http.ts';
 import { freePort, isPortFree } from '../lib/ports.ts';
 import { spawnCaptured } from '../lib/spawn.ts';
 
@@ -112,8 +113,26 @@ async function runStack(
   // The Sentinel group, the cache Redis (+20) and PostgreSQL (+30).
   const redisPorts = redisOffsets.map((offset) => ports.redis + offset);
   const allPorts = [ports.nginx, ...redisPorts, ports.control, ports.prometheus, ...[1, 2, 51, 52].map((n) => ports.appBase + n)];
+  /** The control API as the e2e suite calls it: with the run's token (and a JSON body when there is one). */
+  const controlToken = () => readFileSync(join(runDir, 'secrets', 'control_token'), 'utf8').trim();
+  const callControl = async <T>(path: string, { method = 'GET', json }: { method?: string; json?: unknown } = {}) => {
+    const reply = await send(`http://127.0.0.1:${ports.control}${path}`, {
+      method,
+      agent: false,
+      timeoutMs: 45_000,
+      headers: {
+        authorization: `Bearer ${controlToken()}`,
+        ...(json === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(json === undefined ? {} : { body: JSON.stringify(json) }),
+    });
+    assert.equal(reply.status, 200, `${method} ${path}: ${reply.status} ${reply.body}`);
+    return JSON.parse(reply.body) as T;
+  };
   return {
     ...run,
+    control: callControl,
+    controlToken,
     /** The runner's children seen so far (Redis, each instance, nginx, and short-lived helpers such as sh). */
     sessions,
     runDir,
@@ -160,7 +179,7 @@ describe('npm start (tools/stack/cli.ts)', () => {
     const stack = await runStack(t, { control: true, prometheus: true });
     // The runner prints "ready" once nginx answers /readyz (polled, like everything here).
     await stack.printed('[stack] ready:');
-    const { nginx, control } = stack.ports;
+    const { nginx } = stack.ports;
     assert.equal((await fetch(`http://127.0.0.1:${nginx}/readyz`)).status, 200);
     assert.match(stack.output(), /\[stack\] ready: http:\/\/127\.0\.0\.1:\d+\//);
     assert.match(stack.output(), /demo accounts/);
@@ -204,7 +223,7 @@ describe('npm start (tools/stack/cli.ts)', () => {
     assert.equal(await statusAs(`localhost:${nginx}`), 200);
     await assert.rejects(statusAs('evil.example'), /socket hang up/);
 
-    const statusText = await (await fetch(`http://127.0.0.1:${control}/status`)).text();
+    const statusText = JSON.stringify(await stack.control('/status'));
     for (const [i, secret] of secretsOf(stack.runDir).entries()) {
       assert.equal(statusText.includes(secret), false, `GET /status shows secret ${i + 1}: ${statusText}`);
       assert.equal(stack.output().includes(secret), false, `the output shows secret ${i + 1}`);
@@ -243,6 +262,75 @@ describe('npm start (tools/stack/cli.ts)', () => {
     await stack.assertNothingLeft();
   });
 
+  it('--control › refuses what a web page can send (no token, a text/plain body, a foreign Host) and a restart that sets NODE_OPTIONS or DEMO_USERS; the token file is 0600', async (t) => {
+    const stack = await runStack(t, { control: true });
+    await stack.printed('[stack] ready:');
+    const tokenFile = join(stack.runDir, 'secrets', 'control_token');
+    assert.ok(stack.output().includes(tokenFile), `the banner says where the token is:\n${stack.output()}`);
+    assert.equal(statSync(tokenFile).mode & 0o777, 0o600);
+    const token = stack.controlToken();
+    assert.equal(stack.output().includes(token), false, 'the token is printed');
+    type Instance = { n: number; pid: number };
+    const pidOf1 = async () => (await stack.control<{ instances: Instance[] }>('/status')).instances[0]!.pid;
+    const before = await pidOf1();
+    const url = (path: string) => `http://127.0.0.1:${stack.ports.control}${path}`;
+    const attack = '{"env":{"DEMO_USERS":"alice:chosen-by-the-attacker"}}';
+    type Attempt = { method?: string; headers: Record<string, string>; body?: string; status: number };
+    const attempts: Record<string, Attempt> = {
+      // What a page on any site can send with fetch(..., { mode: 'no-cors' }) or a form: no preflight, no token.
+      'a cross-site simple POST': { headers: { 'content-type': 'text/plain' }, status: 401 },
+      'a GET of /status without a token': { method: 'GET', headers: {}, status: 401 },
+      'a wrong token': { headers: { authorization: 'Bearer nope', 'content-type': 'application/json' }, status: 401 },
+      'the token with a text/plain body': {
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' },
+        status: 415,
+      },
+      // DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1.
+      'a foreign Host': {
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          host: `evil.example:${stack.ports.control}`,
+        },
+        status: 421,
+      },
+      'the token and NODE_OPTIONS': {
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: '{"env":{"NODE_OPTIONS":"--import=data:text/javascript,process.exit(7)"}}',
+        status: 400,
+      },
+      'the token and DEMO_USERS': {
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        status: 400,
+      },
+      'the token and a secret': {
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: '{"env":{"SESSION_SECRET":"a-secret-the-attacker-knows-and-long-enough"}}',
+        status: 400,
+      },
+    };
+    for (const [name, { method = 'POST', headers, status, body = attack }] of Object.entries(attempts)) {
+      const reply = await send(url(method === 'GET' ? '/status' : '/instances/1/restart'), {
+        method,
+        headers,
+        agent: false,
+        ...(method === 'GET' ? {} : { body }),
+      });
+      assert.equal(reply.status, status, `${name}: ${reply.status} ${reply.body}`);
+    }
+    assert.equal(await pidOf1(), before, 'instance 1 was not restarted');
+    // The same caller with an allowed setting: restarted.
+    const restarted = await stack.control<Instance>('/instances/1/restart', {
+      method: 'POST',
+      json: { env: { LOG_LEVEL: 'warn' } },
+    });
+    assert.notEqual(restarted.pid, before);
+
+    stack.child.kill('SIGINT');
+    assert.equal(await stack.exitCode, 0, stack.output());
+    await stack.assertNothingLeft();
+  });
+
   it('--redis cluster › six nodes, three primaries and three replicas; the primary of slot 0 killed, its replica takes over; Ctrl-C mid-cluster-creation and after leaves nothing', async (t) => {
     const early = await runStack(t, { cluster: true });
     await early.printed('[stack] starting redis (cluster');
@@ -252,10 +340,8 @@ describe('npm start (tools/stack/cli.ts)', () => {
 
     const stack = await runStack(t, { control: true, cluster: true });
     await stack.printed('[stack] ready:');
-    const control = `http://127.0.0.1:${stack.ports.control}`;
     type Node = { name: string; port: number; pid?: number; state: string; role: string };
-    const nodes = async () =>
-      ((await (await fetch(`${control}/status`)).json()) as { redis: { mode: string; nodes: Node[] } }).redis;
+    const nodes = async () => (await stack.control<{ redis: { mode: string; nodes: Node[] } }>('/status')).redis;
     const before = await nodes();
     assert.equal(before.mode, 'cluster');
     assert.deepEqual(
@@ -272,7 +358,7 @@ describe('npm start (tools/stack/cli.ts)', () => {
     ]);
     assert.equal((await fetch(`http://127.0.0.1:${stack.ports.nginx}/readyz`)).status, 200);
 
-    const killed = (await (await fetch(`${control}/redis/primary/kill`, { method: 'POST' })).json()) as Node & { slots: string };
+    const killed = await stack.control<Node & { slots: string }>('/redis/primary/kill', { method: 'POST' });
     assert.match(killed.slots, /^0-\d+$/, 'names the slots of the primary it killed');
     assert.equal(before.nodes.find((node) => node.name === killed.name)?.role, 'primary');
     // The cluster promotes the replica (cluster-node-timeout 3 s); slot 0 then has a live owner again.
@@ -281,7 +367,7 @@ describe('npm start (tools/stack/cli.ts)', () => {
       async () => (await nodes()).nodes.filter((node) => node.role === 'primary' && node.state === 'ready').length === 3,
       { timeoutMs: 15_000, intervalMs: 250 },
     );
-    const again = (await (await fetch(`${control}/redis/primary/kill`, { method: 'POST' })).json()) as Node & { slots: string };
+    const again = await stack.control<Node & { slots: string }>('/redis/primary/kill', { method: 'POST' });
     assert.notEqual(again.name, killed.name, 'slot 0 is owned by the promoted replica');
 
     const pids = before.nodes.map((node) => node.pid!);
