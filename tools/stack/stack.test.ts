@@ -331,6 +331,47 @@ describe('npm start (tools/stack/cli.ts)', () => {
     await stack.assertNothingLeft();
   });
 
+  it("--redis sentinel › every Redis file (configs with passwords, AOF) and data dir is the owner's alone, also after a failover rewrote the configs", async (t) => {
+    const stack = await runStack(t, { control: true });
+    await stack.printed('[stack] ready:');
+    type Node = { name: string; port: number; state: string; role?: string };
+    const redis = async () => (await stack.control<{ redis: { nodes: Node[]; sentinels: Node[] } }>('/status')).redis;
+    const killed = await stack.control<Node>('/redis/primary/kill', { method: 'POST' });
+    await waitFor(
+      'a replica promoted',
+      async () => (await redis()).nodes.some((node) => node.role === 'primary' && node.name !== killed.name),
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    // The Sentinels rewrite their configs with the new primary's port (CONFIG REWRITE), as they do the nodes'.
+    const redisDir = join(stack.runDir, 'redis');
+    const files = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+        entry.isDirectory() ? [join(dir, entry.name), ...files(join(dir, entry.name))] : [join(dir, entry.name)],
+      );
+    const sentinelConfigs = files(redisDir).filter((file) => file.endsWith('sentinel.conf'));
+    assert.equal(sentinelConfigs.length, 3);
+    const primaryPort = (await redis()).nodes.find((node) => node.role === 'primary')!.port;
+    await waitFor(
+      'every Sentinel config rewritten for the new primary',
+      async () => sentinelConfigs.every((file) => readFileSync(file, 'utf8').includes(`127.0.0.1 ${primaryPort} `)),
+      { timeoutMs: 15_000 },
+    );
+    const all = files(redisDir);
+    assert.ok(
+      all.some((file) => file.endsWith('.aof')),
+      `AOF files among:\n${all.join('\n')}`,
+    );
+    assert.ok(all.some((file) => file.endsWith('node.conf')));
+    const open = all
+      .filter((file) => statSync(file).mode & 0o077)
+      .map((file) => `${(statSync(file).mode & 0o777).toString(8)} ${file}`);
+    assert.deepEqual(open, [], 'group or other may read these');
+
+    stack.child.kill('SIGINT');
+    assert.equal(await stack.exitCode, 0, stack.output());
+    await stack.assertNothingLeft();
+  });
+
   it('--redis cluster › six nodes, three primaries and three replicas; the primary of slot 0 killed, its replica takes over; Ctrl-C mid-cluster-creation and after leaves nothing', async (t) => {
     const early = await runStack(t, { cluster: true });
     await early.printed('[stack] starting redis (cluster');
