@@ -15,7 +15,7 @@ export type LoginThrottle = ReturnType<typeof createLoginThrottle>;
  * counting after the (slow, by design) password hash would let concurrent guesses all pass the check, while INCR
  * hands each concurrent guess its own number. A success takes its attempt back.
  *
- * No MULTI: every command is atomic on its own, and pipelined in one round trip. A transaction would add nothing the
+ * No MULTI: every command is atomic on its own, and each counter's commands are pipelined in one round trip. A transaction would add nothing the
  * decision needs (it rests on INCR's reply alone), and Redis before 8.6 (redis/redis#14545) replays each MULTI … EXEC
  * block of the AOF as the `default` user, silently dropping it unless that user may run it: with `default` off and
  * `-@all`, every restart reset the brute-force counters (infra/redis/render-acl.sh says how the shipped ACL copes).
@@ -38,12 +38,16 @@ export function createLoginThrottle({ redis, config }: { redis: RedisClient; con
   };
 
   return {
-    /** Counts an attempt; returns the seconds to wait if it is over a limit (refuse it), or 0 (go ahead). */
+    /**
+     * Counts an attempt; returns the seconds to wait if it is over a limit (refuse it), or 0 (go ahead).
+     * The address first, and nothing more for an address already refused: otherwise each refused attempt would store
+     * a counter for whatever username it names, and one address could fill Redis. So one address stores at most its
+     * own counter and `maxFailuresPerClient` account counters per window.
+     */
     async attempt(username: string, address: string): Promise<number> {
-      const waits = await run(
-        Promise.all([count(accountKey(username), maxFailuresPerAccount), count(clientKey(address), maxFailuresPerClient)]),
-      );
-      return Math.max(...waits);
+      const clientWait = await run(count(clientKey(address), maxFailuresPerClient));
+      if (clientWait > 0) return clientWait;
+      return run(count(accountKey(username), maxFailuresPerAccount));
     },
 
     /** The password was right: the account starts afresh and the address gets its attempt back. */
