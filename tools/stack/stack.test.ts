@@ -11,6 +11,7 @@ import { repoRoot } from '../lib/paths.ts';
 import { poll, waitFor } from '../lib/poll.ts';
 import { readProcStat } from '../lib/proc-stat.ts';
 import { send } from '../lib/http.ts';
+import { openLoginForm } from '../lib/session-client.ts';
 import { freePort, isPortFree } from '../lib/ports.ts';
 import { spawnCaptured } from '../lib/spawn.ts';
 
@@ -155,6 +156,17 @@ async function runStack(
     },
   };
 }
+
+/** Writes `request` as is to 127.0.0.1:port and resolves with everything read until the server closes (or 5 s pass). */
+const rawHttp = (port: number, request: string) =>
+  new Promise<string>((resolve, reject) => {
+    let answer = '';
+    const socket = connect(port, '127.0.0.1', () => socket.write(request));
+    socket.setTimeout(5_000, () => socket.destroy(new Error(`no end of answer within 5 s: ${answer}`)));
+    socket.on('data', (chunk) => (answer += String(chunk)));
+    socket.on('end', () => resolve(answer));
+    socket.on('error', (err) => ((err as NodeJS.ErrnoException).code === 'ECONNRESET' ? resolve(answer) : reject(err)));
+  });
 
 const secretsOf = (runDir: string) =>
   ['session_secret', 'redis_app_password', 'redis_admin_password'].map((name) =>
@@ -370,6 +382,44 @@ describe('npm start (tools/stack/cli.ts)', () => {
     stack.child.kill('SIGINT');
     assert.equal(await stack.exitCode, 0, stack.output());
     await stack.assertNothingLeft();
+  });
+
+  it('nginx › the app sees only a name nginx chose (an absolute-form request line with a forged Host and Origin is refused as cross-site); HTTP/0.9 gets no answer; the access log has the path without its query', async (t) => {
+    const stack = await runStack(t);
+    await stack.printed('[stack] ready:');
+    const { nginx } = stack.ports;
+    const { jar, csrfToken } = await openLoginForm(`http://127.0.0.1:${nginx}`);
+    const loginAs = (target: string, host: string, origin: string) => {
+      const body = new URLSearchParams({ _csrf: csrfToken, username: 'alice', password: 'not-her-password' }).toString();
+      return rawHttp(
+        nginx,
+        `POST ${target} HTTP/1.1\r\nHost: ${host}\r\nOrigin: ${origin}\r\nCookie: ${jar.header()}\r\n` +
+          `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    };
+    const served = `127.0.0.1:${nginx}`;
+    // The token is good: from our own origin, the post reaches the password check.
+    assert.match(await loginAs('/login', served, `http://${served}`), /^HTTP\/1\.1 401 /);
+    // nginx picks the server by the request line's name; the app must not then see the forged Host.
+    assert.match(await loginAs(`http://${served}/login`, 'evil.example', 'http://evil.example'), /^HTTP\/1\.1 403 /);
+    assert.match(
+      await loginAs(`http://${served}/login`, `evil.example:${nginx}`, `http://evil.example:${nginx}`),
+      /^HTTP\/1\.1 403 /,
+    );
+
+    assert.equal(await rawHttp(nginx, 'GET /readyz\r\n'), '', 'an HTTP/0.9 request was answered');
+
+    const probe = await send(`http://${served}/api/session?password=in-the-query-by-mistake`);
+    await stack.printed(String(probe.headers['x-request-id']));
+    const line = stack
+      .output()
+      .split('\n')
+      .find((candidate) => candidate.includes(String(probe.headers['x-request-id'])))!;
+    assert.equal((JSON.parse(line.replace(/^\[nginx\] /, '')) as { uri: string }).uri, '/api/session');
+    assert.equal(stack.output().includes('in-the-query-by-mistake'), false, 'the query was logged');
+
+    stack.child.kill('SIGINT');
+    assert.equal(await stack.exitCode, 0, stack.output());
   });
 
   it('--redis cluster › six nodes, three primaries and three replicas; the primary of slot 0 killed, its replica takes over; Ctrl-C mid-cluster-creation and after leaves nothing', async (t) => {
