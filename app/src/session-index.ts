@@ -71,12 +71,23 @@ redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
 return ended`;
 
-/** KEYS: index. ARGV: siblings. → field, entry, PTTL ms, for each live session; dead entries are removed. */
+/**
+ * KEYS: index. ARGV: siblings, now (s), absolute timeout (s). → field, entry, PTTL ms, for each live session; dead
+ * entries are removed. A session past its absolute timeout is dead whatever its TTL says (every read slides the TTL
+ * back to the idle timeout, so it can outlive the absolute one until the store's next read of it): it is ended here.
+ * The login time is kept in whole seconds, rounded down: a session is ended up to a second early, never late.
+ */
 const LIST = `
 local live = {}
 local entries = redis.call('HGETALL', KEYS[1])
+local now, absolute = tonumber(ARGV[2]), tonumber(ARGV[3])
 for i = 1, #entries, 2 do
   local pttl = redis.call('PTTL', ARGV[1] .. entries[i])
+  local loginAt = tonumber(string.match(entries[i + 1], '^%w+'), 36) or 0
+  if pttl > 0 and loginAt + absolute <= now then
+    redis.call('DEL', ARGV[1] .. entries[i])
+    pttl = -2
+  end
   if pttl > 0 then
     live[#live + 1] = entries[i]
     live[#live + 1] = entries[i + 1]
@@ -143,8 +154,13 @@ export function createSessionIndex(options: {
 
   async function list(username: string, currentSid?: string): Promise<SessionListing[]> {
     const index = indexOfUser(username);
-    const reply = (await run(client.eval(LIST, { keys: [index.key], arguments: [index.siblings] }))) as (string | number)[];
     const now = Date.now();
+    const reply = (await run(
+      client.eval(LIST, {
+        keys: [index.key],
+        arguments: [index.siblings, String(Math.floor(now / 1000)), String(absoluteTimeoutS)],
+      }),
+    )) as (string | number)[];
     const current = currentSid ? indexOf(currentSid)?.field : undefined;
     const sessions: SessionListing[] = [];
     for (let i = 0; i < reply.length; i += 3) {

@@ -235,6 +235,27 @@ describe('your sessions', () => {
     );
   });
 
+  it('a session past its absolute timeout is not listed, though reads slid its TTL, and listing ends it', async (t) => {
+    const { redis, a, b } = await startTwoInstances(t, { SESSION_ABSOLUTE_TIMEOUT_S: '4' });
+    const laptop = await loginFrom(a, LAPTOP);
+    const loggedInAt = Date.now();
+    // A read slides the key's TTL back to the idle timeout (30 min), past the absolute one.
+    assert.equal(await authenticated(laptop, b), true);
+    assert.ok((await redis.admin.ttl(laptop.sessionKey())) > 4);
+    // A later login keeps the user's index alive (its TTL: the absolute timeout from the latest login).
+    await waitFor(async () => Date.now() > loggedInAt + 2000, { what: 'two seconds', timeoutMs: 5000 });
+    const phone = await loginFrom(b, PHONE);
+    // The index keeps login times in whole seconds: past the laptop's, plus the absolute timeout.
+    const index = (await redis.admin.keys(`${INDEX_PREFIX}*`))[0]!;
+    const loginS = parseInt((await redis.admin.hGet(index, laptop.sessionId()!.split('.')[1]!))!.split(' ')[0]!, 36);
+    await waitFor(async () => Date.now() / 1000 >= loginS + 4, { what: 'the absolute timeout passed', timeoutMs: 5000 });
+    assert.deepEqual(
+      (await listOf(phone, a)).map((s) => [s.device, s.current]),
+      [['Safari on iPhone', true]],
+    );
+    assert.equal(await redis.admin.exists(laptop.sessionKey()), 0, 'the listing ended it');
+  });
+
   it('logout removes its entry at once, in the same script as the key', async (t) => {
     const { redis, a, b } = await startTwoInstances(t);
     const laptop = await loginFrom(a, LAPTOP);
