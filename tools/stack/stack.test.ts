@@ -384,7 +384,7 @@ describe('npm start (tools/stack/cli.ts)', () => {
     await stack.assertNothingLeft();
   });
 
-  it('nginx › the app sees only a name nginx chose (an absolute-form request line with a forged Host and Origin is refused as cross-site); HTTP/0.9 gets no answer; the access log has the path without its query', async (t) => {
+  it("nginx › the app sees only a name nginx chose (an absolute-form request line with a forged Host and Origin is refused as cross-site); HTTP/0.9 gets no answer; Node's own 400 names the instance and headers nginx accepts pass; the access log has the path without its query", async (t) => {
     const stack = await runStack(t);
     await stack.printed('[stack] ready:');
     const { nginx } = stack.ports;
@@ -408,6 +408,13 @@ describe('npm start (tools/stack/cli.ts)', () => {
     );
 
     assert.equal(await rawHttp(nginx, 'GET /readyz\r\n'), '', 'an HTTP/0.9 request was answered');
+
+    // What Node's parser refuses is answered like any other response, naming the instance; what nginx accepts, Node does too.
+    const unknownMethod = await rawHttp(nginx, `FROB /readyz HTTP/1.1\r\nHost: ${served}\r\nConnection: close\r\n\r\n`);
+    assert.match(unknownMethod, /^HTTP\/1\.1 400 /);
+    assert.match(unknownMethod, /\r\nX-Instance-Id: app-\d\r\n/i);
+    const bigHeaders = Object.fromEntries(Array.from({ length: 4 }, (_, i) => [`x-filler-${i}`, 'x'.repeat(6000)]));
+    assert.equal((await send(`http://${served}/readyz`, { headers: bigHeaders, agent: false })).status, 200, '24 KB of headers');
 
     const probe = await send(`http://${served}/api/session?password=in-the-query-by-mistake`);
     await stack.printed(String(probe.headers['x-request-id']));
