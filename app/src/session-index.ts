@@ -50,6 +50,10 @@ const indexOfUser = (username: string) => indexOf(`${tagOf(username)}.${'A'.repe
 
 /** KEYS: session, index. ARGV: value, ttl s, field, entry, cap, index ttl s, siblings. → sessions ended by the cap, or -1. */
 const LOGIN = `
+-- Every key this writes expires: both TTLs are checked before the first write (an error after one would leave it).
+for _, ttl in ipairs({ ARGV[2], ARGV[6] }) do
+  if not string.match(ttl, '^[1-9]%d*$') then return redis.error_reply('ERR session-index: a TTL must be a positive integer') end
+end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return -1 end
 local live = {}
 local entries = redis.call('HGETALL', KEYS[2])
