@@ -5,7 +5,7 @@ import type { Config } from './config.ts';
 import { cookieName, cookieValues, keepOnlyCookie } from './cookies.ts';
 import type { Metrics } from './metrics.ts';
 import type { RedisClient } from './redis.ts';
-import { createSessionId, createSessionIndex } from './session-index.ts';
+import { createSessionIndex } from './session-index.ts';
 import { SessionStore } from './session-store.ts';
 import { deviceCode } from './user-agent.ts';
 
@@ -34,7 +34,7 @@ export function createSessions({
   const { secrets } = config.session;
   const index = createSessionIndex({
     client: redis,
-    secret: secrets[0]!,
+    secrets,
     idleTimeoutS: config.session.idleTimeoutS,
     absoluteTimeoutS: config.session.absoluteTimeoutS,
     maxSessionsPerUser: config.session.maxPerUser,
@@ -63,7 +63,7 @@ export function createSessions({
     });
     const handler = session({
       name: cookieName(COOKIE, { secure }),
-      genid: (req) => createSessionId(loggingIn.get(req)),
+      genid: (req) => index.newId(loggingIn.get(req)),
       secret: secrets,
       store,
       resave: false,

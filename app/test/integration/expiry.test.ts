@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createSessionId, createSessionIndex } from '../../src/session-index.ts';
+import { createSessionIndex } from '../../src/session-index.ts';
 import { createBrowser } from '../helpers/browser.ts';
 import { createInstance, startTwoInstances } from '../helpers/instance.ts';
 import { ALICE, BOB } from '../helpers/users.ts';
@@ -45,13 +45,13 @@ describe('every key the app writes expires', () => {
     const { redis: client } = await createInstance(t, redis);
     const index = createSessionIndex({
       client,
-      secret: 'test-secret-that-is-at-least-32-characters',
+      secrets: ['test-secret-that-is-at-least-32-characters'],
       idleTimeoutS: 60,
       absoluteTimeoutS: Number.NaN,
       maxSessionsPerUser: 10,
       commandTimeoutMs: 500,
     });
-    await assert.rejects(index.login(createSessionId('alice'), '{}', 60, 'ch'), /TTL must be a positive integer/);
+    await assert.rejects(index.login(index.newId('alice'), '{}', 60, 'ch'), /TTL must be a positive integer/);
     assert.deepEqual(await redis.admin.keys('*'), []);
   });
 });
