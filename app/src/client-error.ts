@@ -8,6 +8,13 @@ import type { Duplex } from 'node:stream';
  */
 export const MAX_HEADER_BYTES = 40 * 1024;
 
+/** The statuses Node's own handler gives these errors; 400 for the rest. */
+const STATUS_OF: Record<string, [number, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large'],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'Payload Too Large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout'],
+};
+
 /**
  * Node answers what its parser refuses (an unknown method, headers over the limit) itself, before the app sees it:
  * a bare 400 or 431 naming no instance. This answers them the same way, with X-Instance-Id like every other response.
@@ -22,7 +29,7 @@ export function answerClientErrors(server: Server, instanceId: string) {
       socket.destroy();
       return;
     }
-    const [status, reason] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : [400, 'Bad Request'];
+    const [status, reason] = STATUS_OF[err.code ?? ''] ?? [400, 'Bad Request'];
     const body = `${reason}\n`;
     socket.end(
       `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
