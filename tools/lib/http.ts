@@ -23,6 +23,7 @@ export function send(
     headers: extraHeaders = {},
     timeoutMs = 5_000,
     agent = keepAliveAgent,
+    localAddress,
   }: {
     method?: string;
     cookie?: string;
@@ -33,6 +34,8 @@ export function send(
     timeoutMs?: number;
     /** `false`: a fresh connection (no keep-alive pool), as a readiness probe wants. */
     agent?: Agent | false;
+    /** The source address (e.g. 127.0.0.3: another client on loopback, as nginx sees it); a fresh connection. */
+    localAddress?: string;
   } = {},
 ): Promise<Reply> {
   const started = performance.now();
@@ -42,7 +45,8 @@ export function send(
   if (form) headers['content-type'] = 'application/x-www-form-urlencoded';
   return new Promise((resolve) => {
     const done = (reply: Omit<Reply, 'ms'>) => resolve({ ...reply, ms: performance.now() - started });
-    const req = request(url, { method, headers, agent, timeout: timeoutMs }, (res) => {
+    const options = localAddress ? { localAddress, agent: false as const } : { agent };
+    const req = request(url, { method, headers, timeout: timeoutMs, ...options }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => done({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
