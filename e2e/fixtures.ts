@@ -12,7 +12,7 @@ import { createSessionsPage, type SessionsPage } from './pages/sessions-page.ts'
 import { demoUser } from './support/demo-users.ts';
 import { startForeignSite } from './support/foreign-site.ts';
 import { instancesOf, probeSession } from './support/session-probe.ts';
-import { createStackControl, defaultControlUrl, type StackControl } from './support/stack-control.ts';
+import { createStackControl, defaultControlTokenFile, defaultControlUrl, type StackControl } from './support/stack-control.ts';
 
 export { expect };
 
@@ -56,7 +56,10 @@ export const test = base.extend<Fixtures>({
   user: async ({}, use) => use(demoUser(0)),
 
   stack: async ({ playwright, baseURL }, use, testInfo) => {
-    const stack = createStackControl(process.env.E2E_CONTROL_URL ?? defaultControlUrl);
+    const stack = createStackControl(
+      process.env.E2E_CONTROL_URL ?? defaultControlUrl,
+      process.env.E2E_CONTROL_TOKEN_FILE ?? defaultControlTokenFile,
+    );
     // Cookie-less, so probing never touches the story's own session.
     const request = await playwright.request.newContext({ baseURL });
     const heal = async (when: string) => {

@@ -191,6 +191,8 @@ function constantHeaders(middleware: RequestHandler): [string, string][] {
 }
 
 function errorStatus(err: unknown): number {
+  // body-parser answers too many fields with 413, as if the body were too large; it is a malformed form.
+  if ((err as { type?: unknown })?.type === 'parameters.too.many') return 400;
   const status = (err as { status?: unknown })?.status;
   return typeof status === 'number' && status >= 400 && status < 600 ? status : 500;
 }

@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import { createApp } from './app.ts';
+import { answerClientErrors, MAX_HEADER_BYTES } from './client-error.ts';
 import { startMetricsServer } from './metrics-server.ts';
 import { createMetrics } from './metrics.ts';
 import { ConfigError, loadConfig } from './config.ts';
@@ -52,9 +53,11 @@ async function main() {
       // Longer than nginx's upstream keepalive_timeout, so nginx, not Node, closes idle connections: no reuse races.
       keepAliveTimeout: 65_000,
       headersTimeout: 66_000,
+      maxHeaderSize: MAX_HEADER_BYTES,
     },
     app,
   );
+  answerClientErrors(server, config.instanceId);
   const connections = trackConnections(server);
   server.listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));

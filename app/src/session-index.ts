@@ -9,7 +9,10 @@ import { deviceLabelOf } from './user-agent.ts';
 //   sess-idx:{<tag>}       a hash: field <random>, value "<login time, s, base 36> <device code>" (user-agent.ts);
 //                          TTL: the absolute timeout
 //
-// <tag> is the first 12 characters of the username's SHA-256 (base64url): key names reveal no user names, and the
+// <tag> is the first 12 characters (base64url) of the username's HMAC under a key derived from the session secret
+// that signed the cookie: key names and cookies reveal no user names, and a guessed name cannot be checked against a
+// cookie without the secret. During a rotation a user has one index per configured secret (logins use the first);
+// listing and ending sessions cover them all, so a session made under the old secret stays listed and revocable. The
 // braces are a Redis Cluster hash tag, so a user's session keys and index share one hash slot and a script may touch
 // them all. The index is written only at login, logout, revoke and listing, each one script (one round trip, atomic);
 // a logged-in read still costs exactly its one GETEX. An entry whose session expired is pruned by the next script that
@@ -20,13 +23,12 @@ export const INDEX_PREFIX = 'sess-idx:';
 
 const TAGGED_ID = /^([\w-]{12})\.([\w-]{22})$/;
 
-/** A new session id: `<tag>.<random>` (128 random bits) for a login, so its key lands in the user's slot and index. */
-export function createSessionId(username?: string): string {
-  if (username === undefined) return randomBytes(24).toString('base64url');
-  return `${tagOf(username)}.${randomBytes(16).toString('base64url')}`;
-}
+/** An anonymous session id (no user: no tag, no index). */
+const anonymousId = () => randomBytes(24).toString('base64url');
 
-const tagOf = (username: string) => createHash('sha256').update(username).digest('base64url').slice(0, 12);
+const tagKeyOf = (secret: string) => createHmac('sha256', secret).update('session-tag').digest();
+const tagOf = (username: string, tagKey: Buffer) =>
+  createHmac('sha256', tagKey).update(username).digest('base64url').slice(0, 12);
 
 /** The Redis key of a session id: hash-tagged for an indexed id, plain for any other (an id from before the index). */
 export function sessionKey(sid: string): string {
@@ -34,7 +36,7 @@ export function sessionKey(sid: string): string {
   return tagged ? `${SESSION_PREFIX}{${tagged[1]}}${tagged[2]}` : SESSION_PREFIX + sid;
 }
 
-/** Whether a session id is indexed (made by createSessionId for a user). */
+/** Whether a session id is indexed (made by newId for a user). */
 export const isIndexedId = (sid: string) => TAGGED_ID.test(sid);
 
 /** The index of an indexed session id: its key, its field, and the prefix of its siblings' keys. */
@@ -44,12 +46,14 @@ function indexOf(sid: string) {
   return { key: `${INDEX_PREFIX}{${tagged[1]}}`, field: tagged[2]!, siblings: `${SESSION_PREFIX}{${tagged[1]}}` };
 }
 
-const indexOfUser = (username: string) => indexOf(`${tagOf(username)}.${'A'.repeat(22)}`)!;
-
 // The scripts. Lua sees replies as RESP2 (HGETALL: a flat array; a failed SET NX: false).
 
 /** KEYS: session, index. ARGV: value, ttl s, field, entry, cap, index ttl s, siblings. → sessions ended by the cap, or -1. */
 const LOGIN = `
+-- Every key this writes expires: both TTLs are checked before the first write (an error after one would leave it).
+for _, ttl in ipairs({ ARGV[2], ARGV[6] }) do
+  if not string.match(ttl, '^[1-9]%d*$') then return redis.error_reply('ERR session-index: a TTL must be a positive integer') end
+end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return -1 end
 local live = {}
 local entries = redis.call('HGETALL', KEYS[2])
@@ -71,12 +75,23 @@ redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
 return ended`;
 
-/** KEYS: index. ARGV: siblings. → field, entry, PTTL ms, for each live session; dead entries are removed. */
+/**
+ * KEYS: index. ARGV: siblings, now (s), absolute timeout (s). → field, entry, PTTL ms, for each live session; dead
+ * entries are removed. A session past its absolute timeout is dead whatever its TTL says (every read slides the TTL
+ * back to the idle timeout, so it can outlive the absolute one until the store's next read of it): it is ended here.
+ * The login time is kept in whole seconds, rounded down: a session is ended up to a second early, never late.
+ */
 const LIST = `
 local live = {}
 local entries = redis.call('HGETALL', KEYS[1])
+local now, absolute = tonumber(ARGV[2]), tonumber(ARGV[3])
 for i = 1, #entries, 2 do
   local pttl = redis.call('PTTL', ARGV[1] .. entries[i])
+  local loginAt = tonumber(string.match(entries[i + 1], '^%w+'), 36) or 0
+  if pttl > 0 and loginAt + absolute <= now then
+    redis.call('DEL', ARGV[1] .. entries[i])
+    pttl = -2
+  end
   if pttl > 0 then
     live[#live + 1] = entries[i]
     live[#live + 1] = entries[i + 1]
@@ -125,7 +140,8 @@ export type SessionListing = { id: string; current: boolean; device: string; cre
  */
 export function createSessionIndex(options: {
   client: RedisClient;
-  secret: string;
+  /** The session secrets, newest first: the first keys new tags and the handles, every one is looked up. */
+  secrets: readonly string[];
   idleTimeoutS: number;
   absoluteTimeoutS: number;
   maxSessionsPerUser: number;
@@ -133,7 +149,11 @@ export function createSessionIndex(options: {
   /** Every end of a session waits for this many replicas, and is refused (503) if they do not confirm in time. */
   waitForReplicas?: ReplicaWait;
 }) {
-  const { client, secret, idleTimeoutS, absoluteTimeoutS, maxSessionsPerUser, commandTimeoutMs } = options;
+  const { client, secrets, idleTimeoutS, absoluteTimeoutS, maxSessionsPerUser, commandTimeoutMs } = options;
+  const secret = secrets[0]!;
+  const tagKeys = secrets.map(tagKeyOf);
+  /** The user's indexes, one per configured secret (the first: where logins go now). */
+  const indexesOfUser = (username: string) => tagKeys.map((key) => indexOf(`${tagOf(username, key)}.${'A'.repeat(22)}`)!);
   const wait = options.waitForReplicas ?? { replicas: 0, timeoutMs: 0 };
   const run = <T>(command: Promise<T>) => withDeadline(command, commandTimeoutMs);
   // An end of a session is reported done only once a replica has it: a failover cannot bring the session back. WAIT
@@ -151,9 +171,18 @@ export function createSessionIndex(options: {
     createHash('sha1').update(`${handleKey}${indexKey}/${field}`).digest('hex').slice(0, 22);
 
   async function list(username: string, currentSid?: string): Promise<SessionListing[]> {
-    const index = indexOfUser(username);
-    const reply = (await run(client.eval(LIST, { keys: [index.key], arguments: [index.siblings] }))) as (string | number)[];
+    const listings = await Promise.all(indexesOfUser(username).map((index) => listIndex(index, currentSid)));
+    return listings.flat().sort((a, b) => b.lastSeenAt.getTime() - a.lastSeenAt.getTime());
+  }
+
+  async function listIndex(index: NonNullable<ReturnType<typeof indexOf>>, currentSid?: string): Promise<SessionListing[]> {
     const now = Date.now();
+    const reply = (await run(
+      client.eval(LIST, {
+        keys: [index.key],
+        arguments: [index.siblings, String(Math.floor(now / 1000)), String(absoluteTimeoutS)],
+      }),
+    )) as (string | number)[];
     const current = currentSid ? indexOf(currentSid)?.field : undefined;
     const sessions: SessionListing[] = [];
     for (let i = 0; i < reply.length; i += 3) {
@@ -173,11 +202,16 @@ export function createSessionIndex(options: {
         lastSeenAt,
       });
     }
-    return sessions.sort((a, b) => b.lastSeenAt.getTime() - a.lastSeenAt.getTime());
+    return sessions;
   }
 
   return {
     list,
+
+    /** A new session id: `<tag>.<random>` (128 random bits) for a login, so its key lands in the user's slot and index. */
+    newId(username?: string): string {
+      return username === undefined ? anonymousId() : `${tagOf(username, tagKeys[0]!)}.${randomBytes(16).toString('base64url')}`;
+    },
 
     /** The login's write (instead of SET NX): the session, its index entry (`device`: a deviceCode), the cap. → ended, or -1. */
     login(sid: string, value: string, ttlS: number, device: string, now = Date.now()): Promise<number> {
@@ -209,18 +243,24 @@ export function createSessionIndex(options: {
 
     /** Ends the session `handle` names, if it is one of `username`'s: false when it is not (unknown, foreign, gone). */
     async revoke(username: string, handle: string): Promise<boolean> {
-      const index = indexOfUser(username);
-      const reply = await durably(
-        client.eval(REVOKE, { keys: [index.key], arguments: [index.siblings, 'only', handleKey, handle] }),
-      );
-      return reply === 1;
+      for (const index of indexesOfUser(username)) {
+        const reply = await durably(
+          client.eval(REVOKE, { keys: [index.key], arguments: [index.siblings, 'only', handleKey, handle] }),
+        );
+        if (reply === 1) return true;
+      }
+      return false;
     },
 
     /** Ends every session of `username` but `keepSid` (every one without it). → how many were ended. */
     async revokeAllBut(username: string, keepSid?: string): Promise<number> {
-      const index = indexOfUser(username);
       const keep = (keepSid && indexOf(keepSid)?.field) || '';
-      return Number(await durably(client.eval(REVOKE, { keys: [index.key], arguments: [index.siblings, 'except', keep] })));
+      const ended = await Promise.all(
+        indexesOfUser(username).map((index) =>
+          durably(client.eval(REVOKE, { keys: [index.key], arguments: [index.siblings, 'except', keep] })),
+        ),
+      );
+      return ended.reduce((sum: number, count) => sum + Number(count), 0);
     },
   };
 }

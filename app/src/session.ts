@@ -1,11 +1,11 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import session, { type SessionData } from 'express-session';
+import session from 'express-session';
 import type { Config } from './config.ts';
 import { cookieName, cookieValues, keepOnlyCookie } from './cookies.ts';
 import type { Metrics } from './metrics.ts';
 import type { RedisClient } from './redis.ts';
-import { createSessionId, createSessionIndex } from './session-index.ts';
+import { createSessionIndex } from './session-index.ts';
 import { SessionStore } from './session-store.ts';
 import { deviceCode } from './user-agent.ts';
 
@@ -13,6 +13,7 @@ export type Sessions = ReturnType<typeof createSessions>;
 
 const COOKIE = 'sid';
 const ANONYMOUS = Object.freeze({}) as Request['session'];
+const MAX_CANDIDATES = 3;
 
 /**
  * express-session on the shared store, configured as its README recommends for a login app:
@@ -33,7 +34,7 @@ export function createSessions({
   const { secrets } = config.session;
   const index = createSessionIndex({
     client: redis,
-    secret: secrets[0]!,
+    secrets,
     idleTimeoutS: config.session.idleTimeoutS,
     absoluteTimeoutS: config.session.absoluteTimeoutS,
     maxSessionsPerUser: config.session.maxPerUser,
@@ -63,7 +64,7 @@ export function createSessions({
     });
     const handler = session({
       name: cookieName(COOKIE, { secure }),
-      genid: (req) => createSessionId(loggingIn.get(req)),
+      genid: (req) => index.newId(loggingIn.get(req)),
       secret: secrets,
       store,
       resave: false,
@@ -79,15 +80,34 @@ export function createSessions({
   const clearCookie = (req: Request, res: Response) =>
     res.clearCookie(cookieName(COOKIE, req), { ...cookie, secure: req.secure });
 
-  const middleware: RequestHandler = (req, res, next) => {
-    const name = cookieName(COOKIE, req);
-    // express-session reads the first cookie of its name, so a planted `sid=junk` sent before the real one (a sibling
-    // subdomain's, or anyone's on the path over plain HTTP) would make the user anonymous: it sees only one we signed.
-    const ours = cookieValues(req, name)
+  /**
+   * Of several cookies of our name, the ones we signed, in header order, at most MAX_CANDIDATES (a planted one costs
+   * at most that many lookups). express-session reads the first cookie of its name, so a planted `sid=junk` or a
+   * `sid` we signed whose session is gone, sent beside the real one (a sibling subdomain's, or anyone's on the path
+   * over plain HTTP), would make the user anonymous and have the real cookie cleared: the one whose session exists
+   * wins. Of two live ones, the first wins (over HTTPS, `__Host-sid` cannot be planted).
+   */
+  const candidatesOf = (req: Request) =>
+    cookieValues(req, cookieName(COOKIE, req))
       .map((value) => ({ value, id: signedId(value, secrets) }))
-      .find(({ id }) => id !== undefined);
-    if (req.method === 'GET' || req.method === 'HEAD') return void read(req, res, next, ours?.id);
-    keepOnlyCookie(req, name, ours?.value);
+      .filter((candidate): candidate is { value: string; id: string } => candidate.id !== undefined)
+      .slice(0, MAX_CANDIDATES);
+
+  /** The first candidate whose session exists, with it; else undefined. One lookup for the usual single cookie. */
+  async function liveOf(req: Request, candidates: { value: string; id: string }[]) {
+    for (const candidate of candidates) {
+      const data = await modeOf(req).store.get(candidate.id);
+      if (data?.user) return { ...candidate, data };
+    }
+    return undefined;
+  }
+
+  const middleware: RequestHandler = async (req, res, next) => {
+    const candidates = candidatesOf(req);
+    if (req.method === 'GET' || req.method === 'HEAD') return read(req, res, next, candidates);
+    // A write loads the session through express-session; with several candidates, the live one is found first.
+    const chosen = candidates.length > 1 ? ((await liveOf(req, candidates)) ?? candidates[0]) : candidates[0];
+    keepOnlyCookie(req, cookieName(COOKIE, req), chosen?.value);
     modeOf(req).handler(req, res, (err?: unknown) => {
       next(err);
     });
@@ -97,27 +117,22 @@ export function createSessions({
    * Reads (GET, HEAD: most of the traffic) skip express-session: they never write the session, and express-session
    * would spend more CPU on one than the rest of the request (a Session and a Cookie object, two hashes of it for
    * change detection, wrapped `res.end`/`writeHead`), measured in the bench against connect-redis's README setup.
-   * What it would do is done here: the signed cookie checked under every secret (ours, above), one store read (which
+   * What it would do is done here: the signed cookie checked under every secret (candidatesOf), one store read (which
    * slides the idle timeout and enforces the absolute one). The session is frozen: a write during a read throws
    * instead of being lost. Without a cookie of ours there is nothing to load, and no Redis call.
    */
-  async function read(req: Request, res: Response, next: NextFunction, id: string | undefined) {
-    if (id === undefined) {
+  async function read(req: Request, res: Response, next: NextFunction, candidates: { value: string; id: string }[]) {
+    if (candidates.length === 0) {
       req.session = ANONYMOUS;
       return next();
     }
-    let data: SessionData | null | undefined;
-    try {
-      data = await modeOf(req).store.get(id);
-    } catch (err) {
-      return next(err);
-    }
-    req.sessionID = id;
-    req.session = data?.user ? (Object.freeze(data) as Request['session']) : ANONYMOUS;
+    const live = await liveOf(req, candidates);
+    req.sessionID = live?.id ?? candidates[0]!.id;
+    req.session = live ? (Object.freeze(live.data) as Request['session']) : ANONYMOUS;
     // A cookie whose session is gone (expired, logged out elsewhere) costs a lookup on every request until the
-    // browser closes: a read that finds nothing tells the browser to drop it. A foreign cookie costs nothing and is
-    // left alone: clearing "sid" would delete the user's real cookie too.
-    if (!data?.user) clearCookie(req, res);
+    // browser closes: a read that finds nothing tells the browser to drop it. Only when no cookie we signed is live:
+    // clearing "sid" deletes the browser's real cookie too. A foreign cookie costs nothing and is left alone.
+    if (!live) clearCookie(req, res);
     next();
   }
 

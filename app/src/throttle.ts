@@ -16,7 +16,7 @@ export type LoginThrottle = ReturnType<typeof createLoginThrottle>;
  * counting after the (slow, by design) password hash would let concurrent guesses all pass the check, while INCR
  * hands each concurrent guess its own number. A success takes its attempt back.
  *
- * No MULTI: every command is atomic on its own, and pipelined in one round trip. A transaction would add nothing the
+ * No MULTI: every command is atomic on its own, and each counter's commands are pipelined in one round trip. A transaction would add nothing the
  * decision needs (it rests on INCR's reply alone), and Redis before 8.6 (redis/redis#14545) replays each MULTI … EXEC
  * block of the AOF as the `default` user, silently dropping it unless that user may run it: with `default` off and
  * `-@all`, every restart reset the brute-force counters (infra/redis/render-acl.sh says how the shipped ACL copes).
@@ -43,27 +43,38 @@ export function createLoginThrottle({ redis, config }: { redis: RedisClient; con
   return {
     /**
      * Counts an attempt; returns the seconds to wait if it is over a limit (refuse it), or 0 (go ahead).
-     * The count is confirmed by a replica (WAIT, in the same pipeline) before any password is checked: a failover
-     * cannot hand an attacker fresh guesses by promoting a replica that missed them. An attempt that Redis could not
-     * count in full, or that no replica confirmed, is no guess (the password is never checked): what was counted is
-     * taken back before the 503. The two keys may live on different nodes (a cluster's shards), so one can fail
-     * while the other counts: retrying through a shard's failover must not lock the account. An increment whose
-     * reply never came (a deadline) may have counted or not, and stays.
+     * The address first, and nothing more for an address already refused: otherwise each refused attempt would store
+     * a counter for whatever username it names, and one address could fill Redis. So one address stores at most its
+     * own counter and `maxFailuresPerClient` account counters per window.
+     * Then the account, and both counts are confirmed by a replica (WAIT, in the same pipeline: it covers the address's
+     * earlier INCR on this connection too) before any password is checked: a failover cannot hand an attacker fresh
+     * guesses by promoting a replica that missed them. An attempt that Redis could not count in full, or that no
+     * replica confirmed, is no guess (the password is never checked): what was counted is taken back before the 503.
+     * The two keys may live on different nodes (a cluster's shards), so one can fail while the other counts: retrying
+     * through a shard's failover must not lock the account. An increment whose reply never came (a deadline) may have
+     * counted or not, and stays.
      */
     async attempt(username: string, address: string): Promise<number> {
-      const keys = [accountKey(username), clientKey(address)];
-      const [counts, acknowledged] = await writeAndWait(
+      const client = clientKey(address);
+      const clientWait = await run(count(client, maxFailuresPerClient)).catch((err: unknown) => {
+        throw asHttpError(err);
+      });
+      if (clientWait > 0) return clientWait;
+      const account = accountKey(username);
+      const [[counted], acknowledged] = await writeAndWait(
         redis,
-        Promise.allSettled([count(keys[0]!, maxFailuresPerAccount), count(keys[1]!, maxFailuresPerClient)]),
+        Promise.allSettled([count(account, maxFailuresPerAccount)]),
         wait,
         config.redis.commandTimeoutMs,
       );
-      const failed = counts.find((result) => result.status === 'rejected');
-      if (failed || acknowledged < wait.replicas) {
-        await run(Promise.all(keys.filter((_key, i) => counts[i]!.status === 'fulfilled').map(uncount))).catch(() => undefined);
-        throw failed ? asHttpError(failed.reason) : new ServiceUnavailableError(new Error('no replica confirmed the attempt'));
+      if (counted!.status === 'rejected' || acknowledged < wait.replicas) {
+        const taken = counted!.status === 'fulfilled' ? [client, account] : [client];
+        await run(Promise.all(taken.map(uncount))).catch(() => undefined);
+        throw counted!.status === 'rejected'
+          ? asHttpError(counted!.reason)
+          : new ServiceUnavailableError(new Error('no replica confirmed the attempt'));
       }
-      return Math.max(...counts.map((result) => (result as PromiseFulfilledResult<number>).value));
+      return counted!.value;
     },
 
     /** The password was right: the account starts afresh and the address gets its attempt back. */

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
 // A client for the local stack's control API (tools/stack/control-server.ts), for stories that break things.
 
 type InstanceStatus = { n: number; id: string; port: number; pid?: number; state: string };
@@ -11,12 +14,31 @@ export type StackStatus = {
 };
 
 export const defaultControlUrl = 'http://127.0.0.1:8099';
+/** The token `npm start -- --control` writes for its run (the default run dir, .run/). */
+export const defaultControlTokenFile = resolve(import.meta.dirname, '../../.run/secrets/control_token');
 
-export function createStackControl(controlUrl: string) {
+/** Read on each call: a stack restarted under the suite writes a new token. */
+function readToken(file: string) {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new Error(
+      `No control token at ${file} (${(err as Error).message}): the stack's control API needs the token its runner ` +
+        'wrote; set E2E_CONTROL_TOKEN_FILE for a stack with another run dir.',
+    );
+  }
+}
+
+export function createStackControl(controlUrl: string, tokenFile = defaultControlTokenFile) {
   async function call<T>(method: 'GET' | 'POST', path: string): Promise<T> {
     let res: Response;
+    const token = readToken(tokenFile);
     try {
-      res = await fetch(new URL(path, controlUrl), { method, signal: AbortSignal.timeout(45_000) });
+      res = await fetch(new URL(path, controlUrl), {
+        method,
+        headers: { authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(45_000),
+      });
     } catch (err) {
       throw new Error(
         `The stack's control API does not answer at ${controlUrl} (${(err as Error).message}). ` +

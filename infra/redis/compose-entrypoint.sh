@@ -8,6 +8,9 @@
 #   compose-entrypoint.sh cluster-node NAME     a Redis Cluster node reached as NAME (profile cluster)
 #   compose-entrypoint.sh cluster-create NODE…  joins the nodes into a cluster, once (three primaries, a replica each)
 set -eu
+# Redis writes its files (AOF, and the config a failover's CONFIG REWRITE rewrites, with masterauth in it) with the
+# process umask: the owner's alone. The image's entrypoint keeps a umask that is not 0022.
+umask 077
 # Where compose mounts things; overridable only so check:infra can run this script outside a container.
 conf=${REDIS_CONF_DIR:-/usr/local/etc/redis}
 secrets=${REDIS_SECRETS_DIR:-/run/secrets}

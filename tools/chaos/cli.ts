@@ -19,6 +19,7 @@ import { killOneInstance, rollingRestart } from './instance-scenarios.ts';
 import { startLoadLoop, type LoadLoop } from './load-loop.ts';
 import { redisFrozen, redisKilled } from './redis-scenarios.ts';
 import { redisRestartKeepsWrites } from './redis-restart.ts';
+import { throttleFlood } from './throttle-flood.ts';
 import { logoutRacingWrites } from './resurrection.ts';
 
 const partitionsScript = join(import.meta.dirname, 'partitions.ts');
@@ -94,8 +95,13 @@ const sessionRows = cache === 'redis';
 async function main(): Promise<Check[]> {
   // Accounts of their own for the logout race and the session across a Redis restart; the throttled account is new
   // on every run, since its failures outlive the run in Redis's AOF (15 minutes).
-  const { users, demoUsers: pairs } = makeUsers('chaos', userCount + 3);
-  const [racer, sessionUser, lastLogin] = users.splice(userCount) as [Credentials, Credentials, Credentials];
+  const { users, demoUsers: pairs } = makeUsers('chaos', userCount + 4);
+  const [racer, sessionUser, lastLogin, flooded] = users.splice(userCount) as [
+    Credentials,
+    Credentials,
+    Credentials,
+    Credentials,
+  ];
   const suffix = randomUUID().slice(0, 8);
   const throttled = { username: `throttled-${suffix}`, password: `throttled-password-${suffix}` };
   const demoUsers = `${pairs},${throttled.username}:${throttled.password}`;
@@ -165,6 +171,8 @@ async function main(): Promise<Check[]> {
     await step('logout racing writes', () => logoutRacingWrites(liveStack, racer, { rounds }));
     await step('Redis restart keeps what was written', () => redisRestartKeepsWrites(liveStack, throttled, sessionUser));
   }
+  // Last: the flood uses addresses of its own (127.0.0.3, .4), but its minute of refusals should disturb no other row.
+  await step('one address floods random usernames', () => throttleFlood(liveStack, flooded));
 
   console.log(['', checkTable(checks), ''].join('\n'));
   const file = writeResults('chaos', { rate, users: loggedIn.length, checks, figures });

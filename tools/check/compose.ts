@@ -243,7 +243,9 @@ export function checkComposeEntrypoints(): CheckResult {
     const secrets = ensureSecrets(join(root, 'secrets'));
     const stubs = join(root, 'bin');
     mkdirSync(stubs);
-    writeFileSync(join(stubs, 'docker-entrypoint.sh'), '#!/bin/sh\necho "$@" >"$REDIS_DATA_DIR/started"\n', { mode: 0o755 });
+    writeFileSync(join(stubs, 'docker-entrypoint.sh'), '#!/bin/sh\necho "$(umask) $@" >"$REDIS_DATA_DIR/started"\n', {
+      mode: 0o755,
+    });
     writeFileSync(join(stubs, 'chown'), '#!/bin/sh\n', { mode: 0o755 });
     const mount = '/usr/local/etc/redis/';
     for (const [name, service] of Object.entries(compose.services)) {
@@ -273,6 +275,9 @@ export function checkComposeEntrypoints(): CheckResult {
         problems.push(`${name}: compose-entrypoint.sh ${service.command?.join(' ')} failed: ${result.stderr.trim()}`);
         continue;
       }
+      const umask = readFileSync(join(data!, 'started'), 'utf8').split(' ')[0];
+      if (umask !== '0077')
+        problems.push(`${name}: redis-server starts with umask ${umask}, not 0077 (its files readable by others)`);
       const rendered = ['node.conf', 'sentinel.conf'].map((file) => join(data!, file)).filter((file) => existsSync(file));
       for (const file of rendered)
         for (const [, included] of readFileSync(file, 'utf8').matchAll(/^include (\S+)$/gm))

@@ -1,5 +1,6 @@
 // infra/k8s: every overlay's `kubectl kustomize` build validated against the Kubernetes OpenAPI schemas
 // bundled by kubernetes-models (v1.27.1 API, a devDependency), plus what the README promises about it.
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -55,6 +56,19 @@ export async function checkK8sSchemas(overlay: string): Promise<CheckResult> {
   }
   const problems = (await Promise.all(manifests.map(validate))).filter((problem) => problem !== undefined);
   return resultOf(problems);
+}
+
+/** The umask redis-server gets from a container's command, run with a stand-in redis-server that prints it. */
+function umaskOf(command: string[]): string {
+  const stubs = mkdtempSync(join(tmpdir(), 'k8s-umask-'));
+  try {
+    writeFileSync(join(stubs, 'redis-server'), '#!/bin/sh\numask\n', { mode: 0o755 });
+    const [file = '', ...args] = command;
+    const result = spawnSync(file, args, { env: { PATH: `${stubs}:${process.env.PATH}` }, encoding: 'utf8' });
+    return result.stdout.trim() || `unknown (${result.stderr.trim()})`;
+  } finally {
+    rmSync(stubs, { recursive: true, force: true });
+  }
 }
 
 const containersOf = (manifest: Manifest): any[] => [
@@ -133,6 +147,13 @@ export async function checkK8sShape(overlay: string): Promise<CheckResult> {
       // A tag that names a version: not latest, not absent.
       const tag = /:([^/:@]+)$/.exec(c.image ?? '')?.[1];
       expect(tag !== undefined && tag !== 'latest', `${where}/${c.name}: image ${c.image} needs a pinned tag, not latest`);
+      if (c.command?.includes('redis-server')) {
+        const umask = umaskOf(c.command);
+        expect(
+          umask === '0077',
+          `${where}/${c.name}: redis-server starts with umask ${umask}, not 0077 (its files readable by others)`,
+        );
+      }
     }
   }
 

@@ -19,27 +19,34 @@ export function send(
     method = 'GET',
     cookie,
     form,
+    body: rawBody,
     headers: extraHeaders = {},
     timeoutMs = 5_000,
     agent = keepAliveAgent,
+    localAddress,
   }: {
     method?: string;
     cookie?: string;
     form?: Record<string, string>;
+    /** A body as is (its Content-Type, if any, in `headers`); `form` wins. */
+    body?: string;
     headers?: Record<string, string>;
     timeoutMs?: number;
     /** `false`: a fresh connection (no keep-alive pool), as a readiness probe wants. */
     agent?: Agent | false;
+    /** The source address (e.g. 127.0.0.3: another client on loopback, as nginx sees it); a fresh connection. */
+    localAddress?: string;
   } = {},
 ): Promise<Reply> {
   const started = performance.now();
-  const body = form ? new URLSearchParams(form).toString() : undefined;
+  const body = form ? new URLSearchParams(form).toString() : rawBody;
   const headers: Record<string, string> = { ...extraHeaders };
   if (cookie) headers.cookie = cookie;
-  if (body) headers['content-type'] = 'application/x-www-form-urlencoded';
+  if (form) headers['content-type'] = 'application/x-www-form-urlencoded';
   return new Promise((resolve) => {
     const done = (reply: Omit<Reply, 'ms'>) => resolve({ ...reply, ms: performance.now() - started });
-    const req = request(url, { method, headers, agent, timeout: timeoutMs }, (res) => {
+    const options = localAddress ? { localAddress, agent: false as const } : { agent };
+    const req = request(url, { method, headers, timeout: timeoutMs, ...options }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => done({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));

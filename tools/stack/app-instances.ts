@@ -2,6 +2,7 @@ import { describeExit, type Child } from '../lib/child.ts';
 import { isHttpOk } from '../lib/http.ts';
 import { waitFor } from '../lib/poll.ts';
 import type { Secrets } from '../lib/secrets.ts';
+import { allowedEnv } from './control-auth.ts';
 import { StackRequestError, type State } from './state.ts';
 import type { Supervisor } from './supervisor.ts';
 
@@ -94,12 +95,15 @@ export function createAppInstances(options: InstancesOptions) {
       DEMO_USERS: demoUsers,
       ...overrides,
     };
-    // A SESSION_SECRET from the caller (or a restart override, e.g. to test rotation) replaces the generated one.
+    // A SESSION_SECRET in the caller's environment replaces the generated one (a restart may not set it).
     if (merged.SESSION_SECRET) delete merged.SESSION_SECRET_FILE;
     return merged;
   }
 
-  async function start(n: number, { env: overrides = {} }: { env?: NodeJS.ProcessEnv } = {}) {
+  async function start(n: number, { env }: { env?: NodeJS.ProcessEnv } = {}) {
+    // Whoever asks (the control API, the bench), a start changes only the allowed settings: never code loading,
+    // secrets or users.
+    const overrides = allowedEnv(env) ?? {};
     const target = instance(n);
     if (target.child?.isRunning()) throw new StackRequestError(409, `${target.id} is already running (${target.state})`);
     target.state = 'starting';

@@ -1,3 +1,4 @@
+import { createControlToken } from './control-auth.ts';
 import { startControlServer } from './control-server.ts';
 import { parseCommandLine } from '../lib/command-line.ts';
 import { assertPortsFree } from '../lib/ports.ts';
@@ -16,7 +17,8 @@ Ctrl-C (or SIGTERM) stops everything. The library behind it is tools/stack/start
   npm start -- --redis cluster       a Redis Cluster: three primaries and three replicas on 6380-6385
   npm start -- --cache memcached     the catalogue's cache on three memcached nodes (6401-6403; TLS, authentication)
                                      instead of the default --cache redis (one node, 6400)
-  npm start -- --control             or STACK_CONTROL=1: control API on 127.0.0.1:8099 (--control-port / STACK_CONTROL_PORT)
+  npm start -- --control             or STACK_CONTROL=1: control API on 127.0.0.1:8099 (--control-port / STACK_CONTROL_PORT),
+                                     for callers sending the run's token (<run dir>/secrets/control_token) as a Bearer
   npm start -- --with-prometheus     also a real Prometheus on 127.0.0.1:9090 (--prometheus-port) scraping every instance's
                                      metrics (127.0.0.1:3051..) with the shipped alert rules
 
@@ -110,7 +112,12 @@ try {
   }
   fail(`could not start the stack: ${(err as Error).message}`);
 }
-if (values.control && stack) control = await startControlServer(stack, controlPort);
+let controlTokenPath: string | undefined;
+if (values.control && stack) {
+  const { token, file } = createControlToken(stack.status().runDir);
+  controlTokenPath = file;
+  control = await startControlServer(stack, { port: controlPort, token });
+}
 
 if (stack) {
   log(`ready: ${stack.urls.nginx}/`);
@@ -124,7 +131,8 @@ if (stack) {
   log(
     `redis (admin, for operators and the benchmark): ${withoutPassword(stack.urls.redisAdmin)} (password: ${stack.redisAdminPasswordFile}, CA: ${stack.redisCaFile})`,
   );
-  if (control) log(`control API: http://127.0.0.1:${controlPort}/status`);
+  if (control)
+    log(`control API: http://127.0.0.1:${controlPort}/status (Authorization: Bearer <the token in ${controlTokenPath}>)`);
   const { prometheus } = stack.status();
   if (prometheus) log(`prometheus: ${prometheus.url}/alerts`);
   log('press Ctrl-C to stop');

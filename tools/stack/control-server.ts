@@ -1,11 +1,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
+import { allowedEnv, checkControlRequest } from './control-auth.ts';
 import type { Stack } from './start-stack.ts';
 import { StackRequestError } from './state.ts';
 
-// The stack's control API for end-to-end and chaos tests, on loopback only. Every route answers JSON:
-// the status of what it acted on, or { error } with 404 (unknown route or instance), 409 (wrong state)
-// or 500 (it did not become ready in time).
+// The stack's control API for end-to-end tests, on loopback only, for callers holding the run's token (see
+// control-auth.ts). Every route answers JSON: the status of what it acted on, or { error } with 400 (a bad body or
+// a setting a restart may not change), 401 (no token), 404 (unknown route or instance), 409 (wrong state),
+// 415 (a body not declared JSON), 421 (a Host that is not ours) or 500 (it did not become ready in time).
 
 type Action = (stack: Stack, body: { env?: NodeJS.ProcessEnv }) => Promise<unknown> | unknown;
 
@@ -64,26 +66,31 @@ function route(method: string, path: string): Action | undefined {
   return redis ? redisActions[redis[1] ?? ''] : undefined;
 }
 
+const MAX_BODY_BYTES = 16 * 1024;
+
 async function readBody(req: IncomingMessage): Promise<{ env?: NodeJS.ProcessEnv }> {
   let text = '';
-  for await (const chunk of req) text += String(chunk);
+  for await (const chunk of req) {
+    text += String(chunk);
+    if (text.length > MAX_BODY_BYTES) throw new StackRequestError(413, 'body too large');
+  }
   if (!text.trim()) return {};
-  const body = JSON.parse(text) as { env?: unknown };
-  if (body.env !== undefined && (typeof body.env !== 'object' || body.env === null))
-    throw new StackRequestError(400, 'env must be an object');
-  return { env: body.env as NodeJS.ProcessEnv | undefined };
+  const body = JSON.parse(text) as unknown;
+  if (typeof body !== 'object' || body === null) throw new StackRequestError(400, 'the body must be a JSON object');
+  return { env: allowedEnv((body as { env?: unknown }).env) };
 }
 
 function send(res: ServerResponse, status: number, body: unknown) {
   res.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
 }
 
-/** Listens on 127.0.0.1:`port`; the caller closes the returned server. */
-export async function startControlServer(stack: Stack, port: number) {
+/** Listens on 127.0.0.1:`port`, serving requests that carry `token`; the caller closes the returned server. */
+export async function startControlServer(stack: Stack, { port, token }: { port: number; token: string }) {
   const server = createServer(async (req, res) => {
-    const action = route(req.method ?? 'GET', new URL(req.url ?? '/', 'http://control').pathname);
-    if (!action) return send(res, 404, { error: `unknown route ${req.method} ${req.url}` });
     try {
+      checkControlRequest(req, { token, port });
+      const action = route(req.method ?? 'GET', new URL(req.url ?? '/', 'http://control').pathname);
+      if (!action) return send(res, 404, { error: `unknown route ${req.method} ${req.url}` });
       send(res, 200, await action(stack, await readBody(req)));
     } catch (err) {
       const status = err instanceof StackRequestError ? err.status : err instanceof SyntaxError ? 400 : 500;

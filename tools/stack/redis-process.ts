@@ -1,3 +1,4 @@
+import { chmodSync, mkdirSync } from 'node:fs';
 import type { Child } from '../lib/child.ts';
 import { waitFor } from '../lib/poll.ts';
 import { redisAnswersPing, withoutPassword } from '../lib/redis.ts';
@@ -23,6 +24,16 @@ type RedisOptions = {
   isReady?: () => Promise<boolean>;
 };
 
+/**
+ * redis-server under umask 077: Redis writes its files (AOF, RDB, and the config CONFIG REWRITE or a Sentinel
+ * rewrites after a failover, with masterauth and auth-pass in it) with the process umask, so with the usual 022
+ * every local user could read the passwords and the sessions.
+ */
+export const redisUnderUmask = (redisServer: string, args: string[]): [string, string[]] => [
+  'sh',
+  ['-c', 'umask 077 && exec "$0" "$@"', redisServer, ...args],
+];
+
 /** One redis-server (a data node or a Sentinel), restarted on the same directory when asked. */
 export function createRedisProcess(options: RedisOptions) {
   const { supervisor, name, redisServer, args, port, dir, url, adminPasswordFile, readyTimeoutMs } = options;
@@ -41,7 +52,9 @@ export function createRedisProcess(options: RedisOptions) {
   async function start() {
     if (child?.isRunning()) throw new StackRequestError(409, `${name} is already running (${state})`);
     state = 'starting';
-    const started = supervisor.supervise(name, redisServer, args(), {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+    const started = supervisor.supervise(name, ...redisUnderUmask(redisServer, args()), {
       cwd: dir,
       onExit: () => (state = 'crashed'),
     });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,8 @@ import { describe, it, type TestContext } from 'node:test';
 import { repoRoot } from '../lib/paths.ts';
 import { poll, waitFor } from '../lib/poll.ts';
 import { readProcStat } from '../lib/proc-stat.ts';
+import { send } from '../lib/http.ts';
+import { openLoginForm } from '../lib/session-client.ts';
 import { freePort, isPortFree } from '../lib/ports.ts';
 import { spawnCaptured } from '../lib/spawn.ts';
 
@@ -123,8 +125,26 @@ async function runStack(
   // The Sentinel group, the cache Redis (+20) and PostgreSQL (+30).
   const redisPorts = redisOffsets.map((offset) => ports.redis + offset);
   const allPorts = [ports.nginx, ...redisPorts, ports.control, ports.prometheus, ...[1, 2, 51, 52].map((n) => ports.appBase + n)];
+  /** The control API as the e2e suite calls it: with the run's token (and a JSON body when there is one). */
+  const controlToken = () => readFileSync(join(runDir, 'secrets', 'control_token'), 'utf8').trim();
+  const callControl = async <T>(path: string, { method = 'GET', json }: { method?: string; json?: unknown } = {}) => {
+    const reply = await send(`http://127.0.0.1:${ports.control}${path}`, {
+      method,
+      agent: false,
+      timeoutMs: 45_000,
+      headers: {
+        authorization: `Bearer ${controlToken()}`,
+        ...(json === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(json === undefined ? {} : { body: JSON.stringify(json) }),
+    });
+    assert.equal(reply.status, 200, `${method} ${path}: ${reply.status} ${reply.body}`);
+    return JSON.parse(reply.body) as T;
+  };
   return {
     ...run,
+    control: callControl,
+    controlToken,
     /** The runner's children seen so far (Redis, each instance, nginx, and short-lived helpers such as sh). */
     sessions,
     runDir,
@@ -147,6 +167,17 @@ async function runStack(
     },
   };
 }
+
+/** Writes `request` as is to 127.0.0.1:port and resolves with everything read until the server closes (or 5 s pass). */
+const rawHttp = (port: number, request: string) =>
+  new Promise<string>((resolve, reject) => {
+    let answer = '';
+    const socket = connect(port, '127.0.0.1', () => socket.write(request));
+    socket.setTimeout(5_000, () => socket.destroy(new Error(`no end of answer within 5 s: ${answer}`)));
+    socket.on('data', (chunk) => (answer += String(chunk)));
+    socket.on('end', () => resolve(answer));
+    socket.on('error', (err) => ((err as NodeJS.ErrnoException).code === 'ECONNRESET' ? resolve(answer) : reject(err)));
+  });
 
 const secretsOf = (runDir: string) =>
   ['session_secret', 'redis_app_password', 'redis_admin_password'].map((name) =>
@@ -183,7 +214,7 @@ describe('npm start (tools/stack/cli.ts)', () => {
     const stack = await runStack(t, { control: true, prometheus: true });
     // The runner prints "ready" once nginx answers /readyz (polled, like everything here).
     await stack.printed('[stack] ready:');
-    const { nginx, control } = stack.ports;
+    const { nginx } = stack.ports;
     assert.equal((await fetch(`http://127.0.0.1:${nginx}/readyz`)).status, 200);
     assert.match(stack.output(), /\[stack\] ready: http:\/\/127\.0\.0\.1:\d+\//);
     assert.match(stack.output(), /demo accounts/);
@@ -227,7 +258,7 @@ describe('npm start (tools/stack/cli.ts)', () => {
     assert.equal(await statusAs(`localhost:${nginx}`), 200);
     await assert.rejects(statusAs('evil.example'), /socket hang up/);
 
-    const statusText = await (await fetch(`http://127.0.0.1:${control}/status`)).text();
+    const statusText = JSON.stringify(await stack.control('/status'));
     for (const [i, secret] of secretsOf(stack.runDir).entries()) {
       assert.equal(statusText.includes(secret), false, `GET /status shows secret ${i + 1}: ${statusText}`);
       assert.equal(stack.output().includes(secret), false, `the output shows secret ${i + 1}`);
@@ -266,6 +297,161 @@ describe('npm start (tools/stack/cli.ts)', () => {
     await stack.assertNothingLeft();
   });
 
+  it('--control › refuses what a web page can send (no token, a text/plain body, a foreign Host) and a restart that sets NODE_OPTIONS or DEMO_USERS; the token file is 0600', async (t) => {
+    const stack = await runStack(t, { control: true });
+    await stack.printed('[stack] ready:');
+    const tokenFile = join(stack.runDir, 'secrets', 'control_token');
+    assert.ok(stack.output().includes(tokenFile), `the banner says where the token is:\n${stack.output()}`);
+    assert.equal(statSync(tokenFile).mode & 0o777, 0o600);
+    const token = stack.controlToken();
+    assert.equal(stack.output().includes(token), false, 'the token is printed');
+    type Instance = { n: number; pid: number };
+    const pidOf1 = async () => (await stack.control<{ instances: Instance[] }>('/status')).instances[0]!.pid;
+    const before = await pidOf1();
+    const url = (path: string) => `http://127.0.0.1:${stack.ports.control}${path}`;
+    const attack = '{"env":{"DEMO_USERS":"alice:chosen-by-the-attacker"}}';
+    type Attempt = { method?: string; headers: Record<string, string>; body?: string; status: number };
+    const attempts: Record<string, Attempt> = {
+      // What a page on any site can send with fetch(..., { mode: 'no-cors' }) or a form: no preflight, no token.
+      'a cross-site simple POST': { headers: { 'content-type': 'text/plain' }, status: 401 },
+      'a GET of /status without a token': { method: 'GET', headers: {}, status: 401 },
+      'a wrong token': { headers: { authorization: 'Bearer nope', 'content-type': 'application/json' }, status: 401 },
+      'the token with a text/plain body': {
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' },
+        status: 415,
+      },
+      // DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1.
+      'a foreign Host': {
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          host: `evil.example:${stack.ports.control}`,
+        },
+        status: 421,
+      },
+      'the token and NODE_OPTIONS': {
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: '{"env":{"NODE_OPTIONS":"--import=data:text/javascript,process.exit(7)"}}',
+        status: 400,
+      },
+      'the token and DEMO_USERS': {
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        status: 400,
+      },
+      'the token and a secret': {
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: '{"env":{"SESSION_SECRET":"a-secret-the-attacker-knows-and-long-enough"}}',
+        status: 400,
+      },
+    };
+    for (const [name, { method = 'POST', headers, status, body = attack }] of Object.entries(attempts)) {
+      const reply = await send(url(method === 'GET' ? '/status' : '/instances/1/restart'), {
+        method,
+        headers,
+        agent: false,
+        ...(method === 'GET' ? {} : { body }),
+      });
+      assert.equal(reply.status, status, `${name}: ${reply.status} ${reply.body}`);
+    }
+    assert.equal(await pidOf1(), before, 'instance 1 was not restarted');
+    // The same caller with an allowed setting: restarted.
+    const restarted = await stack.control<Instance>('/instances/1/restart', {
+      method: 'POST',
+      json: { env: { LOG_LEVEL: 'warn' } },
+    });
+    assert.notEqual(restarted.pid, before);
+
+    stack.child.kill('SIGINT');
+    assert.equal(await stack.exitCode, 0, stack.output());
+    await stack.assertNothingLeft();
+  });
+
+  it("--redis sentinel › every Redis file (configs with passwords, AOF) and data dir is the owner's alone, also after a failover rewrote the configs", async (t) => {
+    const stack = await runStack(t, { control: true });
+    await stack.printed('[stack] ready:');
+    type Node = { name: string; port: number; state: string; role?: string };
+    const redis = async () => (await stack.control<{ redis: { nodes: Node[]; sentinels: Node[] } }>('/status')).redis;
+    const killed = await stack.control<Node>('/redis/primary/kill', { method: 'POST' });
+    await waitFor(
+      'a replica promoted',
+      async () => (await redis()).nodes.some((node) => node.role === 'primary' && node.name !== killed.name),
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    // The Sentinels rewrite their configs with the new primary's port (CONFIG REWRITE), as they do the nodes'.
+    const redisDir = join(stack.runDir, 'redis');
+    const files = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+        entry.isDirectory() ? [join(dir, entry.name), ...files(join(dir, entry.name))] : [join(dir, entry.name)],
+      );
+    const sentinelConfigs = files(redisDir).filter((file) => file.endsWith('sentinel.conf'));
+    assert.equal(sentinelConfigs.length, 3);
+    const primaryPort = (await redis()).nodes.find((node) => node.role === 'primary')!.port;
+    await waitFor(
+      'every Sentinel config rewritten for the new primary',
+      async () => sentinelConfigs.every((file) => readFileSync(file, 'utf8').includes(`127.0.0.1 ${primaryPort} `)),
+      { timeoutMs: 15_000 },
+    );
+    const all = files(redisDir);
+    assert.ok(
+      all.some((file) => file.endsWith('.aof')),
+      `AOF files among:\n${all.join('\n')}`,
+    );
+    assert.ok(all.some((file) => file.endsWith('node.conf')));
+    const open = all
+      .filter((file) => statSync(file).mode & 0o077)
+      .map((file) => `${(statSync(file).mode & 0o777).toString(8)} ${file}`);
+    assert.deepEqual(open, [], 'group or other may read these');
+
+    stack.child.kill('SIGINT');
+    assert.equal(await stack.exitCode, 0, stack.output());
+    await stack.assertNothingLeft();
+  });
+
+  it("nginx › the app sees only a name nginx chose (an absolute-form request line with a forged Host and Origin is refused as cross-site); HTTP/0.9 gets no answer; Node's own 400 names the instance and headers nginx accepts pass; the access log has the path without its query", async (t) => {
+    const stack = await runStack(t);
+    await stack.printed('[stack] ready:');
+    const { nginx } = stack.ports;
+    const { jar, csrfToken } = await openLoginForm(`http://127.0.0.1:${nginx}`);
+    const loginAs = (target: string, host: string, origin: string) => {
+      const body = new URLSearchParams({ _csrf: csrfToken, username: 'alice', password: 'not-her-password' }).toString();
+      return rawHttp(
+        nginx,
+        `POST ${target} HTTP/1.1\r\nHost: ${host}\r\nOrigin: ${origin}\r\nCookie: ${jar.header()}\r\n` +
+          `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    };
+    const served = `127.0.0.1:${nginx}`;
+    // The token is good: from our own origin, the post reaches the password check.
+    assert.match(await loginAs('/login', served, `http://${served}`), /^HTTP\/1\.1 401 /);
+    // nginx picks the server by the request line's name; the app must not then see the forged Host.
+    assert.match(await loginAs(`http://${served}/login`, 'evil.example', 'http://evil.example'), /^HTTP\/1\.1 403 /);
+    assert.match(
+      await loginAs(`http://${served}/login`, `evil.example:${nginx}`, `http://evil.example:${nginx}`),
+      /^HTTP\/1\.1 403 /,
+    );
+
+    assert.equal(await rawHttp(nginx, 'GET /readyz\r\n'), '', 'an HTTP/0.9 request was answered');
+
+    // What Node's parser refuses is answered like any other response, naming the instance; what nginx accepts, Node does too.
+    const unknownMethod = await rawHttp(nginx, `FROB /readyz HTTP/1.1\r\nHost: ${served}\r\nConnection: close\r\n\r\n`);
+    assert.match(unknownMethod, /^HTTP\/1\.1 400 /);
+    assert.match(unknownMethod, /\r\nX-Instance-Id: app-\d\r\n/i);
+    const bigHeaders = Object.fromEntries(Array.from({ length: 4 }, (_, i) => [`x-filler-${i}`, 'x'.repeat(6000)]));
+    assert.equal((await send(`http://${served}/readyz`, { headers: bigHeaders, agent: false })).status, 200, '24 KB of headers');
+
+    const probe = await send(`http://${served}/api/session?password=in-the-query-by-mistake`);
+    await stack.printed(String(probe.headers['x-request-id']));
+    const line = stack
+      .output()
+      .split('\n')
+      .find((candidate) => candidate.includes(String(probe.headers['x-request-id'])))!;
+    assert.equal((JSON.parse(line.replace(/^\[nginx\] /, '')) as { uri: string }).uri, '/api/session');
+    assert.equal(stack.output().includes('in-the-query-by-mistake'), false, 'the query was logged');
+
+    stack.child.kill('SIGINT');
+    assert.equal(await stack.exitCode, 0, stack.output());
+  });
+
   it('--redis cluster › six nodes, three primaries and three replicas; the primary of slot 0 killed, its replica takes over; Ctrl-C mid-cluster-creation and after leaves nothing', async (t) => {
     const early = await runStack(t, { cluster: true });
     await early.printed('[stack] starting redis (cluster');
@@ -275,10 +461,8 @@ describe('npm start (tools/stack/cli.ts)', () => {
 
     const stack = await runStack(t, { control: true, cluster: true });
     await stack.printed('[stack] ready:');
-    const control = `http://127.0.0.1:${stack.ports.control}`;
     type Node = { name: string; port: number; pid?: number; state: string; role: string };
-    const nodes = async () =>
-      ((await (await fetch(`${control}/status`)).json()) as { redis: { mode: string; nodes: Node[] } }).redis;
+    const nodes = async () => (await stack.control<{ redis: { mode: string; nodes: Node[] } }>('/status')).redis;
     const before = await nodes();
     assert.equal(before.mode, 'cluster');
     assert.deepEqual(
@@ -295,7 +479,7 @@ describe('npm start (tools/stack/cli.ts)', () => {
     ]);
     assert.equal((await fetch(`http://127.0.0.1:${stack.ports.nginx}/readyz`)).status, 200);
 
-    const killed = (await (await fetch(`${control}/redis/primary/kill`, { method: 'POST' })).json()) as Node & { slots: string };
+    const killed = await stack.control<Node & { slots: string }>('/redis/primary/kill', { method: 'POST' });
     assert.match(killed.slots, /^0-\d+$/, 'names the slots of the primary it killed');
     assert.equal(before.nodes.find((node) => node.name === killed.name)?.role, 'primary');
     // The cluster promotes the replica (cluster-node-timeout 3 s); slot 0 then has a live owner again.
@@ -304,7 +488,7 @@ describe('npm start (tools/stack/cli.ts)', () => {
       async () => (await nodes()).nodes.filter((node) => node.role === 'primary' && node.state === 'ready').length === 3,
       { timeoutMs: 15_000, intervalMs: 250 },
     );
-    const again = (await (await fetch(`${control}/redis/primary/kill`, { method: 'POST' })).json()) as Node & { slots: string };
+    const again = await stack.control<Node & { slots: string }>('/redis/primary/kill', { method: 'POST' });
     assert.notEqual(again.name, killed.name, 'slot 0 is owned by the promoted replica');
 
     const pids = before.nodes.map((node) => node.pid!);

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_DEMO_USERS, parseUsers } from '../lib/demo-users.ts';
 import { repoRoot, runPaths } from '../lib/paths.ts';
@@ -121,6 +121,8 @@ export async function startStack(options: StackOptions = {}) {
   if (options.fresh)
     for (const dir of [paths.redis, join(paths.runDir, 'postgres')]) rmSync(dir, { recursive: true, force: true });
   for (const dir of [paths.runDir, paths.redis, paths.nginx]) mkdirSync(dir, { recursive: true });
+  // Redis's data (sessions, configs with passwords) is the owner's alone, whatever the umask that made the dir.
+  chmodSync(paths.redis, 0o700);
   const secrets = ensureSecrets(paths.secrets);
   trustRedisCa(secrets.redisCaFile);
   const aclFile = join(paths.redis, 'users.acl');

@@ -23,7 +23,13 @@ const edit = z.object({
     .trim()
     .min(1, 'A name is required.')
     .max(100, 'A name has at most 100 characters.')
-    .refine((name) => !/\p{Cc}/u.test(name), 'A name cannot contain control characters.'),
+    .refine((name) => !/\p{Cc}/u.test(name), 'A name cannot contain control characters.')
+    // Format characters (zero-width spaces, bidirectional overrides that show "exe.png" as "gnp.exe"), line and
+    // paragraph separators, private-use, unassigned and lone surrogate code points: a name must show what it says.
+    .refine(
+      (name) => !/[\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cn}\p{Cs}]/u.test(name),
+      'A name cannot contain invisible or direction-changing characters.',
+    ),
   price: z
     .string({ error: 'A price is required.' })
     .trim()

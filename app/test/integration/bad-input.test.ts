@@ -15,6 +15,14 @@ describe('bad input', () => {
     assert.doesNotMatch(res.text, /at \w+ \(|node_modules/);
   });
 
+  it('too many form fields › 400, as the README says', async (t) => {
+    const { a } = await startTwoInstances(t);
+    const fields = Array.from({ length: 50 }, (_, i) => `f${i}=x`).join('&');
+    const res = await supertest(a.app).post('/login').set('Accept', 'application/json').type('form').send(fields);
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body, { error: 'The request has too many fields.' });
+  });
+
   it('malformed JSON › 400 in JSON, without a stack trace', async (t) => {
     const { a } = await startTwoInstances(t);
     const res = await supertest(a.app).post('/login').set('Accept', 'application/json').type('json').send('{"username":');

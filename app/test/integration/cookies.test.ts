@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createBrowser, csrfTokenIn } from '../helpers/browser.ts';
 import { createInstance, startTwoInstances } from '../helpers/instance.ts';
-import { ALICE } from '../helpers/users.ts';
+import { ALICE, BOB } from '../helpers/users.ts';
 
 const HTTPS = { 'X-Forwarded-Proto': 'https' };
 const cookies = (res: { headers: Record<string, unknown> }) =>
@@ -71,6 +71,44 @@ describe('cookies over plain HTTP and behind an HTTPS proxy', () => {
           `${cookie} cleared the cookie`,
         );
       }
+    }
+  });
+
+  it('a planted cookie we signed whose session is gone, before or after the live one › reads and writes use the live session and never clear it', async (t) => {
+    const { a, b } = await startTwoInstances(t);
+    const planter = createBrowser();
+    await planter.login(a, BOB);
+    const dead = planter.jar.get('sid')!;
+    assert.equal((await planter.logout(b)).status, 303);
+    const victim = createBrowser();
+    await victim.login(a, ALICE);
+    const live = victim.jar.get('sid')!;
+    const _csrf = await victim.csrfToken(a);
+    const csrf = `csrf=${victim.jar.get('csrf')}`;
+    for (const [order, cookie] of [
+      ['dead first', `sid=${dead}; sid=${live}; ${csrf}`],
+      ['live first', `sid=${live}; sid=${dead}; ${csrf}`],
+    ] as const) {
+      const read = await createBrowser().on(b).get('/', { Cookie: cookie });
+      assert.match(read.text, /Signed in as/, `${order}: a read`);
+      assert.deepEqual(
+        cookies(read).filter((line) => line.startsWith('sid=')),
+        [],
+        `${order}: a read cleared the cookie`,
+      );
+      const theme = order === 'dead first' ? 'dark' : 'light';
+      const write = await createBrowser().on(a).post('/preferences', { _csrf, theme }, { Cookie: cookie });
+      assert.equal(write.status, 303, `${order}: a write ${write.status} ${write.text}`);
+      assert.deepEqual(
+        cookies(write).filter((line) => line.startsWith('sid=')),
+        [],
+        `${order}: a write cleared the cookie`,
+      );
+      assert.match(
+        (await victim.on(b).get('/')).text,
+        new RegExp(`theme-${theme}`),
+        `${order}: the write reached the live session`,
+      );
     }
   });
 

@@ -101,4 +101,27 @@ describe('login', () => {
     }
     assert.deepEqual(statuses, [401, 401, 401, 401, 401, 401, 401, 401, 429]);
   });
+
+  it('an address already over its limit › a flood of random usernames makes Redis store nothing more, and a real login from another address works', async (t) => {
+    const { redis, a, b } = await startTwoInstances(t, { ...LIMITS, TRUST_PROXY: '1' });
+    const attacker = { 'X-Forwarded-For': '203.0.113.7' };
+    const browser = createBrowser();
+    const _csrf = await browser.csrfToken(a, attacker);
+    const guess = (i: number) =>
+      browser
+        .on(i % 2 ? a : b)
+        .post('/login', { _csrf, username: `random-${i}-${Math.random()}`, password: 'guess-123' }, attacker);
+    for (let i = 0; i < 9; i++) await guess(i);
+    assert.equal((await guess(9)).status, 429, 'the address is over its limit');
+    const stored = async () => (await redis.admin.keys('login-fail:*')).sort();
+    const before = await stored();
+    // At most one account counter per attempt the address was allowed: bounded by its own limit.
+    assert.ok(before.length <= 8 + 1, `${before.length} keys after 8 allowed attempts`);
+    const flood = await Promise.all(Array.from({ length: 50 }, (_, i) => guess(100 + i)));
+    assert.deepEqual([...new Set(flood.map((res) => res.status))], [429]);
+    assert.deepEqual(await stored(), before, 'a refused attempt stored a key');
+
+    const user = createBrowser();
+    assert.equal((await user.login(b, ALICE, { 'X-Forwarded-For': '198.51.100.1' })).status, 303);
+  });
 });

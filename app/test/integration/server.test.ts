@@ -63,6 +63,26 @@ describe('server process', () => {
     }
   });
 
+  it("what Node's own parser refuses › 400 for an unknown method, 431 for headers beyond 40 KiB, each naming the instance", async (t) => {
+    const redis = await startRedisServer(t);
+    const server = await startServer(t, redis, { INSTANCE_ID: 'app-parser' });
+    const unknown = await rawRequest(server.port, 'FROB / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    assert.match(unknown, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.match(unknown, /\r\nX-Instance-Id: app-parser\r\n/);
+    const filler = (n: number) => `X-Filler-${n}: ${'x'.repeat(7000)}\r\n`;
+    const within = await rawRequest(
+      server.port,
+      `GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n${[0, 1, 2, 3].map(filler).join('')}\r\n`,
+    );
+    assert.match(within, /^HTTP\/1\.1 200 /, 'the 28 KB nginx may pass');
+    const beyond = await rawRequest(
+      server.port,
+      `GET /healthz HTTP/1.1\r\nHost: localhost\r\n${[0, 1, 2, 3, 4, 5, 6].map(filler).join('')}\r\n`,
+    );
+    assert.match(beyond, /^HTTP\/1\.1 431 /);
+    assert.match(beyond, /\r\nX-Instance-Id: app-parser\r\n/);
+  });
+
   it('development › names the defaults it used, logs JSON with the instance id and never a password or session id', async (t) => {
     const redis = await startRedisServer(t);
     const server = await startServer(t, redis, { INSTANCE_ID: 'app-log' });

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import express from 'express';
 import supertest from 'supertest';
 import { INDEX_PREFIX } from '../../src/session-index.ts';
 import { createSessions } from '../../src/session.ts';
 import { type Browser, createBrowser } from '../helpers/browser.ts';
-import { type Instance, startTwoInstances } from '../helpers/instance.ts';
+import { createInstance, type Instance, startTwoInstances } from '../helpers/instance.ts';
 import { ALICE, BOB } from '../helpers/users.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -233,6 +234,53 @@ describe('your sessions', () => {
       (await listOf(fresh, a)).map((s) => s.current),
       [true],
     );
+  });
+
+  it('a session past its absolute timeout is not listed, though reads slid its TTL, and listing ends it', async (t) => {
+    const { redis, a, b } = await startTwoInstances(t, { SESSION_ABSOLUTE_TIMEOUT_S: '4' });
+    const laptop = await loginFrom(a, LAPTOP);
+    const loggedInAt = Date.now();
+    // A read slides the key's TTL back to the idle timeout (30 min), past the absolute one.
+    assert.equal(await authenticated(laptop, b), true);
+    assert.ok((await redis.admin.ttl(laptop.sessionKey())) > 4);
+    // A later login keeps the user's index alive (its TTL: the absolute timeout from the latest login).
+    await waitFor(async () => Date.now() > loggedInAt + 2000, { what: 'two seconds', timeoutMs: 5000 });
+    const phone = await loginFrom(b, PHONE);
+    // The index keeps login times in whole seconds: past the laptop's, plus the absolute timeout.
+    const index = (await redis.admin.keys(`${INDEX_PREFIX}*`))[0]!;
+    const loginS = parseInt((await redis.admin.hGet(index, laptop.sessionId()!.split('.')[1]!))!.split(' ')[0]!, 36);
+    await waitFor(async () => Date.now() / 1000 >= loginS + 4, { what: 'the absolute timeout passed', timeoutMs: 5000 });
+    assert.deepEqual(
+      (await listOf(phone, a)).map((s) => [s.device, s.current]),
+      [['Safari on iPhone', true]],
+    );
+    assert.equal(await redis.admin.exists(laptop.sessionKey()), 0, 'the listing ended it');
+  });
+
+  it("a session id's tag is keyed by the secret › not a hash of the username alone, so a cookie cannot confirm a guessed name", async (t) => {
+    const { redis, a } = await startTwoInstances(t);
+    const other = await createInstance(t, redis, { SESSION_SECRET: 'another-secret-that-is-at-least-32-characters' });
+    const tagOn = async (target: Instance) => (await loginFrom(target, LAPTOP)).sessionId()!.split('.')[0]!;
+    const tag = await tagOn(a);
+    assert.notEqual(tag, createHash('sha256').update(ALICE.username).digest('base64url').slice(0, 12));
+    assert.notEqual(await tagOn(other), tag, 'the same tag under another secret');
+    assert.equal(await tagOn(a), tag, 'one tag per user and secret: the index and the hash slot');
+  });
+
+  it('secret rotation › a session made under the old secret is listed and ended from one made under the new', async (t) => {
+    const { redis } = await startTwoInstances(t);
+    const OLD = 'old-secret-that-is-at-least-32-characters';
+    const before = await createInstance(t, redis, { SESSION_SECRET: OLD });
+    const after = await createInstance(t, redis, { SESSION_SECRET: `new-secret-that-is-at-least-32-characters,${OLD}` });
+    const laptop = await loginFrom(before, LAPTOP);
+    const phone = await loginFrom(after, PHONE);
+    assert.deepEqual((await listOf(phone, after)).map((s) => [s.device, s.current]).sort(), [
+      ['Chrome on Linux', false],
+      ['Safari on iPhone', true],
+    ]);
+    assert.equal((await post(phone, after, '/sessions/revoke-others', { password: ALICE.password })).status, 303);
+    assert.equal(await authenticated(laptop, after), false);
+    assert.equal(await authenticated(phone, after), true);
   });
 
   it('logout removes its entry at once, in the same script as the key', async (t) => {
