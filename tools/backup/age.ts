@@ -54,9 +54,13 @@ export async function recipientOf(identityFile: string): Promise<string | undefi
 }
 
 export async function encryptFile(input: string, output: string, recipientFile: string) {
-  const { code, output: message } = await run('age', ['--encrypt', '--recipients-file', recipientFile, '--output', output, input], {
-    timeoutMs: 600_000,
-  });
+  const { code, output: message } = await run(
+    'age',
+    ['--encrypt', '--recipients-file', recipientFile, '--output', output, input],
+    {
+      timeoutMs: 600_000,
+    },
+  );
   if (code !== 0) throw new BackupError(`age could not encrypt ${input}: ${message}`);
 }
 

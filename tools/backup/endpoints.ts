@@ -59,7 +59,13 @@ export function localStackEndpoints({
       aclFile: join(paths.redis, 'users.acl'),
       cachePort: redisPort + 20,
     },
-    postgres: { host: '127.0.0.1', port: redisPort + 30, user: 'postgres', passwordFile: file('postgres_password'), database: 'catalog' },
+    postgres: {
+      host: '127.0.0.1',
+      port: redisPort + 30,
+      user: 'postgres',
+      passwordFile: file('postgres_password'),
+      database: 'catalog',
+    },
     secretsDir: paths.secrets,
     backupsDir: backupsDir ?? join(paths.runDir, 'backups'),
   };

@@ -50,7 +50,11 @@ export function readManifest(snapshotDir: string): Manifest {
     throw new BackupError(`${path} is not valid JSON (truncated or tampered with): ${(err as Error).message}`);
   }
   const fileOk = (entry: ManifestFile | undefined) =>
-    entry && typeof entry.file === 'string' && /^[\w.-]+$/.test(entry.file) && Number.isInteger(entry.bytes) && /^[0-9a-f]{64}$/.test(entry.sha256);
+    entry &&
+    typeof entry.file === 'string' &&
+    /^[\w.-]+$/.test(entry.file) &&
+    Number.isInteger(entry.bytes) &&
+    /^[0-9a-f]{64}$/.test(entry.sha256);
   if (manifest?.format !== 1 || !fileOk(manifest.redis) || !fileOk(manifest.postgres) || !fileOk(manifest.config))
     throw new BackupError(`${path} is not a manifest this tool wrote (format 1 with redis, postgres and config files)`);
   return manifest;

@@ -9,8 +9,13 @@ import { MANIFEST } from './manifest.ts';
  */
 export function applyRetention(backupsDir: string, keep: number): string[] {
   const names = readdirSync(backupsDir).sort();
-  const scheduled = names.filter((name) => !name.startsWith('.') && !name.endsWith('-manual') && existsSync(join(backupsDir, name, MANIFEST)));
-  const removed = [...names.filter((name) => name.startsWith('.partial-')), ...scheduled.slice(0, Math.max(0, scheduled.length - keep))];
+  const scheduled = names.filter(
+    (name) => !name.startsWith('.') && !name.endsWith('-manual') && existsSync(join(backupsDir, name, MANIFEST)),
+  );
+  const removed = [
+    ...names.filter((name) => name.startsWith('.partial-')),
+    ...scheduled.slice(0, Math.max(0, scheduled.length - keep)),
+  ];
   for (const name of removed) rmSync(join(backupsDir, name), { recursive: true, force: true });
   return removed;
 }

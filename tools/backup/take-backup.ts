@@ -111,7 +111,11 @@ export async function takeBackup(endpoints: Endpoints, { keep = 7, manual = fals
       manual,
       recipients,
       redis: { ...(await describeFile(work, 'redis.rdb.age')), version: redisInfo.version, keys: redisInfo.keys, source },
-      postgres: { ...(await describeFile(work, 'catalog.dump.age')), version: postgresInfo.version, database: endpoints.postgres.database },
+      postgres: {
+        ...(await describeFile(work, 'catalog.dump.age')),
+        version: postgresInfo.version,
+        database: endpoints.postgres.database,
+      },
       config: {
         ...(await describeFile(work, 'users.acl.age')),
         contents: ['users.acl: the session Redis ACL as rendered for the source (password hashes; not in an RDB)'],
@@ -119,7 +123,7 @@ export async function takeBackup(endpoints: Endpoints, { keep = 7, manual = fals
       notes: [
         ...notes,
         'Not in a snapshot: the secrets (passwords, session secret, TLS keys), the cache Redis (disposable), the roles ' +
-          '(catalog_app is created by the migrations), the Sentinels\' state.',
+          "(catalog_app is created by the migrations), the Sentinels' state.",
       ],
       seconds: Math.round((performance.now() - started) / 10) / 100,
     };
