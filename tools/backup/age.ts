@@ -42,8 +42,13 @@ export function readRecipients(recipientFile: string): string[] {
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line && !line.startsWith('#'));
-  if (keys.length === 0 || keys.some((key) => !/^age1[0-9a-z]+$/.test(key)))
-    throw new BackupError(`${recipientFile}: expected age public keys (age1…), one a line`);
+  return parseRecipients(keys, recipientFile);
+}
+
+/** age public keys (`age1…`), checked: a typo fails here, not halfway through a backup. */
+export function parseRecipients(keys: string[], where: string): string[] {
+  if (keys.length === 0 || keys.some((key) => !/^age1[0-9a-z]{58}$/.test(key)))
+    throw new BackupError(`${where}: expected age public keys (age1 and 58 characters), one a line`);
   return keys;
 }
 
@@ -53,14 +58,9 @@ export async function recipientOf(identityFile: string): Promise<string | undefi
   return code === 0 ? output.trim() : undefined;
 }
 
-export async function encryptFile(input: string, output: string, recipientFile: string) {
-  const { code, output: message } = await run(
-    'age',
-    ['--encrypt', '--recipients-file', recipientFile, '--output', output, input],
-    {
-      timeoutMs: 600_000,
-    },
-  );
+export async function encryptFile(input: string, output: string, recipients: string[]) {
+  const args = [...recipients.flatMap((key) => ['--recipient', key]), '--output', output, input];
+  const { code, output: message } = await run('age', ['--encrypt', ...args], { timeoutMs: 600_000 });
   if (code !== 0) throw new BackupError(`age could not encrypt ${input}: ${message}`);
 }
 

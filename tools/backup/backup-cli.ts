@@ -42,7 +42,8 @@ try {
   const { path, manifest, removed } = await takeBackup(endpoints, { keep: integer('keep'), manual: values.manual });
   console.log(
     `[backup] redis ${manifest.redis.version} from ${manifest.redis.source}: ${manifest.redis.keys} keys, ${manifest.redis.bytes} bytes encrypted; ` +
-      `postgres ${manifest.postgres.version}: ${manifest.postgres.bytes} bytes encrypted; ${manifest.seconds} s`,
+      (manifest.postgres ? `postgres ${manifest.postgres.version}: ${manifest.postgres.bytes} bytes encrypted; ` : '') +
+      `${manifest.seconds} s`,
   );
   for (const name of removed) console.log(`[backup] removed ${name} (retention: the last ${values.keep} and every manual one)`);
   console.log(path);

@@ -11,10 +11,12 @@ import { describe, it, type TestContext } from 'node:test';
 import pg from 'pg';
 import { makeUsers } from '../lib/demo-users.ts';
 import { send, sessionOf } from '../lib/http.ts';
-import { isPortFree } from '../lib/ports.ts';
+import { freePort, isPortFree } from '../lib/ports.ts';
+import { repoRoot } from '../lib/paths.ts';
+import { poll } from '../lib/poll.ts';
 import { connectAdmin } from '../lib/redis.ts';
 import { attemptLogin, loginAll, type LoggedInUser } from '../lib/session-client.ts';
-import { run } from '../lib/spawn.ts';
+import { run, spawnCaptured } from '../lib/spawn.ts';
 import { startStack, type Stack } from '../stack/start-stack.ts';
 import { listSnapshots } from './take-backup.ts';
 import { sha256Of } from './manifest.ts';
@@ -25,6 +27,7 @@ const PER_USER = SESSIONS >= 1000 ? 100 : 10;
 const INSTANCES = 2;
 const BACKUP_CLI = join(import.meta.dirname, 'backup-cli.ts');
 const RESTORE_CLI = join(import.meta.dirname, 'restore-cli.ts');
+const SCHEDULED_CLI = join(import.meta.dirname, 'scheduled-cli.ts');
 
 /** Ports of a stack beside any other (the Sentinel group +0..2/+10..12, cache +20, PostgreSQL +30; apps, metrics). */
 async function freeStackPorts() {
@@ -186,6 +189,60 @@ describe('backup and restore (tools/backup)', () => {
       'retention: the last 1 and the manual one',
     );
     // The drill restores the manual snapshot: the same data as the first.
+
+    await t.test(
+      'the scheduled job (compose service, CronJob) takes a snapshot from its environment and serves its time',
+      async (t) => {
+        const secrets = join(drill.runDir, 'secrets');
+        const port = drill.ports.redisPort;
+        const metricsPort = await freePort();
+        const jobEnv = {
+          ...process.env,
+          BACKUP_REDIS_NODES: [0, 1, 2].map((i) => `127.0.0.1:${port + i}`).join(','),
+          BACKUP_REDIS_SENTINELS: [10, 11, 12].map((i) => `127.0.0.1:${port + i}`).join(','),
+          BACKUP_REDIS_CA_FILE: join(secrets, 'redis_ca.crt'),
+          BACKUP_REDIS_REPLICA_PASSWORD_FILE: join(secrets, 'redis_replica_password'),
+          BACKUP_REDIS_SENTINEL_PASSWORD_FILE: join(secrets, 'redis_sentinel_app_password'),
+          BACKUP_ACL_FILE: join(repoRoot, 'infra/redis/render-acl.sh'),
+          BACKUP_POSTGRES_HOST: '127.0.0.1',
+          BACKUP_POSTGRES_PORT: String(port + 30),
+          BACKUP_POSTGRES_PASSWORD_FILE: join(secrets, 'postgres_password'),
+          BACKUP_AGE_RECIPIENTS: readFileSync(join(secrets, 'backup_age_recipient'), 'utf8').trim(),
+          BACKUP_DIR: join(drill.runDir, 'scheduled'),
+          BACKUP_METRICS_PORT: String(metricsPort),
+          HOST: '127.0.0.1',
+        };
+        const unset = await run(process.execPath, [SCHEDULED_CLI, 'once'], { env: { PATH: process.env.PATH } });
+        assert.equal(unset.code, 2, unset.output);
+        assert.match(
+          unset.output,
+          /BACKUP_REDIS_NODES is required[\s\S]*BACKUP_AGE_RECIPIENTS is required/,
+          'every problem at once',
+        );
+        const once = await run(process.execPath, [SCHEDULED_CLI, 'once'], { env: jobEnv, stdout: true, timeoutMs: 120_000 });
+        assert.equal(once.code, 0, once.output);
+        const [taken] = listSnapshots(jobEnv.BACKUP_DIR);
+        assert.ok(taken, once.output);
+        const createdAt = JSON.parse(readFileSync(join(jobEnv.BACKUP_DIR, taken, 'manifest.json'), 'utf8')).createdAt;
+
+        // The loop finds that snapshot fresh (no new one before BACKUP_INTERVAL_S) and serves its time.
+        const loop = spawnCaptured(process.execPath, [SCHEDULED_CLI, 'loop'], { env: jobEnv });
+        t.after(() => loop.child.kill('SIGKILL'));
+        const served = await poll(
+          async () =>
+            /^backup_last_success_timestamp_seconds (\S+)$/m.exec(
+              (await send(`http://127.0.0.1:${metricsPort}/metrics`)).body,
+            )?.[1],
+          {
+            timeoutMs: 10_000,
+          },
+        );
+        assert.equal(Number(served?.value), Date.parse(createdAt) / 1000, loop.output());
+        loop.child.kill('SIGTERM');
+        assert.equal((await loop.exited).code, 0, loop.output());
+        assert.deepEqual(listSnapshots(jobEnv.BACKUP_DIR), [taken], 'no extra snapshot on start');
+      },
+    );
 
     const wipeStarted = performance.now();
     await drill.wipe();

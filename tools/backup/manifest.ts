@@ -16,7 +16,8 @@ export type Manifest = {
   /** The public keys the files are encrypted to. */
   recipients: string[];
   redis: ManifestFile & { version: string; keys: number; source: string };
-  postgres: ManifestFile & { version: string; database: string };
+  /** Absent when the deployment has no catalogue. */
+  postgres?: ManifestFile & { version: string; database: string };
   /**
    * What a restore into a new deployment needs besides the data: ACL users are not in an RDB, nor roles in a
    * database dump. `acl` is the source's rendered ACL, encrypted (it holds password hashes); a restore into a
@@ -55,14 +56,19 @@ export function readManifest(snapshotDir: string): Manifest {
     /^[\w.-]+$/.test(entry.file) &&
     Number.isInteger(entry.bytes) &&
     /^[0-9a-f]{64}$/.test(entry.sha256);
-  if (manifest?.format !== 1 || !fileOk(manifest.redis) || !fileOk(manifest.postgres) || !fileOk(manifest.config))
-    throw new BackupError(`${path} is not a manifest this tool wrote (format 1 with redis, postgres and config files)`);
+  if (
+    manifest?.format !== 1 ||
+    !fileOk(manifest.redis) ||
+    (manifest.postgres !== undefined && !fileOk(manifest.postgres)) ||
+    !fileOk(manifest.config)
+  )
+    throw new BackupError(`${path} is not a manifest this tool wrote (format 1 with redis, config and postgres files)`);
   return manifest;
 }
 
 /** Every file the manifest names is there, of its size and SHA-256; throws naming the first that is not. */
 export async function verifyFiles(snapshotDir: string, manifest: Manifest) {
-  for (const entry of [manifest.redis, manifest.postgres, manifest.config]) {
+  for (const entry of snapshotFiles(manifest)) {
     const path = join(snapshotDir, entry.file);
     if (!existsSync(path)) throw new BackupError(`${path} is missing`);
     const bytes = statSync(path).size;
@@ -73,3 +79,10 @@ export async function verifyFiles(snapshotDir: string, manifest: Manifest) {
       throw new BackupError(`${path} does not match the manifest's SHA-256 (tampered with): ${sha256} ≠ ${entry.sha256}`);
   }
 }
+
+/** The encrypted files of a snapshot. */
+export const snapshotFiles = (manifest: Manifest): ManifestFile[] => [
+  manifest.redis,
+  ...(manifest.postgres ? [manifest.postgres] : []),
+  manifest.config,
+];

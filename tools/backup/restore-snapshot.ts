@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { connectAdmin, redisUrl, type AdminClient } from '../lib/redis.ts';
-import { primaryPortOf } from '../lib/sentinel.ts';
+import { primaryOf } from './primary.ts';
 import { run } from '../lib/spawn.ts';
 import { assertAgeInstalled, BackupError, decryptFile } from './age.ts';
 import { readSecret, type Endpoints } from './endpoints.ts';
@@ -11,20 +11,7 @@ import { readManifest, verifyFiles, type Manifest } from './manifest.ts';
 import { checkDump, checkRdb } from './take-backup.ts';
 import { loadRdb } from './rdb-source.ts';
 
-/** The node the Sentinels name as primary now (asked as sentinel-app), or the lone node. */
-async function primaryPort(redis: Endpoints['redis']) {
-  if (redis.sentinelPorts.length === 0) return redis.nodePorts[0]!;
-  const password = readSecret(redis.sentinelAppPasswordFile);
-  for (const port of redis.sentinelPorts) {
-    const primary = await primaryPortOf(redisUrl('sentinel-app', password, port, { host: redis.host, tls: true })).catch(
-      () => undefined,
-    );
-    if (primary !== undefined) return primary;
-  }
-  throw new BackupError(`no Sentinel answers on ${redis.host}:${redis.sentinelPorts.join(', ')}: is the stack running?`);
-}
-
-const postgresClient = (postgres: Endpoints['postgres']) =>
+const postgresClient = (postgres: NonNullable<Endpoints['postgres']>) =>
   new pg.Client({
     host: postgres.host,
     port: postgres.port,
@@ -40,6 +27,7 @@ const postgresClient = (postgres: Endpoints['postgres']) =>
  */
 async function existingData(admin: AdminClient, postgres: Endpoints['postgres']) {
   const keys = await admin.dbSize();
+  if (!postgres) return { keys, editedProducts: 0 };
   const client = postgresClient(postgres);
   await client.connect();
   try {
@@ -56,7 +44,7 @@ async function existingData(admin: AdminClient, postgres: Endpoints['postgres'])
   }
 }
 
-async function restoreCatalog(postgres: Endpoints['postgres'], dump: string) {
+async function restoreCatalog(postgres: NonNullable<Endpoints['postgres']>, dump: string) {
   // One transaction: a failure leaves the catalogue as it was. --clean drops what the dump recreates.
   const args = ['--clean', '--if-exists', '--single-transaction', '--exit-on-error', '--no-password'];
   const { code, output } = await run(
@@ -93,15 +81,17 @@ export async function restoreSnapshot(
     const rdb = join(work, 'redis.rdb');
     const dump = join(work, 'catalog.dump');
     await decryptFile(join(snapshotDir, manifest.redis.file), rdb, identityFile);
-    await decryptFile(join(snapshotDir, manifest.postgres.file), dump, identityFile);
+    if (manifest.postgres) await decryptFile(join(snapshotDir, manifest.postgres.file), dump, identityFile);
     await decryptFile(join(snapshotDir, manifest.config.file), join(work, 'users.acl'), identityFile);
     await checkRdb(rdb);
-    await checkDump(dump);
+    if (manifest.postgres) await checkDump(dump);
     log(`verified ${snapshotDir}: hashes, decryption, redis-check-rdb, pg_restore --list`);
 
     const { redis, postgres } = endpoints;
     const adminPassword = readSecret(redis.adminPasswordFile);
-    const admin = await connectAdmin(redisUrl('admin', adminPassword, await primaryPort(redis), { host: redis.host, tls: true }));
+    const primary = await primaryOf(redis);
+    const tls = Boolean(redis.caFile);
+    const admin = await connectAdmin(redisUrl('admin', adminPassword, primary.port, { host: primary.host, tls }));
     try {
       const existing = await existingData(admin, postgres);
       if ((existing.keys > 0 || existing.editedProducts > 0) && !force)
@@ -109,8 +99,11 @@ export async function restoreSnapshot(
           `the target has data (${existing.keys} keys in the session Redis, ${existing.editedProducts} edited products): ` +
             'nothing was restored; --force replaces it',
         );
-      await restoreCatalog(postgres, dump);
-      log(`catalogue restored (${postgres.database})`);
+      if (manifest.postgres && !postgres) throw new BackupError('the snapshot has a catalogue, the target none');
+      if (manifest.postgres && postgres) {
+        await restoreCatalog(postgres, dump);
+        log(`catalogue restored (${postgres.database})`);
+      }
       if (force) await admin.flushAll();
       const source = await loadRdb(rdb, work);
       let keys = 0;
@@ -119,11 +112,11 @@ export async function restoreSnapshot(
       } finally {
         await source.stop();
       }
-      const replicas = redis.nodePorts.length - 1;
+      const replicas = redis.nodes.length - 1;
       if (replicas > 0) await admin.sendCommand(['WAIT', String(replicas), '10000']);
       log(`session redis restored: ${keys} keys`);
-      if (redis.cachePort !== undefined)
-        await connectAdmin(redisUrl('admin', adminPassword, redis.cachePort, { host: redis.host, tls: true })).then(
+      if (redis.cache)
+        await connectAdmin(redisUrl('admin', adminPassword, redis.cache.port, { host: redis.cache.host, tls })).then(
           async (cache) => {
             await cache.flushAll();
             cache.destroy();

@@ -1,10 +1,9 @@
 import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync, copyFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { primaryPortOf } from '../lib/sentinel.ts';
-import { redisUrl } from '../lib/redis.ts';
+import { basename, join } from 'node:path';
+import { primaryOf } from './primary.ts';
 import { run } from '../lib/spawn.ts';
-import { assertAgeInstalled, BackupError, encryptFile, readRecipients } from './age.ts';
-import { readSecret, type Endpoints } from './endpoints.ts';
+import { assertAgeInstalled, BackupError, encryptFile, parseRecipients, readRecipients } from './age.ts';
+import { hostPort, readSecret, type Endpoints, type HostPort } from './endpoints.ts';
 import { describeFile, MANIFEST, type Manifest } from './manifest.ts';
 import { applyRetention } from './retention.ts';
 import { writeBackupMetrics } from './metrics.ts';
@@ -34,36 +33,31 @@ export async function checkDump(path: string) {
  * is primary. `redis-cli --rdb` makes the node fork to write the RDB; on a replica that stalls no user. Without
  * Sentinels (one node) there is nothing else to ask.
  */
-async function snapshotSources(redis: Endpoints['redis']): Promise<{ ports: number[]; note?: string }> {
-  if (redis.sentinelPorts.length === 0)
-    return { ports: redis.nodePorts, note: 'taken from the only node (no replica): the fork ran on the primary' };
-  const password = readSecret(redis.sentinelAppPasswordFile);
-  for (const port of redis.sentinelPorts) {
-    const primary = await primaryPortOf(redisUrl('sentinel-app', password, port, { host: redis.host, tls: true })).catch(
-      () => undefined,
-    );
-    if (primary !== undefined) return { ports: redis.nodePorts.filter((candidate) => candidate !== primary) };
-  }
-  throw new BackupError(`no Sentinel answers on ${redis.host}:${redis.sentinelPorts.join(', ')}: is the stack running?`);
+async function snapshotSources(redis: Endpoints['redis']): Promise<{ nodes: HostPort[]; note?: string }> {
+  if (redis.sentinels.length === 0)
+    return { nodes: redis.nodes, note: 'taken from the only node (no replica): the fork ran on the primary' };
+  const primary = hostPort(await primaryOf(redis));
+  return { nodes: redis.nodes.filter((node) => hostPort(node) !== primary) };
 }
 
 /** `redis-cli --rdb` as `replica` over TLS from the first source that serves one (a replica off its primary refuses). */
 async function fetchRdb(redis: Endpoints['redis'], output: string) {
-  const { ports, note } = await snapshotSources(redis);
+  const { nodes, note } = await snapshotSources(redis);
   const failures: string[] = [];
-  for (const port of ports) {
-    const args = ['--tls', '--cacert', redis.caFile, '-h', redis.host, '-p', String(port), '--user', 'replica'];
+  for (const node of nodes) {
+    const tls = redis.caFile ? ['--tls', '--cacert', redis.caFile] : [];
+    const args = [...tls, '-h', node.host, '-p', String(node.port), '--user', 'replica'];
     const { code, output: message } = await run('redis-cli', [...args, '--no-auth-warning', '--rdb', output], {
       env: { ...process.env, REDISCLI_AUTH: readSecret(redis.replicaPasswordFile) },
       timeoutMs: LONG_MS,
     });
-    if (code === 0) return { source: `${redis.host}:${port}`, notes: note ? [note] : [] };
-    failures.push(`${redis.host}:${port}: ${message.split('\n').at(-1)}`);
+    if (code === 0) return { source: hostPort(node), notes: note ? [note] : [] };
+    failures.push(`${hostPort(node)}: ${message.split('\n').at(-1)}`);
   }
   throw new BackupError(`no replica gave a snapshot:\n  ${failures.join('\n  ')}`);
 }
 
-async function dumpCatalog(postgres: Endpoints['postgres'], output: string) {
+async function dumpCatalog(postgres: NonNullable<Endpoints['postgres']>, output: string) {
   const args = ['--format=custom', '--no-password', '-h', postgres.host, '-p', String(postgres.port), '-U', postgres.user];
   const { code, output: message } = await run('pg_dump', [...args, '-d', postgres.database, '-f', output], {
     env: { ...process.env, PGPASSWORD: readSecret(postgres.passwordFile), PGCONNECT_TIMEOUT: '5' },
@@ -76,7 +70,7 @@ const stamp = (date: Date) => date.toISOString().replace(/:/g, '-');
 
 /**
  * One snapshot of a stack: the session Redis (RDB from a replica) and the catalogue (pg_dump), each encrypted with
- * age to the recipients in `<secretsDir>/backup_age_recipient`, plus the source's ACL (encrypted) and a manifest
+ * age to the public keys in `<secretsDir>/backup_age_recipient` (or `endpoints.recipients`), plus the source's ACL (encrypted) and a manifest
  * (time, sizes, SHA-256, versions). Built in a private `.partial-*` directory and renamed into place only when
  * complete, so a failed or interrupted backup never looks like a snapshot. Then the retention: the last `keep`
  * scheduled snapshots and every manual one are kept. Plain text exists only inside the private work directory,
@@ -86,8 +80,9 @@ export async function takeBackup(endpoints: Endpoints, { keep = 7, manual = fals
   const started = performance.now();
   const createdAt = new Date();
   assertAgeInstalled();
-  const recipientFile = join(endpoints.secretsDir, 'backup_age_recipient');
-  const recipients = readRecipients(recipientFile);
+  const recipients = endpoints.recipients
+    ? parseRecipients(endpoints.recipients, 'BACKUP_AGE_RECIPIENTS')
+    : readRecipients(join(endpoints.secretsDir, 'backup_age_recipient'));
   mkdirSync(endpoints.backupsDir, { recursive: true, mode: 0o700 });
   const work = mkdtempSync(join(endpoints.backupsDir, '.partial-'));
   try {
@@ -97,28 +92,39 @@ export async function takeBackup(endpoints: Endpoints, { keep = 7, manual = fals
     const dump = join(plain, 'catalog.dump');
     const { source, notes } = await fetchRdb(endpoints.redis, rdb);
     const redisInfo = await checkRdb(rdb);
-    await dumpCatalog(endpoints.postgres, dump);
-    const postgresInfo = await checkDump(dump);
+    const { postgres } = endpoints;
+    if (postgres) await dumpCatalog(postgres, dump);
+    const postgresInfo = postgres ? await checkDump(dump) : undefined;
     if (!existsSync(endpoints.redis.aclFile)) throw new BackupError(`the ACL file ${endpoints.redis.aclFile} is missing`);
     copyFileSync(endpoints.redis.aclFile, join(plain, 'users.acl'));
-    for (const name of ['redis.rdb', 'catalog.dump', 'users.acl'])
-      await encryptFile(join(plain, name), join(work, `${name}.age`), recipientFile);
+
+    for (const name of ['redis.rdb', ...(postgres ? ['catalog.dump'] : []), 'users.acl'])
+      await encryptFile(join(plain, name), join(work, `${name}.age`), recipients);
     rmSync(plain, { recursive: true, force: true });
 
+    const aclName = basename(endpoints.redis.aclFile);
     const manifest: Manifest = {
       format: 1,
       createdAt: createdAt.toISOString(),
       manual,
       recipients,
       redis: { ...(await describeFile(work, 'redis.rdb.age')), version: redisInfo.version, keys: redisInfo.keys, source },
-      postgres: {
-        ...(await describeFile(work, 'catalog.dump.age')),
-        version: postgresInfo.version,
-        database: endpoints.postgres.database,
-      },
+      ...(postgres && postgresInfo
+        ? {
+            postgres: {
+              ...(await describeFile(work, 'catalog.dump.age')),
+              version: postgresInfo.version,
+              database: postgres.database,
+            },
+          }
+        : {}),
       config: {
         ...(await describeFile(work, 'users.acl.age')),
-        contents: ['users.acl: the session Redis ACL as rendered for the source (password hashes; not in an RDB)'],
+        contents: [
+          aclName.endsWith('.sh')
+            ? `users.acl: ${aclName}, which renders the session Redis ACL from the secrets (ACL users are not in an RDB)`
+            : 'users.acl: the session Redis ACL as rendered for the source (password hashes; not in an RDB)',
+        ],
       },
       notes: [
         ...notes,

@@ -52,7 +52,7 @@ export function checkComposeShape(): CheckResult {
   const sentinels = ['sentinel-1', 'sentinel-2', 'sentinel-3'];
   const catalogue = ['cache-redis', 'migrate', 'postgres'];
   const clusterProfile = ['app-cluster', ...CLUSTER_NODES, 'cluster-create', 'nginx-cluster'];
-  const expected = ['app', ...catalogue, 'nginx', 'prometheus', ...nodes, ...sentinels, ...clusterProfile].sort();
+  const expected = ['app', 'backups', ...catalogue, 'nginx', 'prometheus', ...nodes, ...sentinels, ...clusterProfile].sort();
   expect(
     Object.keys(services).sort().join() === expected.join(),
     `services are ${Object.keys(services).join(', ')}; expected ${expected.join(', ')}`,
@@ -132,11 +132,22 @@ export function checkComposeShape(): CheckResult {
       expect(services[sentinel]!.depends_on?.[node]?.condition === 'service_healthy', `${sentinel}: depends_on ${node} healthy`);
 
   // Profile cluster: the same app and nginx on a Redis Cluster, started only with --profile cluster.
+  // Profile backups: the scheduled backup, started only with --profile backups.
+  const profileOf = (name: string) => (clusterProfile.includes(name) ? ['cluster'] : name === 'backups' ? ['backups'] : []);
   for (const [name, service] of Object.entries(services))
     expect(
-      JSON.stringify(service.profiles ?? []) === JSON.stringify(clusterProfile.includes(name) ? ['cluster'] : []),
-      `${name}: ${clusterProfile.includes(name) ? "profiles: ['cluster']" : 'no profile (the default stack)'}`,
+      JSON.stringify(service.profiles ?? []) === JSON.stringify(profileOf(name)),
+      `${name}: ${profileOf(name).length ? `profiles: ['${profileOf(name)[0]}']` : 'no profile (the default stack)'}`,
     );
+  // The scheduled backup: least privilege (the replica and sentinel-app users, never admin), nothing published.
+  const backups = services.backups!;
+  expect(
+    JSON.stringify([...(backups.secrets ?? [])].sort()) ===
+      JSON.stringify(['postgres_password', 'redis_ca.crt', 'redis_replica_password', 'redis_sentinel_app_password']),
+    'backups: secrets redis_replica_password, redis_sentinel_app_password, postgres_password, redis_ca.crt only',
+  );
+  expect(!backups.ports && !!backups.healthcheck?.test, 'backups: a healthcheck, nothing published');
+  expect(backups.volumes?.includes('backups:/backups') ?? false, 'backups: the snapshots on a named volume');
   const appCluster = services['app-cluster']!;
   const clusterEnv = appCluster.environment ?? {};
   const located = ['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_SENTINEL_PASSWORD_FILE', 'REDIS_CLUSTER_NODES'];
