@@ -48,7 +48,7 @@ try {
   for (const name of removed) console.log(`[backup] removed ${name} (retention: the last ${values.keep} and every manual one)`);
   console.log(path);
 } catch (err) {
-  if (!(err instanceof BackupError)) throw err;
-  console.error(`[backup] ${err.message}`);
+  // A BackupError says what to do; anything else (a refused connection, a server's error) is shown as its message.
+  console.error(`[backup] ${err instanceof BackupError ? err.message : `failed: ${(err as Error).message}`}`);
   process.exit(1);
 }

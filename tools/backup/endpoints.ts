@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { BackupError } from './age.ts';
 import { join } from 'node:path';
 import { runPaths } from '../lib/paths.ts';
 import { trustRedisCa } from '../lib/redis.ts';
@@ -54,6 +55,8 @@ export function localStackEndpoints({
   backupsDir?: string;
 }): Endpoints {
   const paths = runPaths(runDir);
+  if (!existsSync(join(paths.secrets, 'redis_ca.crt')))
+    throw new BackupError(`no stack's secrets in ${paths.secrets}: start it with npm start (--run-dir as given here)`);
   const file = (name: string) => join(paths.secrets, name);
   const local = (port: number) => ({ host: '127.0.0.1', port });
   trustRedisCa(file('redis_ca.crt'));

@@ -41,7 +41,7 @@ try {
   });
   console.log(`[restore] done in ${seconds.toFixed(2)} s: ${keys} Redis keys and the catalogue`);
 } catch (err) {
-  if (!(err instanceof BackupError)) throw err;
-  console.error(`[restore] ${err.message}`);
+  // A BackupError says what to do; anything else (a refused connection, a server's error) is shown as its message.
+  console.error(`[restore] ${err instanceof BackupError ? err.message : `failed: ${(err as Error).message}`}`);
   process.exit(1);
 }
