@@ -11,7 +11,7 @@ export const PROJECT = 'redis-session-reference';
 /** Where compose:up keeps what it fetched (Compose v2) and what it started (dockerd's pid and log); git-ignored. */
 export const STATE_DIR = join(repoRoot, '.run/compose');
 /** Every profile the file has: compose:down takes them all down. */
-const ALL_PROFILES = ['cluster'];
+const ALL_PROFILES = ['cluster', 'backups'];
 
 export type Say = (line: string) => void;
 
