@@ -225,6 +225,20 @@ describe('backup and restore (tools/backup)', () => {
         assert.ok(taken, once.output);
         const createdAt = JSON.parse(readFileSync(join(jobEnv.BACKUP_DIR, taken, 'manifest.json'), 'utf8')).createdAt;
 
+        // A deployment without the catalogue (the Kubernetes overlays): the sessions alone.
+        const { BACKUP_POSTGRES_HOST: _host, BACKUP_POSTGRES_PORT: _port, ...sessionsOnly } = jobEnv;
+        const sessionsDir = join(drill.runDir, 'sessions-only');
+        const alone = await run(process.execPath, [SCHEDULED_CLI, 'once'], {
+          env: { ...sessionsOnly, BACKUP_DIR: sessionsDir },
+          stdout: true,
+          timeoutMs: 120_000,
+        });
+        assert.equal(alone.code, 0, alone.output);
+        const [aloneName] = listSnapshots(sessionsDir);
+        const aloneManifest = JSON.parse(readFileSync(join(sessionsDir, aloneName!, 'manifest.json'), 'utf8'));
+        assert.equal(aloneManifest.postgres, undefined, 'no catalogue in a sessions-only snapshot');
+        assert.ok(aloneManifest.redis.keys >= SESSIONS);
+
         // The loop finds that snapshot fresh (no new one before BACKUP_INTERVAL_S) and serves its time.
         const loop = spawnCaptured(process.execPath, [SCHEDULED_CLI, 'loop'], { env: jobEnv });
         t.after(() => loop.child.kill('SIGKILL'));
