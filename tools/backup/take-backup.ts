@@ -70,8 +70,8 @@ const stamp = (date: Date) => date.toISOString().replace(/:/g, '-');
 
 /**
  * One snapshot of a stack: the session Redis (RDB from a replica) and the catalogue (pg_dump), each encrypted with
- * age to the public keys in `<secretsDir>/backup_age_recipient` (or `endpoints.recipients`), plus the source's ACL (encrypted) and a manifest
- * (time, sizes, SHA-256, versions). Built in a private `.partial-*` directory and renamed into place only when
+ * age to the public keys in `<secretsDir>/backup_age_recipient` (or `endpoints.recipients`), plus the source's ACL
+ * (encrypted) and a manifest (time, sizes, SHA-256, versions). Built in a private `.partial-*` directory and renamed into place only when
  * complete, so a failed or interrupted backup never looks like a snapshot. Then the retention: the last `keep`
  * scheduled snapshots and every manual one are kept. Plain text exists only inside the private work directory,
  * removed before this returns.
