@@ -29,12 +29,16 @@ const BACKUP_CLI = join(import.meta.dirname, 'backup-cli.ts');
 const RESTORE_CLI = join(import.meta.dirname, 'restore-cli.ts');
 const SCHEDULED_CLI = join(import.meta.dirname, 'scheduled-cli.ts');
 
-/** Ports of a stack beside any other (the Sentinel group +0..2/+10..12, cache +20, PostgreSQL +30; apps, metrics). */
+/**
+ * Ports of a stack beside any other, below the kernel's ephemeral range (32768..), so no outgoing connection takes
+ * one meanwhile: the Sentinel group +0..2/+10..12, cache +20, PostgreSQL +30; the apps +1.., their metrics +51..,
+ * nginx +90 of the app base.
+ */
 async function freeStackPorts() {
   for (let tries = 0; tries < 50; tries++) {
     const redisPort = 20000 + Math.floor(Math.random() * 9900);
-    const appBasePort = 30000 + Math.floor(Math.random() * 2700);
-    const nginxPort = 33000 + Math.floor(Math.random() * 1000);
+    const appBasePort = 30000 + Math.floor(Math.random() * 2600);
+    const nginxPort = appBasePort + 90;
     const ports = [
       ...[0, 1, 2, 10, 11, 12, 20, 30].map((offset) => redisPort + offset),
       ...Array.from({ length: INSTANCES }, (_, i) => [appBasePort + 1 + i, appBasePort + 51 + i]).flat(),
@@ -42,7 +46,7 @@ async function freeStackPorts() {
     ];
     if ((await Promise.all(ports.map(isPortFree))).every(Boolean)) return { redisPort, appBasePort, nginxPort };
   }
-  throw new Error('no free ports for a second stack');
+  throw new Error('no free ports for a second stack in 20000..32700');
 }
 
 /** One stack on a run dir of its own, started (again) on the same ports; the test's teardown stops it. */
