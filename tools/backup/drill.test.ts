@@ -11,7 +11,7 @@ import { describe, it, type TestContext } from 'node:test';
 import pg from 'pg';
 import { makeUsers } from '../lib/demo-users.ts';
 import { send, sessionOf } from '../lib/http.ts';
-import { freePort, isPortFree } from '../lib/ports.ts';
+import { isPortFree } from '../lib/ports.ts';
 import { repoRoot } from '../lib/paths.ts';
 import { poll } from '../lib/poll.ts';
 import { connectAdmin } from '../lib/redis.ts';
@@ -32,7 +32,7 @@ const SCHEDULED_CLI = join(import.meta.dirname, 'scheduled-cli.ts');
 /**
  * Ports of a stack beside any other, below the kernel's ephemeral range (32768..), so no outgoing connection takes
  * one meanwhile: the Sentinel group +0..2/+10..12, cache +20, PostgreSQL +30; the apps +1.., their metrics +51..,
- * nginx +90 of the app base.
+ * nginx +90 and the scheduled job's metrics +95 of the app base.
  */
 async function freeStackPorts() {
   for (let tries = 0; tries < 50; tries++) {
@@ -43,6 +43,7 @@ async function freeStackPorts() {
       ...[0, 1, 2, 10, 11, 12, 20, 30].map((offset) => redisPort + offset),
       ...Array.from({ length: INSTANCES }, (_, i) => [appBasePort + 1 + i, appBasePort + 51 + i]).flat(),
       nginxPort,
+      appBasePort + 95,
     ];
     if ((await Promise.all(ports.map(isPortFree))).every(Boolean)) return { redisPort, appBasePort, nginxPort };
   }
@@ -199,7 +200,7 @@ describe('backup and restore (tools/backup)', () => {
       async (t) => {
         const secrets = join(drill.runDir, 'secrets');
         const port = drill.ports.redisPort;
-        const metricsPort = await freePort();
+        const metricsPort = drill.ports.appBasePort + 95;
         const jobEnv = {
           ...process.env,
           BACKUP_REDIS_NODES: [0, 1, 2].map((i) => `127.0.0.1:${port + i}`).join(','),
