@@ -74,7 +74,9 @@ sentinel_hash=$(password_hash redis_sentinel_password)
 # and Replicas": a replica syncs (PSYNC, REPLCONF); a Sentinel watches (PING,
 # INFO, ROLE, its hello channel) and reconfigures (SLAVEOF, CONFIG REWRITE,
 # CLIENT KILL, inside MULTI ... EXEC). Every node has every user: any node may
-# become the primary.
+# become the primary. replica also has SYNC, for backups taken from a replica
+# (`redis-cli --rdb`, tools/backup): it reads no more than PSYNC already gives a
+# replica (the whole dataset), so the backup job needs no admin password.
 #
 # default: off and without a password, so no connection can ever act as it
 # (AUTH as default fails, and a new connection is only logged in as default if
@@ -96,7 +98,7 @@ sentinel_hash=$(password_hash redis_sentinel_password)
 cat >"$tmp" <<ACL
 user default off resetpass resetkeys ~sess:* ~sess-idx:* ~login-fail:* resetchannels -@all +set +del +unlink +incr +decr +pexpireat +hset +hdel
 user app on #$app_hash resetkeys ~sess:* ~sess-idx:* ~login-fail:* resetchannels -@all +ping +getex +set +del +incr +decr +expire +ttl +wait +eval +hgetall +hset +hdel +pttl$setinfo$discovery
-user replica on #$replica_hash resetkeys resetchannels -@all +psync +replconf +ping
+user replica on #$replica_hash resetkeys resetchannels -@all +psync +sync +replconf +ping
 user sentinel on #$sentinel_hash resetkeys allchannels -@all +multi +exec +slaveof +ping +subscribe +publish +info +role +config|rewrite +client|setname +client|kill +script|kill
 user admin on #$admin_hash ~* &* +@all
 ACL

@@ -55,6 +55,7 @@ export function checkComposeShape(): CheckResult {
   const memcachedProfile = ['app-memcached', ...MEMCACHED_NODES, 'nginx-memcached'];
   const expected = [
     'app',
+    'backups',
     ...catalogue,
     'nginx',
     'prometheus',
@@ -141,10 +142,16 @@ export function checkComposeShape(): CheckResult {
     for (const node of nodes)
       expect(services[sentinel]!.depends_on?.[node]?.condition === 'service_healthy', `${sentinel}: depends_on ${node} healthy`);
 
-  // Profiles cluster and memcached: the same app and nginx on a Redis Cluster, or with the cache on memcached, started
-  // only with --profile.
+  // Profiles cluster and memcached: the same app and nginx on a Redis Cluster, or with the cache on memcached; profile
+  // backups: the scheduled backup. Each started only with its --profile.
   const profileOf = (name: string) =>
-    clusterProfile.includes(name) ? 'cluster' : memcachedProfile.includes(name) ? 'memcached' : undefined;
+    clusterProfile.includes(name)
+      ? 'cluster'
+      : memcachedProfile.includes(name)
+        ? 'memcached'
+        : name === 'backups'
+          ? 'backups'
+          : undefined;
   for (const [name, service] of Object.entries(services)) {
     const profile = profileOf(name);
     expect(
@@ -165,6 +172,15 @@ export function checkComposeShape(): CheckResult {
     'app-memcached: aliased "app" on the memcached network (what the shared nginx upstream resolves)',
   );
   for (const node of MEMCACHED_NODES) expect(!services[node]!.ports, `${node}: not published`);
+  // The scheduled backup: least privilege (the replica and sentinel-app users, never admin), nothing published.
+  const backups = services.backups!;
+  expect(
+    JSON.stringify([...(backups.secrets ?? [])].sort()) ===
+      JSON.stringify(['postgres_password', 'redis_ca.crt', 'redis_replica_password', 'redis_sentinel_app_password']),
+    'backups: secrets redis_replica_password, redis_sentinel_app_password, postgres_password, redis_ca.crt only',
+  );
+  expect(!backups.ports && !!backups.healthcheck?.test, 'backups: a healthcheck, nothing published');
+  expect(backups.volumes?.includes('backups:/backups') ?? false, 'backups: the snapshots on a named volume');
   const appCluster = services['app-cluster']!;
   const clusterEnv = appCluster.environment ?? {};
   const located = ['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_SENTINEL_PASSWORD_FILE', 'REDIS_CLUSTER_NODES'];

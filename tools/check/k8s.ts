@@ -184,7 +184,7 @@ export async function checkK8sShape(overlay: string): Promise<CheckResult> {
     'app: envFrom must reference the app-env ConfigMap',
   );
 
-  // Only nginx reaches the app; only the app reaches Redis (when Redis runs in the cluster).
+  // Only nginx reaches the app; only the app (and the backup job) reaches Redis (when Redis runs in the cluster).
   const policies = manifests.filter((m) => m.kind === 'NetworkPolicy');
   const allowedFrom = (target: string) =>
     policies
@@ -200,8 +200,8 @@ export async function checkK8sShape(overlay: string): Promise<CheckResult> {
   if (overlay !== 'managed') {
     const redisPeers = allowedFrom('redis');
     expect(
-      redisPeers.includes('app') && redisPeers.every((peer) => peer === 'app' || peer === 'redis'),
-      `NetworkPolicy: redis must admit only the app (and its own pods), admits ${redisPeers.join(', ') || 'nothing (no policy)'}`,
+      redisPeers.includes('app') && redisPeers.every((peer) => ['app', 'redis', 'backup'].includes(peer)),
+      `NetworkPolicy: redis must admit only the app (its own pods and the backup job), admits ${redisPeers.join(', ') || 'nothing (no policy)'}`,
     );
   } else {
     expect(!manifests.some((m) => m.metadata.name === 'redis'), 'managed: no Redis may run in the cluster');

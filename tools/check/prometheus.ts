@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { METRIC } from '../../app/src/metrics.ts';
+import { BACKUP_METRICS } from '../backup/metrics.ts';
 import { QUERIES } from '../lib/prometheus.ts';
 import { run } from '../lib/spawn.ts';
 import { PROMETHEUS_CONFIG, renderLocalPrometheusConfig } from '../stack/prometheus.ts';
@@ -69,15 +70,19 @@ function checkEveryAlertTested(): CheckResult {
   return resultOf(problems);
 }
 
-/** The rules only name metrics the app registers (METRIC) or Prometheus's own `up`: a rename cannot go unnoticed. */
+/**
+ * The rules only name metrics the app registers (METRIC), the scheduled backup's (BACKUP_METRICS) or Prometheus's
+ * own `up`: a rename cannot go unnoticed.
+ */
 function checkRuleMetricNames(): CheckResult {
   const rules = parse(readFileSync(RULES, 'utf8')) as Rules;
-  const known = new Set<string>([...Object.values(METRIC), 'up']);
+  const known = new Set<string>([...Object.values(METRIC), ...BACKUP_METRICS, 'up']);
   const problems: string[] = [];
   for (const rule of rules.groups.flatMap((group) => group.rules)) {
     for (const [, name] of rule.expr.matchAll(/([a-z_:][a-z0-9_:]*)\{/g)) {
       const base = name!.replace(/_(count|bucket|sum)$/, '');
-      if (!known.has(base)) problems.push(`${rule.alert}: ${name} is not a metric of app/src/metrics.ts`);
+      if (!known.has(base))
+        problems.push(`${rule.alert}: ${name} is not a metric of app/src/metrics.ts or tools/backup/metrics.ts`);
     }
   }
   return resultOf(problems);
@@ -104,7 +109,7 @@ export async function checkPrometheus(promtoolPath: string): Promise<Record<stri
     ]),
     'prometheus: every alert has a firing and a silent unit test': checkEveryAlertTested(),
     'prometheus: the dashboard and e2e queries parse (promtool check rules)': await checkQueries(promtoolPath),
-    'prometheus: alert rules use only the metric names the app registers': checkRuleMetricNames(),
+    'prometheus: alert rules use only the metric names the app and the backup job register': checkRuleMetricNames(),
     'prometheus: grafana-dashboard.json is what tools/check/grafana-dashboard.ts renders': resultOf(dashboardProblems()),
   };
 }

@@ -10,8 +10,13 @@ import { checkFiles, checkPorts, publishedAddresses } from './preflight.ts';
 export const PROJECT = 'redis-session-reference';
 /** Where compose:up keeps what it fetched (Compose v2) and what it started (dockerd's pid and log); git-ignored. */
 export const STATE_DIR = join(repoRoot, '.run/compose');
-/** Every profile the file has: compose:down takes them all down, test:compose brings them all up. */
-export const ALL_PROFILES = ['cluster', 'memcached'];
+/** Every profile the file has: compose:down takes them all down. */
+export const ALL_PROFILES = ['cluster', 'memcached', 'backups'];
+/**
+ * The profiles test:compose brings up. Not `backups`: its image copies the official Redis image's static redis-cli
+ * and redis-server, which no stand-in built from Debian's packages provides (theirs are linked to Debian's libraries).
+ */
+export const TESTED_PROFILES = ['cluster', 'memcached'];
 
 export type Say = (line: string) => void;
 

@@ -10,7 +10,7 @@ import { poll, waitFor } from '../lib/poll.ts';
 import { repoRoot } from '../lib/paths.ts';
 import { csrfTokenIn, login, type LoggedInUser } from '../lib/session-client.ts';
 import { run } from '../lib/spawn.ts';
-import { ALL_PROFILES, composeCommand, parsePs } from './compose-stack.ts';
+import { TESTED_PROFILES, composeCommand, parsePs } from './compose-stack.ts';
 
 // The compose stack's public contract, through nginx on the host's loopback, with containers killed by the engine.
 // Run by tools/compose/test.ts (npm run test:compose) between compose:up with every profile and compose:down.
@@ -29,7 +29,7 @@ const [alice, bob] = demoUsers as [(typeof demoUsers)[0], (typeof demoUsers)[0]]
 
 let compose: Awaited<ReturnType<typeof composeCommand>>;
 before(async () => {
-  compose = await composeCommand(ALL_PROFILES);
+  compose = await composeCommand(TESTED_PROFILES);
 });
 
 const containersOf = async (service: string) => {

@@ -3,10 +3,11 @@ import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 /**
  * Parses a tool's `--name value` options. `--help` (or `-h`) prints `usage` and exits 0; an unknown option, a
  * missing value or a stray argument prints one line naming it, then the usage, and exits 2 (no stack trace).
- * `integer()` reads an option as a whole number the same way, `choice()` as one of a list.
+ * `integer()` reads an option as a whole number the same way, `choice()` as one of a list. With `positionals`, plain
+ * arguments are allowed and returned (`positionals`); the tool checks how many it got.
  */
 export function parseCommandLine<const T extends ParseArgsOptionsConfig>(
-  { command, usage }: { command: string; usage: string },
+  { command, usage, positionals: allowPositionals = false }: { command: string; usage: string; positionals?: boolean },
   options: T,
   args = process.argv.slice(2),
 ) {
@@ -16,13 +17,16 @@ export function parseCommandLine<const T extends ParseArgsOptionsConfig>(
   };
   type Values = ReturnType<typeof parseArgs<{ options: T; strict: true; allowPositionals: false }>>['values'];
   let parsed: Values & { help?: boolean };
+  let positionals: string[] = [];
   try {
-    parsed = parseArgs({
+    const result = parseArgs({
       args,
       options: { ...options, help: { type: 'boolean', short: 'h' } },
       strict: true,
-      allowPositionals: false,
-    }).values as Values & { help?: boolean };
+      allowPositionals,
+    });
+    parsed = result.values as Values & { help?: boolean };
+    positionals = result.positionals;
   } catch (err) {
     const { code, message } = err as { code?: string; message: string };
     if (!code?.startsWith('ERR_PARSE_ARGS_')) throw err;
@@ -45,5 +49,5 @@ export function parseCommandLine<const T extends ParseArgsOptionsConfig>(
     if (!(choices as readonly string[]).includes(value)) refuse(`--${name}: expected ${choices.join(' or ')}, got "${value}"`);
     return value as C;
   };
-  return { values, integer, choice };
+  return { values, integer, choice, positionals, refuse };
 }

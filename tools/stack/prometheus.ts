@@ -13,11 +13,12 @@ type PrometheusConfig = {
 };
 
 /**
- * The shipped prometheus.yml as the local stack runs it, changed in exactly three ways:
+ * The shipped prometheus.yml as the local stack runs it, changed in exactly four ways:
  * 1. job `app`: `dns_sd_configs` (Docker DNS) replaced by `static_configs` listing `appTargets` (host:metricsPort);
  * 2. job `prometheus`: scrapes this Prometheus on its own address;
  * 3. `rule_files` made absolute (the rendered file lives in the run dir), and, if given, a shorter scrape and
- *    evaluation interval, so a check on one machine sees a change within seconds. The alert rules are unchanged.
+ *    evaluation interval, so a check on one machine sees a change within seconds. The alert rules are unchanged;
+ * 4. job `backups` (compose's scheduled backup) left out: the local stack runs none (npm run backup is by hand).
  */
 export function renderLocalPrometheusConfig({
   appTargets,
@@ -41,6 +42,7 @@ export function renderLocalPrometheusConfig({
   delete app.dns_sd_configs;
   app.static_configs = [{ targets: appTargets }];
   job('prometheus').static_configs = [{ targets: [selfTarget] }];
+  config.scrape_configs = config.scrape_configs.filter((scrape) => scrape.job_name !== 'backups');
   config.rule_files = config.rule_files.map((file) => (isAbsolute(file) ? file : join(dirname(shipped), file)));
   if (intervalS !== undefined) {
     config.global.scrape_interval = `${intervalS}s`;
