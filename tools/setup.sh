@@ -6,13 +6,14 @@
 #                                # prometheus (and its promtool) for the alert rules and the live metrics test,
 #                                # a Docker engine (docker.io, unless one is installed) and debootstrap for the
 #                                # compose test (tools/compose: its stand-in images are built from a debootstrapped base),
-#                                # age for npm run backup / restore and their restore drill (tools/backup)
+#                                # age for npm run backup / restore and their restore drill (tools/backup), memcached for
+#                                # the catalogue cache on memcached (npm start -- --cache memcached, its tests and chaos)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(redis-server nginx postgresql)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(chromium wrk prometheus debootstrap age)
+  packages+=(chromium wrk prometheus debootstrap age memcached)
   command -v dockerd >/dev/null || packages+=(docker.io)
 fi
 # check:infra also needs kubectl >= 1.27 (kustomize v5) for infra/k8s. It is not installed from here: Debian 12's
