@@ -28,3 +28,16 @@ export async function assertPortsFree(ports: { port: number; what: string }[]): 
   }
   if (taken.length > 0) throw new Error(`Ports already in use:\n${taken.join('\n')}`);
 }
+
+/**
+ * A base port in [from, to) whose `offsets` are all free, chosen at random; for servers that take ports relative to a
+ * base (the stack: Redis +0..2, Sentinels +10..12, the cache +20, PostgreSQL +30). Keep `to` below the kernel's
+ * ephemeral range (32768..): there an outgoing connection may take one of the ports between the check and the bind.
+ */
+export async function freePortBase(offsets: number[], from: number, to: number): Promise<number> {
+  for (let tries = 0; tries < 50; tries++) {
+    const base = from + Math.floor(Math.random() * (to - from));
+    if ((await Promise.all(offsets.map((offset) => isPortFree(base + offset)))).every(Boolean)) return base;
+  }
+  throw new Error(`no base port in ${from}..${to} with ${offsets.join(', ')} free`);
+}

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { send } from '../lib/http.ts';
-import { freePort } from '../lib/ports.ts';
+import { freePort, freePortBase } from '../lib/ports.ts';
 import { waitFor } from '../lib/poll.ts';
 import { createPrometheusClient, QUERIES } from '../lib/prometheus.ts';
 import { login } from '../lib/session-client.ts';
@@ -17,12 +17,15 @@ const INTERVAL_S = 1;
 describe('npm start -- --with-prometheus (a real Prometheus scraping the local stack)', () => {
   it('every instance is a target and up; request and session-read rates show; RedisUnreachable goes pending when Redis dies and away when it is back', async (t) => {
     const runDir = mkdtempSync(join(tmpdir(), 'stack-prometheus-'));
-    const [nginxPort, redisPort, prometheusPort] = [await freePort(), await freePort(), await freePort()];
+    const [nginxPort, prometheusPort] = [await freePort(), await freePort()];
+    // Below the ephemeral range: an outgoing connection once took an app port chosen above it (33858).
+    const redisPort = await freePortBase([0, 1, 2, 10, 11, 12, 20, 30], 20000, 29900);
+    const appBasePort = await freePortBase([1, 2, 51, 52], 30000, 32700);
     const stack = await startStack({
       instances: 2,
       nginxPort,
       redisPort,
-      appBasePort: 33400 + Math.floor(Math.random() * 500),
+      appBasePort,
       runDir,
       prometheusPort,
       prometheusIntervalS: INTERVAL_S,

@@ -12,23 +12,13 @@ import { poll, waitFor } from '../lib/poll.ts';
 import { readProcStat } from '../lib/proc-stat.ts';
 import { send } from '../lib/http.ts';
 import { openLoginForm } from '../lib/session-client.ts';
-import { freePort, isPortFree } from '../lib/ports.ts';
+import { freePort, freePortBase, isPortFree } from '../lib/ports.ts';
 import { spawnCaptured } from '../lib/spawn.ts';
 
 const CLI = join(import.meta.dirname, 'cli.ts');
 
-/**
- * A base port whose next two ports are free, below the kernel's ephemeral range (32768..) so no outgoing
- * connection takes one of them in the meantime.
- */
-async function freeAppBase(): Promise<number> {
-  for (let tries = 0; tries < 50; tries++) {
-    const base = 30000 + Math.floor(Math.random() * 2700);
-    const ports = [base + 1, base + 2, base + 51, base + 52]; // the apps and their metrics listeners
-    if ((await Promise.all(ports.map(isPortFree))).every(Boolean)) return base;
-  }
-  throw new Error('no two free ports in 30001..32701');
-}
+/** The apps' base port: the apps (+1, +2) and their metrics listeners (+51, +52), below the ephemeral range. */
+const freeAppBase = () => freePortBase([1, 2, 51, 52], 30000, 32700);
 
 /** The Redis base port: the Sentinel group (+0..2, +10..12), the cache (+20), PostgreSQL (+30), below the ephemeral range. */
 const REDIS_OFFSETS = [0, 1, 2, 10, 11, 12, 20, 30];
@@ -36,14 +26,8 @@ const REDIS_OFFSETS = [0, 1, 2, 10, 11, 12, 20, 30];
 const MEMCACHED_OFFSETS = [0, 1, 2, 10, 11, 12, 21, 22, 23, 30];
 /** A Redis Cluster (--redis cluster): six nodes (+0..5) and their cluster bus (+10000..10005), and the catalogue's. */
 const CLUSTER_OFFSETS = [0, 1, 2, 3, 4, 5, 10_000, 10_001, 10_002, 10_003, 10_004, 10_005, 20, 30];
-async function freeRedisBase(offsets = REDIS_OFFSETS): Promise<number> {
-  for (let tries = 0; tries < 50; tries++) {
-    // A cluster's bus ports too stay below the ephemeral range.
-    const base = 20000 + Math.floor(Math.random() * (offsets === CLUSTER_OFFSETS ? 2700 : 9900));
-    if ((await Promise.all(offsets.map((offset) => isPortFree(base + offset)))).every(Boolean)) return base;
-  }
-  throw new Error('no free Redis base port in 20000..29930');
-}
+// A cluster's bus ports (+10000..) stay below the ephemeral range too.
+const freeRedisBase = (offsets = REDIS_OFFSETS) => freePortBase(offsets, 20000, offsets === CLUSTER_OFFSETS ? 22700 : 29900);
 
 const allPids = () =>
   readdirSync('/proc')
