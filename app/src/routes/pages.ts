@@ -19,7 +19,7 @@ export function createPagesRouter({ config, views, csrf }: Deps) {
       theme: req.session.theme ?? 'light',
       csrfToken: csrf.token(req, res),
       loginAt: new Date(loginAt),
-      // This request's read slid the idle timeout, so it counts from now.
+      // This request's read slid the idle timeout unless it had within the last minute: to the minute, it counts from now.
       idleExpiry: new Date(Math.min(Date.now() + idleTimeoutS * 1000, loginAt + absoluteTimeoutS * 1000)),
       idleMinutes: Math.round(idleTimeoutS / 60),
       absoluteExpiry: new Date(loginAt + absoluteTimeoutS * 1000),
