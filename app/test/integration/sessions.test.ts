@@ -51,6 +51,19 @@ describe('sessions shared by two instances', () => {
     assert.ok((await redis.admin.ttl(key)) > 1790);
   });
 
+  it('the home page’s idle expiry is never later than the session’s, and at most a minute earlier', async (t) => {
+    const { redis, a } = await startTwoInstances(t);
+    const browser = createBrowser();
+    await browser.login(a);
+    const key = browser.sessionKey();
+    // Last slid 50 s ago, as the TTL tells it: this read does not slide it, so the session ends 50 s before a full idle timeout.
+    await redis.admin.pExpire(key, a.config.session.idleTimeoutS * 1000 - 50_000);
+    const page = await browser.on(a).get('/');
+    const expiresAt = Date.now() + (await redis.admin.pTTL(key));
+    const shown = Date.parse(/data-testid="idle-expiry" datetime="([^"]+)"/.exec(page.text)![1]!);
+    assert.ok(shown <= expiresAt && shown > expiresAt - 60_000, `shown ${shown - expiresAt} ms from the expiry`);
+  });
+
   it('POST /login › rotates the session id (no fixation)', async (t) => {
     const { redis, a, b } = await startTwoInstances(t);
     const browser = createBrowser();
