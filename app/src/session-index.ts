@@ -15,7 +15,7 @@ import { deviceLabelOf } from './user-agent.ts';
 // listing and ending sessions cover them all, so a session made under the old secret stays listed and revocable. The
 // braces are a Redis Cluster hash tag, so a user's session keys and index share one hash slot and a script may touch
 // them all. The index is written only at login, logout, revoke and listing, each one script (one round trip, atomic);
-// a logged-in read still costs exactly its one GETEX. An entry whose session expired is pruned by the next script that
+// a logged-in read still costs exactly its one read script. An entry whose session expired is pruned by the next script that
 // sees it (its PTTL is gone): no key scan, no keyspace notifications, and a dead entry never looks alive.
 
 export const SESSION_PREFIX = 'sess:';
@@ -190,8 +190,9 @@ export function createSessionIndex(options: {
       const entry = String(reply[i + 1]);
       const separator = entry.indexOf(' ');
       const createdAt = new Date(parseInt(entry.slice(0, separator), 36) * 1000);
-      // Every read slides the TTL back to the idle timeout, so the time it has lost since is the time since the last
-      // read. Cut short by the absolute timeout, the TTL says less: never before the login, never in the future.
+      // A read slides the TTL back to the idle timeout once a minute has run down (session-store.ts), so the time it
+      // has lost since is the time since the last read, to the minute: a later read that did not slide came less than
+      // a minute after. Cut short by the absolute timeout, the TTL says less: never before the login, never in the future.
       const sinceMs = idleTimeoutS * 1000 - Number(reply[i + 2]);
       const lastSeenAt = new Date(Math.min(now, Math.max(createdAt.getTime(), now - sinceMs)));
       sessions.push({

@@ -18,6 +18,26 @@ declare module 'express-session' {
 
 type Observe = <T>(operation: StoreOperation, command: Promise<T>) => Promise<T>;
 
+/**
+ * The most a session's idle timeout is let run down before a read slides it back: a minute, or a thirtieth of a
+ * shorter timeout. A read that finds more left writes nothing, so a session read many times a minute costs Redis, its
+ * replicas and every AOF one `EXPIRE` a minute instead of one per read. The price is the minute: a session ends between
+ * `idle - step` and `idle` after its last read, and "last active" (read from the TTL, session-index.ts) is that old at most.
+ */
+export const slideStepMs = (idleTimeoutS: number) => Math.floor(Math.min(60_000, (idleTimeoutS * 1000) / 30));
+
+/**
+ * KEYS: the session. ARGV: the idle timeout (s), the TTL (ms) below which a read slides it. → the value, or nil.
+ * A script writes only what it runs (effects replication, the only mode since Redis 7): a read that does not slide
+ * sends nothing to the replicas or the AOF. The flags make Redis treat it as the write it may be, as it treated GETEX:
+ * refused whole by a primary cut off from its replicas (NOREPLICAS, replication.conf), and `allow-oom` so that a full
+ * Redis (noeviction) still serves the sessions it has.
+ */
+const READ = `#!lua flags=allow-oom
+local value = redis.call('GET', KEYS[1])
+if value and redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return value`;
+
 export { SESSION_PREFIX } from './session-index.ts';
 
 type Callback<T> = (err: unknown, value?: T) => void;
@@ -43,8 +63,9 @@ const unsupported = (method: string) =>
  * express-session's Store contract on Redis, with four deliberate differences from connect-redis, each measured or
  * tested in this repository:
  *
- * 1. One round trip per read: `GETEX key EX idle` reads the session and slides the idle timeout at once,
- *    so `touch` (an `EXPIRE` after every response in connect-redis) sends nothing.
+ * 1. One round trip per read, and a write only once a minute per session: one script reads the session and slides the
+ *    idle timeout when more than a minute of it has run down (READ, above), so `touch` (an `EXPIRE` after every
+ *    response in connect-redis) sends nothing.
  * 2. No resurrection: a write of an existing session is `SET ... XX`, so a slow request that loaded the session
  *    before a logout cannot write it back after the logout deleted it. Only a session marked by `allowCreate()`
  *    (login, in session.ts) is written with `SET ... NX`; nothing else creates sessions.
@@ -59,6 +80,8 @@ export class SessionStore extends Store {
   readonly #absoluteTimeoutS: number;
   readonly #commandTimeoutMs: number;
   readonly #storedCookie: object;
+  /** READ's arguments: the same for every read. */
+  readonly #readArguments: string[];
   /** Sessions whose next write is their login's, with the device they log in from. */
   readonly #creating = new WeakMap<object, string>();
   readonly #index: SessionIndex | undefined;
@@ -98,6 +121,8 @@ export class SessionStore extends Store {
     this.#absoluteTimeoutS = options.absoluteTimeoutS;
     this.#commandTimeoutMs = options.commandTimeoutMs;
     this.#storedCookie = { originalMaxAge: null, expires: null, ...options.cookie };
+    const idleMs = options.idleTimeoutS * 1000;
+    this.#readArguments = [String(options.idleTimeoutS), String(idleMs - slideStepMs(options.idleTimeoutS))];
   }
 
   /**
@@ -136,7 +161,7 @@ export class SessionStore extends Store {
     );
   }
 
-  /** The read already slid the idle timeout; connect-redis's EXPIRE after each response would be a second trip. */
+  /** The read slid the idle timeout if it was due; connect-redis's EXPIRE after each response would be a second trip. */
   override touch(_sid: string, _session: SessionData, cb?: Callback<void>) {
     return settle(Promise.resolve(), cb);
   }
@@ -158,10 +183,11 @@ export class SessionStore extends Store {
   }
 
   async #get(sid: string): Promise<SessionData | null> {
-    const text = await this.#run('read', this.#client.getEx(sessionKey(sid), { type: 'EX', value: this.#idleTimeoutS }));
+    const read = this.#client.eval(READ, { keys: [sessionKey(sid)], arguments: this.#readArguments });
+    const text = (await this.#run('read', read)) as string | null;
     if (!text) return null;
     const session = { ...JSON.parse(text), cookie: { ...this.#storedCookie } } as SessionData;
-    // Past the absolute timeout, whatever the TTL says (every read slides it): gone, as if it had expired.
+    // Past the absolute timeout, whatever the TTL says (reads slide it): gone, as if it had expired.
     if (session.loginAt && Date.now() - session.loginAt >= this.#absoluteTimeoutS * 1000) {
       await this.#expire(sid);
       return null;

@@ -61,8 +61,9 @@ if [ "$role" = cluster ]; then discovery=" +cluster|slots"; fi
 replica_hash=$(password_hash redis_replica_password)
 sentinel_hash=$(password_hash redis_sentinel_password)
 
-# app: exactly what the app sends. /readyz: PING. The session store: GETEX
-# (read and slide the idle timeout), SET NX/XX, DEL. The login throttle: INCR,
+# app: exactly what the app sends. /readyz: PING. The session store: EVAL of
+# its read script (GET, PTTL, and EXPIRE to slide the idle timeout once a
+# minute), SET NX/XX, DEL. The login throttle: INCR,
 # EXPIRE NX, TTL, DECR, DEL, without MULTI (app/src/throttle.ts says why).
 # WAIT: after a login's write, for a replica's acknowledgement (Sentinel mode).
 # "Your sessions" (app/src/session-index.ts): one EVAL per login, logout, list
@@ -97,7 +98,7 @@ sentinel_hash=$(password_hash redis_sentinel_password)
 # not write with MULTI.
 cat >"$tmp" <<ACL
 user default off resetpass resetkeys ~sess:* ~sess-idx:* ~login-fail:* resetchannels -@all +set +del +unlink +incr +decr +pexpireat +hset +hdel
-user app on #$app_hash resetkeys ~sess:* ~sess-idx:* ~login-fail:* resetchannels -@all +ping +getex +set +del +incr +decr +expire +ttl +wait +eval +hgetall +hset +hdel +pttl$setinfo$discovery
+user app on #$app_hash resetkeys ~sess:* ~sess-idx:* ~login-fail:* resetchannels -@all +ping +get +set +del +incr +decr +expire +ttl +wait +eval +hgetall +hset +hdel +pttl$setinfo$discovery
 user replica on #$replica_hash resetkeys resetchannels -@all +psync +sync +replconf +ping
 user sentinel on #$sentinel_hash resetkeys allchannels -@all +multi +exec +slaveof +ping +subscribe +publish +info +role +config|rewrite +client|setname +client|kill +script|kill
 user admin on #$admin_hash ~* &* +@all

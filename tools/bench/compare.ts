@@ -1,17 +1,26 @@
 import { readFileSync } from 'node:fs';
 import { CLOCK_TICKS_PER_S, readProcStat } from '../lib/proc-stat.ts';
+import { type AdminClient, connectAdmin } from '../lib/redis.ts';
 import type { Stack } from '../stack/start-stack.ts';
+import { type WriteCounters, writeCounters } from './redis-stats.ts';
 import { runWrk } from './wrk.ts';
 
 /** One side of the comparison: a stack, and the Cookie headers of its logged-in users. */
 export type Side = { stack: Stack; cookies: string[] };
+
+/**
+ * What the primary wrote for the run, per request: writes (Redis's dirty counter: an EXPIRE counts, a GET does not),
+ * and bytes of replication stream and of AOF growth per 1,000 requests. The stream also carries what is not the app's
+ * (the Sentinels' hello messages, the primary's PING to its replicas: a few hundred bytes a second).
+ */
+export type Writes = { perRequest: number; replicationBytesPer1000: number; aofBytesPer1000: number };
 
 type Cpu = { app: number; nginx: number; redis: number };
 
 /** What one load run cost, per request, in µs of CPU, for every process that served it. */
 export type CpuPerRequest = Cpu & { wrk: number; runner: number; total: number };
 
-export type Run = { rps: number; p50Ms: number; p99Ms: number; errors: number; cpu: CpuPerRequest };
+export type Run = { rps: number; p50Ms: number; p99Ms: number; errors: number; cpu: CpuPerRequest; writes: Writes };
 
 const VARIANTS = ['naive, logged in', 'project, logged in', 'project, anonymous'] as const;
 export type Variant = (typeof VARIANTS)[number];
@@ -36,31 +45,44 @@ export async function compareWithNaive({
   connections: number;
 }) {
   const runs: Record<Variant, Run[]> = { 'naive, logged in': [], 'project, logged in': [], 'project, anonymous': [] };
-  const sides: Record<Variant, { side: Side; cookies: string[] }> = {
-    'naive, logged in': { side: naive, cookies: naive.cookies },
-    'project, logged in': { side: project, cookies: project.cookies },
-    'project, anonymous': { side: project, cookies: [] },
+  // Each side's primary, asked before and after each run (outside the CPU window: INFO costs the primary a little).
+  const [naiveAdmin, projectAdmin] = await Promise.all(
+    [naive, project].map(async (side) => connectAdmin(await side.stack.primaryAdminUrl())),
+  );
+  const sides: Record<Variant, { side: Side; cookies: string[]; admin: AdminClient }> = {
+    'naive, logged in': { side: naive, cookies: naive.cookies, admin: naiveAdmin! },
+    'project, logged in': { side: project, cookies: project.cookies, admin: projectAdmin! },
+    'project, anonymous': { side: project, cookies: [], admin: projectAdmin! },
   };
-  for (let round = 0; round < rounds; round++) {
-    for (let k = 0; k < VARIANTS.length; k++) {
-      const variant = VARIANTS[(round + k) % VARIANTS.length]!;
-      const { side, cookies } = sides[variant];
-      const before = stackCpu(side.stack);
-      const runnerBefore = process.cpuUsage();
-      const load = await runWrk({ url: side.stack.urls.nginx, path: '/api/session', cookies, connections, durationS });
-      const runner = process.cpuUsage(runnerBefore);
-      const after = stackCpu(side.stack);
-      const per = (micros: number) => micros / load.responses;
-      const cpu = {
-        app: per(after.app - before.app),
-        nginx: per(after.nginx - before.nginx),
-        redis: per(after.redis - before.redis),
-        wrk: per(load.cpuMicros),
-        runner: per(runner.user + runner.system),
-      };
-      runs[variant].push({ ...load, cpu: { ...cpu, total: cpu.app + cpu.nginx + cpu.redis + cpu.wrk + cpu.runner } });
-      console.log(`[bench] round ${round + 1}, ${variant}: ${Math.round(load.rps)} req/s, app ${cpu.app.toFixed(0)} µs/req`);
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (let k = 0; k < VARIANTS.length; k++) {
+        const variant = VARIANTS[(round + k) % VARIANTS.length]!;
+        const { side, cookies, admin } = sides[variant];
+        const written = await writeCounters(admin);
+        const before = stackCpu(side.stack);
+        const runnerBefore = process.cpuUsage();
+        const load = await runWrk({ url: side.stack.urls.nginx, path: '/api/session', cookies, connections, durationS });
+        const runner = process.cpuUsage(runnerBefore);
+        const after = stackCpu(side.stack);
+        const writes = writesPer(written, await writeCounters(admin), load.responses);
+        const per = (micros: number) => micros / load.responses;
+        const cpu = {
+          app: per(after.app - before.app),
+          nginx: per(after.nginx - before.nginx),
+          redis: per(after.redis - before.redis),
+          wrk: per(load.cpuMicros),
+          runner: per(runner.user + runner.system),
+        };
+        runs[variant].push({ ...load, cpu: { ...cpu, total: cpu.app + cpu.nginx + cpu.redis + cpu.wrk + cpu.runner }, writes });
+        console.log(
+          `[bench] round ${round + 1}, ${variant}: ${Math.round(load.rps)} req/s, app ${cpu.app.toFixed(0)} µs/req, ${writes.perRequest.toFixed(3)} Redis writes/req`,
+        );
+      }
     }
+  } finally {
+    naiveAdmin?.destroy();
+    projectAdmin?.destroy();
   }
   const perRound = (f: (i: number) => number) => median(Array.from({ length: rounds }, (_, i) => f(i)));
   const at = (variant: Variant, i: number) => runs[variant][i]!;
@@ -74,6 +96,7 @@ export async function compareWithNaive({
       loggedInThroughput: perRound((i) => at('project, logged in', i).rps / at('naive, logged in', i).rps),
       loggedInAppCpu: perRound((i) => at('project, logged in', i).cpu.app / at('naive, logged in', i).cpu.app),
       loggedInTotalCpu: perRound((i) => at('project, logged in', i).cpu.total / at('naive, logged in', i).cpu.total),
+      loggedInWrites: perRound((i) => at('project, logged in', i).writes.perRequest),
       anonymousThroughput: perRound((i) => at('project, anonymous', i).rps / at('naive, logged in', i).rps),
     },
   };
@@ -91,6 +114,16 @@ function stackCpu(stack: Stack): Cpu {
     app: micros(status.instances.map((instance) => instance.pid)),
     nginx: micros(nginxPid ? [nginxPid, ...childrenOf(nginxPid)] : []),
     redis: micros([...status.redis.nodes, ...status.redis.sentinels].map((process) => process.pid)),
+  };
+}
+
+function writesPer(before: WriteCounters, after: WriteCounters, requests: number): Writes {
+  const per = (delta: number) => delta / Math.max(1, requests);
+  return {
+    perRequest: per(after.writes - before.writes),
+    replicationBytesPer1000: per(after.replicationBytes - before.replicationBytes) * 1000,
+    // An AOF rewrite during the run shrinks the file: no figure for that run, rather than a negative one.
+    aofBytesPer1000: after.aofBytes >= before.aofBytes ? per(after.aofBytes - before.aofBytes) * 1000 : NaN,
   };
 }
 
@@ -116,6 +149,11 @@ function medianRun(runs: Run[]): Run {
     p50Ms: of((run) => run.p50Ms),
     p99Ms: of((run) => run.p99Ms),
     errors: runs.reduce((sum, run) => sum + run.errors, 0),
+    writes: {
+      perRequest: of((run) => run.writes.perRequest),
+      replicationBytesPer1000: of((run) => run.writes.replicationBytesPer1000),
+      aofBytesPer1000: median(runs.map((run) => run.writes.aofBytesPer1000).filter((value) => !Number.isNaN(value))),
+    },
     cpu: {
       app: cpu('app'),
       nginx: cpu('nginx'),

@@ -3,6 +3,12 @@ import type { ScaleResult } from './scale.ts';
 import type { Scenarios } from './scenarios.ts';
 import { formatMs } from './report.ts';
 
+/**
+ * What the session store's read script runs inside Redis (app/src/session-store.ts): INFO commandstats counts these
+ * too, but they are not round trips; only the EVAL that runs them is.
+ */
+const READ_SCRIPT_COMMANDS = new Set(['get', 'pttl', 'expire']);
+
 /** The performance goals, each judged from the measured figures (a goal without its figures is left out). */
 export function judgeGoals(
   { anonymous, read, half }: Scenarios,
@@ -11,13 +17,15 @@ export function judgeGoals(
   connections: number,
 ): Goal[] {
   const goals: Goal[] = [];
-  if (read.commandsPerRequest !== undefined && anonymous.commandsPerRequest !== undefined) {
+  if (read.commands && anonymous.commandsPerRequest !== undefined) {
+    const sent = Object.entries(read.commands).filter(([name]) => !READ_SCRIPT_COMMANDS.has(name));
+    const roundTrips = sent.reduce((sum, [, calls]) => sum + calls, 0) / read.load.responses;
     goals.push(
       {
-        goal: '≤ 1.0 Redis command per logged-in read',
-        measured: read.commandsPerRequest.toFixed(3),
+        goal: '≤ 1.0 Redis round trip per logged-in read',
+        measured: roundTrips.toFixed(3),
         // Requests in flight when a run stops reach Redis but are not counted: at most one per connection.
-        met: read.commandsPerRequest <= 1 + connections / read.load.responses,
+        met: roundTrips <= 1 + connections / read.load.responses,
       },
       {
         goal: '0 Redis commands per anonymous request',

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AdminClient } from '../lib/redis.ts';
 
-/** Calls per command since the last CONFIG RESETSTAT, from INFO commandstats (`cmdstat_getex:calls=12,...`). */
+/** Calls per command since the last CONFIG RESETSTAT, from INFO commandstats (`cmdstat_eval:calls=12,...`). */
 export async function commandCounts(client: AdminClient): Promise<Map<string, number>> {
   const text = await client.info('commandstats');
   const counts = new Map<string, number>();
@@ -49,6 +49,20 @@ export async function infoField(client: AdminClient, section: string, field: str
   if (value === undefined) throw new Error(`INFO ${section}: no ${field}`);
   return value;
 }
+
+/** What a primary has written so far: its writes (the dirty counter), its replication stream and its AOF, in bytes. */
+export async function writeCounters(client: AdminClient) {
+  const persistence = await client.info('persistence');
+  const replication = await client.info('replication');
+  const field = (text: string, name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+  return {
+    writes: field(persistence, 'rdb_changes_since_last_save'),
+    replicationBytes: field(replication, 'master_repl_offset'),
+    aofBytes: field(persistence, 'aof_current_size'),
+  };
+}
+
+export type WriteCounters = Awaited<ReturnType<typeof writeCounters>>;
 
 export const usedMemory = async (client: AdminClient) => Number(await infoField(client, 'memory', 'used_memory'));
 

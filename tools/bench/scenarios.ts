@@ -65,7 +65,7 @@ export async function runScenarios(
 export type Scenarios = Awaited<ReturnType<typeof runScenarios>>;
 
 /**
- * Throws unless every reader is still logged in: a read of an ended session costs one GETEX too, so nothing else
+ * Throws unless every reader is still logged in: a read of an ended session costs one read script too, so nothing else
  * would tell a load of such reads from the logged-in reads it claims to measure.
  */
 export async function expectLoggedIn(baseUrl: string, readers: LoadSpec['variants']): Promise<void> {

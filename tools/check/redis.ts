@@ -56,8 +56,11 @@ export async function checkRedis(redisServer: string): Promise<Record<string, Ch
         const problems: string[] = [];
         // Everything the app does, with node-redis's own handshake (HELLO/AUTH/CLIENT SETNAME) already passed.
         await client.set('sess:check', '1', { expiration: { type: 'EX', value: 10 } });
-        if ((await client.getEx('sess:check', { type: 'EX', value: 10 })) !== '1')
-          problems.push('GETEX sess:check did not return the value');
+        // The session store's read (app/src/session-store.ts), made to slide: GET, PTTL and EXPIRE in a script.
+        const read =
+          "local v = redis.call('GET', KEYS[1]); redis.call('PTTL', KEYS[1]); redis.call('EXPIRE', KEYS[1], 10); return v";
+        if ((await client.eval(read, { keys: ['sess:check'] })) !== '1')
+          problems.push('the read script did not return the value');
         // The throttle's commands, pipelined without MULTI as app/src/throttle.ts sends them.
         await Promise.all([
           client.incr('login-fail:check'),
@@ -86,7 +89,7 @@ export async function checkRedis(redisServer: string): Promise<Record<string, Ch
           ['EXISTS', 'sess:check'],
           ['UNLINK', 'sess:check'],
           // Granted once, no longer sent (app/src/throttle.ts, infra/redis/render-acl.sh).
-          ['GET', 'sess:check'],
+          ['GETEX', 'sess:check'],
           ['MULTI'],
           ['SELECT', '1'],
         ];

@@ -3,6 +3,7 @@ import type { Config } from '../config.ts';
 import type { createCsrf } from '../csrf.ts';
 import { HttpError } from '../errors.ts';
 import { saveSession } from '../session.ts';
+import { slideStepMs } from '../session-store.ts';
 import type { Views } from '../views.ts';
 
 type Deps = { config: Pick<Config, 'session'>; views: Views; csrf: ReturnType<typeof createCsrf> };
@@ -19,8 +20,11 @@ export function createPagesRouter({ config, views, csrf }: Deps) {
       theme: req.session.theme ?? 'light',
       csrfToken: csrf.token(req, res),
       loginAt: new Date(loginAt),
-      // This request's read slid the idle timeout, so it counts from now.
-      idleExpiry: new Date(Math.min(Date.now() + idleTimeoutS * 1000, loginAt + absoluteTimeoutS * 1000)),
+      // This request's read slid the idle timeout unless it had within the last step (session-store.ts), so the
+      // session ends no earlier than this, and at most a step later: never shown later than it is.
+      idleExpiry: new Date(
+        Math.min(Date.now() + idleTimeoutS * 1000 - slideStepMs(idleTimeoutS), loginAt + absoluteTimeoutS * 1000),
+      ),
       idleMinutes: Math.round(idleTimeoutS / 60),
       absoluteExpiry: new Date(loginAt + absoluteTimeoutS * 1000),
     });

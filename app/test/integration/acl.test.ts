@@ -17,7 +17,7 @@ describe('the shipped ACL and the app', () => {
     await redis.admin.configResetStat();
 
     // Every path that talks to Redis: connect, readiness, a failed and a good login, read, write, logout (the
-    // absolute timeout's GETEX and DEL are among these). Then a login attempt that WAITs for a replica as under
+    // absolute timeout's read script and DEL are among these). Then a login attempt that WAITs for a replica as under
     // Sentinel (a lone node has none, so the WAIT times out after 20 ms and the attempt is refused, and taken back; a
     // cluster's shard has one).
     const a = await createInstance(t, redis);

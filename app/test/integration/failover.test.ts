@@ -106,7 +106,7 @@ describe('Redis primary failover (Sentinel, TLS)', { skip }, () => {
     assert.ok(ms >= 100, `the login waited for the replicas: ${ms.toFixed(0)} ms`);
 
     // Cut off from every replica for longer than min-replicas-max-lag (4 s, infra/redis/replication.conf), the
-    // primary refuses writes (NOREPLICAS): a logged-in read, whose GETEX slides the idle timeout (a write), is a 503
+    // primary refuses writes (NOREPLICAS): a logged-in read, whose script may slide the idle timeout (Redis refuses it as a write), is a 503
     // with Retry-After, never a 500. Consistency over availability, on purpose: see the README.
     const read = await waitFor(
       async () => {

@@ -24,6 +24,28 @@ describe('session lifetime', () => {
     assert.equal(browser.jar.has('sid'), false);
   });
 
+  it('idle timeout › reads keep a session alive past it; after the last read, it ends within it', async (t) => {
+    const redis = await startRedisServer(t);
+    const app = await createInstance(t, redis, { SESSION_IDLE_TIMEOUT_S: '1', SESSION_ABSOLUTE_TIMEOUT_S: '60' });
+    const browser = createBrowser();
+    await browser.login(app);
+    const key = browser.sessionKey();
+    // Reads for three idle timeouts: each slides the TTL once enough of it has run down (a thirtieth of a 1 s timeout).
+    const start = Date.now();
+    let lastRead = 0;
+    await waitFor(
+      async () => {
+        assert.equal((await browser.on(app).get('/api/session')).body.authenticated, true, 'ended while in use');
+        lastRead = Date.now();
+        return lastRead - start >= 3000;
+      },
+      { what: 'three idle timeouts of reads', timeoutMs: 10_000, intervalMs: 100 },
+    );
+    await waitFor(async () => (await redis.admin.exists(key)) === 0, { what: 'the idle session to expire', intervalMs: 10 });
+    const idleFor = Date.now() - lastRead;
+    assert.ok(idleFor <= 1000 + 250, `ended ${idleFor} ms after the last read, the idle timeout is 1000 ms`);
+  });
+
   it('absolute timeout › ends the session however active, counted from login', async (t) => {
     const redis = await startRedisServer(t);
     const app = await createInstance(t, redis, { SESSION_IDLE_TIMEOUT_S: '60', SESSION_ABSOLUTE_TIMEOUT_S: '2' });

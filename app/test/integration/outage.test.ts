@@ -115,7 +115,7 @@ describe('Redis outages', () => {
     const { redis, a, linesOf } = await withLog(t);
     const browser = createBrowser();
     await browser.login(a);
-    await redis.admin.sendCommand(['ACL', 'SETUSER', 'app', '-getex']);
+    await redis.admin.sendCommand(['ACL', 'SETUSER', 'app', '-eval']);
     const res = await browser.on(a).get('/api/session');
     assert.equal(res.status, 500);
     assert.deepEqual(res.body, { error: 'Something went wrong on our side.' });

@@ -53,7 +53,7 @@ describe('SessionStore, connect-redis’s store contract on the app’s ACL user
     assert.ok(ttl > IDLE_S - 10 && ttl <= IDLE_S, `ttl ${ttl}`);
   });
 
-  it('touch › ours: sends nothing, the read (GETEX) already slid the TTL (connect-redis: EXPIRE per response)', async (t) => {
+  it('touch › ours: sends nothing, the read already slid the TTL (connect-redis: EXPIRE per response)', async (t) => {
     const { redis, store } = await createStore(t);
     const sess = session({ loginAt: Date.now() });
     store.allowCreate(sess);
@@ -61,10 +61,55 @@ describe('SessionStore, connect-redis’s store contract on the app’s ACL user
     await redis.admin.expire(`${SESSION_PREFIX}456`, 100);
     await redis.admin.configResetStat();
     await store.touch('456', sess);
-    assert.doesNotMatch(await redis.admin.info('commandstats'), /cmdstat_(expire|getex|set)/);
+    assert.doesNotMatch(await redis.admin.info('commandstats'), /cmdstat_(expire|eval|set)/);
     assert.ok((await redis.admin.ttl(`${SESSION_PREFIX}456`)) <= 100);
     await store.get('456');
     assert.ok((await redis.admin.ttl(`${SESSION_PREFIX}456`)) > IDLE_S - 10);
+  });
+
+  it('get › ours: slides the idle timeout only once a minute of it has run down, and writes nothing in between', async (t) => {
+    const { redis, store } = await createStore(t);
+    const key = `${SESSION_PREFIX}456`;
+    const sess = session({ user: { username: 'alice' }, loginAt: Date.now() });
+    store.allowCreate(sess);
+    await store.set('456', sess);
+    // Redis's count of writes (summed over the primaries when TEST_REDIS=cluster: the helper joins their INFO).
+    const writes = async () =>
+      [...(await redis.admin.info('persistence')).matchAll(/rdb_changes_since_last_save:(\d+)/g)].reduce(
+        (sum, [, count]) => sum + Number(count),
+        0,
+      );
+    // Read 59 s after the last slide (as the TTL tells it): still within the minute, so nothing is written.
+    await redis.admin.pExpire(key, IDLE_S * 1000 - 59_000);
+    const before = await writes();
+    for (let i = 0; i < 20; i++) assert.equal((await store.get('456'))?.user.username, 'alice');
+    assert.equal((await writes()) - before, 0, 'reads within the minute wrote');
+    assert.ok((await redis.admin.pTTL(key)) <= IDLE_S * 1000 - 59_000, 'slid within the minute');
+    // 61 s: one read slides it back to the whole idle timeout (one write), the next writes nothing again.
+    await redis.admin.pExpire(key, IDLE_S * 1000 - 61_000);
+    const slid = await writes();
+    await store.get('456');
+    assert.ok((await redis.admin.pTTL(key)) > IDLE_S * 1000 - 1000, 'not slid after a minute');
+    await store.get('456');
+    assert.equal((await writes()) - slid, 1);
+  });
+
+  it('get › ours: after any read, the session ends within the idle timeout, and at most a minute before it', async (t) => {
+    const { redis, store } = await createStore(t);
+    const key = `${SESSION_PREFIX}456`;
+    const sess = session({ user: { username: 'alice' }, loginAt: Date.now() });
+    store.allowCreate(sess);
+    await store.set('456', sess);
+    // However long since the last slide (the TTL run down by 0 s up to 29 min), a read leaves a TTL in that window.
+    for (const sinceSlideS of [0, 10, 59, 60, 61, 300, 29 * 60]) {
+      await redis.admin.pExpire(key, (IDLE_S - sinceSlideS) * 1000);
+      const readAt = performance.now();
+      await store.get('456');
+      const ttlMs = await redis.admin.pTTL(key);
+      // At the read, at least idle - 60 s was left; it has run down since by at most the time this took.
+      const sinceRead = Math.ceil(performance.now() - readAt);
+      assert.ok(ttlMs <= IDLE_S * 1000 && ttlMs >= (IDLE_S - 60) * 1000 - sinceRead, `${sinceSlideS} s: TTL ${ttlMs} ms`);
+    }
   });
 
   it('destroy › the key is gone', async (t) => {
