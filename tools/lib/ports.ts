@@ -1,13 +1,11 @@
-import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 
-/** A port nothing listens on right now, chosen by the kernel (127.0.0.1). */
+/**
+ * A port nothing listens on right now (127.0.0.1), chosen at random below the kernel's ephemeral range (32768..): a
+ * port the kernel hands out itself (listen on 0) may be given next to an outgoing connection before the server binds it.
+ */
 export async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  return freePortBase([0], 10_000, 32_000);
 }
 
 /** True when nothing listens on 127.0.0.1:port (binding there also fails if 0.0.0.0:port is taken). */

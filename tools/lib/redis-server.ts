@@ -1,6 +1,9 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { shippedFiles } from './paths.ts';
+
+const execFileAsync = promisify(execFile);
 
 /** Renders the ACL with the same script compose uses; REDIS_SERVER tells it which Redis version it targets. */
 export function renderAcl(
@@ -115,19 +118,25 @@ export function clusterNodeArgs(options: { secretsDir: string; dir: string; port
   return [...args, '--aclfile', options.aclfile, ...tlsArgs(options.secretsDir), '--daemonize', 'no'];
 }
 
-/** Joins six started nodes into three primaries with a replica each (`redis-cli --cluster create`), as admin, over TLS. */
-export function createCluster(options: { secretsDir: string; ports: number[]; adminPassword: string }) {
+/**
+ * Joins six started nodes into three primaries with a replica each (`redis-cli --cluster create`), as admin, over TLS.
+ * redis-cli waits for the nodes to agree ("Waiting for the cluster to join") with no limit of its own, so the wait is
+ * bounded here: past `timeoutMs` it is killed and this rejects with what it printed.
+ */
+export async function createCluster(options: { secretsDir: string; ports: number[]; adminPassword: string; timeoutMs?: number }) {
   const nodes = options.ports.map((port) => `127.0.0.1:${port}`);
-  execFileSync(
-    'redis-cli',
-    ['--tls', '--cacert', join(options.secretsDir, 'redis_ca.crt'), '--user', 'admin', '--no-auth-warning'].concat([
-      '--cluster',
-      'create',
-      ...nodes,
-      '--cluster-replicas',
-      '1',
-      '--cluster-yes',
-    ]),
-    { stdio: 'pipe', env: { ...process.env, REDISCLI_AUTH: options.adminPassword } },
-  );
+  const args = ['--tls', '--cacert', join(options.secretsDir, 'redis_ca.crt'), '--user', 'admin', '--no-auth-warning'];
+  const env = { ...process.env, REDISCLI_AUTH: options.adminPassword };
+  const timeout = options.timeoutMs ?? 60_000;
+  try {
+    await execFileAsync('redis-cli', [...args, '--cluster', 'create', ...nodes, '--cluster-replicas', '1', '--cluster-yes'], {
+      env,
+      timeout,
+      killSignal: 'SIGKILL',
+    });
+  } catch (err) {
+    const { killed, stdout } = err as { killed?: boolean; stdout?: string };
+    if (!killed) throw err;
+    throw new Error(`redis-cli --cluster create did not finish in ${timeout} ms; it printed:\n${String(stdout).slice(-2000)}`);
+  }
 }

@@ -89,7 +89,7 @@ export function createRedisClusterTopology(options: ClusterOptions) {
     await Promise.all(nodes.map((node) => node.start()));
     const assigned = /cluster_slots_assigned:(\d+)/.exec(await ask((client) => client.clusterInfo()))?.[1];
     if (assigned === '0')
-      createCluster({
+      await createCluster({
         secretsDir: secrets.dir,
         ports: nodes.map((node) => node.port),
         adminPassword: secrets.redisAdminPassword,

@@ -7,9 +7,12 @@ import { createClient, createCluster as createClusterClient } from 'redis';
 import { clusterNodeArgs, createCluster, renderAcl } from '../../../tools/lib/redis-server.ts';
 import { ensureSecrets } from '../../../tools/lib/secrets.ts';
 import type { TestRedis } from './redis-server.ts';
-import { freePort, waitFor } from './wait.ts';
+import { freePortBase } from '../../../tools/lib/ports.ts';
+import { waitFor } from './wait.ts';
 
 export type TestCluster = Awaited<ReturnType<typeof startRedisCluster>>;
+
+const NODE_OFFSETS = [0, 1, 2, 3, 4, 5];
 
 /**
  * A real Redis Cluster from the shipped files: six nodes (three primaries, three replicas) on free loopback ports,
@@ -21,12 +24,10 @@ export async function startRedisCluster(t: Pick<TestContext, 'after'>) {
   const secrets = ensureSecrets(join(root, 'secrets'));
   const aclfile = join(root, 'users.acl');
   renderAcl(secrets.dir, aclfile, 'redis-server', 'cluster');
-  const ports: number[] = [];
-  while (ports.length < 6) {
-    const port = await freePort();
-    // The cluster bus listens on port + 10000.
-    if (port + 10_000 < 65_536 && !ports.includes(port)) ports.push(port);
-  }
+  // Six ports and their cluster buses (port + 10000), all free and all below the kernel's ephemeral range (32768..),
+  // where an outgoing connection could take one between this check and the node's bind.
+  const base = await freePortBase([...NODE_OFFSETS, ...NODE_OFFSETS.map((offset) => offset + 10_000)], 12_000, 22_700);
+  const ports = NODE_OFFSETS.map((offset) => base + offset);
   const processes = new Map<number, ChildProcess>();
   const admins = new Map<number, ReturnType<typeof adminClient>>();
   function adminClient(port: number) {
@@ -76,7 +77,7 @@ export async function startRedisCluster(t: Pick<TestContext, 'after'>) {
   });
 
   for (const port of ports) await start(port);
-  createCluster({ secretsDir: secrets.dir, ports, adminPassword: secrets.redisAdminPassword });
+  await createCluster({ secretsDir: secrets.dir, ports, adminPassword: secrets.redisAdminPassword });
   // Ready: every slot served, and every replica in sync (one that never synced cannot take over).
   const ready = async () => {
     if (!(await (await admin(ports[0]!)).clusterInfo()).includes('cluster_state:ok')) return false;
