@@ -13,11 +13,13 @@ import { createApiRouter } from './routes/api.ts';
 import { createAuthRouter } from './routes/auth.ts';
 import { createHealthRouter } from './routes/health.ts';
 import { createPagesRouter } from './routes/pages.ts';
+import { createPasswordCheck } from './routes/policies.ts';
 import { createSessionsRouter } from './routes/sessions.ts';
 import { createSessions } from './session.ts';
 import { createLoginThrottle } from './throttle.ts';
 import type { UserDirectory } from './users.ts';
 import { createViews, type Views } from './views.ts';
+import { isRead } from './reads.ts';
 
 export type AppDeps = {
   config: Config;
@@ -106,21 +108,22 @@ export function createApp({ config, redis, users, log, isShuttingDown = () => fa
     res.setHeader('Cache-Control', 'no-store');
     next();
   });
-  // Reads, most of the traffic, carry no body and need no CSRF check: they skip both. Every other method gets the
+  // Reads (reads.ts), most of the traffic, carry no body and need no CSRF check: they skip both. Every other method gets the
   // parsers and the check, so a route added later is protected without being listed anywhere.
   const forms = express.Router();
   forms.use(express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 20 }));
   forms.use(express.json({ limit: BODY_LIMIT }));
   // Before the session, so a forged post costs no Redis round trip.
   forms.use(csrf.protect);
-  app.use((req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : forms(req, res, next)));
+  app.use((req, res, next) => (isRead(req) ? next() : forms(req, res, next)));
   app.use(sessions.middleware);
 
   // The API first: its reads are most of the traffic, and need not walk past the page routes.
   app.use(createApiRouter({ instanceId: config.instanceId }));
   app.use(createPagesRouter({ config, views, csrf }));
-  app.use(createAuthRouter({ views, csrf, users, throttle, sessions, metrics }));
-  app.use(createSessionsRouter({ config, views, csrf, users, throttle, sessions, metrics }));
+  const checkPassword = createPasswordCheck({ users, throttle });
+  app.use(createAuthRouter({ views, csrf, checkPassword, sessions, metrics }));
+  app.use(createSessionsRouter({ config, views, csrf, checkPassword, sessions, metrics }));
   if (catalog) app.use(createCatalogModule(catalog, { views, csrf, log, instanceId: config.instanceId }).router);
 
   app.use((req, _res, next) => next(new HttpError(404, `Nothing here: ${req.method} ${req.path}`)));

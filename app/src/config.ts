@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { parseCatalogConfig } from './catalog/config.ts';
-import { type Env, resolveFileVariables } from './env.ts';
+import { type Env, isProduction, nodeEnv, resolveFileVariables } from './env.ts';
 
 // The only module that reads the environment. Everything else receives a Config.
 
@@ -51,9 +51,6 @@ const hostPortList = z.string().transform((value, ctx) => {
   if (sentinels.length === 0) ctx.addIssue({ code: 'custom', message: 'expected at least one host:port' });
   return sentinels;
 });
-
-// Unset is production: a deployment that forgets NODE_ENV gets no public secret and no demo passwords.
-const nodeEnv = z.enum(['production', 'development', 'test']).default('production');
 
 const schema = z.object({
   NODE_ENV: nodeEnv,
@@ -133,9 +130,8 @@ export function loadConfig(env: Env = process.env, readFile = (path: string) => 
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || 'environment'}: ${issue.message}`);
   }
-  // The one decision, by the schema's own parse of NODE_ENV (so its default), even when other variables are wrong,
-  // so that every problem is reported at once. An invalid NODE_ENV is reported above and counts as production.
-  const production = (nodeEnv.safeParse(resolved.NODE_ENV).data ?? 'production') === 'production';
+  // Decided even when other variables are wrong, so that every problem is reported at once.
+  const production = isProduction(resolved);
   if (production) problems.push(...productionProblems(resolved));
   if (resolved.REDIS_SENTINELS && resolved.REDIS_CLUSTER_NODES)
     problems.push('REDIS_CLUSTER_NODES: set either REDIS_SENTINELS or REDIS_CLUSTER_NODES, not both');
@@ -149,9 +145,7 @@ export function loadConfig(env: Env = process.env, readFile = (path: string) => 
     }
   }
   // The product catalogue (PostgreSQL and its cache Redis) is on when DATABASE_URL says where the database is.
-  const catalog = resolved.DATABASE_URL
-    ? parseCatalogConfig({ ...env, NODE_ENV: production ? 'production' : resolved.NODE_ENV }, readFile, problems)
-    : undefined;
+  const catalog = resolved.DATABASE_URL ? parseCatalogConfig(env, readFile, problems) : undefined;
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const values = parsed.data;
 

@@ -2,9 +2,9 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import { cookieName, cookieValues } from './cookies.ts';
 import { HttpError } from './errors.ts';
+import { isRead } from './reads.ts';
 
 const COOKIE = 'csrf';
-const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
  * Signed double-submit tokens (OWASP CSRF cheat sheet): a random value in an HttpOnly cookie and, in every form,
@@ -44,7 +44,7 @@ export function createCsrf({ secrets }: { secrets: readonly string[] }) {
   }
 
   const protect: RequestHandler = (req, _res, next) => {
-    if (!UNSAFE_METHODS.has(req.method)) return next();
+    if (isRead(req)) return next();
     const value = cookieValue(req);
     const submitted = typeof req.body?._csrf === 'string' ? req.body._csrf : req.get('x-csrf-token');
     const valid =

@@ -1,5 +1,17 @@
+import { z } from 'zod';
+
 /** The process environment, or a test's stand-in for it. */
 export type Env = Record<string, string | undefined>;
+
+// Unset is production: a deployment that forgets NODE_ENV gets no public secret and no demo passwords.
+export const nodeEnv = z.enum(['production', 'development', 'test']).default('production');
+
+/**
+ * The one answer to "is this production?", for the app's settings and the catalogue's alike: anything not explicitly
+ * development or test, an unset or invalid NODE_ENV included (the schemas report an invalid one, and every other
+ * problem is judged as in production, so all show at once).
+ */
+export const isProduction = (env: Env): boolean => (nodeEnv.safeParse(env.NODE_ENV).data ?? 'production') === 'production';
 
 /**
  * `NAME_FILE` (Docker and Kubernetes secrets) fills `NAME`, trimmed, for each of `names`; setting both is a problem,

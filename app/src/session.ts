@@ -1,10 +1,11 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { unsign } from 'cookie-signature';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import session from 'express-session';
 import type { Config } from './config.ts';
 import { cookieName, cookieValues, keepOnlyCookie } from './cookies.ts';
 import type { Metrics } from './metrics.ts';
 import type { RedisClient } from './redis.ts';
+import { isRead } from './reads.ts';
 import { createSessionIndex } from './session-index.ts';
 import { SessionStore } from './session-store.ts';
 import { deviceCode } from './user-agent.ts';
@@ -104,7 +105,7 @@ export function createSessions({
 
   const middleware: RequestHandler = async (req, res, next) => {
     const candidates = candidatesOf(req);
-    if (req.method === 'GET' || req.method === 'HEAD') return read(req, res, next, candidates);
+    if (isRead(req)) return read(req, res, next, candidates);
     // A write loads the session through express-session; with several candidates, the live one is found first.
     const chosen = candidates.length > 1 ? ((await liveOf(req, candidates)) ?? candidates[0]) : candidates[0];
     keepOnlyCookie(req, cookieName(COOKIE, req), chosen?.value);
@@ -114,7 +115,7 @@ export function createSessions({
   };
 
   /**
-   * Reads (GET, HEAD: most of the traffic) skip express-session: they never write the session, and express-session
+   * Reads (reads.ts: GET and HEAD are most of the traffic) skip express-session: they never write the session, and express-session
    * would spend more CPU on one than the rest of the request (a Session and a Cookie object, two hashes of it for
    * change detection, wrapped `res.end`/`writeHead`), measured in the bench against connect-redis's README setup.
    * What it would do is done here: the signed cookie checked under every secret (candidatesOf), one store read (which
@@ -166,8 +167,10 @@ export function saveSession(req: Request): Promise<void> {
   return new Promise((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
 }
 
-/** The session id of express-session's cookie, `s:<id>.<base64 HMAC-SHA256 of id, unpadded>`, if any configured
- * secret signed it; otherwise undefined. */
+/**
+ * The session id in express-session's cookie (`s:<id>.<signature>`) if any configured secret signed it, read as
+ * express-session reads it (cookie-signature's `unsign`, tried under each secret); otherwise undefined.
+ */
 function signedId(raw: string, secrets: readonly string[]): string | undefined {
   let value: string;
   try {
@@ -176,12 +179,9 @@ function signedId(raw: string, secrets: readonly string[]): string | undefined {
     return undefined;
   }
   if (!value.startsWith('s:')) return undefined;
-  const signed = value.slice(2);
-  const id = signed.slice(0, signed.lastIndexOf('.'));
-  const actual = Buffer.from(signed);
-  const valid = secrets.some((secret) => {
-    const expected = Buffer.from(`${id}.${createHmac('sha256', secret).update(id).digest('base64').replace(/=+$/, '')}`);
-    return expected.length === actual.length && timingSafeEqual(expected, actual);
-  });
-  return valid ? id : undefined;
+  for (const secret of secrets) {
+    const id = unsign(value.slice(2), secret);
+    if (id !== false) return id;
+  }
+  return undefined;
 }

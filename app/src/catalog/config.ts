@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { type Env, resolveFileVariables } from '../env.ts';
+import { type Env, isProduction, nodeEnv, resolveFileVariables } from '../env.ts';
 
 // The catalogue's variables, read by app/src/config.ts (the only reader of the environment) when DATABASE_URL is set.
 // Same rules: every problem at once, *_FILE secrets, no production defaults for addresses or passwords.
@@ -9,7 +9,7 @@ const DEV_DATABASE_URL = 'postgres://catalog_app@127.0.0.1:5432/catalog';
 const DEV_CACHE_REDIS_URL = 'redis://127.0.0.1:6379';
 
 const schema = z.object({
-  NODE_ENV: z.enum(['production', 'development', 'test']).default('development'),
+  NODE_ENV: nodeEnv,
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   DATABASE_PASSWORD: z.string().min(1).optional(),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10),
@@ -60,7 +60,7 @@ export function parseCatalogConfig(env: Env, readFile: (path: string) => string,
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || 'environment'}: ${issue.message}`);
   }
-  const production = (resolved.NODE_ENV ?? 'production') === 'production';
+  const production = isProduction(resolved);
   if (production && !resolved.DATABASE_URL) problems.push('DATABASE_URL: required in production');
   const memcached = resolved.CACHE_ENGINE === 'memcached';
   if (production && !memcached && !resolved.CACHE_REDIS_URL) problems.push('CACHE_REDIS_URL: required in production');

@@ -1,6 +1,7 @@
 import { Router, type Response } from 'express';
 import type { createCsrf } from '../csrf.ts';
 import { HttpError } from '../errors.ts';
+import { requireUser } from '../routes/policies.ts';
 import type { Views } from '../views.ts';
 import type { Catalog } from './catalog.ts';
 import type { CacheState } from './cache.ts';
@@ -50,9 +51,8 @@ export function createCatalogRouter({ catalog, views, csrf, instanceId }: Deps) 
     res.json({ ...product, cache: state, instance: instanceId });
   });
 
-  router.post('/products/:id', async (req, res) => {
-    const id = parseProductId(req.params.id);
-    if (!req.session.user) throw new HttpError(401, 'Log in to edit products.');
+  router.post('/products/:id', requireUser('edit products'), async (req, res) => {
+    const id = parseProductId(String(req.params.id));
     await catalog.edit(id, parseProductEdit(req.body));
     res.redirect(303, `/products/${id}?saved=1`);
   });

@@ -2,22 +2,20 @@ import { Router } from 'express';
 import type { createCsrf } from '../csrf.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Sessions } from '../session.ts';
-import type { LoginThrottle } from '../throttle.ts';
-import type { UserDirectory } from '../users.ts';
 import type { Views } from '../views.ts';
+import type { CheckPassword } from './policies.ts';
 
 type Deps = {
   views: Views;
   csrf: ReturnType<typeof createCsrf>;
-  users: UserDirectory;
-  throttle: LoginThrottle;
+  checkPassword: CheckPassword;
   sessions: Sessions;
   metrics: Pick<Metrics, 'loginOutcome' | 'sessionsRevoked'>;
 };
 
 const field = (value: unknown, max: number) => (typeof value === 'string' && value.length <= max ? value : '');
 
-export function createAuthRouter({ views, csrf, users, throttle, sessions, metrics }: Deps) {
+export function createAuthRouter({ views, csrf, checkPassword, sessions, metrics }: Deps) {
   const router = Router();
 
   router.post('/login', async (req, res) => {
@@ -27,21 +25,19 @@ export function createAuthRouter({ views, csrf, users, throttle, sessions, metri
       views.render(res.set(headers), status, 'login', { error, username, csrfToken: csrf.token(req, res) });
 
     if (!username || !password) return fail(400, 'Enter your username and password.');
-    const address = req.ip ?? 'unknown';
-    const retryAfterS = await throttle.attempt(username, address);
-    if (retryAfterS > 0) {
+    const check = await checkPassword(req, username, password);
+    if ('retryAfterS' in check) {
       metrics.loginOutcome('throttled');
-      const minutes = Math.ceil(retryAfterS / 60);
+      const minutes = Math.ceil(check.retryAfterS / 60);
       return fail(429, `Too many failed attempts. Try again later (in about ${minutes} minute${minutes === 1 ? '' : 's'}).`, {
-        'Retry-After': String(retryAfterS),
+        'Retry-After': String(check.retryAfterS),
       });
     }
-    const user = await users.verify(username, password);
-    if (!user) {
+    if ('wrong' in check) {
       metrics.loginOutcome('wrong_password');
       return fail(401, 'Wrong username or password.');
     }
-    await throttle.succeeded(user, address);
+    const { user } = check;
 
     await sessions.login(req, user);
     metrics.loginOutcome('success');

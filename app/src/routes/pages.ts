@@ -5,6 +5,7 @@ import { HttpError } from '../errors.ts';
 import { saveSession } from '../session.ts';
 import { slideStepMs } from '../session-store.ts';
 import type { Views } from '../views.ts';
+import { requireUser } from './policies.ts';
 
 type Deps = { config: Pick<Config, 'session'>; views: Views; csrf: ReturnType<typeof createCsrf> };
 
@@ -36,10 +37,9 @@ export function createPagesRouter({ config, views, csrf }: Deps) {
   });
 
   // A session write other than login: the logged-in user's colour theme.
-  router.post('/preferences', async (req, res) => {
+  router.post('/preferences', requireUser('change your preferences'), async (req, res) => {
     const theme = req.body?.theme;
     if (theme !== 'light' && theme !== 'dark') throw new HttpError(400, 'Choose the light or the dark theme.');
-    if (!req.session.user) throw new HttpError(401, 'Log in to change your preferences.');
     req.session.theme = theme;
     // Saved before answering, so a failed write is a 503, not a redirect that pretends it worked.
     await saveSession(req);

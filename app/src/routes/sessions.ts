@@ -5,16 +5,14 @@ import { HttpError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import type { SessionListing } from '../session-index.ts';
 import type { Sessions } from '../session.ts';
-import type { LoginThrottle } from '../throttle.ts';
-import type { UserDirectory } from '../users.ts';
 import type { Views } from '../views.ts';
+import { type CheckPassword, requireUser, requireUserOrLogin, usernameOf } from './policies.ts';
 
 type Deps = {
   config: Pick<Config, 'session'>;
   views: Views;
   csrf: ReturnType<typeof createCsrf>;
-  users: UserDirectory;
-  throttle: LoginThrottle;
+  checkPassword: CheckPassword;
   sessions: Sessions;
   metrics: Pick<Metrics, 'sessionsRevoked'>;
 };
@@ -32,11 +30,11 @@ const asJson = ({ id, current, device, createdAt, lastSeenAt }: SessionListing) 
  * "Your sessions": where the user is logged in, and ending any of those sessions (OWASP ASVS 5.0 V7.4.3, V7.5.2).
  * Ending sessions asks for the password again, counted by the login throttle like a login attempt.
  */
-export function createSessionsRouter({ config, views, csrf, users, throttle, sessions, metrics }: Deps) {
+export function createSessionsRouter({ config, views, csrf, checkPassword, sessions, metrics }: Deps) {
   const router = Router();
 
   const page = async (req: Request, res: Response, status = 200, error?: string) => {
-    const username = req.session.user!.username;
+    const username = usernameOf(req);
     views.render(res, status, 'sessions', {
       user: req.session.user,
       sessions: await sessions.index.list(username, req.sessionID),
@@ -46,35 +44,28 @@ export function createSessionsRouter({ config, views, csrf, users, throttle, ses
     });
   };
 
-  router.get('/api/sessions', async (req, res) => {
-    const user = req.session.user;
-    if (!user) return void res.status(401).json({ error: 'Log in to see your sessions.' });
-    res.json({ sessions: (await sessions.index.list(user.username, req.sessionID)).map(asJson) });
+  router.get('/api/sessions', requireUser('see your sessions'), async (req, res) => {
+    res.json({ sessions: (await sessions.index.list(usernameOf(req), req.sessionID)).map(asJson) });
   });
 
-  router.get('/sessions', async (req, res) => {
-    if (!req.session.user) return res.redirect(303, '/login');
-    await page(req, res);
-  });
+  router.get('/sessions', requireUserOrLogin, (req, res) => page(req, res));
 
   /** The logged-in user, once their password is confirmed; otherwise the answer is sent and undefined returned. */
   async function confirmed(req: Request, res: Response): Promise<string | undefined> {
-    const username = req.session.user?.username;
-    if (!username) throw new HttpError(401, 'Log in to manage your sessions.');
     const password = typeof req.body?.password === 'string' && req.body.password.length <= 1024 ? req.body.password : '';
     if (!password) return void (await page(req, res, 400, 'Enter your password to end sessions.'));
-    const address = req.ip ?? 'unknown';
-    const retryAfterS = await throttle.attempt(username, address);
-    if (retryAfterS > 0) {
-      res.set('Retry-After', String(retryAfterS));
+    const check = await checkPassword(req, usernameOf(req), password);
+    if ('retryAfterS' in check) {
+      res.set('Retry-After', String(check.retryAfterS));
       return void (await page(req, res, 429, 'Too many wrong passwords. Try again later.'));
     }
-    if (!(await users.verify(username, password))) return void (await page(req, res, 401, 'Wrong password.'));
-    await throttle.succeeded(username, address);
-    return username;
+    if ('wrong' in check) return void (await page(req, res, 401, 'Wrong password.'));
+    return check.user;
   }
 
-  router.post('/sessions/revoke-others', async (req, res) => {
+  const manage = requireUser('manage your sessions');
+
+  router.post('/sessions/revoke-others', manage, async (req, res) => {
     const username = await confirmed(req, res);
     if (!username) return;
     const ended = await sessions.index.revokeAllBut(username, req.sessionID);
@@ -83,7 +74,7 @@ export function createSessionsRouter({ config, views, csrf, users, throttle, ses
     res.redirect(303, '/sessions');
   });
 
-  router.post('/sessions/revoke-all', async (req, res) => {
+  router.post('/sessions/revoke-all', manage, async (req, res) => {
     const username = await confirmed(req, res);
     if (!username) return;
     const ended = await sessions.index.revokeAllBut(username);
@@ -93,9 +84,8 @@ export function createSessionsRouter({ config, views, csrf, users, throttle, ses
     res.redirect(303, '/');
   });
 
-  router.post('/sessions/:id/revoke', async (req, res) => {
+  router.post('/sessions/:id/revoke', manage, async (req, res) => {
     const handle = String(req.params.id);
-    if (!req.session.user) throw new HttpError(401, 'Log in to manage your sessions.');
     if (!HANDLE.test(handle)) throw new HttpError(404, 'No such session.');
     const username = await confirmed(req, res);
     if (!username) return;

@@ -46,7 +46,7 @@ describe('cookies over plain HTTP and behind an HTTPS proxy', () => {
     assert.match(cookies(logout)[0]!, /^__Host-sid=;.*Expires=Thu, 01 Jan 1970.*Secure/);
   });
 
-  it('a planted duplicate session cookie (`sid=junk; sid=<valid>`) › the user stays logged in and the cookie is kept', async (t) => {
+  it('a planted duplicate session cookie (`sid=junk; sid=<valid>`) › the user stays logged in on reads and writes, and the cookie is kept', async (t) => {
     const { redis } = await startTwoInstances(t);
     const proxied = await createInstance(t, redis, { TRUST_PROXY: '1' });
     for (const [name, headers] of [
@@ -56,20 +56,28 @@ describe('cookies over plain HTTP and behind an HTTPS proxy', () => {
       const browser = createBrowser();
       await browser.login(proxied, ALICE, headers);
       const valid = browser.jar.get(name)!;
+      const _csrf = await browser.csrfToken(proxied, headers);
+      const csrfName = name === 'sid' ? 'csrf' : '__Host-csrf';
+      const csrf = `${csrfName}=${browser.jar.get(csrfName)}`;
       for (const cookie of [
         `${name}=junk; ${name}=${valid}`,
         `${name}=${valid}; ${name}=s%3Aforged.sig`,
         `${name}=junk; ${name}=${valid}; x=1`,
       ]) {
-        const res = await createBrowser()
+        const read = await createBrowser()
           .on(proxied)
           .get('/', { ...headers, Cookie: cookie });
-        assert.match(res.text, /Signed in as/, cookie);
-        assert.deepEqual(
-          cookies(res).filter((line) => line.startsWith(`${name}=`)),
-          [],
-          `${cookie} cleared the cookie`,
-        );
+        assert.match(read.text, /Signed in as/, cookie);
+        const write = await createBrowser()
+          .on(proxied)
+          .post('/preferences', { _csrf, theme: 'dark' }, { ...headers, Cookie: `${cookie}; ${csrf}` });
+        assert.equal(write.status, 303, `${cookie}: a write answered ${write.status}`);
+        for (const res of [read, write])
+          assert.deepEqual(
+            cookies(res).filter((line) => line.startsWith(`${name}=`)),
+            [],
+            `${cookie} cleared the cookie`,
+          );
       }
     }
   });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import supertest from 'supertest';
 import { createBrowser } from '../helpers/browser.ts';
 import { createInstance, startTwoInstances } from '../helpers/instance.ts';
 import { ALICE } from '../helpers/users.ts';
@@ -12,6 +13,22 @@ describe('CSRF', () => {
     const res = await browser.on(a).post('/login', ALICE);
     assert.equal(res.status, 403);
     assert.equal(await redis.admin.dbSize(), 0);
+  });
+
+  it('any method that is not a read (PROPFIND, PUT, DELETE…) without a token › 403 before anything is routed', async (t) => {
+    const { a } = await startTwoInstances(t);
+    const browser = createBrowser();
+    await browser.login(a);
+    for (const method of ['PROPFIND', 'PUT', 'DELETE', 'PATCH'])
+      assert.equal(
+        (
+          await supertest(a.app)
+            [method === 'PROPFIND' ? 'propfind' : (method.toLowerCase() as 'put')]('/preferences')
+            .set('Cookie', browser.jar.header())
+        ).status,
+        403,
+        method,
+      );
   });
 
   it('POST /login with a token that does not match the cookie › 403', async (t) => {

@@ -6,7 +6,7 @@ import { createSessions } from '../../src/session.ts';
 import { createBrowser } from '../helpers/browser.ts';
 import { startTwoInstances } from '../helpers/instance.ts';
 
-// Reads (GET, HEAD) do not go through express-session (app/src/session.ts): what it would do, they must still do.
+// Reads (GET, HEAD, OPTIONS: reads.ts) do not go through express-session (app/src/session.ts): what it would do, they must still do.
 describe('the read path', () => {
   it('a logged-in GET costs one round trip (the read script), writes nothing within the minute, and sets no cookie', async (t) => {
     const { redis, a, b } = await startTwoInstances(t);
@@ -58,7 +58,24 @@ describe('the read path', () => {
       req.session.theme = 'dark';
       res.sendStatus(200);
     });
+    app.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      res.status(500).send(err.message);
+    });
     const res = await supertest(app).get('/write-during-read').set('Cookie', browser.jar.header());
     assert.equal(res.status, 500);
+    assert.match(res.text, /read.only|not extensible|Cannot add property/i);
+  });
+
+  it('OPTIONS is a read, as GET: a cookie whose session is gone is cleared, and nothing is written', async (t) => {
+    const { redis, a, b } = await startTwoInstances(t);
+    const browser = createBrowser();
+    await browser.login(a);
+    const cookie = browser.jar.header();
+    assert.equal((await browser.logout(b)).status, 303);
+    await redis.admin.configResetStat();
+    const res = await supertest(a.app).options('/').set('Cookie', cookie);
+    assert.ok(res.status < 300, `OPTIONS answered ${res.status}`);
+    assert.match(String(res.headers['set-cookie']), /^sid=;/);
+    assert.doesNotMatch(await redis.admin.info('commandstats'), /cmdstat_(set|del|expire|getex):/);
   });
 });

@@ -14,6 +14,11 @@ test('catalogue config › production requires both addresses, and names every p
     (err: Error) => /DATABASE_URL: required/.test(err.message) && /CACHE_REDIS_URL: required/.test(err.message),
   );
   assert.throws(() => loadCatalogConfig({}, readFile), /DATABASE_URL: required/, 'an unset NODE_ENV is production');
+  assert.throws(
+    () => loadCatalogConfig({ NODE_ENV: 'prod' }, readFile),
+    (err: Error) => /NODE_ENV/.test(err.message) && /DATABASE_URL: required/.test(err.message),
+    'an invalid NODE_ENV is reported and judged as production, as the app judges it (env.ts isProduction)',
+  );
 });
 
 test('catalogue config › passwords come from *_FILE into the URLs, never both ways', () => {
