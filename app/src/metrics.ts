@@ -10,7 +10,7 @@ export type Metrics = ReturnType<typeof createMetrics>;
 export type StoreOperation = 'read' | 'write' | 'destroy';
 export type StoreOutcome = 'ok' | 'timeout' | 'unavailable' | 'error';
 export type LoginOutcome = 'success' | 'wrong_password' | 'throttled';
-/** Why a session ended before its timeouts: the user logged out, or (issue 13) revoked it from another device. */
+/** Why a session ended before its timeouts: the user logged out, or revoked it from another device. */
 export type RevokeReason = 'logout' | 'revoked' | 'others_logged_out' | 'device_cap';
 
 /** The names Prometheus, the alert rules, the dashboard and the tests share; renaming one breaks them all at once. */

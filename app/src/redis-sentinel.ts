@@ -16,7 +16,7 @@ const POLL_INTERVAL_MS = 1000;
  *
  * Why not node-redis's own `createSentinel`: in node-redis 6.3 it pattern-subscribes to `switch-master` while Sentinels
  * publish `+switch-master`, so it learns of a failover only by polling, and then refuses the new primary while its
- * flags still read `disconnected`: measured 8-9 s from a SIGKILL to the first write (issue 11). Here each Sentinel's
+ * flags still read `disconnected`: measured 8-9 s from a SIGKILL to the first write. Here each Sentinel's
  * `+switch-master` message switches at once, and a poll every second catches a missed message.
  *
  * The app's modules hold one client for their whole life, so the object returned is a stand-in that forwards every

@@ -27,7 +27,7 @@ export const MAX_DEVICE_LABEL = 32;
 
 /**
  * Two characters naming the browser and the system (their places in the lists above, `-` for unknown): what the
- * session index stores per session, so an entry stays small (README: memory per session).
+ * session index stores per session, so an entry stays small (docs/architecture-and-contract.md, "Your sessions": memory per session).
  */
 export function deviceCode(userAgent: string | undefined): string {
   const text = (userAgent ?? '').slice(0, MAX_INPUT);

@@ -9,7 +9,7 @@ import { catalogGoals, catalogTable, compareCatalog } from './catalog.ts';
 import { compareWithNaive } from './compare.ts';
 import { comparisonGoals, comparisonTable } from './compare-report.ts';
 import { judgeGoals } from './goals.ts';
-import { writeReadmeFigures } from './readme.ts';
+import { writePerformanceFigures } from './performance-doc.ts';
 import { createMeasurer } from './measure.ts';
 import { loadBenchOptions } from './options.ts';
 import { infoField, sampleSessionBytes } from './redis-stats.ts';
@@ -79,9 +79,9 @@ async function main() {
     .join('\n\n');
   console.log(report);
   console.log(`[bench] tables: ${writeReport('bench', report)}`);
-  if (options.writeReadme) {
-    writeReadmeFigures(report, `npm run bench -- ${process.argv.slice(2).join(' ')}`);
-    console.log('[bench] README.md: the bench block now shows this run');
+  if (options.writeDocs) {
+    writePerformanceFigures(report, `npm run bench -- ${process.argv.slice(2).join(' ')}`);
+    console.log('[bench] docs/performance.md: the bench block now shows this run');
   }
   const file = writeResults('bench', {
     machine: { ...machine, redis: redisVersion },

@@ -48,7 +48,7 @@ console.log(`${calls} calls, best of 5`);
 line('http middleware (labels + observe)', middleware);
 line('observeStore (one read)', store);
 line('per logged-in read (both)', middleware + store);
-// ~90 µs: the app CPU of a logged-in read in the bench (README, Performance).
+// ~90 µs: the app CPU of a logged-in read in the bench (docs/performance.md).
 console.log(`= ${(((middleware + store) / 90) * 100).toFixed(1)} % of a 90 µs logged-in read`);
 
 // A scrape renders every series; Prometheus asks once per scrape interval (15 s in compose), so this is per interval.

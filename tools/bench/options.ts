@@ -10,13 +10,13 @@ Prints markdown tables and writes results/bench-<timestamp>.json. Exits 0 whethe
 
   npm run bench                              boots its own stack (nginx 18480, redis 16480, apps 13401.., .run/bench)
   npm run bench -- --duration 2              seconds per load scenario (default 8)
-  npm run bench -- --write-readme           also puts the tables into README.md, between its bench markers
+  npm run bench -- --write-docs             also puts the tables into docs/performance.md, between its bench markers
   npm run bench -- --rounds 3                interleaved rounds against the connect-redis README setup (default 5; 0 skips it)
   npm run bench -- --sessions 0              skip the 1M-session scale step (default 1000000 sessions)
   npm run bench -- --url http://127.0.0.1:8080 --login-users alice:alice-password-1 [--redis-admin-url redis://...]
                                              measures a running stack (no scale step; Redis figures need the admin URL)
 
-Options: --duration S, --rounds N, --write-readme, --connections N (32), --users N (50), --sessions N, --instances N (3), --nginx-port,
+Options: --duration S, --rounds N, --write-docs, --connections N (32), --users N (50), --sessions N, --instances N (3), --nginx-port,
 --redis-port, --app-base-port, --run-dir DIR, --url URL, --login-users name:password,..., --redis-admin-url URL, --help`;
 
 /** The benchmark's command line, checked and typed. */
@@ -26,7 +26,7 @@ export function loadBenchOptions(args = process.argv.slice(2)) {
     {
       duration: { type: 'string', default: '8' },
       rounds: { type: 'string', default: '5' },
-      'write-readme': { type: 'boolean', default: false },
+      'write-docs': { type: 'boolean', default: false },
       connections: { type: 'string', default: '32' },
       users: { type: 'string', default: '50' },
       sessions: { type: 'string', default: '1000000' },
@@ -48,8 +48,8 @@ export function loadBenchOptions(args = process.argv.slice(2)) {
     durationS: integer('duration'),
     /** Side-by-side rounds with the naive stack (needs the bench's own stack). */
     rounds: values.url ? 0 : integer('rounds', 0),
-    /** The README's figures come from a run, never typed in: this run's tables replace the marked block. */
-    writeReadme: Boolean(values['write-readme']),
+    /** The published figures come from a run, never typed in: this run's tables replace docs/performance.md's block. */
+    writeDocs: Boolean(values['write-docs']),
     connections: integer('connections'),
     /** The 1M-session step needs the bench's own stack (it fills that Redis). */
     scaleSessions: values.url ? 0 : integer('sessions', 0),

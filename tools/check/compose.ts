@@ -37,7 +37,7 @@ type Service = {
 };
 
 /**
- * What the README promises about compose: one app service run as 3 replicas, only nginx published (on
+ * What docs/deployment.md promises about compose: one app service run as 3 replicas, only nginx published (on
  * 8080), Redis internal, every dependency waited on by healthcheck, configs mounted read-only and present.
  */
 export function checkComposeShape(): CheckResult {

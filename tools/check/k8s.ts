@@ -1,5 +1,5 @@
 // infra/k8s: every overlay's `kubectl kustomize` build validated against the Kubernetes OpenAPI schemas
-// bundled by kubernetes-models (v1.27.1 API, a devDependency), plus what the README promises about it.
+// bundled by kubernetes-models (v1.27.1 API, a devDependency), plus what docs/deployment.md promises about it.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -88,7 +88,7 @@ export function composeAppEnvNames(): string[] {
 }
 
 /**
- * The promises of the README's Kubernetes section, on one overlay's build: probes, shutdown timing,
+ * The promises of docs/deployment.md's Kubernetes section, on one overlay's build: probes, shutdown timing,
  * hardening, PDB and HPA aimed at the app, no latest tags, compose's app variables, NetworkPolicies.
  */
 export async function checkK8sShape(overlay: string): Promise<CheckResult> {
@@ -232,7 +232,7 @@ export async function checkK8s(): Promise<Record<string, CheckResult>> {
   const results: Record<string, CheckResult> = {};
   const version = await kubectlVersion();
   if (version.problem) return { 'k8s: kubectl >= 1.27 (kustomize v5) builds the overlays': resultOf([version.problem]) };
-  results["k8s: the README's kubectl create secret commands make every Secret and key the overlays mount"] =
+  results["k8s: docs/deployment.md's kubectl create secret commands make every Secret and key the overlays mount"] =
     await checkK8sSecretCommands();
   for (const overlay of overlays) {
     results[`k8s ${overlay}: kustomize build valid against the Kubernetes 1.27 OpenAPI schemas (kubernetes-models)`] =
@@ -245,12 +245,15 @@ export async function checkK8s(): Promise<Record<string, CheckResult>> {
 }
 
 /**
- * The README's `kubectl create secret` commands, run offline (--dry-run=client) on placeholder files, create every
+ * docs/deployment.md's `kubectl create secret` commands, run offline (--dry-run=client) on placeholder files, create every
  * Secret and key the overlays reference.
  */
 export async function checkK8sSecretCommands(): Promise<CheckResult> {
-  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('### Kubernetes'));
+  const doc = readFileSync(join(repoRoot, 'docs/deployment.md'), 'utf8');
+  const start = doc.indexOf('\n## Kubernetes\n');
+  if (start < 0) return resultOf(['docs/deployment.md has no "## Kubernetes" section']);
+  const end = doc.indexOf('\n## ', start + 1);
+  const section = doc.slice(start, end < 0 ? undefined : end);
   const commands = [...section.matchAll(/^kubectl -n redis-session create secret generic (?:.*\\\n)*.*$/gm)].map((m) =>
     m[0].replace(/\\\n\s*/g, ' ').replace(/\s+#.*$/, ''),
   );
@@ -285,7 +288,7 @@ export async function checkK8sSecretCommands(): Promise<CheckResult> {
             const keys = created.get(ref.name);
             if (!keys)
               problems.push(
-                `${overlay}: ${workload.kind} ${workload.metadata.name} needs Secret ${ref.name}, no README command creates it`,
+                `${overlay}: ${workload.kind} ${workload.metadata.name} needs Secret ${ref.name}, no command in docs/deployment.md creates it`,
               );
             for (const item of ref.items ?? [])
               if (keys && !keys.has(item.key)) problems.push(`${overlay}: Secret ${ref.name} lacks key ${item.key}`);

@@ -8,7 +8,7 @@ import { run } from '../lib/spawn.ts';
 /**
  * What `docker compose up` would trip over halfway, found before anything starts, each with its fix: secret files,
  * the optional `.env`, and the host ports the file publishes. A first run gets its secrets and the demo `.env` made,
- * as the README's manual steps would.
+ * as the manual steps in docs/deployment.md would.
  */
 
 type ComposeFile = {

@@ -16,7 +16,7 @@ CREATE TABLE products (
 CREATE INDEX products_category_id ON products (category_id);
 
 -- Deliberately no index on product_id: the product page's category aggregates scan every review of the category,
--- which is the costly query the cache exists to absorb (README, "Database caching").
+-- which is the costly query the cache exists to absorb (docs/caching.md).
 CREATE TABLE reviews (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   product_id integer NOT NULL REFERENCES products (id),

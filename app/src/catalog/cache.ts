@@ -25,8 +25,8 @@ export type CacheOptions = {
 type Entry<T> = { v: number; fresh: number; d: T | null };
 
 /**
- * Cache-aside over a cache store (the cache Redis, or memcached nodes: cache-store.ts), with versioned write-through (see the README's
- * "Database caching" for why not a caching library). Per instance, concurrent reads of one key share one database
+ * Cache-aside over a cache store (the cache Redis, or memcached nodes: cache-store.ts), with versioned write-through (see
+ * docs/decisions/no-caching-library.md for why not a caching library). Per instance, concurrent reads of one key share one database
  * load (single flight); a stale value is served at once while one background load refreshes it; the cache being
  * away or slow costs a request at most `timeoutMs`, then reads go to the database until it answers again.
  */

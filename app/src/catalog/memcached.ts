@@ -26,7 +26,7 @@ const MAX_PENDING = 1000;
  * A memcached client on the meta protocol (`mg`, `ms`, `md`), small on purpose: one pipelined connection per node,
  * keys spread by consistent hashing, a deadline on every command, and a node that failed or timed out skipped for
  * `bypassMs` (its share of the keys goes to the database meanwhile; it is never re-hashed onto the other nodes, whose
- * copies could outlive an edit made while it was away). Why not a published client: see the README's "Which engine".
+ * copies could outlive an edit made while it was away). Why not a published client: see docs/caching.md, "Which engine".
  */
 export function createMemcachedClient(options: MemcachedOptions) {
   const nodes = options.servers.map((server) => createNode(server, options));

@@ -15,7 +15,7 @@ describe('bad input', () => {
     assert.doesNotMatch(res.text, /at \w+ \(|node_modules/);
   });
 
-  it('too many form fields › 400, as the README says', async (t) => {
+  it('too many form fields › 400, as the public contract says', async (t) => {
     const { a } = await startTwoInstances(t);
     const fields = Array.from({ length: 50 }, (_, i) => `f${i}=x`).join('&');
     const res = await supertest(a.app).post('/login').set('Accept', 'application/json').type('form').send(fields);

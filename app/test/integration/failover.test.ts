@@ -107,7 +107,7 @@ describe('Redis primary failover (Sentinel, TLS)', { skip }, () => {
 
     // Cut off from every replica for longer than min-replicas-max-lag (4 s, infra/redis/replication.conf), the
     // primary refuses writes (NOREPLICAS): a logged-in read, whose script may slide the idle timeout (Redis refuses it as a write), is a 503
-    // with Retry-After, never a 500. Consistency over availability, on purpose: see the README.
+    // with Retry-After, never a 500. Consistency over availability, on purpose: see docs/operations.md, "Redis failover".
     const read = await waitFor(
       async () => {
         const res = await replicated.on(a).get('/api/session');
