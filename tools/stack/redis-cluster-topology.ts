@@ -72,10 +72,14 @@ export function createRedisClusterTopology(options: ClusterOptions) {
     throw new StackRequestError(409, 'no cluster node answers');
   }
 
-  /** Every slot served and every primary with a replica in sync (one that never synced cannot take over). */
+  /**
+   * Every node says every slot is served (one that has not yet heard of the others answers CLUSTERDOWN), and every
+   * primary has a replica in sync (one that never synced cannot take over).
+   */
   const ready = async () => {
     try {
-      if (!(await ask((client) => client.clusterInfo())).includes('cluster_state:ok')) return false;
+      const states = await Promise.all(nodes.map((node) => withRedis(adminUrl(node.port), (client) => client.clusterInfo())));
+      if (!states.every((info) => info.includes('cluster_state:ok'))) return false;
       const infos = await Promise.all(
         nodes.map((node) => withRedis(adminUrl(node.port), (client) => client.info('replication'))),
       );

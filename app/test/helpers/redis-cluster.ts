@@ -78,9 +78,11 @@ export async function startRedisCluster(t: Pick<TestContext, 'after'>) {
 
   for (const port of ports) await start(port);
   await createCluster({ secretsDir: secrets.dir, ports, adminPassword: secrets.redisAdminPassword });
-  // Ready: every slot served, and every replica in sync (one that never synced cannot take over).
+  // Ready: every node says every slot is served (a node that has not yet heard of the others answers CLUSTERDOWN to a
+  // command it would redirect), and every replica is in sync (one that never synced cannot take over).
   const ready = async () => {
-    if (!(await (await admin(ports[0]!)).clusterInfo()).includes('cluster_state:ok')) return false;
+    const states = await Promise.all(ports.map(async (port) => (await admin(port)).clusterInfo()));
+    if (!states.every((info) => info.includes('cluster_state:ok'))) return false;
     const roles = await Promise.all(ports.map(async (port) => (await admin(port)).info('replication')));
     return roles.filter((info) => info.includes('role:slave') && info.includes('master_link_status:up')).length === 3;
   };
