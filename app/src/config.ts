@@ -60,7 +60,7 @@ const schema = z.object({
     .string()
     .regex(/^[\w.-]{1,64}$/)
     .default(hostname()),
-  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' }).optional(),
   REDIS_PASSWORD: z.string().min(1).optional(),
   REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().positive().default(500),
   // Verifies the servers' certificates for rediss:// (and the Sentinels); unset, Node's bundled CAs are trusted.

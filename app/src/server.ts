@@ -4,11 +4,11 @@ import { answerClientErrors, MAX_HEADER_BYTES } from './client-error.ts';
 import { startMetricsServer } from './metrics-server.ts';
 import { createMetrics } from './metrics.ts';
 import { ConfigError, loadConfig } from './config.ts';
-import { createLogger } from './log.ts';
+import { createLogger, type Logger } from './log.ts';
 import { openCache } from './catalog/cache-client.ts';
 import type { CatalogConfig } from './catalog/config.ts';
 import { createDbPool } from './db.ts';
-import { createRedisClient, withDeadline } from './redis.ts';
+import { createRedisClient, type RedisClient, withDeadline } from './redis.ts';
 import { createClusterRedisClient } from './redis-cluster.ts';
 import { createSentinelRedisClient } from './redis-sentinel.ts';
 import { trackConnections } from './shutdown.ts';
@@ -30,12 +30,32 @@ async function main() {
       : createRedisClient(config, log);
   const metrics = createMetrics({ instanceId: config.instanceId });
   metrics.watchRedis(redis, 'session');
+
+  // Signals are handled from here on, whatever has started yet: a stop while Redis is away still exits cleanly.
+  let shuttingDown = false;
+  let stop = async () => {};
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info({ signal }, 'shutting down');
+    setTimeout(() => {
+      log.error('shutdown timed out; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs).unref();
+    await stop();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', (signal) => void shutdown(signal));
+  process.on('SIGINT', (signal) => void shutdown(signal));
+
+  // Not awaited: an instance started while Redis is away listens all the same, live (/healthz) but not ready
+  // (/readyz 503, requests that need Redis 503 with Retry-After), and is ready once Redis answers.
   log.info(config.redis.sentinel ? { sentinels: config.redis.sentinel.nodes.length } : {}, 'connecting to redis');
-  await redis.connect();
+  connectWhenPossible(redis, log, () => shuttingDown);
   const users = await createUserDirectory(config.demoUsers);
   const catalog = config.catalog && (await openCatalog(config.catalog));
 
-  let shuttingDown = false;
   const app = createApp({
     config,
     redis,
@@ -66,28 +86,21 @@ async function main() {
   const metricsServer = await startMetricsServer({ registry: metrics.registry, host: config.host, port: config.metricsPort });
   log.info({ host: config.host, port: metricsServer.port }, 'metrics listening');
 
-  const shutdown = async (signal: string) => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    log.info({ signal }, 'shutting down');
-    setTimeout(() => {
-      log.error('shutdown timed out; exiting');
-      process.exit(1);
-    }, config.shutdownTimeoutMs).unref();
+  stop = async () => {
     // Readiness is 503 from here on; load balancers that poll it (Kubernetes) need a moment to stop sending.
     if (config.shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
     await connections.close();
     // The last scrape is possible until here, so a draining instance's final counts are not lost.
     await metricsServer.close();
-    // close() waits for replies to commands already sent; a frozen Redis never sends them.
-    await withDeadline(redis.close(), 1000).catch(() => redis.destroy());
+    await closeRedis(redis);
     if (catalog) {
       await catalog.connection.close();
       await withDeadline(catalog.db.end(), 1000).catch(() => undefined);
     }
-    log.info('stopped');
-    process.exit(0);
   };
+  // A signal that came while starting found nothing to stop yet: stop now.
+  if (shuttingDown) await stop().then(() => process.exit(0));
+
   /**
    * The catalogue's PostgreSQL pool (connects on first use) and its own cache (the cache Redis or memcached nodes),
    * which may be away at start: the pages then come from the database, and the client connects when it can.
@@ -98,9 +111,35 @@ async function main() {
     if (connection.redis) metrics.watchRedis(connection.redis, 'cache');
     return { config: catalogConfig, db, cache: connection.store, connection, metrics };
   }
+}
 
-  process.on('SIGTERM', (signal) => void shutdown(signal));
-  process.on('SIGINT', (signal) => void shutdown(signal));
+/**
+ * Connects, and keeps trying while Redis cannot be reached at start (once connected, the client reconnects by itself;
+ * a first attempt that fails outright is retried here, backing off to 5 s), until the process stops.
+ */
+function connectWhenPossible(redis: RedisClient, log: Logger, stopping: () => boolean, delayMs = 250): void {
+  redis.connect().then(
+    () => log.info('redis connected'),
+    (err: Error) => {
+      if (stopping()) return;
+      log.warn({ reason: err.message, retryInMs: delayMs }, 'redis not reachable at start; retrying');
+      setTimeout(() => connectWhenPossible(redis, log, stopping, Math.min(delayMs * 2, 5000)), delayMs).unref();
+    },
+  );
+}
+
+/** close() waits for replies to commands already sent, which a frozen Redis never sends: then destroy(). A client that
+ * never connected has nothing to close either way. */
+async function closeRedis(redis: RedisClient): Promise<void> {
+  try {
+    await withDeadline(redis.close(), 1000);
+  } catch {
+    try {
+      redis.destroy();
+    } catch {
+      // never connected: nothing to close
+    }
+  }
 }
 
 function loadConfigOrExit() {

@@ -10,13 +10,13 @@ const DEV_CACHE_REDIS_URL = 'redis://127.0.0.1:6379';
 
 const schema = z.object({
   NODE_ENV: nodeEnv,
-  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'expected a postgres:// or postgresql:// URL' }).optional(),
   DATABASE_PASSWORD: z.string().min(1).optional(),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10),
   DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(1000),
   DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(2000),
   CACHE_ENGINE: z.enum(['redis', 'memcached']).default('redis'),
-  CACHE_REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  CACHE_REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' }).optional(),
   // host:port,host:port,... (each key lives on one node: consistent hashing).
   CACHE_MEMCACHED_SERVERS: z
     .string()

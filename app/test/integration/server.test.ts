@@ -34,6 +34,28 @@ describe('server process', () => {
     assert.ok(performance.now() - start < 3000, 'exited only after the forced-exit timer');
   });
 
+  it('started while Redis is away › live at once, not ready; ready once Redis starts, without a restart', async (t) => {
+    const redis = await startRedisServer(t);
+    await redis.kill();
+    const server = await startServer(t, redis);
+    assert.equal(await status(`${server.url}/healthz`), 200);
+    assert.equal(await status(`${server.url}/readyz`), 503);
+    const login = await fetch(`${server.url}/api/session`, { headers: { Cookie: 'sid=s%3Aany.sig' } });
+    assert.equal(login.status, 200, 'a request that needs no Redis is answered');
+    await redis.start();
+    await waitFor(async () => (await status(`${server.url}/readyz`)) === 200, { what: 'ready', timeoutMs: 10_000 });
+    assert.equal((await createBrowser().login(server.url, ALICE)).status, 303);
+  });
+
+  it('SIGTERM while Redis has been away since start › exits 0', async (t) => {
+    const redis = await startRedisServer(t);
+    await redis.kill();
+    const server = await startServer(t, redis);
+    server.child.kill('SIGTERM');
+    assert.equal(await server.exited, 0, server.output());
+    assert.match(server.output(), /"msg":"stopped"/);
+  });
+
   it('bad configuration › prints every problem at once and exits non-zero', async (t) => {
     const server = spawnServer(t, { NODE_ENV: 'production', PORT: 'eighty', DEMO_USERS: 'alice:password1' });
     assert.equal(await server.exited, 1);

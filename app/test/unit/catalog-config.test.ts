@@ -49,7 +49,10 @@ test('catalogue config › bad numbers and URLs are refused; development has exp
   assert.throws(
     () =>
       loadCatalogConfig({ NODE_ENV: 'test', CACHE_TIMEOUT_MS: '0', DATABASE_URL: 'mysql://x/y', CACHE_TTL_S: 'soon' }, readFile),
-    (err: Error) => ['CACHE_TIMEOUT_MS', 'DATABASE_URL', 'CACHE_TTL_S'].every((name) => err.message.includes(name)),
+    (err: Error) =>
+      ['CACHE_TIMEOUT_MS', 'DATABASE_URL: expected a postgres:// or postgresql:// URL', 'CACHE_TTL_S'].every((name) =>
+        err.message.includes(name),
+      ),
   );
   const config = loadCatalogConfig({ NODE_ENV: 'development' }, readFile);
   assert.deepEqual(

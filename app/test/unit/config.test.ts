@@ -119,7 +119,10 @@ describe('loadConfig', () => {
 
   it('rejects malformed values with the variable name', () => {
     const development = { NODE_ENV: 'development' };
-    assert.match(problemsOf({ ...development, REDIS_URL: 'http://localhost' })[0]!, /^REDIS_URL/);
+    assert.equal(
+      problemsOf({ ...development, REDIS_URL: 'http://localhost' })[0],
+      'REDIS_URL: expected a redis:// or rediss:// URL',
+    );
     assert.match(problemsOf({ ...development, DEMO_USERS: 'alice' })[0]!, /^DEMO_USERS/);
     assert.match(problemsOf({ ...development, SESSION_IDLE_TIMEOUT_S: '-1' })[0]!, /^SESSION_IDLE_TIMEOUT_S/);
     assert.match(problemsOf({ ...development, TRUST_PROXY: 'yes' })[0]!, /^TRUST_PROXY/);
