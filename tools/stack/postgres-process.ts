@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { runMigrations } from '../../app/db/migrate.ts';
@@ -59,13 +59,17 @@ export function createPostgresProcess({ supervisor, port, dir, secrets, readyTim
     execFileSync(...asOwner(who, join(PG_BIN, 'initdb'), args), { stdio: 'pipe' });
   }
 
-  const connects = async (database: string) => {
-    const client = new pg.Client({ connectionString: superUrl(database), connectionTimeoutMillis: 1000 });
+  /**
+   * Whether the server `pid` accepts connections, from what it writes into postmaster.pid (its pid first, "ready" 8th;
+   * a file left by a killed server names another pid): polled instead of connecting, which a starting server answers,
+   * and logs, as "FATAL: the database system is starting up". setpriv execs, so the child's pid is the server's.
+   */
+  const accepting = (pid: number | undefined) => {
     try {
-      await client.connect();
-      return true;
-    } finally {
-      await client.end().catch(() => undefined);
+      const lines = readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n');
+      return lines[0]?.trim() === String(pid) && lines[7]?.trim() === 'ready';
+    } catch {
+      return false;
     }
   };
 
@@ -101,7 +105,7 @@ export function createPostgresProcess({ supervisor, port, dir, secrets, readyTim
     });
     child = started;
     await started.spawned;
-    await waitFor('postgres', () => connects('postgres').catch(() => false), {
+    await waitFor('postgres', async () => accepting(started.pid), {
       timeoutMs: readyTimeoutMs,
       failIf: supervisor.exitReason(started),
     });

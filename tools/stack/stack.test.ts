@@ -204,6 +204,10 @@ describe('npm start (tools/stack/cli.ts)', () => {
     assert.match(stack.output(), /demo accounts/);
     assert.match(stack.output(), /\[app-1\] /);
     assert.doesNotMatch(stack.output(), /redis:\/\/admin:[^@]+@/, 'printed the admin password');
+    // Nothing alarming about what is normal: PostgreSQL's readiness is read from its pid file, not by connecting
+    // ("FATAL: the database system is starting up"), and Redis's overcommit warning is said once, by the runner.
+    assert.doesNotMatch(stack.output(), /FATAL/);
+    assert.doesNotMatch(stack.output(), /WARNING Memory overcommit/);
     // With --run-dir, the banner names the secrets where they are, not the default .run/secrets.
     assert.ok(
       stack.output().includes(`(password: ${join(stack.runDir, 'secrets', 'redis_admin_password')},`),

@@ -91,10 +91,11 @@ export async function startStack(options: StackOptions = {}) {
     appBasePort = 3000,
     appEntry = join(repoRoot, 'app/src/server.ts'),
     env = process.env,
-    print = (line: string) => console.log(line),
+    print: printLine = (line: string) => console.log(line),
     readyTimeoutMs = 30_000,
     appStopTimeoutMs = 15_000,
   } = options;
+  const print = explainingHostWarnings(printLine);
   if (!Number.isInteger(count) || count < 1 || count > 50) throw new Error(`instances: expected 1..50, got ${count}`);
   const log = (message: string) => print(`[stack] ${message}`);
   const paths = runPaths(options.runDir);
@@ -373,3 +374,21 @@ export async function startStack(options: StackOptions = {}) {
 }
 
 export type Stack = Awaited<ReturnType<typeof startStack>>;
+
+/**
+ * Redis warns at every start, in a long line, when the host lets the kernel refuse memory to a fork
+ * (vm.overcommit_memory=0, the default on most machines): said once instead, with what it means here and what to do.
+ */
+function explainingHostWarnings(print: (line: string) => void) {
+  let told = false;
+  return (line: string) => {
+    if (!line.includes('WARNING Memory overcommit must be enabled')) return print(line);
+    if (told) return;
+    told = true;
+    print(
+      '[stack] note: this host has vm.overcommit_memory=0, so Redis warns that a background save or a full resync of a ' +
+        "replica may fail when memory is short; harmless for a demo, set `sysctl vm.overcommit_memory=1` on Redis's " +
+        'hosts in production (docs/operations.md, Troubleshooting)',
+    );
+  };
+}
