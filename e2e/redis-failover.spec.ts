@@ -11,6 +11,8 @@ test('when the Redis primary dies, a replica takes over and the user stays logge
   test.skip((await stack.status()).redis.mode !== 'sentinel', 'needs the Sentinel topology (npm start -- --redis sentinel)');
   await loginPage.loginAs(user);
   const startedAt = await dashboard.sessionStarted.getAttribute('datetime');
+  await expect(dashboard.redisPrimary).toHaveAttribute('data-primary', /^node-/);
+  const primaryBefore = await dashboard.redisPrimary.getAttribute('data-primary');
   const running = await stack.runningInstances();
 
   const killed = await stack.killRedisPrimary();
@@ -32,6 +34,9 @@ test('when the Redis primary dies, a replica takes over and the user stays logge
 
   await dashboard.open();
   await expect(dashboard.signedInAs).toHaveText(user.username);
+  // The live panel names another node now (each instance learnt it from the Sentinels).
+  await expect(dashboard.redisPrimary).toHaveAttribute('data-primary', /^node-/);
+  expect(await dashboard.redisPrimary.getAttribute('data-primary'), 'the panel names the new primary').not.toBe(primaryBefore);
   await expect(dashboard.sessionStarted, 'the session from before the failover, not a new one').toHaveAttribute(
     'datetime',
     startedAt ?? '',

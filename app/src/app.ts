@@ -15,6 +15,7 @@ import { createHealthRouter } from './routes/health.ts';
 import { createPagesRouter } from './routes/pages.ts';
 import { createPasswordCheck } from './routes/policies.ts';
 import { createSessionsRouter } from './routes/sessions.ts';
+import { createRedisTopology, createStatusRouter, type RedisTopology } from './routes/status.ts';
 import { createSessions } from './session.ts';
 import { createLoginThrottle } from './throttle.ts';
 import type { UserDirectory } from './users.ts';
@@ -31,6 +32,8 @@ export type AppDeps = {
   metrics?: Metrics;
   /** The product catalogue (PostgreSQL + cache Redis); absent, its routes are not mounted. */
   catalog?: CatalogDeps;
+  /** The session Redis's primary as the client follows it (server.ts); from the configuration when not given. */
+  redisTopology?: RedisTopology;
 };
 
 const BODY_LIMIT = '8kb';
@@ -45,7 +48,7 @@ declare module 'express-serve-static-core' {
 }
 
 /** Builds the Express app from its dependencies. No I/O, never listens: server.ts and the tests do that. */
-export function createApp({ config, redis, users, log, isShuttingDown = () => false, metrics, catalog }: AppDeps) {
+export function createApp({ config, redis, users, log, isShuttingDown = () => false, metrics, catalog, redisTopology }: AppDeps) {
   metrics ??= createMetrics({ instanceId: config.instanceId, defaultMetrics: false });
   const app = express();
   const views = createViews({ instanceId: config.instanceId });
@@ -120,6 +123,14 @@ export function createApp({ config, redis, users, log, isShuttingDown = () => fa
 
   // The API first: its reads are most of the traffic, and need not walk past the page routes.
   app.use(createApiRouter({ instanceId: config.instanceId }));
+  app.use(
+    createStatusRouter({
+      instanceId: config.instanceId,
+      secret: config.session.secrets[0]!,
+      redis: redisTopology ?? createRedisTopology(config),
+      ...(catalog ? { cacheCounts: metrics.cacheCounts } : {}),
+    }),
+  );
   app.use(createPagesRouter({ config, views, csrf }));
   const checkPassword = createPasswordCheck({ users, throttle });
   app.use(createAuthRouter({ views, csrf, checkPassword, sessions, metrics }));

@@ -90,6 +90,7 @@ export function createMetrics({ instanceId, defaultMetrics = true }: { instanceI
     labelNames: ['result'],
     registers: [registry],
   });
+  const cacheCounts: Record<CacheResult, number> = { hit: 0, miss: 0, stale: 0, error: 0 };
   const dbQueries = new Counter({
     name: METRIC.dbQueries,
     help: 'Queries sent to PostgreSQL by the catalogue.',
@@ -161,7 +162,10 @@ export function createMetrics({ instanceId, defaultMetrics = true }: { instanceI
     /** The catalogue's counters (CatalogMetrics). */
     cacheRequest(result: CacheResult) {
       cacheRequests.inc({ result });
+      cacheCounts[result]++;
     },
+    /** This instance's product reads so far, by how they were served (for the dashboard's panel). */
+    cacheCounts: (): Readonly<Record<CacheResult, number>> => ({ ...cacheCounts }),
     dbQuery() {
       dbQueries.inc();
     },

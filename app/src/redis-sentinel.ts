@@ -23,7 +23,12 @@ const POLL_INTERVAL_MS = 1000;
  * property to the current primary's client: a switch replaces the connection underneath, and commands in flight on the
  * old one fail (a 503 with Retry-After, as for any outage) instead of landing on a demoted node.
  */
-export function createSentinelRedisClient(config: Pick<Config, 'redis' | 'instanceId'>, log: Logger): RedisClient {
+export function createSentinelRedisClient(
+  config: Pick<Config, 'redis' | 'instanceId'>,
+  log: Logger,
+  /** Told the primary's address ("host:port") each time the client switches to one. */
+  onPrimary: (address: string) => void = () => {},
+): RedisClient {
   const sentinel = config.redis.sentinel;
   if (!sentinel) throw new Error('createSentinelRedisClient: config.redis.sentinel is not set');
   const tls = new URL(config.redis.url).protocol === 'rediss:';
@@ -73,6 +78,7 @@ export function createSentinelRedisClient(config: Pick<Config, 'redis' | 'instan
         { primary: `${address.host}:${address.port}`, previous: old && `${old.address.host}:${old.address.port}` },
         'redis primary',
       );
+      onPrimary(`${address.host}:${address.port}`);
       old?.client.destroy();
     })().finally(() => (switching = undefined));
     return switching;

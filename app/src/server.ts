@@ -11,6 +11,7 @@ import { createDbPool } from './db.ts';
 import { createRedisClient, type RedisClient, withDeadline } from './redis.ts';
 import { createClusterRedisClient } from './redis-cluster.ts';
 import { createSentinelRedisClient } from './redis-sentinel.ts';
+import { createRedisTopology } from './routes/status.ts';
 import { trackConnections } from './shutdown.ts';
 import { createUserDirectory } from './users.ts';
 
@@ -23,8 +24,9 @@ async function main() {
     log.warn({ variables: config.developmentDefaults }, 'using development defaults (refused when NODE_ENV=production)');
   }
 
+  const redisTopology = createRedisTopology(config);
   const redis = config.redis.sentinel
-    ? createSentinelRedisClient(config, log)
+    ? createSentinelRedisClient(config, log, redisTopology.switched)
     : config.redis.cluster
       ? createClusterRedisClient(config, log)
       : createRedisClient(config, log);
@@ -63,6 +65,7 @@ async function main() {
     log,
     metrics,
     isShuttingDown: () => shuttingDown,
+    redisTopology,
     ...(catalog ? { catalog } : {}),
   });
   const server = createServer(

@@ -17,6 +17,10 @@ export function createDashboardPage(page: Page) {
     notSignedIn: page.getByRole('heading', { name: 'You are not signed in' }),
     pageInstance: page.getByTestId('page-instance'),
     sessionStarted: page.getByTestId('session-started'),
+    /** The live panel: the Redis primary's label (`data-primary`) and the cache's hit ratio, refreshed every 2 s. */
+    redisPrimary: page.getByTestId('redis-primary'),
+    cacheRatio: page.getByTestId('cache-ratio'),
+    productsLink: page.getByRole('link', { name: 'Products' }),
 
     /** Opens the home page; resolves with the instance that served it (X-Instance-Id) and the HTTP status. */
     open: async () => servedResponse(await page.goto('/')),

@@ -7,7 +7,7 @@ import { slideStepMs } from '../session-store.ts';
 import type { Views } from '../views.ts';
 import { requireUser } from './policies.ts';
 
-type Deps = { config: Pick<Config, 'session'>; views: Views; csrf: ReturnType<typeof createCsrf> };
+type Deps = { config: Pick<Config, 'session' | 'catalog'>; views: Views; csrf: ReturnType<typeof createCsrf> };
 
 export function createPagesRouter({ config, views, csrf }: Deps) {
   const router = Router();
@@ -28,6 +28,7 @@ export function createPagesRouter({ config, views, csrf }: Deps) {
       ),
       idleMinutes: Math.round(idleTimeoutS / 60),
       absoluteExpiry: new Date(loginAt + absoluteTimeoutS * 1000),
+      catalog: config.catalog !== undefined,
     });
   });
 
