@@ -7,7 +7,7 @@ import { createRedisClient } from '../../src/redis.ts';
 import { createClusterRedisClient } from '../../src/redis-cluster.ts';
 import { createSentinelRedisClient } from '../../src/redis-sentinel.ts';
 import { createUserDirectory, type UserDirectory } from '../../src/users.ts';
-import { startRedisServer, type TestRedis } from './redis-server.ts';
+import { sharedRedisServer, startRedisServer, type TestRedis } from './redis-server.ts';
 import { DEMO_USERS } from './users.ts';
 
 export type Instance = Awaited<ReturnType<typeof createInstance>>;
@@ -52,9 +52,16 @@ export async function createInstance(
   return { app, config, redis: client };
 }
 
-/** A fresh Redis and two instances, `app-a` and `app-b`, sharing it: the deployment in miniature. */
-export async function startTwoInstances(t: Pick<TestContext, 'after'>, env: Record<string, string> = {}) {
-  const redis = await startRedisServer(t);
+/**
+ * Two instances, `app-a` and `app-b`, sharing one Redis: the deployment in miniature. The Redis is the test file's
+ * shared one, emptied for this test (sharedRedisServer), unless `ownRedis` (a test that breaks it, or needs two).
+ */
+export async function startTwoInstances(
+  t: Pick<TestContext, 'after'>,
+  env: Record<string, string> = {},
+  { ownRedis = false } = {},
+) {
+  const redis = await (ownRedis ? startRedisServer(t) : sharedRedisServer(t));
   const a = await createInstance(t, redis, { ...env, INSTANCE_ID: 'app-a' });
   const b = await createInstance(t, redis, { ...env, INSTANCE_ID: 'app-b' });
   return { redis, a, b };

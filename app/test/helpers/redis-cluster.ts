@@ -128,7 +128,7 @@ export async function startRedisCluster(t: Pick<TestContext, 'after'>) {
  * The cluster in the shape of one test Redis (startRedisServer), for running the app's Redis tests on a cluster
  * (TEST_REDIS=cluster, `npm run test:app:cluster`). `admin` is node-redis's cluster client as the operators' user: a
  * command that names a key goes to the key's primary; the few whole-database commands the tests use (KEYS, DBSIZE,
- * INFO, CONFIG, DEL of several keys) are sent to every primary and their answers combined. kill/start/pause/resume
+ * INFO, CONFIG, FLUSHALL, DEL of several keys) are sent to every primary and their answers combined. kill/start/pause/resume
  * act on every node: the whole Redis away, as for one node.
  */
 export async function startRedisClusterAsServer(t: Pick<TestContext, 'after'>): Promise<TestRedis> {
@@ -154,6 +154,7 @@ export async function startRedisClusterAsServer(t: Pick<TestContext, 'after'>): 
     dbSize: async () => (await onPrimaries((node) => node.dbSize())).reduce((sum, size) => sum + size, 0),
     info: async (section?: string) => combineInfo(await onPrimaries((node) => node.info(section))),
     configResetStat: async () => void (await onPrimaries((node) => node.configResetStat())),
+    flushAll: async () => void (await onPrimaries((node) => node.flushAll())),
     configSet: async (parameters: Record<string, string>) => void (await onPrimaries((node) => node.configSet(parameters))),
     aclGetUser: async (username: string) => (await cluster.admin(cluster.ports[0]!)).aclGetUser(username),
     sendCommand: async (args: string[]) => (await onPrimaries((node) => node.sendCommand(args)))[0],

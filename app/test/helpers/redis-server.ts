@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
+import { after, type TestContext } from 'node:test';
 import { createClient } from 'redis';
 import { redisArgs, renderAcl as renderAclFile } from '../../../tools/lib/redis-server.ts';
 import { ensureSecrets } from '../../../tools/lib/secrets.ts';
@@ -28,6 +28,34 @@ export type TestRedis = Awaited<ReturnType<typeof startRedisNode>> & { env?: Rec
  */
 export function startRedisServer(t: Pick<TestContext, 'after'>): Promise<TestRedis> {
   return onCluster ? startRedisClusterAsServer(t) : startRedisNode(t);
+}
+
+// The test file's shared Redis (sharedRedisServer): started on first use, stopped once the file's tests are done.
+const sharedTeardown: (() => unknown)[] = [];
+after(async () => {
+  for (const teardown of sharedTeardown.reverse()) await teardown();
+});
+let shared: Promise<TestRedis> | undefined;
+const emptiedFor = new WeakSet<object>();
+
+/**
+ * The test file's Redis (one node, or a cluster as startRedisServer says), shared by its tests: started on the first
+ * call, emptied (FLUSHALL on every primary) the first time each test asks for it, so every test starts with nothing
+ * in it, and stopped when the file's tests are done. Starting one per test cost most of the app tests' time (a
+ * six-node cluster: ~2.5 s each). A test that breaks its Redis (kill, pause, start) takes its own (startRedisServer):
+ * here those throw.
+ */
+export async function sharedRedisServer(t: Pick<TestContext, 'after'>): Promise<TestRedis> {
+  shared ??= startRedisServer({ after: (teardown: () => unknown) => void sharedTeardown.push(teardown) });
+  const redis = await shared;
+  if (!emptiedFor.has(t)) {
+    emptiedFor.add(t);
+    await redis.admin.flushAll();
+  }
+  const refuse = () => {
+    throw new Error('the shared Redis cannot be broken: a test that kills, pauses or restarts Redis takes its own');
+  };
+  return { ...redis, kill: refuse, start: refuse, pause: refuse, resume: refuse };
 }
 
 /** Whether this test process runs its Redis tests on a cluster (TEST_REDIS=cluster). */

@@ -33,13 +33,16 @@ describe('the read path', () => {
   });
 
   it('a session cookie signed with an older secret still reads (rotation), one signed by none is anonymous', async (t) => {
-    const { a } = await startTwoInstances(t, { SESSION_SECRET: 'old-secret-that-is-at-least-32-characters-long' });
+    const own = { ownRedis: true };
+    const { a } = await startTwoInstances(t, { SESSION_SECRET: 'old-secret-that-is-at-least-32-characters-long' }, own);
     const browser = createBrowser();
     await browser.login(a);
-    const rotated = await startTwoInstances(t, {
-      SESSION_SECRET: 'new-secret-that-is-at-least-32-characters-long,old-secret-that-is-at-least-32-characters-long',
-    });
-    const other = await startTwoInstances(t, { SESSION_SECRET: 'new-secret-that-is-at-least-32-characters-long' });
+    const rotated = await startTwoInstances(
+      t,
+      { SESSION_SECRET: 'new-secret-that-is-at-least-32-characters-long,old-secret-that-is-at-least-32-characters-long' },
+      own,
+    );
+    const other = await startTwoInstances(t, { SESSION_SECRET: 'new-secret-that-is-at-least-32-characters-long' }, own);
     // The same Redis is not shared across these pairs, so only the signature check is under test: a valid one is
     // looked up (and found missing: the cookie is cleared), an invalid one is not even looked up (nothing cleared).
     assert.match(String((await browser.on(rotated.a).get('/api/session')).headers['set-cookie']), /sid=;/);

@@ -354,7 +354,7 @@ describe('your sessions', () => {
   });
 
   it('Redis away: listing and ending sessions answer 503 with Retry-After, never a false success', async (t) => {
-    const { redis, a } = await startTwoInstances(t);
+    const { redis, a } = await startTwoInstances(t, {}, { ownRedis: true });
     const phone = await loginFrom(a, PHONE);
     const _csrf = await phone.csrfToken(a);
     await redis.kill();
