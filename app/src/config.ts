@@ -113,6 +113,9 @@ function productionProblems(env: Env): string[] {
   return problems;
 }
 
+/** Every variable the app reads (the catalogue's: catalog/config.ts), for the check that documents them all. */
+export const VARIABLES = Object.keys(schema.shape);
+
 export type Config = ReturnType<typeof loadConfig>;
 
 export class ConfigError extends Error {

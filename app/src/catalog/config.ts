@@ -37,6 +37,9 @@ const schema = z.object({
   CACHE_GRACE_S: z.coerce.number().int().min(0).default(3600),
 });
 
+/** Every variable the catalogue reads, for the check that documents them all. */
+export const CATALOG_VARIABLES = Object.keys(schema.shape);
+
 export type CatalogConfig = NonNullable<ReturnType<typeof parseCatalogConfig>>;
 
 /** Throws every problem at once (for callers without config.ts's list: tests). */
