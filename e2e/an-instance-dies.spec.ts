@@ -1,12 +1,10 @@
 import { expect, test } from './fixtures.ts';
 
 test('when the instance serving a user dies, the others carry on without an error page or a new login', async ({
-  loginPage,
-  dashboard,
+  loggedIn: dashboard,
   user,
   stack,
 }) => {
-  await loginPage.loginAs(user);
   const victimId = await dashboard.servedBy();
   const victim = (await stack.status()).instances.find((instance) => instance.id === victimId);
   if (!victim) throw new Error(`the dashboard names ${victimId}, which the stack does not run`);

@@ -32,6 +32,11 @@ type Fixtures = {
   user: Credentials;
   /** The stack's control API. Whatever a story kills or pauses is brought back afterwards. */
   stack: StackControl;
+  /**
+   * `user` logged in through the form, on the dashboard: where a story that breaks the stack starts. It depends on
+   * `stack`, so the login comes after the stack is whole again.
+   */
+  loggedIn: DashboardPage;
   /** Opens another browser, e.g. a second device of the same user (`userAgent` says which); closed after the test. */
   newDevice: (options?: BrowserContextOptions) => Promise<Device>;
   /** Serves `html` from another origin (127.0.0.1:<free port>); stopped after the test. */
@@ -72,6 +77,11 @@ export const test = base.extend<Fixtures>({
     await use(stack);
     await heal('after');
     await request.dispose();
+  },
+
+  loggedIn: async ({ stack: _whole, loginPage, dashboard, user }, use) => {
+    await loginPage.loginAs(user);
+    await use(dashboard);
   },
 
   newDevice: async ({ browser }, use) => {

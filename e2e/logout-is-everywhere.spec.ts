@@ -5,12 +5,9 @@ test('after logging out, no instance knows the user any more and Back does not b
   page,
   playwright,
   baseURL,
-  loginPage,
-  dashboard,
-  user,
+  loggedIn: dashboard,
   stack,
 }) => {
-  await loginPage.loginAs(user);
   const sessionCookie = (await page.context().cookies()).find((cookie) => cookie.name === 'sid');
   expect(sessionCookie, 'the session cookie set at login').toBeDefined();
 

@@ -3,13 +3,11 @@ import { probeSession } from './support/session-probe.ts';
 
 test('when the Redis primary dies, a replica takes over and the user stays logged in with the same session', async ({
   page,
-  loginPage,
-  dashboard,
+  loggedIn: dashboard,
   user,
   stack,
 }) => {
   test.skip((await stack.status()).redis.mode !== 'sentinel', 'needs the Sentinel topology (npm start -- --redis sentinel)');
-  await loginPage.loginAs(user);
   const startedAt = await dashboard.sessionStarted.getAttribute('datetime');
   await expect(dashboard.redisPrimary).toHaveAttribute('data-primary', /^node-/);
   const primaryBefore = await dashboard.redisPrimary.getAttribute('data-primary');

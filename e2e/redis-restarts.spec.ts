@@ -3,12 +3,10 @@ import { probeSession } from './support/session-probe.ts';
 
 test('after Redis restarts from its append-only file, the user is still logged in with the same session', async ({
   page,
-  loginPage,
-  dashboard,
+  loggedIn: dashboard,
   user,
   stack,
 }) => {
-  await loginPage.loginAs(user);
   const startedAt = await dashboard.sessionStarted.getAttribute('datetime');
   const running = await stack.runningInstances();
 

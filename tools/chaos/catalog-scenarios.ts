@@ -1,6 +1,7 @@
 import { catalogCounters } from '../lib/catalog-metrics.ts';
 import { send, type Reply } from '../lib/http.ts';
 import { timeUntil } from '../lib/poll.ts';
+import type { RedisProcess } from '../stack/redis-process.ts';
 import type { Stack } from '../stack/start-stack.ts';
 import { createHashRing } from '../../app/src/catalog/hash-ring.ts';
 import { check, fmtMs, type Check } from './checks.ts';
@@ -21,6 +22,15 @@ const probe = async (stack: Stack, ids: number[]) => {
 };
 const statuses = (replies: Reply[]) => [...new Set(replies.map((reply) => reply.status || reply.error))].join('/');
 const slowest = (replies: Reply[]) => Math.max(0, ...replies.map((reply) => reply.ms));
+/** Every product read during a cache fault answered 200, none slower than the cache's timeout allows. */
+const readsCheck = (name: string, figure: string, replies: Reply[]) =>
+  check(
+    name,
+    figure,
+    `${statuses(replies)}, ${fmtMs(slowest(replies))}`,
+    '200, ≤ 300 ms',
+    statuses(replies) === '200' && slowest(replies) <= 300,
+  );
 /** Reads the CACHED products until every one comes from the cache (after an outage the app skips it for a second). */
 const warm = async (stack: Stack) => {
   const cached = await timeUntil(
@@ -58,36 +68,58 @@ function productLoad(stack: Stack) {
   };
 }
 
+type Fault = 'kill' | 'pause';
+
+/** What a cache outage breaks, and what its rows are called. */
+type Outage = {
+  /** The load loop's phases are `${phase}-kill` and `${phase}-pause`. */
+  phase: string;
+  name: (fault: Fault) => string;
+  /** Killed then restarted, frozen then resumed: the cache Redis, or one memcached node. */
+  target: Pick<RedisProcess, 'kill' | 'start' | 'pause' | 'resume'>;
+  /** The product read until it is a hit again once the target is back, and what the row calls it. */
+  back: { id: number; what: string };
+  /** Cached products on the nodes still up: each must still be a hit during the fault (memcached). */
+  kept?: number[];
+};
+
 /**
- * The cache Redis killed, then frozen, under the session load: product pages keep answering 200 from PostgreSQL, no
- * request waits long on the cache (CACHE_TIMEOUT_MS: 100 ms), logged-in requests are unaffected (the sessions live in
- * the other Redis), and once the cache is back it is used again.
+ * `outage.target` killed, then frozen, under the session load and a product load: product pages keep answering 200
+ * without waiting long on the cache (CACHE_TIMEOUT_MS: 100 ms), session requests are unaffected (the sessions live
+ * in the other Redis), and once the target is back the cache is used again.
  */
-export async function cacheOutages(stack: Stack, loop: LoadLoop): Promise<{ checks: Check[]; figures: object }> {
-  const cache = stack.cache!;
+async function outages(stack: Stack, loop: LoadLoop, outage: Outage) {
+  const { target, kept } = outage;
   const checks: Check[] = [];
   const figures: Record<string, object> = {};
   for (const fault of ['kill', 'pause'] as const) {
-    const name = fault === 'kill' ? 'Cache Redis killed (SIGKILL)' : 'Cache Redis frozen (SIGSTOP)';
+    const name = outage.name(fault);
+    const phase = `${outage.phase}-${fault}`;
     await warm(stack);
-    loop.mark(`cache-${fault}`);
+    loop.mark(phase);
     const products = productLoad(stack);
-    await (fault === 'kill' ? cache.kill() : cache.pause());
+    await (fault === 'kill' ? target.kill() : target.pause());
     const during = await probe(stack, [...CACHED, ...UNCACHED]);
+    const keptHits = kept && (await probe(stack, kept)).filter((reply) => reply.headers['x-cache'] === 'hit').length;
     loop.mark('between');
-    await (fault === 'kill' ? cache.start() : cache.resume());
-    const backMs = await cachedAgain(stack);
+    await (fault === 'kill' ? target.start() : target.resume());
+    const backMs = await cachedAgain(stack, outage.back.id);
     const loaded = await products.stop();
-    await settled(loop, `cache-${fault}`);
-    const sessionFailures = loop.phase(`cache-${fault}`).filter(isFailure).length;
+    await settled(loop, phase);
+    const sessionFailures = loop.phase(phase).filter(isFailure).length;
     checks.push(
-      check(
-        name,
-        'product reads: status, slowest',
-        `${statuses(during)}, ${fmtMs(slowest(during))}`,
-        '200, ≤ 300 ms',
-        statuses(during) === '200' && slowest(during) <= 300,
-      ),
+      readsCheck(name, 'product reads: status, slowest', during),
+      ...(kept
+        ? [
+            check(
+              name,
+              "the other nodes' products: hits",
+              `${keptHits} of ${kept.length}`,
+              `${kept.length} of ${kept.length}`,
+              keptHits === kept.length,
+            ),
+          ]
+        : []),
       check(
         name,
         'product load (50/s): status, slowest',
@@ -98,13 +130,13 @@ export async function cacheOutages(stack: Stack, loop: LoadLoop): Promise<{ chec
       check(
         name,
         'session requests failed meanwhile',
-        `${sessionFailures} of ${loop.phase(`cache-${fault}`).length}`,
+        `${sessionFailures} of ${loop.phase(phase).length}`,
         '0',
         sessionFailures === 0,
       ),
       check(
         name,
-        `${fault === 'kill' ? 'restart' : 'SIGCONT'} → a product read from the cache again`,
+        `${fault === 'kill' ? 'restart' : 'SIGCONT'} → ${outage.back.what}`,
         fmtMs(backMs),
         '≤ 5000 ms',
         backMs !== undefined && backMs <= 5_000,
@@ -113,6 +145,7 @@ export async function cacheOutages(stack: Stack, loop: LoadLoop): Promise<{ chec
     figures[fault] = {
       statuses: statuses(during),
       slowestMs: slowest(during),
+      ...(kept ? { keptHits, kept: kept.length } : {}),
       backMs,
       sessionFailures,
       productLoad: { reads: loaded.length, statuses: statuses(loaded), slowestMs: slowest(loaded) },
@@ -120,6 +153,15 @@ export async function cacheOutages(stack: Stack, loop: LoadLoop): Promise<{ chec
   }
   return { checks, figures };
 }
+
+/** The cache Redis killed, then frozen (outages()). */
+export const cacheOutages = (stack: Stack, loop: LoadLoop): Promise<{ checks: Check[]; figures: object }> =>
+  outages(stack, loop, {
+    phase: 'cache',
+    name: (fault) => (fault === 'kill' ? 'Cache Redis killed (SIGKILL)' : 'Cache Redis frozen (SIGSTOP)'),
+    target: stack.cache!,
+    back: { id: CACHED[0]!, what: 'a product read from the cache again' },
+  });
 
 /**
  * PostgreSQL stopped: cached products are still served (from the cache, or flagged stale), uncached ones get a fast 503
@@ -208,68 +250,13 @@ export async function memcachedOutages(stack: Stack, loop: LoadLoop): Promise<{ 
   const onVictim = (id: number) => ring.nodeFor(`cache:product:v1:${id}`) === `127.0.0.1:${victim.port}`;
   const [lost, kept] = [CACHED.filter(onVictim), CACHED.filter((id) => !onVictim(id))];
   if (lost.length === 0 || kept.length === 0) throw new Error(`products ${CACHED.join(', ')} are not spread over the nodes`);
-  const checks: Check[] = [];
-  const figures: Record<string, object> = {};
-  for (const fault of ['kill', 'pause'] as const) {
-    const name = `memcached-1 of 3 ${fault === 'kill' ? 'killed (SIGKILL)' : 'frozen (SIGSTOP)'}`;
-    await warm(stack);
-    loop.mark(`memcached-${fault}`);
-    const products = productLoad(stack);
-    await (fault === 'kill' ? victim.kill() : victim.pause());
-    const during = await probe(stack, [...CACHED, ...UNCACHED]);
-    const keptHits = (await probe(stack, kept)).filter((reply) => reply.headers['x-cache'] === 'hit').length;
-    loop.mark('between');
-    await (fault === 'kill' ? victim.start() : victim.resume());
-    const backMs = await cachedAgain(stack, lost[0]!);
-    const loaded = await products.stop();
-    await settled(loop, `memcached-${fault}`);
-    const sessionFailures = loop.phase(`memcached-${fault}`).filter(isFailure).length;
-    checks.push(
-      check(
-        name,
-        'product reads: status, slowest',
-        `${statuses(during)}, ${fmtMs(slowest(during))}`,
-        '200, ≤ 300 ms',
-        statuses(during) === '200' && slowest(during) <= 300,
-      ),
-      check(
-        name,
-        "the other nodes' products: hits",
-        `${keptHits} of ${kept.length}`,
-        `${kept.length} of ${kept.length}`,
-        keptHits === kept.length,
-      ),
-      check(
-        name,
-        'product load (50/s): status, slowest',
-        `${statuses(loaded)} (${loaded.length} reads), ${fmtMs(slowest(loaded))}`,
-        '200, ≤ 500 ms',
-        statuses(loaded) === '200' && slowest(loaded) <= 500,
-      ),
-      check(
-        name,
-        'session requests failed meanwhile',
-        `${sessionFailures} of ${loop.phase(`memcached-${fault}`).length}`,
-        '0',
-        sessionFailures === 0,
-      ),
-      check(
-        name,
-        `${fault === 'kill' ? 'restart' : 'SIGCONT'} → its product from the cache again`,
-        fmtMs(backMs),
-        '≤ 5000 ms',
-        backMs !== undefined && backMs <= 5_000,
-      ),
-    );
-    figures[fault] = {
-      statuses: statuses(during),
-      slowestMs: slowest(during),
-      keptHits,
-      kept: kept.length,
-      backMs,
-      sessionFailures,
-    };
-  }
+  const { checks, figures } = await outages(stack, loop, {
+    phase: 'memcached',
+    name: (fault) => `memcached-1 of 3 ${fault === 'kill' ? 'killed (SIGKILL)' : 'frozen (SIGSTOP)'}`,
+    target: victim,
+    back: { id: lost[0]!, what: 'its product from the cache again' },
+    kept,
+  });
   const name = 'every memcached node killed';
   await warm(stack);
   await Promise.all(nodes.map((node) => node.kill()));
@@ -277,13 +264,7 @@ export async function memcachedOutages(stack: Stack, loop: LoadLoop): Promise<{ 
   await Promise.all(nodes.map((node) => node.start()));
   const backMs = await cachedAgain(stack);
   checks.push(
-    check(
-      name,
-      'product reads (from PostgreSQL): status, slowest',
-      `${statuses(during)}, ${fmtMs(slowest(during))}`,
-      '200, ≤ 300 ms',
-      statuses(during) === '200' && slowest(during) <= 300,
-    ),
+    readsCheck(name, 'product reads (from PostgreSQL): status, slowest', during),
     check(name, 'restart → a product from the cache again', fmtMs(backMs), '≤ 5000 ms', backMs !== undefined && backMs <= 5_000),
   );
   figures.all = { statuses: statuses(during), slowestMs: slowest(during), backMs };

@@ -199,6 +199,63 @@ const statusCounts = (revocations: Revocation[]) => {
 const dishonest = (loop: LoadLoop, phase: string) =>
   loop.phase(phase).filter((record) => record.status !== 200 && record.status !== 503);
 
+/**
+ * The primary SIGKILLed at the end of a row's `phase`: how long until logged-in reads succeed again, the load's
+ * answers other than 200 or 503 once it settled, and the acknowledged ends of sessions the failover undid.
+ */
+async function killPrimary(stack: Stack, loop: LoadLoop, users: LoggedInUser[], phase: string, revocations: Revocation[]) {
+  await stack.killRedisPrimary();
+  const back = await recovery(stack, users[0]!);
+  loop.mark(`after-${phase}`);
+  await settled(loop, phase);
+  const wrong = dishonest(loop, phase);
+  return { back, wrong, undoneAfter: await undone(stack, revocations) };
+}
+
+// The checks every row makes, each row with its own wording.
+
+/** Each end of sessions acknowledged (303) or honestly refused (503 with Retry-After). */
+const answeredHonestly = (name: string, figure: string, revocations: Revocation[]) =>
+  check(
+    name,
+    figure,
+    statusCounts(revocations),
+    '303 or 503 + Retry-After only',
+    revocations.every((r) => r.status === 303 || (r.status === 503 && r.retryAfter !== undefined)),
+  );
+
+/** No acknowledged end of sessions undone: none of their copied cookies logged in again, on any instance. */
+const noneUndone = (
+  name: string,
+  figure: string,
+  stack: Stack,
+  revocations: Revocation[],
+  found: Awaited<ReturnType<typeof undone>>,
+) =>
+  check(
+    name,
+    figure,
+    `${describeUndone(found, stack.status().instances.length)} of ${endedSessions(revocations)} ended by ${revocations.filter((r) => r.status === 303).length} acknowledged operations`,
+    '0',
+    found.length === 0,
+  );
+
+/** Logged-in reads succeed on every instance within `boundMs`. */
+const servedWithin = (name: string, figure: string, back: Awaited<ReturnType<typeof recovery>> | undefined, boundMs: number) =>
+  check(
+    name,
+    figure,
+    `${fmtMs(back?.allInstances)} (via nginx ${fmtMs(back?.viaNginx)})`,
+    `≤ ${boundMs} ms`,
+    back?.allInstances !== undefined && back.allInstances <= boundMs,
+  );
+
+const honestLoad = (name: string, loop: LoadLoop, phase: string, wrong: ReturnType<typeof dishonest>) =>
+  check(name, 'load answers other than 200 or 503', `${wrong.length} of ${loop.phase(phase).length}`, '0', wrong.length === 0);
+
+const noLoginLost = (name: string, figure: string, lost: string[], users: LoggedInUser[]) =>
+  check(name, figure, `${lost.length} of ${users.length}`, '0', lost.length === 0);
+
 /** The old primary restarted, every cut healed, and the group whole again with each node's own address. */
 async function repair(stack: Stack, firewall: Firewall) {
   await firewall.heal();
@@ -235,13 +292,7 @@ export async function primaryCutThenKilled({ stack, firewall, loop, users, accou
   const duringCut = await login(baseUrl, loginAccount!.username, loginAccount!.password).catch(() => undefined);
   // An attacker guessing one account's password during the cut: no count is confirmed, so no password is checked.
   const guessesDuringCut = await guess(baseUrl, guessedAccount!.username);
-  await stack.killRedisPrimary();
-  const back = await recovery(stack, users[0]!);
-  loop.mark('after-primary-cut');
-  await settled(loop, 'primary-cut');
-
-  const wrong = dishonest(loop, 'primary-cut');
-  const undoneAfter = await undone(stack, revocations);
+  const { back, wrong, undoneAfter } = await killPrimary(stack, loop, users, 'primary-cut', revocations);
   // What a user told 503 does: tries again. After the failover the retry is confirmed, and ends the session for good.
   const refused = prepared.filter((_op, i) => revocations[i]!.status === 503);
   const retried: Revocation[] = [];
@@ -254,39 +305,20 @@ export async function primaryCutThenKilled({ stack, firewall, loop, users, accou
   const lost = await lostLogins(baseUrl, users);
   const cutLoginLost = duringCut ? (await lostLogins(baseUrl, [duringCut])).length : undefined;
   await repair(stack, firewall);
-  const acknowledged = revocations.filter((r) => r.status === 303).length;
   return {
     checks: [
       check(name, 'the cut holds: replicas confirming a write on the primary', String(confirming), '0', confirming === 0),
-      check(
-        name,
-        'ends of sessions answered (logout, revoke-all, revoke-others)',
-        statusCounts(revocations),
-        '303 or 503 + Retry-After only',
-        revocations.every((r) => r.status === 303 || (r.status === 503 && r.retryAfter !== undefined)),
-      ),
-      check(
+      answeredHonestly(name, 'ends of sessions answered (logout, revoke-all, revoke-others)', revocations),
+      noneUndone(
         name,
         'acknowledged ends of sessions undone by the failover (a copied cookie logged in again, any instance)',
-        `${describeUndone(undoneAfter, stack.status().instances.length)} of ${endedSessions(revocations)} ended by ${acknowledged} acknowledged operations`,
-        '0',
-        undoneAfter.length === 0,
+        stack,
+        revocations,
+        undoneAfter,
       ),
       informative(name, 'slowest answer to an end of sessions during the cut (the 503s)', slowest(revocations)),
-      check(
-        name,
-        `SIGKILL ${primary.name} (cut remains) → logged-in reads succeed on every instance`,
-        `${fmtMs(back.allInstances)} (via nginx ${fmtMs(back.viaNginx)})`,
-        '≤ 6000 ms',
-        back.allInstances !== undefined && back.allInstances <= 6_000,
-      ),
-      check(
-        name,
-        'load answers other than 200 or 503',
-        `${wrong.length} of ${loop.phase('primary-cut').length}`,
-        '0',
-        wrong.length === 0,
-      ),
+      servedWithin(name, `SIGKILL ${primary.name} (cut remains) → logged-in reads succeed on every instance`, back, 6_000),
+      honestLoad(name, loop, 'primary-cut', wrong),
       check(
         name,
         'refused ones retried after the failover: answers; sessions still logged in after them',
@@ -301,7 +333,7 @@ export async function primaryCutThenKilled({ stack, firewall, loop, users, accou
         `≤ ${GUESSES_PER_ACCOUNT} (the failover hands out no fresh guesses)`,
         wrongBefore + wrongAfter <= GUESSES_PER_ACCOUNT,
       ),
-      check(name, 'logins confirmed before the cut, lost', `${lost.length} of ${users.length}`, '0', lost.length === 0),
+      noLoginLost(name, 'logins confirmed before the cut, lost', lost, users),
       informative(
         name,
         'a login answered during the cut (no replica confirmed it), lost',
@@ -341,48 +373,17 @@ export async function replicaIsolatedThenPrimaryKilled({ stack, firewall, loop, 
     () => sentinelGroupReady(sentinelUrls(stack), adminUrlOf(stack, primary.port), replicas.length),
     { timeoutMs: 30_000, intervalMs: 200 },
   );
-  await stack.killRedisPrimary();
-  const back = await recovery(stack, users[0]!);
-  loop.mark('after-replica-isolated');
-  await settled(loop, 'replica-isolated');
-
-  const wrong = dishonest(loop, 'replica-isolated');
-  const undoneAfter = await undone(stack, revocations);
+  const { back, wrong, undoneAfter } = await killPrimary(stack, loop, users, 'replica-isolated', revocations);
   const lost = await lostLogins(baseUrl, users);
   await repair(stack, firewall);
-  const acknowledged = revocations.filter((r) => r.status === 303).length;
   return {
     checks: [
-      check(
-        name,
-        `ends of sessions answered while ${isolated.name} is isolated`,
-        statusCounts(revocations),
-        '303 or 503 + Retry-After only',
-        revocations.every((r) => r.status === 303 || (r.status === 503 && r.retryAfter !== undefined)),
-      ),
-      check(
-        name,
-        'acknowledged ends of sessions undone by the failover',
-        `${describeUndone(undoneAfter, stack.status().instances.length)} of ${endedSessions(revocations)} ended by ${acknowledged} acknowledged operations`,
-        '0',
-        undoneAfter.length === 0,
-      ),
+      answeredHonestly(name, `ends of sessions answered while ${isolated.name} is isolated`, revocations),
+      noneUndone(name, 'acknowledged ends of sessions undone by the failover', stack, revocations, undoneAfter),
       informative(name, 'slowest answer to an end of sessions, one replica confirming', slowest(revocations)),
-      check(
-        name,
-        `SIGKILL ${primary.name} → logged-in reads succeed on every instance`,
-        `${fmtMs(back.allInstances)} (via nginx ${fmtMs(back.viaNginx)})`,
-        '≤ 6000 ms',
-        back.allInstances !== undefined && back.allInstances <= 6_000,
-      ),
-      check(
-        name,
-        'load answers other than 200 or 503',
-        `${wrong.length} of ${loop.phase('replica-isolated').length}`,
-        '0',
-        wrong.length === 0,
-      ),
-      check(name, 'logins confirmed before the row, lost', `${lost.length} of ${users.length}`, '0', lost.length === 0),
+      servedWithin(name, `SIGKILL ${primary.name} → logged-in reads succeed on every instance`, back, 6_000),
+      honestLoad(name, loop, 'replica-isolated', wrong),
+      noLoginLost(name, 'logins confirmed before the row, lost', lost, users),
     ],
     figures: {
       isolated: isolated.name,
@@ -428,54 +429,17 @@ export async function clientLinksFlapping({ stack, firewall, loop, users, accoun
     await healedUntil;
     servedAgain = await served;
   }
-  await stack.killRedisPrimary();
-  const back = await recovery(stack, users[0]!);
-  loop.mark('after-flapping');
-  await settled(loop, 'flapping');
-
-  const wrong = dishonest(loop, 'flapping');
-  const undoneAfter = await undone(stack, revocations);
+  const { back, wrong, undoneAfter } = await killPrimary(stack, loop, users, 'flapping', revocations);
   const lost = await lostLogins(baseUrl, users);
   await repair(stack, firewall);
-  const acknowledged = revocations.filter((r) => r.status === 303).length;
   return {
     checks: [
-      check(
-        name,
-        'ends of sessions answered, one in each spell',
-        statusCounts(revocations),
-        '303 or 503 + Retry-After only',
-        revocations.every((r) => r.status === 303 || (r.status === 503 && r.retryAfter !== undefined)),
-      ),
-      check(
-        name,
-        'last heal → logged-in reads succeed on every instance',
-        `${fmtMs(servedAgain?.allInstances)} (via nginx ${fmtMs(servedAgain?.viaNginx)})`,
-        '≤ 3000 ms',
-        servedAgain?.allInstances !== undefined && servedAgain.allInstances <= 3_000,
-      ),
-      check(
-        name,
-        'acknowledged ends of sessions undone by the failover after it',
-        `${describeUndone(undoneAfter, stack.status().instances.length)} of ${endedSessions(revocations)} ended by ${acknowledged} acknowledged operations`,
-        '0',
-        undoneAfter.length === 0,
-      ),
-      check(
-        name,
-        `SIGKILL ${primary.name} → logged-in reads succeed on every instance`,
-        `${fmtMs(back.allInstances)} (via nginx ${fmtMs(back.viaNginx)})`,
-        '≤ 6000 ms',
-        back.allInstances !== undefined && back.allInstances <= 6_000,
-      ),
-      check(
-        name,
-        'load answers other than 200 or 503',
-        `${wrong.length} of ${loop.phase('flapping').length}`,
-        '0',
-        wrong.length === 0,
-      ),
-      check(name, 'logins confirmed before the row, lost', `${lost.length} of ${users.length}`, '0', lost.length === 0),
+      answeredHonestly(name, 'ends of sessions answered, one in each spell', revocations),
+      servedWithin(name, 'last heal → logged-in reads succeed on every instance', servedAgain, 3_000),
+      noneUndone(name, 'acknowledged ends of sessions undone by the failover after it', stack, revocations, undoneAfter),
+      servedWithin(name, `SIGKILL ${primary.name} → logged-in reads succeed on every instance`, back, 6_000),
+      honestLoad(name, loop, 'flapping', wrong),
+      noLoginLost(name, 'logins confirmed before the row, lost', lost, users),
     ],
     figures: {
       revocations: revocations.map(({ copies: _c, ...r }) => r),

@@ -3,14 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { shippedFiles } from '../lib/paths.ts';
 import { run } from '../lib/spawn.ts';
-import {
-  LOCAL_SERVER_NAMES,
-  localListen,
-  nginxArgs,
-  renderLocalUpstream,
-  renderServerNames,
-  writeNginxConfDir,
-} from '../stack/nginx.ts';
+import { localNginxLayout, type NginxLayout, nginxArgs, writeNginxConfDir } from '../lib/nginx.ts';
 import { resultOf, type CheckResult } from './result.ts';
 import { checkUpstreamsAgree } from './upstream.ts';
 
@@ -20,16 +13,10 @@ const supportsUpstreamResolve = (version: string) => {
   return major > 1 || (major === 1 && (minor > 27 || (minor === 27 && patch >= 3)));
 };
 
-async function nginxTest(
-  nginx: string,
-  upstream: string,
-  listen: { listen: string; listenDefault: string },
-): Promise<CheckResult> {
+async function nginxTest(nginx: string, layout: Omit<NginxLayout, 'confDir'>): Promise<CheckResult> {
   const dir = mkdtempSync(join(tmpdir(), 'check-nginx-'));
   try {
-    // The compose default (docker-compose.yml: NGINX_SERVER_NAMES) is the local one.
-    const serverNames = renderServerNames(LOCAL_SERVER_NAMES);
-    const confFile = writeNginxConfDir({ confDir: join(dir, 'conf'), upstream, listen, serverNames });
+    const confFile = writeNginxConfDir({ confDir: join(dir, 'conf'), ...layout });
     const { code, output } = await run(nginx, nginxArgs({ prefix: join(dir, 'prefix'), confFile, test: true }));
     return resultOf(code === 0 ? [] : [output]);
   } finally {
@@ -49,17 +36,17 @@ export async function checkNginx(nginx: string) {
   const version = /nginx\/(\d+\.\d+\.\d+)/.exec(output)?.[1] ?? '0.0.0';
   const verbatim = supportsUpstreamResolve(version);
   return {
-    [`nginx -t: local stack config (nginx ${version})`]: await nginxTest(
-      nginx,
-      renderLocalUpstream(['127.0.0.1:3001', '127.0.0.1:3002', '127.0.0.1:3003']),
-      localListen(8080),
-    ),
+    [`nginx -t: local stack config (nginx ${version})`]: await nginxTest(nginx, localNginxLayout([3001, 3002, 3003], 8080)),
     [`nginx -t: compose config${verbatim ? '' : ' (with the local upstream: no resolve before nginx 1.27.3)'}`]: await nginxTest(
       nginx,
-      verbatim ? readFileSync(shippedFiles.composeUpstream, 'utf8') : renderLocalUpstream(['127.0.0.1:3000']),
       {
-        listen: readFileSync(shippedFiles.composeListen, 'utf8'),
-        listenDefault: readFileSync(shippedFiles.composeListenDefault, 'utf8'),
+        // The compose default (docker-compose.yml: NGINX_SERVER_NAMES) is the local one.
+        ...localNginxLayout([3000], 8080),
+        ...(verbatim ? { upstream: readFileSync(shippedFiles.composeUpstream, 'utf8') } : {}),
+        listen: {
+          listen: readFileSync(shippedFiles.composeListen, 'utf8'),
+          listenDefault: readFileSync(shippedFiles.composeListenDefault, 'utf8'),
+        },
       },
     ),
     'nginx: local and compose upstreams agree (max_fails, fail_timeout, keepalive; all but resolver/resolve)':

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { shippedFiles } from '../lib/paths.ts';
-import { renderLocalUpstream } from '../stack/nginx.ts';
+import { renderLocalUpstream } from '../lib/nginx.ts';
 import { resultOf, type CheckResult } from './result.ts';
 
 type Directive = { name: string; args: string[] };

@@ -2,15 +2,7 @@ import { join } from 'node:path';
 import type { Child } from '../lib/child.ts';
 import { isHttpOk } from '../lib/http.ts';
 import { waitFor } from '../lib/poll.ts';
-import {
-  createFifoOutput,
-  LOCAL_SERVER_NAMES,
-  localListen,
-  nginxArgs,
-  renderLocalUpstream,
-  renderServerNames,
-  writeNginxConfDir,
-} from './nginx.ts';
+import { createFifoOutput, localNginxLayout, nginxArgs, writeNginxConfDir } from '../lib/nginx.ts';
 import type { State } from './state.ts';
 import type { Supervisor } from './supervisor.ts';
 
@@ -31,12 +23,7 @@ export function createNginxProcess({ supervisor, nginx, port, dir, appPorts, rea
   let state: State = 'stopped';
 
   async function start() {
-    const confFile = writeNginxConfDir({
-      confDir: join(dir, 'conf'),
-      upstream: renderLocalUpstream(appPorts.map((appPort) => `127.0.0.1:${appPort}`)),
-      listen: localListen(port),
-      serverNames: renderServerNames(LOCAL_SERVER_NAMES),
-    });
+    const confFile = writeNginxConfDir({ confDir: join(dir, 'conf'), ...localNginxLayout(appPorts, port) });
     state = 'starting';
     const stdout = supervisor.writesOutputDirectly ? undefined : createFifoOutput(join(dir, 'stdout.fifo'));
     const started = supervisor.supervise('nginx', nginx, nginxArgs({ prefix: dir, confFile }), {

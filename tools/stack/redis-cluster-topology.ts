@@ -4,10 +4,8 @@ import { waitFor } from '../lib/poll.ts';
 import { redisUrl, withRedis } from '../lib/redis.ts';
 import { clusterNodeArgs, createCluster } from '../lib/redis-server.ts';
 import { roleOf } from '../lib/sentinel.ts';
-import type { Secrets } from '../lib/secrets.ts';
-import { createRedisProcess, roleName, wholeRedisActions } from './redis-process.ts';
+import { createRedisProcess, roleName, type TopologyOptions, wholeRedisActions } from './redis-process.ts';
 import { StackRequestError } from './state.ts';
-import type { Supervisor } from './supervisor.ts';
 
 /** Three primaries and a replica each, on the ports port..port+5. */
 export const CLUSTER_NODES = 6;
@@ -21,23 +19,13 @@ export const clusterPorts = (port: number) =>
     { port: port + i + BUS_PORT_OFFSET, what: `cluster-${i + 1} cluster bus` },
   ]).flat();
 
-type ClusterOptions = {
-  supervisor: Supervisor;
-  redisServer: string;
-  port: number;
-  dir: string;
-  aclFile: string;
-  secrets: Secrets;
-  readyTimeoutMs: number;
-};
-
 /**
  * The session Redis as a Redis Cluster (`--redis cluster`): six nodes from the shipped redis.conf, tls.conf and
  * cluster.conf, joined once by `redis-cli --cluster create` (a restart on the same run dir keeps the nodes' own
  * nodes.conf, so the cluster comes back as it was, failovers included). The same interface as redis-topology.ts:
  * "the primary" is the node owning slot 0, as the cluster says now.
  */
-export function createRedisClusterTopology(options: ClusterOptions) {
+export function createRedisClusterTopology(options: TopologyOptions) {
   const { supervisor, redisServer, port, dir, aclFile, secrets, readyTimeoutMs } = options;
   const adminUrl = (nodePort: number) => redisUrl('admin', secrets.redisAdminPassword, nodePort, { tls: true });
   const nodes = Array.from({ length: CLUSTER_NODES }, (_, i) => {

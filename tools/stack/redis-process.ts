@@ -2,6 +2,7 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import type { Child } from '../lib/child.ts';
 import { waitFor } from '../lib/poll.ts';
 import { redisAnswersPing, withoutPassword } from '../lib/redis.ts';
+import type { Secrets } from '../lib/secrets.ts';
 import { StackRequestError, type State } from './state.ts';
 import type { Supervisor } from './supervisor.ts';
 
@@ -22,6 +23,19 @@ type RedisOptions = {
   readyTimeoutMs: number;
   /** Ready when this holds; default: the admin user's PING on `url` (memcached nodes bring their own probe). */
   isReady?: () => Promise<boolean>;
+};
+
+/** What the session Redis is built from, whatever its topology (redis-topology.ts, redis-cluster-topology.ts). */
+export type TopologyOptions = {
+  supervisor: Supervisor;
+  redisServer: string;
+  /** The first data node's port; the others follow it. */
+  port: number;
+  /** Each process gets its own directory under it (redis-1/, sentinel-1/, cluster-1/...). */
+  dir: string;
+  aclFile: string;
+  secrets: Secrets;
+  readyTimeoutMs: number;
 };
 
 /**

@@ -4,11 +4,9 @@ import { waitFor } from '../lib/poll.ts';
 import { redisUrl } from '../lib/redis.ts';
 import { sentinelArgs, sentinelNodeArgs, singleNodeArgs } from '../lib/redis-server.ts';
 import { primaryPortOf, roleOf, sentinelGroupReady, SENTINEL_NAME } from '../lib/sentinel.ts';
-import type { Secrets } from '../lib/secrets.ts';
 import { clusterPorts } from './redis-cluster-topology.ts';
-import { createRedisProcess, roleName, wholeRedisActions } from './redis-process.ts';
+import { createRedisProcess, roleName, type TopologyOptions, wholeRedisActions } from './redis-process.ts';
 import { StackRequestError } from './state.ts';
-import type { Supervisor } from './supervisor.ts';
 
 export const REDIS_MODES = ['sentinel', 'single', 'cluster'] as const;
 export type RedisMode = (typeof REDIS_MODES)[number];
@@ -16,18 +14,9 @@ export type RedisMode = (typeof REDIS_MODES)[number];
 /** Sentinel i listens on the port of data node i plus this: 6390-6392 beside the nodes 6380-6382. */
 export const SENTINEL_PORT_OFFSET = 10;
 
-type TopologyOptions = {
+type SentinelOrSingleOptions = TopologyOptions & {
   /** `cluster`: redis-cluster-topology.ts. */
   mode: Exclude<RedisMode, 'cluster'>;
-  supervisor: Supervisor;
-  redisServer: string;
-  /** The first data node's port; the others (Sentinel mode) follow it. */
-  port: number;
-  /** Each process gets its own directory under it (redis-1/, sentinel-1/...). */
-  dir: string;
-  aclFile: string;
-  secrets: Secrets;
-  readyTimeoutMs: number;
 };
 
 /** The ports a topology listens on, for the stack's "is anything in the way" check. */
@@ -46,7 +35,7 @@ export const topologyPorts = (mode: RedisMode, port: number) =>
  * one node (`single`) or a primary, two replicas and three Sentinels (`sentinel`, the default) from the shipped
  * infra/redis files. Tests break it without knowing which node is primary: killPrimary() asks the Sentinels.
  */
-export function createRedisTopology(options: TopologyOptions) {
+export function createRedisTopology(options: SentinelOrSingleOptions) {
   const { mode, supervisor, redisServer, port, dir, aclFile, secrets, readyTimeoutMs } = options;
   const adminUrl = (nodePort: number) => redisUrl('admin', secrets.redisAdminPassword, nodePort, { tls: true });
   const process = (name: string, nodePort: number, args: (dir: string) => string[]) => {

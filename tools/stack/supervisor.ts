@@ -1,7 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { describeExit, startChild, type Child } from '../lib/child.ts';
 import { repoRoot } from '../lib/paths.ts';
-import type { createFifoOutput } from './nginx.ts';
+import type { createFifoOutput } from '../lib/nginx.ts';
 import { createPidRegistry } from './leftovers.ts';
 
 export type SuperviseOptions = {

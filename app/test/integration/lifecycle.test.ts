@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import express from 'express';
 import supertest from 'supertest';
-import { createSessions } from '../../src/session.ts';
 import { createBrowser } from '../helpers/browser.ts';
 import { createInstance, startTwoInstances } from '../helpers/instance.ts';
+import { createSlowSessionWriter } from '../helpers/slow-session-writer.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -89,19 +88,8 @@ describe('session lifetime', () => {
 describe('no logout resurrection', () => {
   it('a slow request that loaded the session before logout and writes it after does not bring it back', async (t) => {
     const { redis, a } = await startTwoInstances(t);
-    // A second instance with the same session layer and a deliberately slow handler that modifies the session.
-    const sessions = createSessions({ config: a.config, redis: a.redis });
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let loaded!: () => void;
-    const sessionLoaded = new Promise<void>((resolve) => (loaded = resolve));
-    const slow = express();
-    slow.use(sessions.middleware);
-    slow.post('/slow', async (req, res) => {
-      loaded();
-      await released;
-      req.session.user = { username: `${req.session.user?.username}-changed` };
-      res.json({ wrote: true });
+    const slow = createSlowSessionWriter(a, (session) => {
+      session.user = { username: `${session.user?.username}-changed` };
     });
 
     const browser = createBrowser();
@@ -109,14 +97,11 @@ describe('no logout resurrection', () => {
     const key = browser.sessionKey();
     const cookie = `sid=${browser.jar.get('sid')}`;
 
-    const slowRequest = supertest(slow)
-      .post('/slow')
-      .set('Cookie', cookie)
-      .then((res) => res);
-    await sessionLoaded;
+    const slowRequest = slow.post(cookie);
+    await slow.loaded;
     assert.equal((await browser.logout(a)).status, 303);
     assert.equal(await redis.admin.exists(key), 0);
-    release();
+    slow.release();
     assert.equal((await slowRequest).status, 200);
 
     assert.equal(await redis.admin.exists(key), 0, 'the logged-out session was written back');

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import express from 'express';
 import supertest from 'supertest';
 import { INDEX_PREFIX } from '../../src/session-index.ts';
-import { createSessions } from '../../src/session.ts';
 import { type Browser, createBrowser } from '../helpers/browser.ts';
 import { createInstance, type Instance, startTwoInstances } from '../helpers/instance.ts';
+import { createSlowSessionWriter } from '../helpers/slow-session-writer.ts';
 import { ALICE, BOB } from '../helpers/users.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -190,31 +189,17 @@ describe('your sessions', () => {
 
   it('a slow request racing a revoke cannot bring the session back (SET … XX)', async (t) => {
     const { redis, a, b } = await startTwoInstances(t);
-    // A third instance's session layer with a handler that loads the session, waits, then changes it.
-    const sessions = createSessions({ config: a.config, redis: a.redis });
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let loaded!: () => void;
-    const sessionLoaded = new Promise<void>((resolve) => (loaded = resolve));
-    const slow = express();
-    slow.use(sessions.middleware);
-    slow.post('/slow', async (req, res) => {
-      loaded();
-      await released;
-      req.session.theme = 'dark';
-      res.json({ wrote: true });
+    const slow = createSlowSessionWriter(a, (session) => {
+      session.theme = 'dark';
     });
     const laptop = await loginFrom(a, LAPTOP);
     const phone = await loginFrom(b, PHONE);
     const target = (await listOf(phone, a)).find((s) => !s.current)!;
 
-    const slowRequest = supertest(slow)
-      .post('/slow')
-      .set('Cookie', laptop.jar.header())
-      .then((res) => res);
-    await sessionLoaded;
+    const slowRequest = slow.post(laptop.jar.header());
+    await slow.loaded;
     assert.equal((await post(phone, b, `/sessions/${target.id}/revoke`, { password: ALICE.password })).status, 303);
-    release();
+    slow.release();
     assert.equal((await slowRequest).status, 200);
     assert.equal(await redis.admin.exists(laptop.sessionKey()), 0, 'the revoked session was written back');
     assert.equal(await authenticated(laptop, a), false);
