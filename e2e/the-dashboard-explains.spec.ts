@@ -2,12 +2,9 @@ import { expect, test } from './fixtures.ts';
 
 test('the dashboard shows times as people read them, which Redis node is the primary, the cache, and the way to the catalogue', async ({
   page,
-  loginPage,
-  dashboard,
-  user,
+  loggedIn: dashboard,
   stack,
 }) => {
-  await loginPage.loginAs(user);
   // In the reader's own time zone, with how long ago it was; the exact moment on hover.
   await expect(dashboard.sessionStarted).toHaveText(/\((now|\d+ seconds? ago|1 minute ago)\)$/);
   await expect(dashboard.sessionStarted).toHaveAttribute('title', /\d{4}/);
