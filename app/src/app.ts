@@ -3,19 +3,20 @@ import { join } from 'node:path';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import helmet from 'helmet';
 import { type CatalogDeps, createCatalogModule } from './catalog/index.ts';
+import { CATALOG_PATHS } from './catalog/routes.ts';
 import type { Config } from './config.ts';
 import { createCsrf } from './csrf.ts';
 import { HttpError } from './errors.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import type { Logger } from './log.ts';
 import type { RedisClient } from './redis.ts';
-import { createApiRouter } from './routes/api.ts';
-import { createAuthRouter } from './routes/auth.ts';
-import { createHealthRouter } from './routes/health.ts';
-import { createPagesRouter } from './routes/pages.ts';
+import { API_PATHS, createApiRouter } from './routes/api.ts';
+import { AUTH_PATHS, createAuthRouter } from './routes/auth.ts';
+import { createHealthRouter, HEALTH_PATHS } from './routes/health.ts';
+import { createPagesRouter, PAGE_PATHS } from './routes/pages.ts';
 import { createPasswordCheck } from './routes/policies.ts';
-import { createSessionsRouter } from './routes/sessions.ts';
-import { createRedisTopology, createStatusRouter, type RedisTopology } from './routes/status.ts';
+import { createSessionsRouter, SESSIONS_PATHS } from './routes/sessions.ts';
+import { createRedisTopology, createStatusRouter, type RedisTopology, STATUS_PATHS } from './routes/status.ts';
 import { createSessions } from './session.ts';
 import { createLoginThrottle } from './throttle.ts';
 import type { UserDirectory } from './users.ts';
@@ -64,6 +65,11 @@ export function createApp({ config, redis, users, log, isShuttingDown = () => fa
   app.set('trust proxy', config.trustProxy);
   // First, so every request is timed and counted, whatever answers it.
   app.use(metrics.httpMiddleware);
+  metrics.routes(
+    [API_PATHS, AUTH_PATHS, HEALTH_PATHS, PAGE_PATHS, SESSIONS_PATHS, STATUS_PATHS, ...(catalog ? [CATALOG_PATHS] : [])].flatMap(
+      (paths) => Object.values(paths),
+    ),
+  );
 
   // Built only when a line is logged; no headers, so no cookies and no session IDs in the log.
   Object.defineProperty(app.request, 'log', {

@@ -114,13 +114,14 @@ export function createMetrics({ instanceId, defaultMetrics = true }: { instanceI
     },
   });
 
-  const routePaths = createRoutePaths();
+  // The app's fixed route paths (no parameters), as the route modules declare them (their *_PATHS; app.ts).
+  const fixedPaths = new Set<string>();
   const routeOf = (req: Request): string => {
     if (req.route) return (req.baseUrl ?? '') + String(req.route.path);
     // A mounted middleware that answered itself (express.static under /static).
     if (req.baseUrl) return req.baseUrl;
     // Refused before routing (CSRF, body parser, session read): the route it was for, if its path is a fixed one.
-    return routePaths(req) ?? UNMATCHED_ROUTE;
+    return fixedPaths.has(req.path) ? req.path : UNMATCHED_ROUTE;
   };
 
   /** First in the chain: times every request; the labels are decided when the response is finished. */
@@ -137,6 +138,15 @@ export function createMetrics({ instanceId, defaultMetrics = true }: { instanceI
   return {
     registry,
     httpMiddleware,
+
+    /**
+     * The paths the app routes, as its route modules declare them: a request refused before routing (CSRF, a body
+     * parser, the session read) is labelled with its path if that is one of the fixed ones; parameterised paths
+     * (with `:`) cannot be told from a scanner's and are skipped.
+     */
+    routes(paths: Iterable<string>) {
+      for (const path of paths) if (!/[:*(]/.test(path)) fixedPaths.add(path);
+    },
 
     /** Times a store command (already under its deadline) and passes its result or error through unchanged. */
     async observeStore<T>(operation: StoreOperation, command: Promise<T>): Promise<T> {
@@ -187,28 +197,4 @@ export function createMetrics({ instanceId, defaultMetrics = true }: { instanceI
 function storeOutcome(err: unknown): StoreOutcome {
   if (!(err instanceof ServiceUnavailableError)) return 'error';
   return err.cause instanceof DeadlineExceededError ? 'timeout' : 'unavailable';
-}
-
-/**
- * The app's fixed route paths (no parameters), read once from Express's router on the first request that needs
- * them (routes are all added before the app listens). Unknown or parameterised paths map to nothing.
- */
-function createRoutePaths() {
-  let paths: Set<string> | undefined;
-  const collect = (stack: unknown[], prefix: string, into: Set<string>) => {
-    for (const layer of stack as { route?: { path?: unknown }; handle?: { stack?: unknown[] }; rawPath?: unknown }[]) {
-      const path = layer.route?.path;
-      if (typeof path === 'string' && !/[:*(]/.test(path)) into.add(prefix + path);
-      const mount = typeof layer.rawPath === 'string' && layer.rawPath !== '/' ? layer.rawPath : '';
-      if (Array.isArray(layer.handle?.stack)) collect(layer.handle.stack, prefix + mount, into);
-    }
-  };
-  return (req: Request): string | undefined => {
-    if (!paths) {
-      paths = new Set();
-      const router = (req.app as unknown as { router?: { stack?: unknown[] } }).router;
-      if (Array.isArray(router?.stack)) collect(router.stack, '', paths);
-    }
-    return paths.has(req.path) ? req.path : undefined;
-  };
 }

@@ -11,6 +11,9 @@ type Deps = { catalog: Catalog; views: Views; csrf: ReturnType<typeof createCsrf
 
 const PAGE_SIZE = 50;
 
+/** The paths this module routes, for the metrics' route labels (metrics.ts). */
+export const CATALOG_PATHS = { list: '/products', page: '/products/:id', api: '/api/products/:id' } as const;
+
 /** Product pages and API. Mounted after the session middleware (edits need a login) and the CSRF check. */
 export function createCatalogRouter({ catalog, views, csrf, instanceId }: Deps) {
   const router = Router();
@@ -26,14 +29,14 @@ export function createCatalogRouter({ catalog, views, csrf, instanceId }: Deps) 
     return { product: value, state };
   }
 
-  router.get('/products', async (req, res) => {
+  router.get(CATALOG_PATHS.list, async (req, res) => {
     const page = parsePageNumber(req.query.page);
     const { products, total } = await catalog.list((page - 1) * PAGE_SIZE, PAGE_SIZE);
     if (products.length === 0 && page > 1) throw new HttpError(404, `There is no page ${page}.`);
     views.render(res, 200, 'products', { products, page, pages: Math.ceil(total / PAGE_SIZE) });
   });
 
-  router.get('/products/:id', async (req, res) => {
+  router.get(CATALOG_PATHS.page, async (req, res) => {
     const { product, state } = await productOr404(parseProductId(req.params.id), res);
     const user = req.session.user;
     views.render(res, 200, 'product', {
@@ -46,12 +49,12 @@ export function createCatalogRouter({ catalog, views, csrf, instanceId }: Deps) 
     });
   });
 
-  router.get('/api/products/:id', async (req, res) => {
+  router.get(CATALOG_PATHS.api, async (req, res) => {
     const { product, state } = await productOr404(parseProductId(req.params.id), res);
     res.json({ ...product, cache: state, instance: instanceId });
   });
 
-  router.post('/products/:id', requireUser('edit products'), async (req, res) => {
+  router.post(CATALOG_PATHS.page, requireUser('edit products'), async (req, res) => {
     const id = parseProductId(String(req.params.id));
     await catalog.edit(id, parseProductEdit(req.body));
     res.redirect(303, `/products/${id}?saved=1`);

@@ -15,10 +15,13 @@ type Deps = {
 
 const field = (value: unknown, max: number) => (typeof value === 'string' && value.length <= max ? value : '');
 
+/** The paths this module routes, for the metrics' route labels (metrics.ts). */
+export const AUTH_PATHS = { login: '/login', logout: '/logout' } as const;
+
 export function createAuthRouter({ views, csrf, checkPassword, sessions, metrics }: Deps) {
   const router = Router();
 
-  router.post('/login', async (req, res) => {
+  router.post(AUTH_PATHS.login, async (req, res) => {
     const username = field(req.body?.username, 64).trim();
     const password = field(req.body?.password, 1024);
     const fail = (status: number, error: string, headers: Record<string, string> = {}) =>
@@ -45,7 +48,7 @@ export function createAuthRouter({ views, csrf, checkPassword, sessions, metrics
     res.redirect(303, '/');
   });
 
-  router.post('/logout', async (req, res) => {
+  router.post(AUTH_PATHS.logout, async (req, res) => {
     const user = req.session.user?.username;
     await sessions.logout(req, res);
     if (user) {

@@ -5,13 +5,16 @@ import { isRedisReady } from '../redis.ts';
 
 const READINESS_PING_TIMEOUT_MS = 250;
 
+/** The paths this module routes, for the metrics' route labels (metrics.ts). */
+export const HEALTH_PATHS = { live: '/healthz', ready: '/readyz' } as const;
+
 /** Liveness never touches Redis (a Redis outage must not get healthy instances restarted); readiness does. */
 export function createHealthRouter({ redis, isShuttingDown }: { redis: RedisClient; isShuttingDown: () => boolean }) {
   const router = Router();
-  router.get('/healthz', (_req, res) => {
+  router.get(HEALTH_PATHS.live, (_req, res) => {
     res.json({ status: 'ok' });
   });
-  router.get('/readyz', async (_req, res) => {
+  router.get(HEALTH_PATHS.ready, async (_req, res) => {
     const problem = isShuttingDown()
       ? 'shutting down'
       : (await isRedisReady(redis, READINESS_PING_TIMEOUT_MS))

@@ -9,11 +9,14 @@ import { requireUser } from './policies.ts';
 
 type Deps = { config: Pick<Config, 'session' | 'catalog'>; views: Views; csrf: ReturnType<typeof createCsrf> };
 
+/** The paths this module routes, for the metrics' route labels (metrics.ts). */
+export const PAGE_PATHS = { home: '/', login: '/login', preferences: '/preferences' } as const;
+
 export function createPagesRouter({ config, views, csrf }: Deps) {
   const router = Router();
   const { idleTimeoutS, absoluteTimeoutS } = config.session;
 
-  router.get('/', (req, res) => {
+  router.get(PAGE_PATHS.home, (req, res) => {
     const { user, loginAt } = req.session;
     if (!user || !loginAt) return views.render(res, 200, 'home', {});
     views.render(res, 200, 'home', {
@@ -32,13 +35,13 @@ export function createPagesRouter({ config, views, csrf }: Deps) {
     });
   });
 
-  router.get('/login', (req, res) => {
+  router.get(PAGE_PATHS.login, (req, res) => {
     if (req.session.user) return res.redirect(303, '/');
     views.render(res, 200, 'login', { csrfToken: csrf.token(req, res) });
   });
 
   // A session write other than login: the logged-in user's colour theme.
-  router.post('/preferences', requireUser('change your preferences'), async (req, res) => {
+  router.post(PAGE_PATHS.preferences, requireUser('change your preferences'), async (req, res) => {
     const theme = req.body?.theme;
     if (theme !== 'light' && theme !== 'dark') throw new HttpError(400, 'Choose the light or the dark theme.');
     req.session.theme = theme;

@@ -26,6 +26,15 @@ const asJson = ({ id, current, device, createdAt, lastSeenAt }: SessionListing) 
   lastSeenAt: lastSeenAt.toISOString(),
 });
 
+/** The paths this module routes, for the metrics' route labels (metrics.ts). */
+export const SESSIONS_PATHS = {
+  api: '/api/sessions',
+  page: '/sessions',
+  revokeOthers: '/sessions/revoke-others',
+  revokeAll: '/sessions/revoke-all',
+  revoke: '/sessions/:id/revoke',
+} as const;
+
 /**
  * "Your sessions": where the user is logged in, and ending any of those sessions (OWASP ASVS 5.0 V7.4.3, V7.5.2).
  * Ending sessions asks for the password again, counted by the login throttle like a login attempt.
@@ -44,11 +53,11 @@ export function createSessionsRouter({ config, views, csrf, checkPassword, sessi
     });
   };
 
-  router.get('/api/sessions', requireUser('see your sessions'), async (req, res) => {
+  router.get(SESSIONS_PATHS.api, requireUser('see your sessions'), async (req, res) => {
     res.json({ sessions: (await sessions.index.list(usernameOf(req), req.sessionID)).map(asJson) });
   });
 
-  router.get('/sessions', requireUserOrLogin, (req, res) => page(req, res));
+  router.get(SESSIONS_PATHS.page, requireUserOrLogin, (req, res) => page(req, res));
 
   /** The logged-in user, once their password is confirmed; otherwise the answer is sent and undefined returned. */
   async function confirmed(req: Request, res: Response): Promise<string | undefined> {
@@ -65,7 +74,7 @@ export function createSessionsRouter({ config, views, csrf, checkPassword, sessi
 
   const manage = requireUser('manage your sessions');
 
-  router.post('/sessions/revoke-others', manage, async (req, res) => {
+  router.post(SESSIONS_PATHS.revokeOthers, manage, async (req, res) => {
     const username = await confirmed(req, res);
     if (!username) return;
     const ended = await sessions.index.revokeAllBut(username, req.sessionID);
@@ -74,7 +83,7 @@ export function createSessionsRouter({ config, views, csrf, checkPassword, sessi
     res.redirect(303, '/sessions');
   });
 
-  router.post('/sessions/revoke-all', manage, async (req, res) => {
+  router.post(SESSIONS_PATHS.revokeAll, manage, async (req, res) => {
     const username = await confirmed(req, res);
     if (!username) return;
     const ended = await sessions.index.revokeAllBut(username);
@@ -84,7 +93,7 @@ export function createSessionsRouter({ config, views, csrf, checkPassword, sessi
     res.redirect(303, '/');
   });
 
-  router.post('/sessions/:id/revoke', manage, async (req, res) => {
+  router.post(SESSIONS_PATHS.revoke, manage, async (req, res) => {
     const handle = String(req.params.id);
     if (!HANDLE.test(handle)) throw new HttpError(404, 'No such session.');
     const username = await confirmed(req, res);

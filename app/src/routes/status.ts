@@ -45,12 +45,15 @@ type Deps = {
  * different after a failover, and no address, port or secret in it), how many times this instance has seen the
  * primary change, and this instance's cache hit ratio. Logged-in users only.
  */
+/** The paths this module routes, for the metrics' route labels (metrics.ts). */
+export const STATUS_PATHS = { status: '/api/status' } as const;
+
 export function createStatusRouter({ instanceId, secret, redis, cacheCounts }: Deps) {
   const router = Router();
   const labelKey = createHmac('sha256', secret).update('redis-node-label').digest();
   const labelOf = (address: string) => `node-${createHmac('sha256', labelKey).update(address).digest('base64url').slice(0, 6)}`;
 
-  router.get('/api/status', requireUser('see the status'), (_req, res) => {
+  router.get(STATUS_PATHS.status, requireUser('see the status'), (_req, res) => {
     const address = redis.primary();
     const counts = cacheCounts?.();
     const reads = counts ? counts.hit + counts.stale + counts.miss + counts.error : 0;
