@@ -1,6 +1,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { RedisClient } from './redis.ts';
 import { type ReplicaWait, replicatedWrite, withDeadline } from './redis.ts';
+import { indexOf, sessionKey } from './keys.ts';
 import { deviceLabelOf } from './user-agent.ts';
 
 // Each user's sessions, indexed so they can be listed and ended: "Your sessions". The layout, in Redis:
@@ -18,33 +19,12 @@ import { deviceLabelOf } from './user-agent.ts';
 // a logged-in read still costs exactly its one read script. An entry whose session expired is pruned by the next script that
 // sees it (its PTTL is gone): no key scan, no keyspace notifications, and a dead entry never looks alive.
 
-export const SESSION_PREFIX = 'sess:';
-export const INDEX_PREFIX = 'sess-idx:';
-
-const TAGGED_ID = /^([\w-]{12})\.([\w-]{22})$/;
-
-/** An anonymous session id (no user: no tag, no index). */
+/** An anonymous session id (no user: no tag, no index). Key names: keys.ts. */
 const anonymousId = () => randomBytes(24).toString('base64url');
 
 const tagKeyOf = (secret: string) => createHmac('sha256', secret).update('session-tag').digest();
 const tagOf = (username: string, tagKey: Buffer) =>
   createHmac('sha256', tagKey).update(username).digest('base64url').slice(0, 12);
-
-/** The Redis key of a session id: hash-tagged for an indexed id, plain for any other (an id from before the index). */
-export function sessionKey(sid: string): string {
-  const tagged = TAGGED_ID.exec(sid);
-  return tagged ? `${SESSION_PREFIX}{${tagged[1]}}${tagged[2]}` : SESSION_PREFIX + sid;
-}
-
-/** Whether a session id is indexed (made by newId for a user). */
-export const isIndexedId = (sid: string) => TAGGED_ID.test(sid);
-
-/** The index of an indexed session id: its key, its field, and the prefix of its siblings' keys. */
-function indexOf(sid: string) {
-  const tagged = TAGGED_ID.exec(sid);
-  if (!tagged) return undefined;
-  return { key: `${INDEX_PREFIX}{${tagged[1]}}`, field: tagged[2]!, siblings: `${SESSION_PREFIX}{${tagged[1]}}` };
-}
 
 // The scripts. Lua sees replies as RESP2 (HGETALL: a flat array; a failed SET NX: false).
 

@@ -4,7 +4,8 @@ import type { StoreOperation } from './metrics.ts';
 import type { RedisClient } from './redis.ts';
 import { replicatedWrite, withDeadline, writeAndWait } from './redis.ts';
 import { ServiceUnavailableError } from './errors.ts';
-import { isIndexedId, type SessionIndex, sessionKey } from './session-index.ts';
+import { isIndexedId, sessionKey } from './keys.ts';
+import type { SessionIndex } from './session-index.ts';
 
 declare module 'express-session' {
   interface SessionData {
@@ -37,8 +38,6 @@ const READ = `#!lua flags=allow-oom
 local value = redis.call('GET', KEYS[1])
 if value and redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return value`;
-
-export { SESSION_PREFIX } from './session-index.ts';
 
 type Callback<T> = (err: unknown, value?: T) => void;
 

@@ -1,10 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { Config } from './config.ts';
+import { accountThrottleKey, addressThrottleKey } from './keys.ts';
 import type { RedisClient } from './redis.ts';
 import { ServiceUnavailableError } from './errors.ts';
 import { asHttpError, withDeadline, writeAndWait } from './redis.ts';
-
-export const THROTTLE_PREFIX = 'login-fail:';
 
 export type LoginThrottle = ReturnType<typeof createLoginThrottle>;
 
@@ -25,10 +23,8 @@ export type LoginThrottle = ReturnType<typeof createLoginThrottle>;
  */
 export function createLoginThrottle({ redis, config }: { redis: RedisClient; config: Pick<Config, 'throttle' | 'redis'> }) {
   const { maxFailuresPerAccount, maxFailuresPerClient, windowS } = config.throttle;
-  // Hashed so that arbitrary user input never becomes a key name (and key names reveal no user names).
-  const accountKey = (username: string) =>
-    `${THROTTLE_PREFIX}user:${createHash('sha256').update(username.trim().toLowerCase()).digest('base64url').slice(0, 22)}`;
-  const clientKey = (address: string) => `${THROTTLE_PREFIX}ip:${address}`;
+  const accountKey = accountThrottleKey;
+  const clientKey = addressThrottleKey;
   const run = <T>(command: Promise<T>) => withDeadline(command, config.redis.commandTimeoutMs);
   const wait = config.redis.waitForReplicas ?? { replicas: 0, timeoutMs: 0 };
 

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { sessionKey } from '../../app/src/session-index.ts';
+import { sessionKey } from '../../app/src/keys.ts';
 import { send, sessionOf } from '../lib/http.ts';
 import { timeUntil, waitFor } from '../lib/poll.ts';
 import { withRedis } from '../lib/redis.ts';

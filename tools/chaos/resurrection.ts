@@ -3,7 +3,7 @@ import { timeUntil } from '../lib/poll.ts';
 import { connectAdmin } from '../lib/redis.ts';
 import { login } from '../lib/session-client.ts';
 import type { Stack } from '../stack/start-stack.ts';
-import { sessionKey } from '../../app/src/session-index.ts';
+import { sessionKey } from '../../app/src/keys.ts';
 import { check, informative, type Check } from './checks.ts';
 
 const WRITES_PER_ROUND = 8;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { type Env, isProduction, nodeEnv, resolveFileVariables } from '../env.ts';
+import { CACHE_PREFIX } from '../keys.ts';
 
 // The catalogue's variables, read by app/src/config.ts (the only reader of the environment) when DATABASE_URL is set.
 // Same rules: every problem at once, *_FILE secrets, no production defaults for addresses or passwords.
@@ -110,7 +111,7 @@ export function parseCatalogConfig(env: Env, readFile: (path: string) => string,
           : undefined,
       },
       // Keys the cache user's ACL allows (~cache:*); the session Redis's prefixes never appear here.
-      prefix: 'cache:',
+      prefix: CACHE_PREFIX,
       timeoutMs: values.CACHE_TIMEOUT_MS,
       enabled: values.CACHE_ENABLED,
       ttlS: values.CACHE_TTL_S,

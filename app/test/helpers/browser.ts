@@ -1,7 +1,7 @@
 import supertest from 'supertest';
 import { createCookieJar } from '../../../tools/lib/cookie-jar.ts';
 import { csrfTokenIn, sessionIdFromCookie } from '../../../tools/lib/session-client.ts';
-import { sessionKey } from '../../src/session-index.ts';
+import { sessionKey } from '../../src/keys.ts';
 import type { Instance } from './instance.ts';
 import { ALICE } from './users.ts';
 

@@ -20,7 +20,7 @@ import { waitFor as waitUntil } from '../../../tools/lib/poll.ts';
 import { redisArgs, renderAcl } from '../../../tools/lib/redis-server.ts';
 import { ensureSecrets } from '../../../tools/lib/secrets.ts';
 import { csrfTokenIn, sessionIdFromCookie } from '../../../tools/lib/session-client.ts';
-import { sessionKey } from '../../src/session-index.ts';
+import { sessionKey } from '../../src/keys.ts';
 import { freePort } from '../helpers/wait.ts';
 import { ALICE, BOB, DEMO_USERS } from '../helpers/users.ts';
 import { onCluster } from '../helpers/redis-server.ts';

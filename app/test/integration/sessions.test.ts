@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { sessionKey } from '../../src/session-index.ts';
+import { sessionKey } from '../../src/keys.ts';
 import { createBrowser } from '../helpers/browser.ts';
 import { startTwoInstances } from '../helpers/instance.ts';
 import { ALICE, BOB } from '../helpers/users.ts';

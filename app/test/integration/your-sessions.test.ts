@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import supertest from 'supertest';
-import { INDEX_PREFIX } from '../../src/session-index.ts';
+import { INDEX_PREFIX } from '../../src/keys.ts';
 import { type Browser, createBrowser } from '../helpers/browser.ts';
 import { createInstance, type Instance, startTwoInstances } from '../helpers/instance.ts';
 import { createSlowSessionWriter } from '../helpers/slow-session-writer.ts';
