@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +5,8 @@ import type { TestContext } from 'node:test';
 import { createClient } from 'redis';
 import { renderAcl } from '../../../tools/lib/redis-server.ts';
 import { ensureSecrets } from '../../../tools/lib/secrets.ts';
-import { freePort, waitFor } from './wait.ts';
+import { startTestRedisProcess } from './redis-process.ts';
+import { freePort } from './wait.ts';
 
 const CACHE_CONF = join(import.meta.dirname, '../../../infra/redis/cache.conf');
 
@@ -22,7 +22,6 @@ export async function startCacheRedisServer(t: TestContext) {
   const adminPassword = secrets.redisAdminPassword;
   const aclFile = join(dir, 'users.acl');
   renderAcl(secrets.dir, aclFile, 'redis-server', 'cache');
-  let child: ChildProcess | undefined;
 
   const admin = createClient({
     url: `redis://admin:${adminPassword}@127.0.0.1:${port}`,
@@ -30,36 +29,23 @@ export async function startCacheRedisServer(t: TestContext) {
     socket: { reconnectStrategy: 50 },
   });
   admin.on('error', () => {});
-
-  async function start() {
-    child = spawn('redis-server', [CACHE_CONF, '--port', String(port), '--dir', dir, '--aclfile', aclFile], { stdio: 'ignore' });
-    await waitFor(async () => (admin.isOpen || (await admin.connect())) && (await admin.ping()) === 'PONG', {
-      what: `cache redis-server on ${port}`,
-    });
-  }
-  async function kill() {
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child!.once('exit', resolve));
-    child.kill('SIGCONT');
-    child.kill('SIGKILL');
-    await exited;
-  }
-
-  t.after(async () => {
-    if (admin.isOpen) admin.destroy();
-    await kill();
-    rmSync(dir, { recursive: true, force: true });
+  const node = await startTestRedisProcess(t, {
+    name: `cache-${port}`,
+    port,
+    dir,
+    args: () => [CACHE_CONF, '--port', String(port), '--dir', dir, '--aclfile', aclFile],
+    admin,
   });
-  await start();
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
 
   return {
     port,
     url: `redis://cache@127.0.0.1:${port}`,
     password: cachePassword,
     admin,
-    start,
-    kill,
-    pause: () => void child!.kill('SIGSTOP'),
-    resume: () => void child!.kill('SIGCONT'),
+    start: async () => void (await node.start()),
+    kill: async () => void (await node.kill()),
+    pause: () => void node.pause(),
+    resume: () => void node.resume(),
   };
 }

@@ -1,5 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -8,6 +7,8 @@ import { clusterNodeArgs, createCluster, renderAcl } from '../../../tools/lib/re
 import { ensureSecrets } from '../../../tools/lib/secrets.ts';
 import type { TestRedis } from './redis-server.ts';
 import { freePortBase } from '../../../tools/lib/ports.ts';
+import type { RedisProcess } from '../../../tools/stack/redis-process.ts';
+import { startTestRedisProcess } from './redis-process.ts';
 import { waitFor } from './wait.ts';
 
 export type TestCluster = Awaited<ReturnType<typeof startRedisCluster>>;
@@ -28,7 +29,6 @@ export async function startRedisCluster(t: Pick<TestContext, 'after'>) {
   // where an outgoing connection could take one between this check and the node's bind.
   const base = await freePortBase([...NODE_OFFSETS, ...NODE_OFFSETS.map((offset) => offset + 10_000)], 12_000, 22_700);
   const ports = NODE_OFFSETS.map((offset) => base + offset);
-  const processes = new Map<number, ChildProcess>();
   const admins = new Map<number, ReturnType<typeof adminClient>>();
   function adminClient(port: number) {
     const client = createClient({
@@ -41,40 +41,24 @@ export async function startRedisCluster(t: Pick<TestContext, 'after'>) {
     client.on('error', () => {});
     return client;
   }
+  const adminOf = (port: number) => admins.get(port) ?? admins.set(port, adminClient(port)).get(port)!;
   const admin = async (port: number) => {
-    const client = admins.get(port) ?? admins.set(port, adminClient(port)).get(port)!;
+    const client = adminOf(port);
     if (!client.isOpen) await client.connect();
     return client;
   };
 
+  const nodes = new Map<number, RedisProcess>();
   async function start(port: number) {
+    const node = nodes.get(port);
+    if (node) return void (await node.start());
     const dir = join(root, String(port));
-    mkdirSync(dir, { recursive: true });
-    processes.set(
-      port,
-      spawn(
-        'redis-server',
-        [
-          ...clusterNodeArgs({ secretsDir: secrets.dir, dir, port, aclfile }),
-          ...(process.env.CLUSTER_LOG ? ['--logfile', join(dir, 'log')] : []),
-        ],
-        { stdio: 'ignore' },
-      ),
-    );
-    await waitFor(async () => (await (await admin(port)).ping()) === 'PONG', { what: `cluster node ${port}`, timeoutMs: 10_000 });
+    const log = process.env.CLUSTER_LOG ? ['--logfile', join(dir, 'log')] : [];
+    const args = () => [...clusterNodeArgs({ secretsDir: secrets.dir, dir, port, aclfile }), ...log];
+    nodes.set(port, await startTestRedisProcess(t, { name: `cluster-${port}`, port, dir, args, admin: adminOf(port) }));
   }
-  async function kill(port: number) {
-    const child = processes.get(port);
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  }
-  t.after(async () => {
-    for (const client of admins.values()) if (client.isOpen) client.destroy();
-    await Promise.all(ports.map(kill));
-    if (!process.env.CLUSTER_LOG) rmSync(root, { recursive: true, force: true });
-  });
+  const kill = async (port: number) => void (await nodes.get(port)?.kill());
+  t.after(() => (process.env.CLUSTER_LOG ? undefined : rmSync(root, { recursive: true, force: true })));
 
   for (const port of ports) await start(port);
   await createCluster({ secretsDir: secrets.dir, ports, adminPassword: secrets.redisAdminPassword });
@@ -120,7 +104,9 @@ export async function startRedisCluster(t: Pick<TestContext, 'after'>) {
     start,
     /** Waits until every slot is served and every replica in sync. */
     ready: allReady,
-    signal: (port: number, signal: NodeJS.Signals) => void processes.get(port)?.kill(signal),
+    // A node already gone (killed, or stopped at the test's end) is left alone, as a signal to a dead process would be.
+    pause: (port: number) => void (nodes.get(port)?.isRunning() && nodes.get(port)!.pause()),
+    resume: (port: number) => void (nodes.get(port)?.isRunning() && nodes.get(port)!.resume()),
   };
 }
 
@@ -169,8 +155,8 @@ export async function startRedisClusterAsServer(t: Pick<TestContext, 'after'>): 
         : Reflect.get(target, property, receiver),
   }) as unknown as TestRedis['admin'];
 
-  const eachNode = (signal: NodeJS.Signals) => {
-    for (const port of cluster.ports) cluster.signal(port, signal);
+  const eachNode = (action: (port: number) => void) => {
+    for (const port of cluster.ports) action(port);
   };
   return {
     port: cluster.ports[0]!,
@@ -183,8 +169,8 @@ export async function startRedisClusterAsServer(t: Pick<TestContext, 'after'>): 
       await cluster.ready();
     },
     kill: async () => void (await Promise.all(cluster.ports.map(cluster.kill))),
-    pause: () => void eachNode('SIGSTOP'),
-    resume: () => void eachNode('SIGCONT'),
+    pause: () => void eachNode(cluster.pause),
+    resume: () => void eachNode(cluster.resume),
   };
 }
 

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +6,8 @@ import { createClient } from 'redis';
 import { redisArgs, renderAcl as renderAclFile } from '../../../tools/lib/redis-server.ts';
 import { ensureSecrets } from '../../../tools/lib/secrets.ts';
 import { startRedisClusterAsServer } from './redis-cluster.ts';
-import { freePort, waitFor } from './wait.ts';
+import { startTestRedisProcess } from './redis-process.ts';
+import { freePort } from './wait.ts';
 
 /** Throwaway secrets and the ACL render-acl.sh makes of them: once per test process, every server reads the same file. */
 function renderAcl() {
@@ -75,27 +75,14 @@ async function startRedisNode(t: Pick<TestContext, 'after'>) {
 
   const admin = createClient({ url: urlFor('admin'), disableOfflineQueue: true, socket: { reconnectStrategy: 50 } });
   admin.on('error', () => {});
-  let child: ChildProcess | undefined;
-
-  async function start() {
-    child = spawn('redis-server', redisArgs({ port, dir, aclfile }), { stdio: 'ignore' });
-    await waitFor(async () => (admin.isOpen || (await admin.connect())) && (await admin.ping()) === 'PONG', {
-      what: `redis-server on ${port}`,
-    });
-  }
-  const exited = () =>
-    new Promise((resolve) =>
-      child!.exitCode === null && child!.signalCode === null ? child!.once('exit', resolve) : resolve(null),
-    );
-
-  t.after(async () => {
-    child?.kill('SIGCONT');
-    if (admin.isOpen) admin.destroy();
-    child?.kill('SIGKILL');
-    await exited();
-    rmSync(dir, { recursive: true, force: true });
+  const node = await startTestRedisProcess(t, {
+    name: `redis-${port}`,
+    port,
+    dir,
+    args: () => redisArgs({ port, dir, aclfile }),
+    admin,
   });
-  await start();
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
 
   return {
     port,
@@ -103,12 +90,9 @@ async function startRedisNode(t: Pick<TestContext, 'after'>) {
     url: urlFor('app'),
     appPassword: passwords.app,
     admin,
-    start,
-    async kill() {
-      child!.kill('SIGKILL');
-      await exited();
-    },
-    pause: () => void child!.kill('SIGSTOP'),
-    resume: () => void child!.kill('SIGCONT'),
+    start: async () => void (await node.start()),
+    kill: async () => void (await node.kill()),
+    pause: () => void node.pause(),
+    resume: () => void node.resume(),
   };
 }

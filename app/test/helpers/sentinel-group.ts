@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +5,8 @@ import type { TestContext } from 'node:test';
 import { createClient } from 'redis';
 import { renderAcl, sentinelArgs, sentinelNodeArgs } from '../../../tools/lib/redis-server.ts';
 import { ensureSecrets } from '../../../tools/lib/secrets.ts';
+import type { RedisProcess } from '../../../tools/stack/redis-process.ts';
+import { startTestRedisProcess } from './redis-process.ts';
 import { freePort, waitFor } from './wait.ts';
 
 export type SentinelGroup = Awaited<ReturnType<typeof startSentinelGroup>>;
@@ -25,8 +26,6 @@ export async function startSentinelGroup(t: Pick<TestContext, 'after'>) {
   const sentinelPorts = [await freePort(), await freePort(), await freePort()];
   const primary = { host: '127.0.0.1', port: nodePorts[0]! };
   const tls = { tls: true as const, ca: readFileSync(secrets.redisCaFile) };
-  const processes = new Map<number, ChildProcess>();
-  const admins: { isOpen: boolean; destroy(): void }[] = [];
 
   const adminClient = (port: number) => {
     const client = createClient({
@@ -37,7 +36,6 @@ export async function startSentinelGroup(t: Pick<TestContext, 'after'>) {
       socket: { host: '127.0.0.1', port, ...tls, reconnectStrategy: 50, connectTimeout: 1000 },
     });
     client.on('error', () => {});
-    admins.push(client);
     return client;
   };
   const connected = async (client: ReturnType<typeof adminClient>) => {
@@ -56,27 +54,16 @@ export async function startSentinelGroup(t: Pick<TestContext, 'after'>) {
   const nodes = new Map(nodePorts.map((port) => [port, adminClient(port)]));
   const sentinels = new Map(sentinelPorts.map((port) => [port, adminClient(port)]));
 
+  const processes = new Map<number, RedisProcess>();
   async function start(port: number) {
-    processes.set(port, spawn('redis-server', argsFor(port), { stdio: 'ignore' }));
-    const client = nodes.get(port) ?? sentinels.get(port)!;
-    await waitFor(async () => (await (await connected(client)).ping()) === 'PONG', {
-      what: `redis on ${port}`,
-      timeoutMs: 10_000,
-    });
+    const started = processes.get(port);
+    if (started) return void (await started.start());
+    const admin = nodes.get(port) ?? sentinels.get(port)!;
+    const dir = join(root, String(port));
+    processes.set(port, await startTestRedisProcess(t, { name: `redis-${port}`, port, dir, args: () => argsFor(port), admin }));
   }
-  async function kill(port: number) {
-    const child = processes.get(port);
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGCONT');
-    child.kill('SIGKILL');
-    await exited;
-  }
-  t.after(async () => {
-    for (const client of admins) if (client.isOpen) client.destroy();
-    await Promise.all([...processes.keys()].map(kill));
-    rmSync(root, { recursive: true, force: true });
-  });
+  const kill = async (port: number) => void (await processes.get(port)?.kill());
+  t.after(() => rmSync(root, { recursive: true, force: true }));
 
   for (const port of [...nodePorts, ...sentinelPorts]) await start(port);
   const sentinelOf = () => connected(sentinels.get(sentinelPorts[0]!)!);
@@ -113,7 +100,8 @@ export async function startSentinelGroup(t: Pick<TestContext, 'after'>) {
     admin: (port: number) => connected(nodes.get(port) ?? sentinels.get(port)!),
     start,
     kill,
-    pause: (port: number) => void processes.get(port)?.kill('SIGSTOP'),
-    resume: (port: number) => void processes.get(port)?.kill('SIGCONT'),
+    // A node already gone (killed, or stopped at the test's end) is left alone, as a signal to a dead process would be.
+    pause: (port: number) => void (processes.get(port)?.isRunning() && processes.get(port)!.pause()),
+    resume: (port: number) => void (processes.get(port)?.isRunning() && processes.get(port)!.resume()),
   };
 }
