@@ -29,7 +29,7 @@ export function createLoginThrottle({ redis, config }: { redis: RedisClient; con
   const accountKey = (username: string) =>
     `${THROTTLE_PREFIX}user:${createHash('sha256').update(username.trim().toLowerCase()).digest('base64url').slice(0, 22)}`;
   const clientKey = (address: string) => `${THROTTLE_PREFIX}ip:${address}`;
-  const run = <T>(command: Promise<T>) => withDeadline(command, config.redis.commandTimeoutMs);
+  const run = <T>(command: Promise<T>) => withDeadline(command, config.redis.commandTimeoutMs, redis);
   const wait = config.redis.waitForReplicas ?? { replicas: 0, timeoutMs: 0 };
 
   /** Counts one attempt on `key`; the seconds to wait if that makes it more than `max`, else 0. */
