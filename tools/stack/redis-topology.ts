@@ -6,6 +6,7 @@ import { sentinelArgs, sentinelNodeArgs, singleNodeArgs } from '../lib/redis-ser
 import { primaryPortOf, roleOf, sentinelGroupReady, SENTINEL_NAME } from '../lib/sentinel.ts';
 import type { Secrets } from '../lib/secrets.ts';
 import { clusterPorts } from './redis-cluster-topology.ts';
+import { createRedisOperations, noSentinelOperations } from './redis-operations.ts';
 import { createRedisProcess, roleName, wholeRedisActions } from './redis-process.ts';
 import { StackRequestError } from './state.ts';
 import type { Supervisor } from './supervisor.ts';
@@ -95,18 +96,30 @@ export function createRedisTopology(options: TopologyOptions) {
     throw new StackRequestError(409, 'no Sentinel names a primary');
   }
 
+  // Whichever node the Sentinels name: after a failover in an earlier run, the configs they rewrote say which.
+  const groupReady = async () => {
+    const current = await primary().catch(() => undefined);
+    return current !== undefined && sentinelGroupReady(sentinelUrls, adminUrl(current.port), nodes.length - 1);
+  };
+
   async function start() {
     for (const node of nodes) await node.start();
     for (const sentinel of sentinels) await sentinel.start();
-    if (mode === 'sentinel') {
-      // Whichever node the Sentinels name: after a failover in an earlier run, the configs they rewrote say which.
-      const groupReady = async () => {
-        const current = await primary().catch(() => undefined);
-        return current !== undefined && sentinelGroupReady(sentinelUrls, adminUrl(current.port), nodes.length - 1);
-      };
-      await waitFor('the Sentinel group', groupReady, { timeoutMs: readyTimeoutMs });
-    }
+    if (mode === 'sentinel') await waitFor('the Sentinel group', groupReady, { timeoutMs: readyTimeoutMs });
   }
+
+  const operations =
+    mode === 'sentinel'
+      ? createRedisOperations({
+          nodes,
+          sentinels,
+          primary,
+          groupReady,
+          caFile: secrets.redisCaFile,
+          adminPasswordFile: secrets.redisAdminPasswordFile,
+          readyTimeoutMs,
+        })
+      : noSentinelOperations();
 
   const status = () => ({
     mode,
@@ -154,5 +167,7 @@ export function createRedisTopology(options: TopologyOptions) {
       return node.status();
     },
     pausePrimary: async () => (await primary()).pause(),
+    /** A planned switchover (infra/redis/switchover.sh), and a restart of every process one at a time. */
+    ...operations,
   };
 }
