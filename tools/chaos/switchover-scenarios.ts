@@ -30,14 +30,32 @@ async function whileWriting<T>(context: Context, operation: () => Promise<T>) {
     pending.add(work);
     void work.finally(() => pending.delete(work));
   };
+  // One preference at a time per user, each the other theme than the last: the last one answered 303 is what the
+  // session must show afterwards (a write acknowledged and then lost shows the theme before it).
+  const acknowledged = new Map<string, string>();
+  const busy = new Set<string>();
+  const written = new Map<string, number>();
   let n = 0;
   const preferences = setInterval(() => {
     const user = users[n++ % users.length]!;
-    const form = { theme: n % 2 ? 'dark' : 'light', _csrf: user.csrfToken };
+    if (busy.has(user.username)) return;
+    busy.add(user.username);
+    const count = (written.get(user.username) ?? 0) + 1;
+    written.set(user.username, count);
+    const theme = count % 2 ? 'dark' : 'light';
     track(
-      send(`${baseUrl}/preferences`, { method: 'POST', cookie: user.cookie, form }).then((reply) => {
-        records.push({ kind: 'preference', status: reply.status, ms: reply.ms, ...(reply.error ? { error: reply.error } : {}) });
-      }),
+      send(`${baseUrl}/preferences`, { method: 'POST', cookie: user.cookie, form: { theme, _csrf: user.csrfToken } }).then(
+        (reply) => {
+          busy.delete(user.username);
+          if (reply.status === 303) acknowledged.set(user.username, theme);
+          records.push({
+            kind: 'preference',
+            status: reply.status,
+            ms: reply.ms,
+            ...(reply.error ? { error: reply.error } : {}),
+          });
+        },
+      ),
     );
   }, 1000 / PREFERENCES_PER_S);
   let m = 0;
@@ -51,18 +69,33 @@ async function whileWriting<T>(context: Context, operation: () => Promise<T>) {
           records.push({ kind: 'login', status: 303, ms: performance.now() - started });
         },
         (err: Error) => {
-          records.push({ kind: 'login', status: 0, ms: performance.now() - started, error: err.message });
+          // login() names the status it got: "POST /login as <name>: 503, no session cookie".
+          const status = Number(/: (\d{3}),/.exec(err.message)?.[1] ?? 0);
+          const ms = performance.now() - started;
+          records.push({ kind: 'login', status, ms, ...(status ? {} : { error: err.message }) });
         },
       ),
     );
   }, 1000 / LOGINS_PER_S);
   try {
-    return { result: await operation(), records, newLogins };
+    return { result: await operation(), records, newLogins, acknowledged };
   } finally {
     clearInterval(preferences);
     clearInterval(logins);
     await Promise.all(pending);
   }
+}
+
+/** Users whose home page shows another theme than the last preference they were answered 303 for. */
+async function lostPreferences(baseUrl: string, users: LoggedInUser[], acknowledged: Map<string, string>) {
+  const lost: string[] = [];
+  for (const user of users) {
+    const theme = acknowledged.get(user.username);
+    if (!theme) continue;
+    const shown = /class="theme-(\w+)"/.exec((await send(`${baseUrl}/`, { cookie: user.cookie })).body)?.[1];
+    if (shown !== theme) lost.push(`${user.username}: ${theme} acknowledged, ${shown ?? 'nothing'} shown`);
+  }
+  return lost;
 }
 
 /** An operation on the Sentinel group under the read load and the write loop, and what users saw meanwhile. */
@@ -71,7 +104,7 @@ async function underLoad(name: string, phase: string, context: Context, operatio
   const before = (await stack.describe()).redis.nodes.find((node) => node.role === 'primary')?.name;
   loop.mark(phase);
   const started = performance.now();
-  const { result, records, newLogins } = await whileWriting(context, operation);
+  const { result, records, newLogins, acknowledged } = await whileWriting(context, operation);
   const ms = performance.now() - started;
   loop.mark('between');
   await settled(loop, phase);
@@ -80,11 +113,18 @@ async function underLoad(name: string, phase: string, context: Context, operatio
   const wrongReads = reads.filter((record) => record.status !== 200 || (record.username && record.authenticated !== true));
   const wrongWrites = records.filter((record) => record.status !== 303);
   const lost = await lostLogins(stack.urls.nginx, [...users, ...newLogins]);
+  const lostWrites = await lostPreferences(stack.urls.nginx, users, acknowledged);
   const longest = (list: { ms: number }[]) => Math.max(0, ...list.map((record) => record.ms));
   const longestRead = longest(reads);
   const longestWrite = longest(records);
-  const summary = (list: { status: number; error?: string }[]) =>
-    [...new Set(list.map((record) => record.error ?? String(record.status)))].join(', ');
+  const summary = (list: { status: number; error?: string; kind?: string }[]) => {
+    const kinds = new Map<string, number>();
+    for (const record of list) {
+      const kind = `${record.kind ?? 'read'} ${record.error ?? record.status}`;
+      kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+    }
+    return [...kinds].map(([kind, n]) => `${kind} ×${n}`).join(', ');
+  };
   return {
     checks: [
       check(
@@ -111,13 +151,29 @@ async function underLoad(name: string, phase: string, context: Context, operatio
       ),
       check(
         name,
+        "acknowledged preference writes lost (each user's last one answered 303, read back)",
+        `${lostWrites.length} of ${acknowledged.size}`,
+        '0',
+        lostWrites.length === 0,
+      ),
+      check(
+        name,
         'longest request: reads; writes and logins',
         `${fmtMs(longestRead)}; ${fmtMs(longestWrite)}`,
         `≤ ${LONGEST_REQUEST_BOUND_MS} ms`,
         Math.max(longestRead, longestWrite) <= LONGEST_REQUEST_BOUND_MS,
       ),
     ],
-    figures: { result, ms, before, after, wrongReads: wrongReads.slice(0, 10), wrongWrites: wrongWrites.slice(0, 10), lost },
+    figures: {
+      result,
+      ms,
+      before,
+      after,
+      wrongReads: wrongReads.slice(0, 10),
+      wrongWrites: wrongWrites.slice(0, 10),
+      lost,
+      lostWrites,
+    },
   };
 }
 
