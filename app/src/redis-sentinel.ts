@@ -33,8 +33,11 @@ const DEMOTED_REPLY = /^(READONLY\b|ERR WAIT cannot be used with replica)/;
  * `+switch-master` message switches at once, and a poll every second catches a missed message.
  *
  * The app's modules hold one client for their whole life, so the object returned is a stand-in that forwards every
- * property to the current primary's client: a switch replaces the connection underneath, and commands in flight on the
- * old one fail (a 503 with Retry-After, as for any outage) instead of landing on a demoted node.
+ * property to the current primary's client: a switch replaces the connection underneath. Commands in flight on the old
+ * one that it never executed (held by a planned switchover's CLIENT PAUSE, or refused as READONLY by the demoted node)
+ * are sent again to the new primary within FAILOVER_WAIT_MS; the others fail (a 503 with Retry-After, as for any
+ * outage) instead of landing on a demoted node. A command lost with its connection (a killed primary) is not sent
+ * again: it may have been executed.
  */
 export function createSentinelRedisClient(config: Pick<Config, 'redis' | 'instanceId'>, log: Logger): RedisClient {
   const sentinel = config.redis.sentinel;
