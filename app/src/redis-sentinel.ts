@@ -11,9 +11,9 @@ type Listener = (...args: any[]) => void;
 const POLL_INTERVAL_MS = 1000;
 
 /**
- * How long after a failover is announced (`+try-failover`, or a READONLY from the primary) a command may wait for
- * the new primary and be sent again to it, instead of failing: a planned switchover (infra/redis/switchover.sh)
- * pauses writes for about a second. Beyond it, the 503 as for any outage.
+ * How long after a failover is under way (a Sentinel chose the replica to promote: `+selected-slave`; or the primary
+ * answered READONLY) a command may wait for the new primary and be sent again to it, instead of failing: a planned
+ * switchover (infra/redis/switchover.sh) pauses writes for about a second. Beyond it, the 503 as for any outage.
  */
 export const FAILOVER_WAIT_MS = 3000;
 
@@ -241,7 +241,9 @@ function createSentinelConnection(
     /**
      * `+switch-master <name> <old-ip> <old-port> <new-ip> <new-port>`, and earlier in the same failover
      * `+promoted-slave slave <ip>:<port> <ip> <port> @ <name> …` (the replica the Sentinels promoted: already the
-     * primary, which GET-MASTER-ADDR-BY-NAME names from then on) and `+try-failover master <name> …`
+     * primary, which GET-MASTER-ADDR-BY-NAME names from then on) and before it `+selected-slave slave <ip>:<port> <ip>
+     * <port> @ <name> …` (a failover with a replica to promote: not `+try-failover`, which a Sentinel also sends when
+     * every node is down and there is nothing to wait for)
      * (https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel/#pubsub-messages).
      */
     async onEvents(on: { switched: (address: Address) => void; failoverStarted: () => void }) {
@@ -252,10 +254,10 @@ function createSentinelConnection(
           on.switched({ host: words[3], port: Number(words[4]) });
         if (channel === '+promoted-slave' && words[5] === sentinel.name && words[2] && words[3])
           on.switched({ host: words[2], port: Number(words[3]) });
-        if (channel === '+try-failover' && words[1] === sentinel.name) on.failoverStarted();
+        if (channel === '+selected-slave' && words[5] === sentinel.name) on.failoverStarted();
       };
       // One channel at a time: a Sentinel whose ACL predates the two early ones still sends +switch-master.
-      for (const channel of ['+switch-master', '+promoted-slave', '+try-failover'])
+      for (const channel of ['+switch-master', '+promoted-slave', '+selected-slave'])
         await subscriber.subscribe(channel, listener).catch((err: Error) => {
           log.warn({ sentinel: label, channel, reason: err.message }, 'sentinel channel refused');
         });

@@ -37,9 +37,13 @@ set -- $(cli "$sentinel_host" "$sentinel_port" SENTINEL GET-MASTER-ADDR-BY-NAME 
 [ $# -eq 2 ] || { say "the Sentinel at $sentinel_host:$sentinel_port names no primary \"$name\""; exit 1; }
 old_host=$1
 old_port=$2
-# ip=…,port=…,state=online of each replica the primary serves now.
-replicas=$(cli "$old_host" "$old_port" INFO replication | sed -n 's/^slave[0-9]*:ip=\([^,]*\),port=\([0-9]*\),state=online.*/\1:\2/p')
+# ip=…,port=…,state=online of each replica the primary serves now. A replica still syncing could be the one the
+# Sentinel promotes, without everything: then refuse, and run again once it is online.
+replication=$(cli "$old_host" "$old_port" INFO replication)
+replicas=$(echo "$replication" | sed -n 's/^slave[0-9]*:ip=\([^,]*\),port=\([0-9]*\),state=online.*/\1:\2/p')
 [ -n "$replicas" ] || { say "$old_host:$old_port has no online replica"; exit 1; }
+[ "$(echo "$replicas" | wc -l)" -eq "$(echo "$replication" | field connected_slaves)" ] ||
+    { say "a replica of $old_host:$old_port is still syncing"; exit 1; }
 
 cli "$old_host" "$old_port" CLIENT PAUSE "$pause_ms" WRITE >/dev/null
 paused=yes
