@@ -43,8 +43,8 @@ kills and freezes things during it, prints a table and exits 1 if any bound is n
 Options: --rate N (requests/s, 200), --users N (20), --rounds N (logout races, 200), --redis sentinel|single|cluster
 (sentinel: also the primary failover rows, and the first partition row; cluster: a shard's primary killed and a
 resharding), --cache redis|memcached (memcached: the catalogue's rows only, on three memcached nodes), --nginx-port,
---redis-port, --app-base-port, --run-dir DIR, --only TEXT (the baseline and the rows whose step name contains TEXT,
-e.g. --only Redis for the Redis rows; no partition row), --help.
+--redis-port, --app-base-port, --run-dir DIR, --only TEXT[,TEXT] (the baseline and the rows whose step name contains
+a TEXT, e.g. --only switchover,'Redis rolling'; no partition row), --help.
 
   npm run chaos -- --partitions [--short]
 
@@ -122,9 +122,11 @@ async function main(): Promise<Check[]> {
   const checks: Check[] = [];
   const figures: Record<string, object> = {};
   const step = async (name: string, run: () => Promise<{ checks: Check[]; figures: object }>) => {
-    if (args.only !== undefined && name !== 'baseline' && !name.includes(args.only)) return;
+    if (args.only !== undefined && name !== 'baseline' && !args.only.split(',').some((text) => name.includes(text))) return;
     console.log(`[chaos] ${name}`);
+    const started = performance.now();
     const result = await run();
+    console.log(`[chaos]   ${name}: ${((performance.now() - started) / 1000).toFixed(1)} s`);
     checks.push(...result.checks);
     figures[name] = result.figures;
     for (const failed of failedChecks(result.checks))
