@@ -49,7 +49,7 @@ export function createSentinelRedisClient(config: Pick<Config, 'redis' | 'instan
   let switching: Promise<void> | undefined;
   let poller: NodeJS.Timeout | undefined;
   let closed = false;
-  /** When a failover was last announced (performance.now()), for FAILOVER_WAIT_MS. */
+  /** When the last failover was seen under way (performance.now()), for FAILOVER_WAIT_MS. */
   let failoverAt: number | undefined;
   /** Resolved at each switch to a new primary, then replaced. */
   let switched = Promise.withResolvers<void>();
@@ -131,7 +131,8 @@ export function createSentinelRedisClient(config: Pick<Config, 'redis' | 'instan
     const dropped = err instanceof DisconnectsClientError && primary !== sentTo;
     if (closed || !(demoted || dropped)) throw err;
     if (demoted && primary === sentTo) {
-      failoverAt ??= performance.now();
+      // The first sign of a failover this client has (no Sentinel message yet, or none allowed by the ACL).
+      if (failoverWindowLeft() === 0) failoverAt = performance.now();
       void follow();
     }
     if (primary !== sentTo) return again();
