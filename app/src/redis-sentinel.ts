@@ -1,7 +1,7 @@
-import { createClient } from 'redis';
+import { createClient, DisconnectsClientError, ErrorReply } from 'redis';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
-import { createRedisClient, type RedisClient, withDeadline } from './redis.ts';
+import { createRedisClient, FAILOVER_GRACE, type RedisClient, withDeadline } from './redis.ts';
 
 type Sentinel = NonNullable<Config['redis']['sentinel']>;
 type Address = { host: string; port: number };
@@ -9,6 +9,19 @@ type Listener = (...args: any[]) => void;
 
 /** How often the Sentinels are asked for the primary, in case a `+switch-master` message was missed. */
 const POLL_INTERVAL_MS = 1000;
+
+/**
+ * How long after a failover is under way (a Sentinel chose the replica to promote: `+selected-slave`; or the primary
+ * answered READONLY) a command may wait for the new primary and be sent again to it, instead of failing: a planned
+ * switchover (infra/redis/switchover.sh) pauses writes for about a second. Beyond it, the 503 as for any outage.
+ */
+export const FAILOVER_WAIT_MS = 3000;
+
+/**
+ * Replies that say the command was not executed because this node is no longer the primary: a write (READONLY) or a
+ * WAIT sent to a demoted primary. Sending it again to the new primary cannot apply it twice.
+ */
+const DEMOTED_REPLY = /^(READONLY\b|ERR WAIT cannot be used with replica)/;
 
 /**
  * A Redis client that always talks to the current primary of a Sentinel-monitored group, and only to it (sessions
@@ -20,8 +33,11 @@ const POLL_INTERVAL_MS = 1000;
  * `+switch-master` message switches at once, and a poll every second catches a missed message.
  *
  * The app's modules hold one client for their whole life, so the object returned is a stand-in that forwards every
- * property to the current primary's client: a switch replaces the connection underneath, and commands in flight on the
- * old one fail (a 503 with Retry-After, as for any outage) instead of landing on a demoted node.
+ * property to the current primary's client: a switch replaces the connection underneath. Commands in flight on the old
+ * one that it never executed (held by a planned switchover's CLIENT PAUSE, or refused as READONLY by the demoted node)
+ * are sent again to the new primary within FAILOVER_WAIT_MS; the others fail (a 503 with Retry-After, as for any
+ * outage) instead of landing on a demoted node. A command lost with its connection (a killed primary) is not sent
+ * again: it may have been executed.
  */
 export function createSentinelRedisClient(
   config: Pick<Config, 'redis' | 'instanceId'>,
@@ -38,6 +54,10 @@ export function createSentinelRedisClient(
   let switching: Promise<void> | undefined;
   let poller: NodeJS.Timeout | undefined;
   let closed = false;
+  /** When the last failover was seen under way (performance.now()), for FAILOVER_WAIT_MS. */
+  let failoverAt: number | undefined;
+  /** Resolved at each switch to a new primary, then replaced. */
+  let switched = Promise.withResolvers<void>();
 
   const urlOf = ({ host, port }: Address) => {
     const url = new URL(config.redis.url);
@@ -74,6 +94,9 @@ export function createSentinelRedisClient(
       }
       const old = primary;
       primary = { address, client };
+      const done = switched;
+      switched = Promise.withResolvers<void>();
+      done.resolve();
       log.info(
         { primary: `${address.host}:${address.port}`, previous: old && `${old.address.host}:${old.address.port}` },
         'redis primary',
@@ -92,10 +115,46 @@ export function createSentinelRedisClient(
     }
   }
 
+  const failoverWindowLeft = () =>
+    failoverAt === undefined ? 0 : Math.max(0, failoverAt + FAILOVER_WAIT_MS - performance.now());
+
+  /** true once the primary is another than `from`; false if that takes longer than the failover window. */
+  function switchedFrom(from: typeof primary): Promise<boolean> {
+    if (primary !== from) return Promise.resolve(true);
+    let timer: NodeJS.Timeout | undefined;
+    const giveUp = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, failoverWindowLeft(), false)));
+    return Promise.race([switched.promise.then(() => true), giveUp]).finally(() => clearTimeout(timer));
+  }
+
+  /**
+   * A command that failed because its node stopped being the primary (DEMOTED_REPLY), or because this client dropped
+   * that node's connection for the new primary's (commands held by the old primary's CLIENT PAUSE, never executed),
+   * is sent once more to the new primary, within the failover window. Commands that failed in one pipeline (a write
+   * and its WAIT) are sent again in the same order and tick, so the WAIT still covers the write.
+   */
+  function resendAfterSwitch(err: unknown, sentTo: typeof primary, again: () => unknown) {
+    const demoted = err instanceof ErrorReply && DEMOTED_REPLY.test(err.message);
+    const dropped = err instanceof DisconnectsClientError && primary !== sentTo;
+    if (closed || !(demoted || dropped)) throw err;
+    if (demoted && primary === sentTo) {
+      // The first sign of a failover this client has (no Sentinel message yet, or none allowed by the ACL).
+      if (failoverWindowLeft() === 0) failoverAt = performance.now();
+      void follow();
+    }
+    if (primary !== sentTo) return again();
+    return switchedFrom(sentTo).then((ok) => {
+      if (!ok) throw err;
+      return again();
+    });
+  }
+
   async function connect() {
     await switchTo(await askSentinels());
     for (const connection of sentinels) {
-      void connection.onSwitch((address) => void switchTo(address).catch(() => follow()));
+      void connection.onEvents({
+        switched: (address) => void switchTo(address).catch(() => follow()),
+        failoverStarted: () => (failoverAt = performance.now()),
+      });
     }
     poller = setInterval(() => void follow(), POLL_INTERVAL_MS).unref();
     return stand;
@@ -110,6 +169,10 @@ export function createSentinelRedisClient(
 
   const own: Record<PropertyKey, unknown> = {
     connect,
+    [FAILOVER_GRACE]: () => {
+      const left = failoverWindowLeft();
+      return left > 0 ? left + config.redis.commandTimeoutMs : 0;
+    },
     close: () => shut('close'),
     destroy: () => void shut('destroy'),
     on(event: string, listener: Listener) {
@@ -123,7 +186,13 @@ export function createSentinelRedisClient(
       if (property in target) return target[property];
       if (!primary) return property === 'isReady' || property === 'isOpen' ? false : undefined;
       const value = (primary.client as any)[property];
-      return typeof value === 'function' ? value.bind(primary.client) : value;
+      if (typeof value !== 'function') return value;
+      const sentTo = primary;
+      return (...args: unknown[]) => {
+        const result = value.apply(sentTo.client, args);
+        if (!(result instanceof Promise)) return result;
+        return result.catch((err: unknown) => resendAfterSwitch(err, sentTo, () => (primary!.client as any)[property](...args)));
+      };
     },
   }) as unknown as RedisClient;
   return stand;
@@ -176,13 +245,29 @@ function createSentinelConnection(
       if (!reply) throw new Error(`does not monitor "${sentinel.name}"`);
       return { host: reply[0], port: Number(reply[1]) };
     },
-    /** `+switch-master <name> <old-ip> <old-port> <new-ip> <new-port>` (https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel/#pubsub-messages). */
-    async onSwitch(callback: (address: Address) => void) {
+    /**
+     * `+switch-master <name> <old-ip> <old-port> <new-ip> <new-port>`, and earlier in the same failover
+     * `+promoted-slave slave <ip>:<port> <ip> <port> @ <name> …` (the replica the Sentinels promoted: already the
+     * primary, which GET-MASTER-ADDR-BY-NAME names from then on) and before it `+selected-slave slave <ip>:<port> <ip>
+     * <port> @ <name> …` (a failover with a replica to promote: not `+try-failover`, which a Sentinel also sends when
+     * every node is down and there is nothing to wait for)
+     * (https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel/#pubsub-messages).
+     */
+    async onEvents(on: { switched: (address: Address) => void; failoverStarted: () => void }) {
       await ensureConnected();
-      await subscriber.subscribe('+switch-master', (message) => {
-        const [name, , , host, port] = message.split(' ');
-        if (name === sentinel.name && host && port) callback({ host, port: Number(port) });
-      });
+      const listener = (message: string, channel: string) => {
+        const words = message.split(' ');
+        if (channel === '+switch-master' && words[0] === sentinel.name && words[3] && words[4])
+          on.switched({ host: words[3], port: Number(words[4]) });
+        if (channel === '+promoted-slave' && words[5] === sentinel.name && words[2] && words[3])
+          on.switched({ host: words[2], port: Number(words[3]) });
+        if (channel === '+selected-slave' && words[5] === sentinel.name) on.failoverStarted();
+      };
+      // One channel at a time: a Sentinel whose ACL predates the two early ones still sends +switch-master.
+      for (const channel of ['+switch-master', '+promoted-slave', '+selected-slave'])
+        await subscriber.subscribe(channel, listener).catch((err: Error) => {
+          log.warn({ sentinel: label, channel, reason: err.message }, 'sentinel channel refused');
+        });
     },
     close: () => Promise.allSettled([client.close(), subscriber.close()]),
     destroy: async () => {

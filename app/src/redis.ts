@@ -64,18 +64,35 @@ export const asHttpError = (err: unknown) =>
   err instanceof ErrorReply && !TRANSIENT_REPLY.test(err.message) ? err : new ServiceUnavailableError(err);
 
 /**
+ * Set by a client whose server can be replaced under it (redis-sentinel.ts): the ms a command past its deadline may
+ * still wait, because a failover is under way and the client sends the command again to the new primary; 0 otherwise.
+ */
+export const FAILOVER_GRACE = Symbol('failoverGrace');
+const graceOf = (client: RedisClient | undefined): number =>
+  (client as { [FAILOVER_GRACE]?: () => number } | undefined)?.[FAILOVER_GRACE]?.() ?? 0;
+
+/**
  * Awaits a Redis command for at most `timeoutMs`. A frozen or partitioned server never answers a command that was
- * already written, and node-redis waits for that reply forever: this bounds what a request can wait.
+ * already written, and node-redis waits for that reply forever: this bounds what a request can wait. Given the
+ * `client`, a command still waiting at the deadline while that client is following a failover waits on for the
+ * failover's bounded grace (a planned switchover pauses writes for about a second: they are held, then answered).
  * Failures are mapped for the error handler: Redis did not answer (closed, refused, too slow) or answered "not now"
  * (TRANSIENT_REPLY) becomes a 503 with Retry-After; any other error reply (a bug, a permission problem) stays a 500.
  */
-export async function withDeadline<T>(command: Promise<T>, timeoutMs: number): Promise<T> {
+export async function withDeadline<T>(command: Promise<T>, timeoutMs: number, client?: RedisClient): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new DeadlineExceededError(timeoutMs)), timeoutMs);
-  });
+  const deadline = (ms: number) =>
+    new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new DeadlineExceededError(ms)), ms);
+    });
   try {
-    return await Promise.race([command, deadline]);
+    try {
+      return await Promise.race([command, deadline(timeoutMs)]);
+    } catch (err) {
+      const grace = err instanceof DeadlineExceededError ? graceOf(client) : 0;
+      if (grace <= 0) throw err;
+      return await Promise.race([command, deadline(grace)]);
+    }
   } catch (err) {
     throw asHttpError(err);
   } finally {
@@ -97,8 +114,8 @@ export async function writeAndWait<T>(
   { replicas, timeoutMs }: ReplicaWait,
   commandTimeoutMs: number,
 ): Promise<[T, number]> {
-  if (replicas === 0) return [await withDeadline(write, commandTimeoutMs), 0];
-  return withDeadline(Promise.all([write, client.wait(replicas, timeoutMs)]), commandTimeoutMs + timeoutMs);
+  if (replicas === 0) return [await withDeadline(write, commandTimeoutMs, client), 0];
+  return withDeadline(Promise.all([write, client.wait(replicas, timeoutMs)]), commandTimeoutMs + timeoutMs, client);
 }
 
 /**

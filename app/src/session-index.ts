@@ -135,7 +135,7 @@ export function createSessionIndex(options: {
   /** The user's indexes, one per configured secret (the first: where logins go now). */
   const indexesOfUser = (username: string) => tagKeys.map((key) => indexOf(`${tagOf(username, key)}.${'A'.repeat(22)}`)!);
   const wait = options.waitForReplicas ?? { replicas: 0, timeoutMs: 0 };
-  const run = <T>(command: Promise<T>) => withDeadline(command, commandTimeoutMs);
+  const run = <T>(command: Promise<T>) => withDeadline(command, commandTimeoutMs, client);
   // An end of a session is reported done only once a replica has it: a failover cannot bring the session back. WAIT
   // waits for the replication offset as it was after this connection's last command, even one that changed nothing
   // (antirez in https://github.com/redis/redis/pull/6393: "we store there the offset of any command"), so it covers

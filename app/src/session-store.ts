@@ -257,6 +257,6 @@ export class SessionStore extends Store {
   }
 
   #run<T>(operation: StoreOperation, command: Promise<T>): Promise<T> {
-    return this.#observe(operation, withDeadline(command, this.#commandTimeoutMs));
+    return this.#observe(operation, withDeadline(command, this.#commandTimeoutMs, this.#client));
   }
 }

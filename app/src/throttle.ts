@@ -25,7 +25,7 @@ export function createLoginThrottle({ redis, config }: { redis: RedisClient; con
   const { maxFailuresPerAccount, maxFailuresPerClient, windowS } = config.throttle;
   const accountKey = accountThrottleKey;
   const clientKey = addressThrottleKey;
-  const run = <T>(command: Promise<T>) => withDeadline(command, config.redis.commandTimeoutMs);
+  const run = <T>(command: Promise<T>) => withDeadline(command, config.redis.commandTimeoutMs, redis);
   const wait = config.redis.waitForReplicas ?? { replicas: 0, timeoutMs: 0 };
 
   /** Counts one attempt on `key`; the seconds to wait if that makes it more than `max`, else 0. */

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Writes a Sentinel's own config file from the shipped sentinel.conf, once (Sentinel rewrites it at runtime).
 #   usage: render-sentinel.sh SECRETS_DIR TEMPLATE OUTPUT PRIMARY_HOST PRIMARY_PORT
-# Users: default off (every client authenticates); sentinel-app for the app (discovery and the switch-master
-# channel only); sentinel-peer for the other Sentinels (hello messages, down votes); admin for operators and healthchecks.
+# Users: default off (every client authenticates); sentinel-app for the app (discovery and the failover
+# channels only: +switch-master, +selected-slave, +promoted-slave); sentinel-peer for the other Sentinels (hello messages, down votes); admin for operators and healthchecks.
 # POSIX sh: runs on Debian and in the redis:*-alpine image.
 set -eu
 
@@ -28,7 +28,7 @@ cat >>"$tmp" <<CONF
 sentinel auth-pass sessions $(secret redis_sentinel_password)
 sentinel sentinel-pass $(secret redis_sentinel_peer_password)
 user default off resetpass resetkeys resetchannels -@all
-user sentinel-app on #$(hash redis_sentinel_app_password) resetkeys resetchannels &+switch-master -@all +ping +sentinel|get-master-addr-by-name +subscribe
+user sentinel-app on #$(hash redis_sentinel_app_password) resetkeys resetchannels &+switch-master &+selected-slave &+promoted-slave -@all +ping +sentinel|get-master-addr-by-name +subscribe
 user sentinel-peer on #$(hash redis_sentinel_peer_password) resetkeys resetchannels &__sentinel__:hello -@all +ping +publish +sentinel|is-master-down-by-addr +client|setname
 user admin on #$(hash redis_admin_password) ~* &* +@all
 CONF

@@ -10,6 +10,7 @@ import { loginAll } from '../lib/session-client.ts';
 import { stackOptionsFrom, stackOptionSpec } from '../stack/options.ts';
 import { cacheOutages, coldHerd, memcachedOutages, postgresStopped } from './catalog-scenarios.ts';
 import { primaryFrozen, primaryKilled } from './failover-scenarios.ts';
+import { redisRollingRestart, redisSwitchover } from './switchover-scenarios.ts';
 import { printToStackLog } from '../stack/stack-log.ts';
 import { CACHE_ENGINES, startStack, type Stack } from '../stack/start-stack.ts';
 import { clusterPrimaryKilled, clusterResharding } from './cluster-scenarios.ts';
@@ -42,7 +43,8 @@ kills and freezes things during it, prints a table and exits 1 if any bound is n
 Options: --rate N (requests/s, 200), --users N (20), --rounds N (logout races, 200), --redis sentinel|single|cluster
 (sentinel: also the primary failover rows, and the first partition row; cluster: a shard's primary killed and a
 resharding), --cache redis|memcached (memcached: the catalogue's rows only, on three memcached nodes), --nginx-port,
---redis-port, --app-base-port, --run-dir DIR, --help.
+--redis-port, --app-base-port, --run-dir DIR, --only TEXT[,TEXT] (the baseline and the rows whose step name contains
+a TEXT, e.g. --only switchover,'Redis rolling'; no partition row), --help.
 
   npm run chaos -- --partitions [--short]
 
@@ -60,6 +62,7 @@ const {
     users: { type: 'string', default: '20' },
     rounds: { type: 'string', default: '200' },
     cache: { type: 'string', default: 'redis' },
+    only: { type: 'string' },
     ...stackOptionSpec({
       nginxPort: 28480,
       redisPort: 26480,
@@ -119,8 +122,11 @@ async function main(): Promise<Check[]> {
   const checks: Check[] = [];
   const figures: Record<string, object> = {};
   const step = async (name: string, run: () => Promise<{ checks: Check[]; figures: object }>) => {
+    if (args.only !== undefined && name !== 'baseline' && !args.only.split(',').some((text) => name.includes(text))) return;
     console.log(`[chaos] ${name}`);
+    const started = performance.now();
     const result = await run();
+    console.log(`[chaos]   ${name}: ${((performance.now() - started) / 1000).toFixed(1)} s`);
     checks.push(...result.checks);
     figures[name] = result.figures;
     for (const failed of failedChecks(result.checks))
@@ -140,6 +146,10 @@ async function main(): Promise<Check[]> {
     const context = { stack: liveStack, loop: running, users: loggedIn, lastLogin };
     await step('Redis primary killed (Sentinel)', () => primaryKilled(context));
     await step('Redis primary frozen (Sentinel)', () => primaryFrozen(context));
+    const passwords = new Map(users.map(({ username, password }) => [username, password]));
+    const planned = { stack: liveStack, loop: running, users: loggedIn, passwords };
+    await step('Redis switchover (Sentinel)', () => redisSwitchover(planned));
+    await step('Redis rolling restart (Sentinel)', () => redisRollingRestart(planned));
   }
   if (sessionRows && liveStack.redisMode === 'cluster') {
     await step('Redis Cluster: a shard primary killed', () =>
@@ -194,7 +204,7 @@ try {
   clearTimeout(watchdog);
 }
 // Its own stack in its own namespace, after this one stopped: the short partition row, for every Sentinel run.
-if (sessionRows && stackOptions.redis === 'sentinel') {
+if (sessionRows && stackOptions.redis === 'sentinel' && args.only === undefined) {
   console.log('[chaos] the partition row (npm run chaos -- --partitions --short)');
   if ((await runInPrivateNetwork(partitionsScript, ['--short'])) !== 0) process.exitCode = 1;
 }

@@ -12,6 +12,7 @@ export const shippedFiles = {
   redisConfDir: join(repoRoot, 'infra/redis'),
   renderNode: join(repoRoot, 'infra/redis/render-node.sh'),
   renderSentinel: join(repoRoot, 'infra/redis/render-sentinel.sh'),
+  switchover: join(repoRoot, 'infra/redis/switchover.sh'),
   sentinelConf: join(repoRoot, 'infra/redis/sentinel.conf'),
   makeSecrets: join(repoRoot, 'infra/docker/make-secrets.sh'),
   composeFile: join(repoRoot, 'docker-compose.yml'),

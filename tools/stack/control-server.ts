@@ -22,6 +22,8 @@ const redisActions: Record<string, Action> = {
   start: (stack) => stack.startRedis(),
   pause: (stack) => stack.pauseRedis(),
   resume: (stack) => stack.resumeRedis(),
+  switchover: (stack) => stack.switchoverRedis(),
+  'rolling-restart': (stack) => stack.rollingRestartRedis(),
 };
 
 /** Whichever node is primary when asked: tests break the primary without knowing which node it is. */
@@ -62,7 +64,7 @@ function route(method: string, path: string): Action | undefined {
   if (dependency) return catalogActions[dependency[1]!]?.[dependency[2]!];
   const primary = /^\/redis\/primary\/(\w+)$/.exec(path);
   if (primary) return primaryActions[primary[1] ?? ''];
-  const redis = /^\/redis\/(\w+)$/.exec(path);
+  const redis = /^\/redis\/([\w-]+)$/.exec(path);
   return redis ? redisActions[redis[1] ?? ''] : undefined;
 }
 

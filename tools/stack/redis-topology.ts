@@ -5,6 +5,7 @@ import { redisUrl } from '../lib/redis.ts';
 import { sentinelArgs, sentinelNodeArgs, singleNodeArgs } from '../lib/redis-server.ts';
 import { primaryPortOf, roleOf, sentinelGroupReady, SENTINEL_NAME } from '../lib/sentinel.ts';
 import { clusterPorts } from './redis-cluster-topology.ts';
+import { createRedisOperations, noSentinelOperations } from './redis-operations.ts';
 import { createRedisProcess, roleName, type TopologyOptions, wholeRedisActions } from './redis-process.ts';
 import { StackRequestError } from './state.ts';
 
@@ -84,18 +85,30 @@ export function createRedisTopology(options: SentinelOrSingleOptions) {
     throw new StackRequestError(409, 'no Sentinel names a primary');
   }
 
+  // Whichever node the Sentinels name: after a failover in an earlier run, the configs they rewrote say which.
+  const groupReady = async () => {
+    const current = await primary().catch(() => undefined);
+    return current !== undefined && sentinelGroupReady(sentinelUrls, adminUrl(current.port), nodes.length - 1);
+  };
+
   async function start() {
     for (const node of nodes) await node.start();
     for (const sentinel of sentinels) await sentinel.start();
-    if (mode === 'sentinel') {
-      // Whichever node the Sentinels name: after a failover in an earlier run, the configs they rewrote say which.
-      const groupReady = async () => {
-        const current = await primary().catch(() => undefined);
-        return current !== undefined && sentinelGroupReady(sentinelUrls, adminUrl(current.port), nodes.length - 1);
-      };
-      await waitFor('the Sentinel group', groupReady, { timeoutMs: readyTimeoutMs });
-    }
+    if (mode === 'sentinel') await waitFor('the Sentinel group', groupReady, { timeoutMs: readyTimeoutMs });
   }
+
+  const operations =
+    mode === 'sentinel'
+      ? createRedisOperations({
+          nodes,
+          sentinels,
+          primary,
+          groupReady,
+          caFile: secrets.redisCaFile,
+          adminPasswordFile: secrets.redisAdminPasswordFile,
+          readyTimeoutMs,
+        })
+      : noSentinelOperations();
 
   const status = () => ({
     mode,
@@ -143,5 +156,7 @@ export function createRedisTopology(options: SentinelOrSingleOptions) {
       return node.status();
     },
     pausePrimary: async () => (await primary()).pause(),
+    /** A planned switchover (infra/redis/switchover.sh), and a restart of every process one at a time. */
+    ...operations,
   };
 }

@@ -10,8 +10,8 @@ import { describe, it, type TestContext } from 'node:test';
 import { repoRoot } from '../lib/paths.ts';
 import { poll, waitFor } from '../lib/poll.ts';
 import { readProcStat } from '../lib/proc-stat.ts';
-import { send } from '../lib/http.ts';
-import { openLoginForm } from '../lib/session-client.ts';
+import { send, sessionOf } from '../lib/http.ts';
+import { login, openLoginForm } from '../lib/session-client.ts';
 import { freePort, freePortBase, isPortFree } from '../lib/ports.ts';
 import { spawnCaptured } from '../lib/spawn.ts';
 
@@ -389,6 +389,59 @@ describe('npm start (tools/stack/cli.ts)', () => {
       .filter((file) => statSync(file).mode & 0o077)
       .map((file) => `${(statSync(file).mode & 0o777).toString(8)} ${file}`);
     assert.deepEqual(open, [], 'group or other may read these');
+
+    stack.child.kill('SIGINT');
+    assert.equal(await stack.exitCode, 0, stack.output());
+    await stack.assertNothingLeft();
+  });
+
+  it('--control › POST /redis/switchover and /redis/rolling-restart: refused without the token; with it, the primary hands over to a replica (the old one now its replica), every Redis process restarted, and a login from before still recognised', async (t) => {
+    const stack = await runStack(t, { control: true });
+    await stack.printed('[stack] ready:');
+    type Node = { name: string; pid: number; role?: string };
+    const redis = async () => (await stack.control<{ redis: { nodes: Node[]; sentinels: Node[] } }>('/status')).redis;
+    const primaryName = async () => (await redis()).nodes.find((node) => node.role === 'primary')?.name;
+    const baseUrl = `http://127.0.0.1:${stack.ports.nginx}`;
+    const user = await login(baseUrl, 'alice', 'alice-password-1');
+    const first = await primaryName();
+    for (const path of ['/redis/switchover', '/redis/rolling-restart']) {
+      const reply = await send(`http://127.0.0.1:${stack.ports.control}${path}`, {
+        method: 'POST',
+        agent: false,
+        headers: { 'content-type': 'application/json', authorization: 'Bearer nope' },
+      });
+      assert.equal(reply.status, 401, `${path} with a wrong token: ${reply.status} ${reply.body}`);
+    }
+    assert.equal(await primaryName(), first, 'nothing happened without the token');
+
+    const switched = await stack.control<{ from: string; to: string }>('/redis/switchover', { method: 'POST' });
+    assert.equal(switched.from, first);
+    assert.notEqual(switched.to, first);
+    const afterSwitch = await redis();
+    assert.equal(afterSwitch.nodes.find((node) => node.name === switched.to)?.role, 'primary');
+    assert.equal(afterSwitch.nodes.find((node) => node.name === first)?.role, 'replica');
+
+    const pids = (group: { nodes: Node[]; sentinels: Node[] }) => [...group.nodes, ...group.sentinels].map((node) => node.pid);
+    const rolled = await stack.control<{ switchover: { from: string; to: string }; restarted: { name: string }[] }>(
+      '/redis/rolling-restart',
+      { method: 'POST' },
+    );
+    assert.deepEqual(
+      rolled.restarted.map((step) => step.name).slice(-1),
+      [switched.to],
+      'the primary of the start is restarted last',
+    );
+    assert.equal(rolled.restarted.length, 6);
+    assert.equal(rolled.switchover.from, switched.to);
+    const afterRoll = await redis();
+    const before = pids(afterSwitch);
+    assert.ok(
+      pids(afterRoll).every((pid, i) => pid !== before[i]),
+      'every node and Sentinel runs in a new process',
+    );
+    assert.equal(await primaryName(), rolled.switchover.to);
+    const session = sessionOf(await send(`${baseUrl}/api/session`, { cookie: user.cookie }));
+    assert.equal(session?.user?.username, 'alice');
 
     stack.child.kill('SIGINT');
     assert.equal(await stack.exitCode, 0, stack.output());

@@ -16,6 +16,7 @@ import { createNginxProcess } from './nginx-process.ts';
 import { createPostgresProcess, PG_BIN } from './postgres-process.ts';
 import { createRedisProcess } from './redis-process.ts';
 import { createRedisClusterTopology } from './redis-cluster-topology.ts';
+import { noSentinelOperations } from './redis-operations.ts';
 import { createRedisTopology, type RedisMode, topologyPorts } from './redis-topology.ts';
 import { createSupervisor } from './supervisor.ts';
 
@@ -364,6 +365,10 @@ export async function startStack(options: StackOptions = {}) {
     killRedisPrimary: redis.killPrimary,
     pauseRedisPrimary: redis.pausePrimary,
     resumeRedisPrimary: redis.resumePaused,
+    /** The primary hands over to a caught-up replica (Sentinel only; 409 otherwise). */
+    switchoverRedis: 'switchover' in redis ? redis.switchover : noSentinelOperations().switchover,
+    /** Every replica, every Sentinel, a switchover, then the old primary, one at a time (Sentinel only). */
+    rollingRestartRedis: 'rollingRestart' in redis ? redis.rollingRestart : noSentinelOperations().rollingRestart,
     /** The catalogue's dependencies (undefined without it): the control API breaks and repairs them. */
     cache,
     /** memcached-1..3 with `cache: 'memcached'` (empty otherwise). */

@@ -96,6 +96,8 @@ export async function startSentinelGroup(t: Pick<TestContext, 'after'>) {
       REDIS_TLS_CA_FILE: secrets.redisCaFile,
     },
     primaryPort,
+    /** For the operators' scripts (infra/redis/switchover.sh): the admin password's file and the CA. */
+    files: { adminPassword: secrets.redisAdminPasswordFile, ca: secrets.redisCaFile },
     /** The operators' user on a node or Sentinel, by port. */
     admin: (port: number) => connected(nodes.get(port) ?? sentinels.get(port)!),
     start,

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { createBrowser } from '../helpers/browser.ts';
 import { createInstance } from '../helpers/instance.ts';
 import { startSentinelGroup } from '../helpers/sentinel-group.ts';
@@ -60,6 +63,52 @@ describe('Redis primary failover (Sentinel, TLS)', { skip }, () => {
     // Least privilege held through it all: no node and no Sentinel refused anyone anything (replication, the
     // Sentinels' monitoring and reconfiguration, their votes, the app's discovery and switch).
     for (const port of [...group.nodePorts.filter((port) => port !== old), ...group.sentinelPorts]) {
+      assert.deepEqual(await (await group.admin(port)).sendCommand(['ACL', 'LOG']), [], `ACL LOG on ${port}`);
+    }
+  });
+
+  it('planned switchover (infra/redis/switchover.sh) › nothing fails meanwhile (logged-in reads, preference writes, logins on both instances), every login is on the new primary, the old primary is its replica, nobody was refused anything', async (t) => {
+    const { group, a, b, browser } = await loggedIn(t);
+    const old = await group.primaryPort();
+    const _csrf = await browser.csrfToken(a);
+    const answers: number[] = [];
+    const logins: ReturnType<typeof createBrowser>[] = [];
+    let switching = true;
+    // Each loop sends one request at a time while the script runs (bounded by its count too).
+    const loop = async (request: (i: number) => Promise<number>) => {
+      for (let i = 0; switching && i < 2_000; i++) answers.push(await request(i));
+    };
+    const loops = [
+      loop(async () => (await browser.on(a).get('/api/session')).status),
+      loop(async () => (await browser.on(b).get('/api/session')).status),
+      loop(
+        async (i) => (await browser.on(i % 2 ? a : b).post('/preferences', { _csrf, theme: i % 2 ? 'dark' : 'light' })).status,
+      ),
+      loop(async (i) => {
+        const bob = createBrowser();
+        logins.push(bob);
+        return (await bob.login(i % 2 ? a : b, BOB)).status;
+      }),
+    ];
+    const script = join(import.meta.dirname, '../../../infra/redis/switchover.sh');
+    const { stdout } = await promisify(execFile)('sh', [script, '127.0.0.1', String(group.sentinelPorts[0])], {
+      env: { PATH: process.env.PATH, REDIS_CA_FILE: group.files.ca, REDIS_ADMIN_PASSWORD_FILE: group.files.adminPassword },
+      timeout: 30_000,
+    });
+    switching = false;
+    await Promise.all(loops);
+    t.diagnostic(`${answers.length} answers meanwhile, ${logins.length} of them logins`);
+
+    const now = await group.primaryPort();
+    assert.notEqual(now, old);
+    assert.equal(stdout.trim(), `127.0.0.1:${old} -> 127.0.0.1:${now}`);
+    const unexpected = answers.filter((status) => status !== 200 && status !== 303);
+    assert.deepEqual(unexpected, [], `of ${answers.length} answers`);
+    assert.ok(logins.length > 0);
+    const primary = await group.admin(now);
+    for (const bob of logins) assert.equal(await primary.exists(bob.sessionKey()), 1, `${bob.sessionKey()} on the new primary`);
+    assert.match(await (await group.admin(old)).info('replication'), new RegExp(`role:slave[\\s\\S]*master_port:${now}`));
+    for (const port of [...group.nodePorts, ...group.sentinelPorts]) {
       assert.deepEqual(await (await group.admin(port)).sendCommand(['ACL', 'LOG']), [], `ACL LOG on ${port}`);
     }
   });
