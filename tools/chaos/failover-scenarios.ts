@@ -16,6 +16,11 @@ const dishonest = (loop: LoadLoop, phase: string) =>
 async function rejoin(stack: Stack, restart: boolean) {
   if (restart) await stack.startRedis();
   else await stack.resumeRedisPrimary();
+  await oldPrimaryRejoined(stack);
+}
+
+/** Waits until every node but one is a replica: the old primary, back, follows the promoted one. */
+export async function oldPrimaryRejoined(stack: Stack) {
   await waitFor(
     'the old primary to rejoin as a replica',
     async () => {

@@ -6,6 +6,7 @@ import { sentinelGroupReady } from '../lib/sentinel.ts';
 import { attemptLogin, login, type LoggedInUser } from '../lib/session-client.ts';
 import type { Credentials } from '../lib/demo-users.ts';
 import type { Stack } from '../stack/start-stack.ts';
+import { oldPrimaryRejoined } from './failover-scenarios.ts';
 import { check, fmtMs, informative, observe } from './checks.ts';
 import { settled } from './instance-scenarios.ts';
 import type { LoadLoop } from './load-loop.ts';
@@ -260,14 +261,7 @@ const noLoginLost = (name: string, figure: string, lost: string[], users: Logged
 async function repair(stack: Stack, firewall: Firewall) {
   await firewall.heal();
   await stack.startRedis();
-  await waitFor(
-    'the old primary to rejoin as a replica',
-    async () => {
-      const { nodes } = (await stack.describe()).redis;
-      return nodes.filter((node) => node.role === 'replica').length === nodes.length - 1;
-    },
-    { timeoutMs: 20_000, intervalMs: 250 },
-  );
+  await oldPrimaryRejoined(stack);
   await assignSourceAddresses(stack);
 }
 
