@@ -4,6 +4,7 @@
 #   env:   REDIS_CA_FILE (/run/secrets/redis_ca.crt), REDIS_ADMIN_PASSWORD_FILE (/run/secrets/redis_admin_password,
 #          or REDISCLI_AUTH set), REDIS_ADMIN_USER (admin), SENTINEL_NAME (sessions), PAUSE_MS (15000: more than the
 #          Sentinels' failover-timeout, 10 s in sentinel.conf)
+# 0. every Sentinel sees each replica as a replica (one that remembers it as a primary would undo the promotion);
 # 1. CLIENT PAUSE WRITE on the primary: writes (and write scripts) wait there, never fail, and nothing new is written;
 # 2. every online replica has the primary's whole replication offset (asked of the replica, not the primary's ACK view);
 # 3. SENTINEL FAILOVER: the Sentinels promote one of those replicas (Redis 7.0 Sentinel has no FAILOVER-based handover:
@@ -40,6 +41,16 @@ ok() {
     [ "$reply" = OK ] || { say "$* on the primary: $reply"; exit 1; }
 }
 
+# Polls `$1` (a function) every 10 ms for at most $2 seconds and 2000 tries, or exits with the message $3.
+poll() {
+    deadline=$(($(date +%s) + $2))
+    tries=0
+    until $1; do
+        tries=$((tries + 1))
+        [ $tries -lt 2000 ] && [ "$(date +%s)" -le "$deadline" ] || { say "$3"; exit 1; }
+        sleep 0.01
+    done
+}
 set -- $(cli "$sentinel_host" "$sentinel_port" SENTINEL GET-MASTER-ADDR-BY-NAME "$name")
 [ $# -eq 2 ] || { say "the Sentinel at $sentinel_host:$sentinel_port names no primary \"$name\""; exit 1; }
 old_host=$1
@@ -52,6 +63,19 @@ replicas=$(echo "$replication" | sed -n 's/^slave[0-9]*:ip=\([^,]*\),port=\([0-9
 [ "$(echo "$replicas" | wc -l)" -eq "$(echo "$replication" | field connected_slaves)" ] ||
     { say "a replica of $old_host:$old_port is still syncing"; exit 1; }
 
+# Every Sentinel must see each replica as a replica. One that still has a replica down as a primary (it was one
+# before an earlier failover, and that Sentinel has not asked it since: replicas are asked every 10 s) would turn
+# the replica it sees promoted back into a replica at once (+convert-to-slave), before it hears of this failover,
+# leaving no primary at all. Seen in a chaos run right after a failover; so wait until none does (at most 12 s).
+others=$(cli "$sentinel_host" "$sentinel_port" SENTINEL SENTINELS "$name" | awk '$0 == "ip" { getline; ip = $0 } $0 == "port" { getline; print ip ":" $0 }')
+no_stale_roles() {
+    for sentinel in "$sentinel_host:$sentinel_port" $others; do
+        roles=$(cli "${sentinel%:*}" "${sentinel##*:}" SENTINEL REPLICAS "$name" | awk '$0 == "role-reported" { getline; print }')
+        [ -n "$roles" ] && [ -z "$(echo "$roles" | grep -vx slave)" ] || return 1
+    done
+}
+poll no_stale_roles 12 "a Sentinel still sees a replica of $old_host:$old_port as a primary; run again shortly"
+
 paused=no
 trap '[ "$paused" = yes ] && cli "$old_host" "$old_port" CLIENT UNPAUSE >/dev/null' EXIT
 ok "$old_host" "$old_port" CLIENT PAUSE "$pause_ms" WRITE
@@ -61,16 +85,6 @@ caught_up() {
     offset=$(cli "$old_host" "$old_port" INFO replication | field master_repl_offset)
     for replica in $replicas; do
         [ "$(cli "${replica%:*}" "${replica##*:}" INFO replication | field master_repl_offset)" = "$offset" ] || return 1
-    done
-}
-# Polls `$1` (a function) every 10 ms for at most $2 seconds and 2000 tries, or exits with the message $3.
-poll() {
-    deadline=$(($(date +%s) + $2))
-    tries=0
-    until $1; do
-        tries=$((tries + 1))
-        [ $tries -lt 2000 ] && [ "$(date +%s)" -le "$deadline" ] || { say "$3"; exit 1; }
-        sleep 0.01
     done
 }
 poll caught_up 2 "the replicas did not catch up with $old_host:$old_port"
