@@ -13,7 +13,7 @@ import { makeUsers } from '../lib/demo-users.ts';
 import { send, sessionOf } from '../lib/http.ts';
 import { isPortFree } from '../lib/ports.ts';
 import { repoRoot } from '../lib/paths.ts';
-import { poll } from '../lib/poll.ts';
+import { poll, waitFor } from '../lib/poll.ts';
 import { connectAdmin } from '../lib/redis.ts';
 import { attemptLogin, loginAll, type LoggedInUser } from '../lib/session-client.ts';
 import { run, spawnCaptured } from '../lib/spawn.ts';
@@ -31,7 +31,7 @@ const SCHEDULED_CLI = join(import.meta.dirname, 'scheduled-cli.ts');
 
 /**
  * Ports of a stack beside any other, below the kernel's ephemeral range (32768..), so no outgoing connection takes
- * one meanwhile: the Sentinel group +0..2/+10..12, cache +20, PostgreSQL +30; the apps +1.., their metrics +51..,
+ * one meanwhile: the Sentinel group +0..2/+10..12, the cache +20 (or memcached +21..23), PostgreSQL +30; the apps +1.., their metrics +51..,
  * nginx +90 and the scheduled job's metrics +95 of the app base.
  */
 async function freeStackPorts() {
@@ -40,7 +40,7 @@ async function freeStackPorts() {
     const appBasePort = 30000 + Math.floor(Math.random() * 2600);
     const nginxPort = appBasePort + 90;
     const ports = [
-      ...[0, 1, 2, 10, 11, 12, 20, 30].map((offset) => redisPort + offset),
+      ...[0, 1, 2, 10, 11, 12, 20, 21, 22, 23, 30].map((offset) => redisPort + offset),
       ...Array.from({ length: INSTANCES }, (_, i) => [appBasePort + 1 + i, appBasePort + 51 + i]).flat(),
       nginxPort,
       appBasePort + 95,
@@ -51,7 +51,7 @@ async function freeStackPorts() {
 }
 
 /** One stack on a run dir of its own, started (again) on the same ports; the test's teardown stops it. */
-async function drillStack(t: TestContext, env: NodeJS.ProcessEnv) {
+async function drillStack(t: TestContext, env: NodeJS.ProcessEnv, cache: 'redis' | 'memcached' = 'redis') {
   const runDir = mkdtempSync(join(tmpdir(), 'backup-drill-'));
   const ports = await freeStackPorts();
   const output: string[] = [];
@@ -67,6 +67,7 @@ async function drillStack(t: TestContext, env: NodeJS.ProcessEnv) {
       runDir,
       instances: INSTANCES,
       env,
+      cache,
       fresh: true,
       print: (line) => output.push(line),
       readyTimeoutMs: 60_000,
@@ -378,5 +379,34 @@ describe('backup and restore (tools/backup)', () => {
         `wipe + empty start ${wipeSeconds.toFixed(1)} s; snapshot ${snapshotBytes} bytes (redis ${manifest.redis.bytes}, postgres ${manifest.postgres.bytes}), ` +
         `redis ${Math.round((manifest.redis.bytes / SESSIONS) * 1000)} bytes per 1,000 sessions (${perThousand} with the catalogue)`,
     );
+  });
+  it('with the catalogue cached on memcached › the restore empties every node: a product edited after the backup shows as backed up', async (t) => {
+    const { users, demoUsers } = makeUsers('memcached', 1);
+    const drill = await drillStack(t, { ...process.env, DEMO_USERS: demoUsers, LOG_LEVEL: 'warn' }, 'memcached');
+    await drill.start();
+    const [editor] = await loginAll(drill.nginx, users);
+    const edit = async (name: string) => {
+      const res = await send(`${drill.nginx}/products/7`, {
+        method: 'POST',
+        cookie: editor!.cookie,
+        form: { name, price: '7.50', _csrf: editor!.csrfToken },
+      });
+      assert.equal(res.status, 303, `edit: ${res.status} ${res.body.slice(0, 200)}`);
+    };
+    const product = async () => JSON.parse((await send(`${drill.nginx}/api/products/7`)).body);
+    await edit('Backed-up name');
+    const backup = await drill.cli(BACKUP_CLI, []);
+    assert.equal(backup.code, 0, backup.output);
+    await edit('Edited after the backup');
+    // Cached on its memcached node (write-through), as every instance serves it.
+    await waitFor('the edit served from memcached', async () => {
+      const { name, cache } = await product();
+      return name === 'Edited after the backup' && cache === 'hit';
+    });
+
+    const restore = await drill.cli(RESTORE_CLI, ['--force', '--cache', 'memcached', lastLine(backup.output)]);
+    assert.equal(restore.code, 0, restore.output);
+    assert.match(restore.output, /catalogue cache emptied \(memcached\)/);
+    assert.equal((await product()).name, 'Backed-up name', 'a product from after the backup was served from the cache');
   });
 });

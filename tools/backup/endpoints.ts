@@ -29,8 +29,11 @@ export type Endpoints = {
      * lives in the nodes' memory only (compose). Saved (encrypted) in a snapshot, never applied by a restore.
      */
     aclFile: string;
-    /** The cache Redis: emptied after a restore, so no product is served from before it. */
-    cache?: HostPort;
+    /**
+     * The catalogue's cache, emptied after a restore so no product is served from before it: the cache Redis (as
+     * `admin`), or the memcached nodes (as the `cache` user, whose password is in `passwordFile`).
+     */
+    cache?: { engine: 'redis'; node: HostPort } | { engine: 'memcached'; nodes: HostPort[]; passwordFile: string };
   };
   /** The catalogue; absent in a sessions-only deployment (the app runs without DATABASE_URL). */
   postgres?: { host: string; port: number; user: string; passwordFile: string; database: string };
@@ -48,11 +51,14 @@ export function localStackEndpoints({
   redisPort,
   mode,
   backupsDir,
+  cache = 'redis',
 }: {
   runDir?: string;
   redisPort: number;
   mode: 'sentinel' | 'single';
   backupsDir?: string;
+  /** The catalogue's cache engine the stack was started with (`npm start -- --cache`). */
+  cache?: 'redis' | 'memcached';
 }): Endpoints {
   const paths = runPaths(runDir);
   if (!existsSync(join(paths.secrets, 'redis_ca.crt')))
@@ -69,7 +75,15 @@ export function localStackEndpoints({
       sentinelAppPasswordFile: file('redis_sentinel_app_password'),
       adminPasswordFile: file('redis_admin_password'),
       aclFile: join(paths.redis, 'users.acl'),
-      cache: local(redisPort + 20),
+      // The cache's ports follow the session Redis's as in the stack: the cache Redis +20, memcached-1..3 +21..23.
+      cache:
+        cache === 'redis'
+          ? { engine: 'redis', node: local(redisPort + 20) }
+          : {
+              engine: 'memcached',
+              nodes: [21, 22, 23].map((i) => local(redisPort + i)),
+              passwordFile: file('redis_cache_password'),
+            },
     },
     postgres: {
       host: '127.0.0.1',

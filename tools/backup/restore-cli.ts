@@ -14,7 +14,8 @@ product) unless --force, which replaces it.
   npm run restore -- --run-dir DIR --redis-port N <snapshot dir>
   npm run restore -- --identity FILE <snapshot dir>    the private key (default <run-dir>/secrets/backup_age_key)
 
-Options: --run-dir DIR (.run/), --redis-port N (6380), --redis sentinel|single, --identity FILE, --force, --help`;
+Options: --run-dir DIR (.run/), --redis-port N (6380), --redis sentinel|single, --cache redis|memcached (as given to
+npm start; the cache emptied after the restore), --identity FILE, --force, --help`;
 
 const { values, integer, choice, positionals, refuse } = parseCommandLine(
   { command: 'npm run restore', usage, positionals: true },
@@ -22,6 +23,7 @@ const { values, integer, choice, positionals, refuse } = parseCommandLine(
     'run-dir': { type: 'string' },
     'redis-port': { type: 'string', default: '6380' },
     redis: { type: 'string', default: 'sentinel' },
+    cache: { type: 'string', default: 'redis' },
     identity: { type: 'string' },
     force: { type: 'boolean', default: false },
   },
@@ -33,6 +35,7 @@ try {
     runDir: values['run-dir'],
     redisPort: integer('redis-port'),
     mode: choice('redis', ['sentinel', 'single'] as const),
+    cache: choice('cache', ['redis', 'memcached'] as const),
   });
   const { keys, seconds } = await restoreSnapshot(endpoints, resolve(positionals[0]!), {
     force: values.force,

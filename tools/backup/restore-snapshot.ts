@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { flushMemcached } from '../lib/memcached-server.ts';
 import { connectAdmin, redisUrl, type AdminClient } from '../lib/redis.ts';
 import { primaryOf } from './primary.ts';
 import { run } from '../lib/spawn.ts';
@@ -65,7 +66,7 @@ async function restoreCatalog(postgres: NonNullable<Endpoints['postgres']>, dump
  * … REPLACE with the key's remaining TTL, as admin): replication and the AOF carry it to the replicas and to disk, the
  * Sentinels see no outage, and keys that expired since the snapshot stay expired. Placing the RDB under a stopped
  * node would not work here: with AOF on, Redis loads the AOF and ignores dump.rdb. The catalogue is restored by
- * pg_restore as its owner in one transaction, then the cache Redis is emptied so no product from before is served.
+ * pg_restore as its owner in one transaction, then the catalogue's cache (the cache Redis, or every memcached node) is emptied so no product from before is served.
  */
 export async function restoreSnapshot(
   endpoints: Endpoints,
@@ -115,13 +116,10 @@ export async function restoreSnapshot(
       const replicas = redis.nodes.length - 1;
       if (replicas > 0) await admin.sendCommand(['WAIT', String(replicas), '10000']);
       log(`session redis restored: ${keys} keys`);
-      if (redis.cache)
-        await connectAdmin(redisUrl('admin', adminPassword, redis.cache.port, { host: redis.cache.host, tls })).then(
-          async (cache) => {
-            await cache.flushAll();
-            cache.destroy();
-          },
-        );
+      if (redis.cache) {
+        await emptyCache(redis.cache, { adminPassword, tls, caFile: redis.caFile });
+        log(`catalogue cache emptied (${redis.cache.engine})`);
+      }
       return { manifest, keys, seconds: (performance.now() - started) / 1000 };
     } finally {
       admin.destroy();
@@ -129,4 +127,26 @@ export async function restoreSnapshot(
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** Empties the catalogue's cache, so no product from before the restore is served: the cache Redis, or every memcached node. */
+async function emptyCache(
+  cache: NonNullable<Endpoints['redis']['cache']>,
+  { adminPassword, tls, caFile }: { adminPassword: string; tls: boolean; caFile?: string },
+) {
+  if (cache.engine === 'redis') {
+    const admin = await connectAdmin(redisUrl('admin', adminPassword, cache.node.port, { host: cache.node.host, tls }));
+    try {
+      await admin.flushAll();
+    } finally {
+      admin.destroy();
+    }
+    return;
+  }
+  const credentials = {
+    ca: caFile ? readFileSync(caFile, 'utf8') : '',
+    username: 'cache',
+    password: readSecret(cache.passwordFile),
+  };
+  await Promise.all(cache.nodes.map((node) => flushMemcached(node, credentials)));
 }

@@ -57,3 +57,33 @@ export const memcachedAnswers = (port: number, ca: string) =>
     socket.on('error', () => resolve(false));
     socket.on('timeout', () => socket.destroy(new Error('timeout')));
   });
+
+/**
+ * Empties one node (`flush_all`), over TLS, authenticated as memcached's ASCII protocol does it (`-Y`: a `set` whose
+ * data is "<user> <password>"). Rejects with what the node answered, or after `timeoutMs`.
+ */
+export function flushMemcached(
+  { host, port }: { host: string; port: number },
+  { ca, username, password, timeoutMs = 2_000 }: { ca: string; username: string; password: string; timeoutMs?: number },
+): Promise<void> {
+  const credentials = `${username} ${password}`;
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port, ca, servername: host === '127.0.0.1' ? undefined : host, timeout: timeoutMs });
+    let answer = '';
+    socket.on('secureConnect', () => {
+      socket.write(`set auth 0 0 ${Buffer.byteLength(credentials)}\r\n${credentials}\r\nflush_all\r\n`);
+    });
+    socket.on('data', (chunk) => {
+      answer += chunk;
+      if (answer === 'STORED\r\nOK\r\n') {
+        socket.end();
+        resolve();
+      } else if (answer.includes('ERROR') || answer.split('\r\n').length > 2) {
+        socket.destroy();
+        reject(new Error(`memcached ${host}:${port} answered ${JSON.stringify(answer.trim())} to flush_all`));
+      }
+    });
+    socket.on('timeout', () => socket.destroy(new Error(`memcached ${host}:${port}: no answer in ${timeoutMs} ms`)));
+    socket.on('error', reject);
+  });
+}
