@@ -4,6 +4,7 @@
 #   bash tools/setup.sh          # for the demo: redis-server, nginx, postgresql (the catalogue's database)
 #   bash tools/setup.sh --test   # for the tests too: chromium for the end-to-end suite, wrk for the benchmark,
 #                                # prometheus (and its promtool) for the alert rules and the live metrics test,
+#                                # prometheus-redis-exporter for the same test (npm start -- --with-prometheus),
 #                                # a Docker engine (docker.io, unless one is installed) and debootstrap for the
 #                                # compose test (tools/compose: its stand-in images are built from a debootstrapped base),
 #                                # age for npm run backup / restore and their restore drill (tools/backup), memcached for
@@ -13,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 packages=(redis-server nginx postgresql)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(chromium wrk prometheus debootstrap age memcached)
+  packages+=(chromium wrk prometheus prometheus-redis-exporter debootstrap age memcached)
   command -v dockerd >/dev/null || packages+=(docker.io)
 fi
 # check:infra also needs kubectl >= 1.27 (kustomize v5) for infra/k8s. It is not installed from here: Debian 12's

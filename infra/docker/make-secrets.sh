@@ -21,10 +21,11 @@ chmod 700 "$dir"
 # redis_replica_password: replicas authenticate to the primary; redis_sentinel_password: Sentinels to the data nodes;
 # redis_sentinel_app_password: the app to the Sentinels; redis_sentinel_peer_password: Sentinels to each other.
 # redis_cache_password: the app to the cache Redis; postgres_password: the database owner (migrations);
-# database_app_password: the app's least-privilege role catalog_app.
+# database_app_password: the app's least-privilege role catalog_app; redis_exporter_password: prometheus-redis-exporter
+# to the session Redis's nodes (read-only statistics, infra/redis/render-acl.sh).
 for name in session_secret redis_app_password redis_admin_password redis_replica_password redis_sentinel_password \
     redis_sentinel_app_password redis_sentinel_peer_password redis_cache_password postgres_password \
-    database_app_password; do
+    database_app_password redis_exporter_password; do
     file="$dir/$name"
     if [ -s "$file" ]; then
         continue

@@ -60,6 +60,7 @@ discovery=""
 if [ "$role" = cluster ]; then discovery=" +cluster|slots"; fi
 replica_hash=$(password_hash redis_replica_password)
 sentinel_hash=$(password_hash redis_sentinel_password)
+exporter_hash=$(password_hash redis_exporter_password)
 
 # app: exactly what the app sends. /readyz: PING. The session store: EVAL of
 # its read script (GET, PTTL, and EXPIRE to slide the idle timeout once a
@@ -78,6 +79,17 @@ sentinel_hash=$(password_hash redis_sentinel_password)
 # become the primary. replica also has SYNC, for backups taken from a replica
 # (`redis-cli --rdb`, tools/backup): it reads no more than PSYNC already gives a
 # replica (the whole dataset), so the backup job needs no admin password.
+#
+# exporter: exactly what prometheus-redis-exporter 1.45 (Debian 12's) sends per
+# scrape with the flags the stack, compose and Kubernetes give it (no key checks,
+# no Lua script, no client list, no PING on connect): CLIENT SETNAME, INFO (ALL),
+# LATENCY LATEST, SLOWLOG LEN and SLOWLOG GET 1. No keys and no channels. It
+# watches a Sentinel group's (or the single node's) data nodes only: on a Cluster
+# node it would also send CLUSTER INFO, not granted (the alerts count one group's
+# primaries and replicas). It also sends CONFIG GET *, refused on purpose: the
+# answer holds masterauth, the replica user's password in clear. The exporter
+# then skips its redis_config_* metrics (maxmemory still comes from INFO) and each
+# refusal adds to one entry of ACL LOG (its count grows, the log does not).
 #
 # default: off and without a password, so no connection can ever act as it
 # (AUTH as default fails, and a new connection is only logged in as default if
@@ -100,6 +112,7 @@ cat >"$tmp" <<ACL
 user default off resetpass resetkeys ~sess:* ~sess-idx:* ~login-fail:* resetchannels -@all +set +del +unlink +incr +decr +pexpireat +hset +hdel
 user app on #$app_hash resetkeys ~sess:* ~sess-idx:* ~login-fail:* resetchannels -@all +ping +get +set +del +incr +decr +expire +ttl +wait +eval +hgetall +hset +hdel +pttl$setinfo$discovery
 user replica on #$replica_hash resetkeys resetchannels -@all +psync +sync +replconf +ping
+user exporter on #$exporter_hash resetkeys resetchannels -@all +info +client|setname +latency|latest +slowlog|len +slowlog|get
 user sentinel on #$sentinel_hash resetkeys allchannels -@all +multi +exec +slaveof +ping +subscribe +publish +info +role +config|rewrite +client|setname +client|kill +script|kill
 user admin on #$admin_hash ~* &* +@all
 ACL

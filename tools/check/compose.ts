@@ -50,6 +50,7 @@ export function checkComposeShape(): CheckResult {
   const { app, nginx, prometheus } = services;
   const nodes = ['redis-1', 'redis-2', 'redis-3'];
   const sentinels = ['sentinel-1', 'sentinel-2', 'sentinel-3'];
+  const exporters = ['redis-exporter-1', 'redis-exporter-2', 'redis-exporter-3'];
   const catalogue = ['cache-redis', 'migrate', 'postgres'];
   const clusterProfile = ['app-cluster', ...CLUSTER_NODES, 'cluster-create', 'nginx-cluster'];
   const memcachedProfile = ['app-memcached', ...MEMCACHED_NODES, 'nginx-memcached'];
@@ -60,6 +61,7 @@ export function checkComposeShape(): CheckResult {
     'nginx',
     'prometheus',
     ...nodes,
+    ...exporters,
     ...sentinels,
     ...clusterProfile,
     ...memcachedProfile,
@@ -124,6 +126,32 @@ export function checkComposeShape(): CheckResult {
     expect(/--tls/.test(JSON.stringify(service.healthcheck?.test ?? '')), `${name}: a healthcheck over TLS`);
     expect(service.volumes?.some((volume) => /^[\w-]+:\/data$/.test(volume)) ?? false, `${name}: a named volume on /data`);
   }
+  // One exporter per data node, internal, as the `exporter` ACL user over TLS; prometheus.yml's job `redis` scrapes
+  // exactly these (the alerts count its targets as the group's nodes).
+  nodes.forEach((node, i) => {
+    const exporter = services[exporters[i]!]!;
+    expect(!exporter.ports && (exporter.expose?.includes('9121') ?? false), `${exporters[i]}: expose 9121, publish nothing`);
+    expect(!!exporter.healthcheck?.test, `${exporters[i]}: healthcheck`);
+    expect(exporter.depends_on?.[node]?.condition === 'service_healthy', `${exporters[i]}: depends_on ${node} healthy`);
+    expect(
+      exporter.command?.join(' ') === `-redis.addr=rediss://${node}:6379` && exporter.environment?.REDIS_USER === 'exporter',
+      `${exporters[i]}: watches rediss://${node}:6379 as the exporter user`,
+    );
+    expect(!/:latest$/.test(exporter.image ?? ':latest'), `${exporters[i]}: a pinned image tag`);
+    expect(
+      (services[node]!.secrets ?? []).includes('redis_exporter_password'),
+      `${node}: mounts redis_exporter_password (render-acl.sh)`,
+    );
+  });
+  const scrape = parse(readFileSync(join(repoRoot, 'infra/prometheus/prometheus.yml'), 'utf8')) as {
+    scrape_configs: { job_name: string; static_configs?: { targets: string[] }[] }[];
+  };
+  const redisTargets = scrape.scrape_configs.find((job) => job.job_name === 'redis')?.static_configs?.[0]?.targets ?? [];
+  expect(
+    redisTargets.join() === exporters.map((name) => `${name}:9121`).join(),
+    'prometheus.yml: job redis scrapes redis-exporter-1..3:9121',
+  );
+
   // The catalogue: the app waits for the migration to have run and for its cache; nothing of it is published.
   expect(app.depends_on?.migrate?.condition === 'service_completed_successfully', 'app: depends_on migrate completed');
   expect(app.depends_on?.['cache-redis']?.condition === 'service_healthy', 'app: depends_on cache-redis healthy');

@@ -199,7 +199,20 @@ export async function checkK8sShape(overlay: string): Promise<CheckResult> {
     `NetworkPolicy: app must admit only nginx, admits ${appPeers.join(', ') || 'nothing (no policy)'}`,
   );
   if (overlay !== 'managed') {
-    const redisPeers = allowedFrom('redis');
+    // Prometheus reaches the exporter sidecar's port, and that alone (rules naming it list 9121 only).
+    const redisRules = policies
+      .filter((p) => p.spec.podSelector?.matchLabels?.['app.kubernetes.io/name'] === 'redis')
+      .flatMap((p) => p.spec.ingress ?? []);
+    const scrapeRules = redisRules.filter((rule: any) =>
+      (rule.from ?? []).some((peer: any) => peer.podSelector?.matchLabels?.['app.kubernetes.io/name'] === 'prometheus'),
+    );
+    expect(
+      scrapeRules.every(
+        (rule: any) => (rule.from ?? []).length === 1 && JSON.stringify((rule.ports ?? []).map((p: any) => p.port)) === '[9121]',
+      ),
+      'NetworkPolicy: redis may admit prometheus on the exporter port 9121 only, in a rule of its own',
+    );
+    const redisPeers = allowedFrom('redis').filter((peer) => peer !== 'prometheus');
     expect(
       redisPeers.includes('app') && redisPeers.every((peer) => ['app', 'redis', 'backup'].includes(peer)),
       `NetworkPolicy: redis must admit only the app (its own pods and the backup job), admits ${redisPeers.join(', ') || 'nothing (no policy)'}`,
@@ -298,6 +311,21 @@ export async function checkK8sSecretCommands(): Promise<CheckResult> {
             for (const item of ref.items ?? [])
               if (keys && !keys.has(item.key)) problems.push(`${overlay}: Secret ${ref.name} lacks key ${item.key}`);
           }
+        }
+        // A container's variable from a Secret (the exporter sidecar's REDIS_PASSWORD).
+        const containers = [
+          ...(workload.spec.template.spec.containers ?? []),
+          ...(workload.spec.template.spec.initContainers ?? []),
+        ];
+        for (const variable of containers.flatMap((c: any) => c.env ?? [])) {
+          const ref = variable.valueFrom?.secretKeyRef;
+          if (!ref) continue;
+          const keys = created.get(ref.name);
+          if (!keys)
+            problems.push(
+              `${overlay}: ${workload.metadata.name} needs Secret ${ref.name}, no command in docs/deployment.md creates it`,
+            );
+          else if (!keys.has(ref.key)) problems.push(`${overlay}: Secret ${ref.name} lacks key ${ref.key}`);
         }
       }
     }

@@ -7,6 +7,7 @@ import { BACKUP_METRICS } from '../backup/metrics.ts';
 import { QUERIES } from '../lib/prometheus.ts';
 import { run } from '../lib/spawn.ts';
 import { PROMETHEUS_CONFIG, renderLocalPrometheusConfig } from '../stack/prometheus.ts';
+import { REDIS_EXPORTER_METRICS } from '../stack/redis-exporter-process.ts';
 import { dashboardProblems } from './grafana-dashboard.ts';
 import { resultOf, type CheckResult } from './result.ts';
 
@@ -31,6 +32,7 @@ async function checkLocalConfig(promtoolPath: string): Promise<CheckResult> {
       file,
       renderLocalPrometheusConfig({
         appTargets: ['127.0.0.1:9465', '127.0.0.1:9466'],
+        redisTargets: ['127.0.0.1:6420', '127.0.0.1:6421', '127.0.0.1:6422'],
         selfTarget: '127.0.0.1:9090',
         intervalS: 2,
       }),
@@ -71,18 +73,21 @@ function checkEveryAlertTested(): CheckResult {
 }
 
 /**
- * The rules only name metrics the app registers (METRIC), the scheduled backup's (BACKUP_METRICS) or Prometheus's
- * own `up`: a rename cannot go unnoticed.
+ * The rules only name metrics the app registers (METRIC), the scheduled backup's (BACKUP_METRICS), the Redis
+ * exporter's that the live test finds scraped (REDIS_EXPORTER_METRICS) or Prometheus's own `up`: a rename cannot go
+ * unnoticed.
  */
 function checkRuleMetricNames(): CheckResult {
   const rules = parse(readFileSync(RULES, 'utf8')) as Rules;
-  const known = new Set<string>([...Object.values(METRIC), ...BACKUP_METRICS, 'up']);
+  const known = new Set<string>([...Object.values(METRIC), ...BACKUP_METRICS, ...REDIS_EXPORTER_METRICS, 'up']);
   const problems: string[] = [];
   for (const rule of rules.groups.flatMap((group) => group.rules)) {
     for (const [, name] of rule.expr.matchAll(/([a-z_:][a-z0-9_:]*)\{/g)) {
       const base = name!.replace(/_(count|bucket|sum)$/, '');
       if (!known.has(base))
-        problems.push(`${rule.alert}: ${name} is not a metric of app/src/metrics.ts or tools/backup/metrics.ts`);
+        problems.push(
+          `${rule.alert}: ${name} is not a metric of app/src/metrics.ts, tools/backup/metrics.ts or REDIS_EXPORTER_METRICS`,
+        );
     }
   }
   return resultOf(problems);
@@ -109,7 +114,8 @@ export async function checkPrometheus(promtoolPath: string): Promise<Record<stri
     ]),
     'prometheus: every alert has a firing and a silent unit test': checkEveryAlertTested(),
     'prometheus: the dashboard and e2e queries parse (promtool check rules)': await checkQueries(promtoolPath),
-    'prometheus: alert rules use only the metric names the app and the backup job register': checkRuleMetricNames(),
+    'prometheus: alert rules use only the metric names the app, the backup job and the Redis exporter register':
+      checkRuleMetricNames(),
     'prometheus: grafana-dashboard.json is what tools/check/grafana-dashboard.ts renders': resultOf(dashboardProblems()),
   };
 }

@@ -24,6 +24,7 @@ const STAND_IN_FOR: Record<string, string> = {
   'prom/prometheus': 'prometheus',
   node: 'node',
   memcached: 'memcached',
+  'oliver006/redis_exporter': 'redis-exporter',
 };
 
 type ComposeConfig = { services: Record<string, { image?: string; build?: { context: string; dockerfile?: string } }> };

@@ -22,6 +22,7 @@ export function ensureSecrets(dir: string) {
     redisSentinelAppPassword: read('redis_sentinel_app_password'),
     redisCaFile: file('redis_ca.crt'),
     redisCachePasswordFile: file('redis_cache_password'),
+    redisExporterPassword: read('redis_exporter_password'),
     postgresPassword: read('postgres_password'),
     databaseAppPasswordFile: file('database_app_password'),
     databaseAppPassword: read('database_app_password'),

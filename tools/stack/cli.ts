@@ -20,7 +20,8 @@ Ctrl-C (or SIGTERM) stops everything. The library behind it is tools/stack/start
   npm start -- --control             or STACK_CONTROL=1: control API on 127.0.0.1:8099 (--control-port / STACK_CONTROL_PORT),
                                      for callers sending the run's token (<run dir>/secrets/control_token) as a Bearer
   npm start -- --with-prometheus     also a real Prometheus on 127.0.0.1:9090 (--prometheus-port) scraping every instance's
-                                     metrics (127.0.0.1:3051..) with the shipped alert rules
+                                     metrics (127.0.0.1:3051..) and a prometheus-redis-exporter per session Redis data node
+                                     (127.0.0.1:6420..; not with --redis cluster), with the shipped alert rules
 
 Options: --instances N, --redis sentinel|single|cluster, --cache redis|memcached, --control, --control-port N, --with-prometheus, --prometheus-port N, --nginx-port N (8080), --redis-port N (6380),
 --app-base-port N (3000: apps on 3001..), --run-dir DIR (.run/), --help`;

@@ -16,6 +16,8 @@ type PrometheusOptions = {
   dir: string;
   /** Every instance's METRICS_PORT, scraped on 127.0.0.1. */
   metricsPorts: number[];
+  /** Every prometheus-redis-exporter's port (one per session Redis data node), scraped on 127.0.0.1. */
+  redisExporterPorts: number[];
   /** Scrape and evaluation interval; short, so a check on one machine sees a change within seconds. */
   intervalS: number;
   readyTimeoutMs: number;
@@ -28,6 +30,7 @@ export function createPrometheusProcess({
   port,
   dir,
   metricsPorts,
+  redisExporterPorts,
   intervalS,
   readyTimeoutMs,
 }: PrometheusOptions) {
@@ -43,6 +46,7 @@ export function createPrometheusProcess({
       configFile,
       renderLocalPrometheusConfig({
         appTargets: metricsPorts.map((metricsPort) => `127.0.0.1:${metricsPort}`),
+        redisTargets: redisExporterPorts.map((exporterPort) => `127.0.0.1:${exporterPort}`),
         selfTarget: `127.0.0.1:${port}`,
         intervalS,
       }),

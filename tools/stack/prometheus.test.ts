@@ -7,19 +7,22 @@ import { send } from '../lib/http.ts';
 import { freePort, freePortBase } from '../lib/ports.ts';
 import { waitFor } from '../lib/poll.ts';
 import { createPrometheusClient, QUERIES } from '../lib/prometheus.ts';
+import { connectAdmin } from '../lib/redis.ts';
 import { login } from '../lib/session-client.ts';
+import { REDIS_EXPORTER_METRICS, REDIS_EXPORTER_PORT_OFFSET } from './redis-exporter-process.ts';
 import { startStack } from './start-stack.ts';
 
-// The alert's `for` (infra/prometheus/alerts.yml); the test waits for "pending" within a few scrape intervals, then
-// for its end once Redis is back. Firing is proven by promtool's rule tests (npm run check:infra), not waited for.
+// The alerts' `for` (infra/prometheus/alerts.yml) is left as shipped; the test waits for "pending" within a few scrape
+// intervals, then for its end once Redis is back. Firing is proven by promtool's rule tests (npm run check:infra), not
+// waited for.
 const INTERVAL_S = 1;
 
 describe('npm start -- --with-prometheus (a real Prometheus scraping the local stack)', () => {
-  it('every instance is a target and up; request and session-read rates show; RedisUnreachable goes pending when Redis dies and away when it is back', async (t) => {
+  it('every instance and Redis node is a target and up; request and session-read rates show; RedisReplicasMissing goes pending when a replica dies, RedisUnreachable when all of Redis does, each away when it is back', async (t) => {
     const runDir = mkdtempSync(join(tmpdir(), 'stack-prometheus-'));
     const [nginxPort, prometheusPort] = [await freePort(), await freePort()];
     // Below the ephemeral range: an outgoing connection once took an app port chosen above it (33858).
-    const redisPort = await freePortBase([0, 1, 2, 10, 11, 12, 20, 30], 20000, 29900);
+    const redisPort = await freePortBase([0, 1, 2, 10, 11, 12, 20, 30, 40, 41, 42], 20000, 29900);
     const appBasePort = await freePortBase([1, 2, 51, 52], 30000, 32700);
     const stack = await startStack({
       instances: 2,
@@ -66,6 +69,60 @@ describe('npm start -- --with-prometheus (a real Prometheus scraping the local s
         { timeoutMs: 20_000 },
       );
     }
+
+    // Redis seen from the inside: one exporter per data node, as the `exporter` ACL user.
+    await waitFor(
+      'three Redis exporters up as targets, each node up, every metric the alerts use scraped',
+      async () => {
+        const found = await api.targets('redis');
+        if (found.length !== 3 || found.some((target) => target.health !== 'up')) return false;
+        if ((await api.query('redis_up{job="redis"} == 1')).length !== 3) return false;
+        for (const name of REDIS_EXPORTER_METRICS) if ((await api.query(`${name}{job="redis"}`)).length === 0) return false;
+        return true;
+      },
+      { timeoutMs: 20_000 },
+    );
+    // An evaluation between the first scrapes of two exporters sees no primary yet (RedisPrimaryCountWrong pending,
+    // as after any Prometheus restart; its `for` rides that out): none of them once every node has been scraped.
+    const groupAlerts = ['RedisReplicasMissing', 'RedisPrimaryCountWrong', 'RedisReplicaLinkDown'];
+    await waitFor(
+      `no ${groupAlerts.join(', ')} while the group is whole`,
+      async () => (await Promise.all(groupAlerts.map((name) => api.alerts(name)))).every((found) => found.length === 0),
+      { timeoutMs: 10 * INTERVAL_S * 1000 },
+    );
+    // The ACL grants exactly what the exporter sends: the one command it is refused is CONFIG GET (masterauth).
+    const admin = await connectAdmin(await stack.primaryAdminUrl());
+    t.after(() => admin.destroy());
+    // RESP3 (the probe client's protocol): each entry of ACL LOG is a map.
+    const refused = (await admin.sendCommand(['ACL', 'LOG'])) as Record<string, unknown>[];
+    const exporterRefusals = refused.filter((entry) => entry.username === 'exporter');
+    assert.deepEqual([...new Set(exporterRefusals.map((entry) => `${entry.reason} ${entry.object}`))], ['command config|get']);
+
+    const killed = await stack.killRedisReplica();
+    const missing = await waitFor(
+      'RedisReplicasMissing pending or firing',
+      async () => {
+        const found = await api.alerts('RedisReplicasMissing');
+        return found.length === 1 && found;
+      },
+      { timeoutMs: 10 * INTERVAL_S * 1000 },
+    );
+    assert.ok(missing[0]!.state === 'pending' || missing[0]!.state === 'firing');
+    // The killed node, and only it, is down; its exporter still answers (the target stays up).
+    await waitFor(
+      'redis_up 0 for the killed node only',
+      async () => {
+        const down = await api.query('redis_up{job="redis"} == 0');
+        return down.length === 1 && down[0]!.labels.instance === `127.0.0.1:${killed.port + REDIS_EXPORTER_PORT_OFFSET}`;
+      },
+      { timeoutMs: 10 * INTERVAL_S * 1000 },
+    );
+    assert.ok((await api.targets('redis')).every((target) => target.health === 'up'));
+    await stack.startRedis();
+    await waitFor('RedisReplicasMissing gone', async () => (await api.alerts('RedisReplicasMissing')).length === 0, {
+      timeoutMs: 20_000,
+    });
+
     assert.equal((await api.alerts('RedisUnreachable')).length, 0, 'no alert while Redis is up');
 
     await stack.killRedis();

@@ -13,20 +13,23 @@ type PrometheusConfig = {
 };
 
 /**
- * The shipped prometheus.yml as the local stack runs it, changed in exactly four ways:
+ * The shipped prometheus.yml as the local stack runs it, changed in exactly five ways:
  * 1. job `app`: `dns_sd_configs` (Docker DNS) replaced by `static_configs` listing `appTargets` (host:metricsPort);
  * 2. job `prometheus`: scrapes this Prometheus on its own address;
  * 3. `rule_files` made absolute (the rendered file lives in the run dir), and, if given, a shorter scrape and
  *    evaluation interval, so a check on one machine sees a change within seconds. The alert rules are unchanged;
- * 4. job `backups` (compose's scheduled backup) left out: the local stack runs none (npm run backup is by hand).
+ * 4. job `backups` (compose's scheduled backup) left out: the local stack runs none (npm run backup is by hand);
+ * 5. job `redis`: compose's exporter services replaced by `redisTargets`, the stack's exporters (one per data node).
  */
 export function renderLocalPrometheusConfig({
   appTargets,
+  redisTargets,
   selfTarget,
   intervalS,
   shipped = PROMETHEUS_CONFIG,
 }: {
   appTargets: string[];
+  redisTargets: string[];
   selfTarget: string;
   intervalS?: number;
   shipped?: string;
@@ -42,6 +45,7 @@ export function renderLocalPrometheusConfig({
   delete app.dns_sd_configs;
   app.static_configs = [{ targets: appTargets }];
   job('prometheus').static_configs = [{ targets: [selfTarget] }];
+  job('redis').static_configs = [{ targets: redisTargets }];
   config.scrape_configs = config.scrape_configs.filter((scrape) => scrape.job_name !== 'backups');
   config.rule_files = config.rule_files.map((file) => (isAbsolute(file) ? file : join(dirname(shipped), file)));
   if (intervalS !== undefined) {

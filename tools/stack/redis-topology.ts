@@ -156,6 +156,14 @@ export function createRedisTopology(options: SentinelOrSingleOptions) {
       return node.status();
     },
     pausePrimary: async () => (await primary()).pause(),
+    /** One running replica, killed (the first the Sentinels do not name primary); 409 in single mode or with none. */
+    async killReplica() {
+      const current = mode === 'single' ? undefined : await primary();
+      const replica = nodes.find((node) => current !== undefined && node !== current && node.isRunning());
+      if (!replica) throw new StackRequestError(409, 'no running replica');
+      await replica.kill();
+      return replica.status();
+    },
     /** A planned switchover (infra/redis/switchover.sh), and a restart of every process one at a time. */
     ...operations,
   };

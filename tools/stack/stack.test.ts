@@ -20,8 +20,11 @@ const CLI = join(import.meta.dirname, 'cli.ts');
 /** The apps' base port: the apps (+1, +2) and their metrics listeners (+51, +52), below the ephemeral range. */
 const freeAppBase = () => freePortBase([1, 2, 51, 52], 30000, 32700);
 
-/** The Redis base port: the Sentinel group (+0..2, +10..12), the cache (+20), PostgreSQL (+30), below the ephemeral range. */
-const REDIS_OFFSETS = [0, 1, 2, 10, 11, 12, 20, 30];
+/**
+ * The Redis base port: the Sentinel group (+0..2, +10..12), the cache (+20), PostgreSQL (+30), the nodes' exporters
+ * with --with-prometheus (+40..42), below the ephemeral range.
+ */
+const REDIS_OFFSETS = [0, 1, 2, 10, 11, 12, 20, 30, 40, 41, 42];
 /** --cache memcached: memcached-1..3 (+21..23) instead of the cache Redis. */
 const MEMCACHED_OFFSETS = [0, 1, 2, 10, 11, 12, 21, 22, 23, 30];
 /** A Redis Cluster (--redis cluster): six nodes (+0..5) and their cluster bus (+10000..10005), and the catalogue's. */
@@ -257,11 +260,17 @@ describe('npm start (tools/stack/cli.ts)', () => {
       postgres: { pid: number; state: string };
       nginx: { pid: number };
       prometheus: { pid: number; state: string };
+      redisExporters: { pid: number; state: string }[];
       instances: { pid: number; port: number; metricsUrl: string }[];
     };
     const status = JSON.parse(statusText) as Status;
     // --with-prometheus: a real Prometheus, ready; each instance's metrics on a port of its own, not through nginx.
     assert.equal(status.prometheus.state, 'ready');
+    // And one prometheus-redis-exporter per data node.
+    assert.deepEqual(
+      status.redisExporters.map((exporter) => exporter.state),
+      ['ready', 'ready', 'ready'],
+    );
     for (const { metricsUrl } of status.instances) assert.equal((await fetch(metricsUrl)).status, 200);
     assert.equal((await fetch(`http://127.0.0.1:${nginx}/metrics`)).status, 404);
     // The default topology: every Redis node with the role it reports, and the Sentinels.
@@ -274,9 +283,10 @@ describe('npm start (tools/stack/cli.ts)', () => {
       status.postgres.pid,
       status.nginx.pid,
       status.prometheus.pid,
+      ...status.redisExporters.map((exporter) => exporter.pid),
       ...status.instances.map((instance) => instance.pid),
     ];
-    assert.equal(pids.filter(Boolean).length, 12);
+    assert.equal(pids.filter(Boolean).length, 15);
     for (const pid of pids) assert.ok(stack.sessions.has(pid), `the test sees child ${pid}, whose session it watches`);
 
     stack.child.kill('SIGINT');

@@ -14,10 +14,12 @@ import { findExecutable } from '../lib/prereqs.ts';
 import { stopLeftovers } from './leftovers.ts';
 import { createNginxProcess } from './nginx-process.ts';
 import { createPostgresProcess, PG_BIN } from './postgres-process.ts';
+import { createRedisExporterProcess, REDIS_EXPORTER_PORT_OFFSET } from './redis-exporter-process.ts';
 import { createRedisProcess } from './redis-process.ts';
 import { createRedisClusterTopology } from './redis-cluster-topology.ts';
 import { noSentinelOperations } from './redis-operations.ts';
 import { createRedisTopology, type RedisMode, topologyPorts } from './redis-topology.ts';
+import { StackRequestError } from './state.ts';
 import { createSupervisor } from './supervisor.ts';
 
 export const CACHE_ENGINES = ['redis', 'memcached'] as const;
@@ -65,7 +67,11 @@ export type StackOptions = {
   readyTimeoutMs?: number;
   /** SIGTERM grace before SIGKILL; above the app's SHUTDOWN_TIMEOUT_MS default (10s). */
   appStopTimeoutMs?: number;
-  /** Also a real Prometheus scraping every instance with the shipped config and alert rules, on this port. */
+  /**
+   * Also a real Prometheus scraping every instance with the shipped config and alert rules, on this port, and one
+   * prometheus-redis-exporter per session Redis data node (on the node's port + 40: 6420-6422 by default; none for
+   * `cluster`).
+   */
   prometheusPort?: number;
   /** Its scrape and rule-evaluation interval (default 5 s; the shipped config says 15 s). */
   prometheusIntervalS?: number;
@@ -117,7 +123,14 @@ export async function startStack(options: StackOptions = {}) {
       : []),
     ...appPorts.map((port, i) => ({ port, what: `app-${i + 1}` })),
     ...appPorts.map((port, i) => ({ port: port + METRICS_PORT_OFFSET, what: `app-${i + 1} metrics` })),
-    ...(options.prometheusPort === undefined ? [] : [{ port: options.prometheusPort, what: 'prometheus' }]),
+    ...(options.prometheusPort === undefined
+      ? []
+      : [
+          { port: options.prometheusPort, what: 'prometheus' },
+          ...topologyPorts(redisMode, redisPort)
+            .filter((node) => /^redis(-\d+)?$/.test(node.what))
+            .map((node) => ({ port: node.port + REDIS_EXPORTER_PORT_OFFSET, what: `${node.what} exporter` })),
+        ]),
   ]);
 
   if (options.fresh)
@@ -252,6 +265,25 @@ export async function startStack(options: StackOptions = {}) {
   const prometheusBinary = options.prometheusPort === undefined ? undefined : findExecutable('prometheus');
   if (options.prometheusPort !== undefined && !prometheusBinary)
     throw new Error('prometheus not found. Install it with:\n  sudo apt-get install -y prometheus');
+  const exporterBinary = options.prometheusPort === undefined ? undefined : findExecutable('prometheus-redis-exporter');
+  if (options.prometheusPort !== undefined && !exporterBinary)
+    throw new Error('prometheus-redis-exporter not found. Install it with:\n  sudo apt-get install -y prometheus-redis-exporter');
+  // A Sentinel group's or the single node's data nodes: the alerts count one group's primaries and replicas.
+  const exporters =
+    !exporterBinary || redisMode === 'cluster'
+      ? []
+      : redis.status().nodes.map((node, i) =>
+          createRedisExporterProcess({
+            supervisor,
+            exporter: exporterBinary,
+            name: `exporter-${i + 1}`,
+            redisPort: node.port,
+            port: node.port + REDIS_EXPORTER_PORT_OFFSET,
+            caFile: secrets.redisCaFile,
+            password: secrets.redisExporterPassword,
+            readyTimeoutMs,
+          }),
+        );
   const prometheus =
     options.prometheusPort === undefined || !prometheusBinary
       ? undefined
@@ -261,6 +293,7 @@ export async function startStack(options: StackOptions = {}) {
           port: options.prometheusPort,
           dir: join(paths.runDir, 'prometheus'),
           metricsPorts: appPorts.map((port) => port + METRICS_PORT_OFFSET),
+          redisExporterPorts: exporters.map((exporter) => exporter.port),
           intervalS: options.prometheusIntervalS ?? 5,
           readyTimeoutMs,
         });
@@ -272,6 +305,7 @@ export async function startStack(options: StackOptions = {}) {
       supervisor.close();
       log('stopping');
       await prometheus?.stop();
+      await Promise.all(exporters.map((exporter) => exporter.stop()));
       await nginx.stop();
       await instances.stopAll();
       await postgres?.stop();
@@ -293,7 +327,7 @@ export async function startStack(options: StackOptions = {}) {
       ? { cacheNodes: memcachedNodes.map((node) => node.status()), postgres: postgres.status() }
       : {}),
     instances: instances.status(),
-    ...(prometheus ? { prometheus: prometheus.status() } : {}),
+    ...(prometheus ? { prometheus: prometheus.status(), redisExporters: exporters.map((exporter) => exporter.status()) } : {}),
     demoUsers: parseUsers(demoUsers).map((user) => user.username),
     runDir: paths.runDir,
   });
@@ -328,6 +362,9 @@ export async function startStack(options: StackOptions = {}) {
     await nginx.start();
     options.signal?.throwIfAborted();
     if (prometheus) {
+      log(`starting prometheus-redis-exporter on 127.0.0.1:${exporters.map((exporter) => exporter.port).join(', ')}`);
+      await Promise.all(exporters.map((exporter) => exporter.start()));
+      options.signal?.throwIfAborted();
       log(`starting prometheus on ${prometheus.url}`);
       await prometheus.start();
       options.signal?.throwIfAborted();
@@ -363,6 +400,11 @@ export async function startStack(options: StackOptions = {}) {
     resumeRedis: redis.resume,
     /** Whichever node is primary now (in single mode, the one node). */
     killRedisPrimary: redis.killPrimary,
+    /** One replica (Sentinel only; 409 otherwise); startRedis brings it back. */
+    killRedisReplica:
+      'killReplica' in redis
+        ? redis.killReplica
+        : () => Promise.reject(new StackRequestError(409, 'a Redis Cluster has no single replica to kill here')),
     pauseRedisPrimary: redis.pausePrimary,
     resumeRedisPrimary: redis.resumePaused,
     /** The primary hands over to a caught-up replica (Sentinel only; 409 otherwise). */
