@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { shippedFiles } from '../lib/paths.ts';
 import { run } from '../lib/spawn.ts';
-import { localNginxLayout, type NginxLayout, nginxArgs, writeNginxConfDir } from '../lib/nginx.ts';
+import { localNginxLayout, type NginxLayout, nginxArgs, renderPublicPorts, writeNginxConfDir } from '../lib/nginx.ts';
 import { resultOf, type CheckResult } from './result.ts';
 import { checkUpstreamsAgree } from './upstream.ts';
 
@@ -43,6 +43,8 @@ export async function checkNginx(nginx: string) {
         // The compose default (docker-compose.yml: NGINX_SERVER_NAMES) is the local one.
         ...localNginxLayout([3000], 8080),
         ...(verbatim ? { upstream: readFileSync(shippedFiles.composeUpstream, 'utf8') } : {}),
+        // docker-compose.yml's default NGINX_PUBLIC_PORTS.
+        publicPorts: renderPublicPorts([8080, 8081, 8082]),
         listen: {
           listen: readFileSync(shippedFiles.composeListen, 'utf8'),
           listenDefault: readFileSync(shippedFiles.composeListenDefault, 'utf8'),

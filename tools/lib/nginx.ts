@@ -13,15 +13,17 @@ export type NginxLayout = {
   listen: { listen: string; listenDefault: string };
   /** server-names.conf content: the names served (renderServerNames); every other Host is refused. */
   serverNames: string;
+  /** public-ports.conf content: the ports a Host may carry upstream (renderPublicPorts); any other is dropped. */
+  publicPorts: string;
 };
 
 /**
  * Lays out a conf dir the way nginx.conf expects: nginx.conf, proxy.conf and default-server.conf are links to the
  * shipped files (so the stack runs exactly what compose runs); upstream.conf, listen.conf, listen-default.conf and
- * server-names.conf are written here.
+ * server-names.conf and public-ports.conf are written here.
  * Returns the path to pass as `-c`.
  */
-export function writeNginxConfDir({ confDir, upstream, listen, serverNames }: NginxLayout): string {
+export function writeNginxConfDir({ confDir, upstream, listen, serverNames, publicPorts }: NginxLayout): string {
   rmSync(confDir, { recursive: true, force: true });
   mkdirSync(confDir, { recursive: true });
   symlinkSync(shippedFiles.nginxConf, join(confDir, 'nginx.conf'));
@@ -31,6 +33,7 @@ export function writeNginxConfDir({ confDir, upstream, listen, serverNames }: Ng
   writeFileSync(join(confDir, 'listen.conf'), listen.listen);
   writeFileSync(join(confDir, 'listen-default.conf'), listen.listenDefault);
   writeFileSync(join(confDir, 'server-names.conf'), serverNames);
+  writeFileSync(join(confDir, 'public-ports.conf'), publicPorts);
   return join(confDir, 'nginx.conf');
 }
 
@@ -68,6 +71,13 @@ export function renderServerNames(names: string, template = readFileSync(shipped
   return template.replaceAll('${NGINX_SERVER_NAMES}', names);
 }
 
+/** public-ports.conf from compose's template, substituted the way the nginx image's envsubst does. */
+export function renderPublicPorts(ports: number[], template = readFileSync(shippedFiles.publicPortsTemplate, 'utf8')): string {
+  if (!template.includes('${NGINX_PUBLIC_PORTS}'))
+    throw new Error(`${shippedFiles.publicPortsTemplate}: no \${NGINX_PUBLIC_PORTS}`);
+  return template.replaceAll('${NGINX_PUBLIC_PORTS}', ports.join('|'));
+}
+
 /**
  * The local stack's layout: the instances on 127.0.0.1 `appPorts` as the upstream, loopback on `port`, and the local
  * names. check:infra tests it as the stack runs it, and builds the compose variant on it.
@@ -76,6 +86,7 @@ export const localNginxLayout = (appPorts: number[], port: number): Omit<NginxLa
   upstream: renderLocalUpstream(appPorts.map((appPort) => `127.0.0.1:${appPort}`)),
   listen: localListen(port),
   serverNames: renderServerNames(LOCAL_SERVER_NAMES),
+  publicPorts: renderPublicPorts([port]),
 });
 
 /** Everything nginx writes stays under `prefix`: temp dirs (relative in nginx.conf), pid file, no /var, no /etc/nginx. */

@@ -20,6 +20,7 @@ export const shippedFiles = {
   composeListen: join(repoRoot, 'infra/nginx/compose/listen.conf'),
   composeListenDefault: join(repoRoot, 'infra/nginx/compose/listen-default.conf'),
   serverNamesTemplate: join(repoRoot, 'infra/nginx/compose/server-names.conf.template'),
+  publicPortsTemplate: join(repoRoot, 'infra/nginx/compose/public-ports.conf.template'),
   localUpstreamTemplate: join(repoRoot, 'infra/nginx/local/upstream.conf.template'),
 };
 

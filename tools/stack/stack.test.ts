@@ -458,7 +458,7 @@ describe('npm start (tools/stack/cli.ts)', () => {
     await stack.assertNothingLeft();
   });
 
-  it("nginx › the app sees only a name nginx chose (an absolute-form request line with a forged Host and Origin is refused as cross-site); HTTP/0.9 gets no answer; Node's own 400 names the instance and headers nginx accepts pass; the access log has the path without its query", async (t) => {
+  it("nginx › the app sees only a name and port nginx chose (an absolute-form request line with a forged Host and Origin, or a port the deployment is not reached on, is refused as cross-site); HTTP/0.9 gets no answer; Node's own 400 names the instance and headers nginx accepts pass; the access log has the path without its query", async (t) => {
     const stack = await runStack(t);
     await stack.printed('[stack] ready:');
     const { nginx } = stack.ports;
@@ -480,6 +480,8 @@ describe('npm start (tools/stack/cli.ts)', () => {
       await loginAs(`http://${served}/login`, `evil.example:${nginx}`, `http://evil.example:${nginx}`),
       /^HTTP\/1\.1 403 /,
     );
+    // A served name with a port this deployment is not reached on: the port is dropped, and the Origin no longer matches.
+    assert.match(await loginAs('/login', '127.0.0.1:1234', 'http://127.0.0.1:1234'), /^HTTP\/1\.1 403 /);
 
     assert.equal(await rawHttp(nginx, 'GET /readyz\r\n'), '', 'an HTTP/0.9 request was answered');
 
