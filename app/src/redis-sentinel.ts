@@ -58,6 +58,7 @@ export function createSentinelRedisClient(
   let failoverAt: number | undefined;
   /** Resolved at each switch to a new primary, then replaced. */
   let switched = Promise.withResolvers<void>();
+  let connecting: RedisClient | undefined;
 
   const urlOf = ({ host, port }: Address) => {
     const url = new URL(config.redis.url);
@@ -86,11 +87,20 @@ export function createSentinelRedisClient(
     switching ??= (async () => {
       const client = createRedisClient(config, log, urlOf(address));
       for (const [event, listener] of listeners) client.on(event, listener);
+      // Known to shut() while it connects: node-redis retries a first connection to a node that is down for as long
+      // as it takes, so a client closed meanwhile must end this attempt too.
+      connecting = client;
       try {
         await client.connect();
       } catch (err) {
-        client.destroy();
+        if (client.isOpen) client.destroy();
         throw err;
+      } finally {
+        connecting = undefined;
+      }
+      if (closed) {
+        client.destroy();
+        return;
       }
       const old = primary;
       primary = { address, client };
@@ -160,11 +170,12 @@ export function createSentinelRedisClient(
     return stand;
   }
 
+  /** Closes every connection it has; never rejects (destroy() does not wait for it). */
   async function shut(how: 'close' | 'destroy') {
     closed = true;
     clearInterval(poller);
-    await Promise.allSettled(sentinels.map((connection) => connection[how]()));
-    if (primary) await (how === 'close' ? primary.client.close() : primary.client.destroy());
+    const clients = [...sentinels, ...(primary ? [primary.client] : []), ...(connecting ? [connecting] : [])];
+    await Promise.allSettled(clients.map(async (client) => client[how]()));
   }
 
   const own: Record<PropertyKey, unknown> = {

@@ -42,8 +42,16 @@ export async function createInstance(
     : config.redis.cluster
       ? createClusterRedisClient(config, logger)
       : createRedisClient(config, logger);
-  // Registered first, so it runs even when connect() fails; the server may already be gone, hence destroy().
-  t.after(() => (client.isOpen ? client.destroy() : undefined));
+  // Registered first, so it runs even when connect() fails; the server may already be gone, hence destroy(). Always,
+  // not only when isOpen: a Sentinel client between primaries says it is not open, and its Sentinel connections would
+  // go on reconnecting to Sentinels the test has stopped, keeping the test file's process alive.
+  t.after(() => {
+    try {
+      client.destroy();
+    } catch {
+      // already closed
+    }
+  });
   await client.connect();
   const key = config.demoUsers.map((user) => `${user.username}:${user.password}`).join(',');
   if (!directories.has(key)) directories.set(key, createUserDirectory(config.demoUsers));
