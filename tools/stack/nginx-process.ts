@@ -1,9 +1,7 @@
 import { join } from 'node:path';
-import type { Child } from '../lib/child.ts';
 import { isHttpOk } from '../lib/http.ts';
-import { waitFor } from '../lib/poll.ts';
 import { createFifoOutput, localNginxLayout, nginxArgs, writeNginxConfDir } from '../lib/nginx.ts';
-import type { State } from './state.ts';
+import { createSupervisedProcess } from './supervised-process.ts';
 import type { Supervisor } from './supervisor.ts';
 
 type NginxOptions = {
@@ -19,38 +17,30 @@ type NginxOptions = {
 /** nginx with the shipped config and an upstream listing the instances. */
 export function createNginxProcess({ supervisor, nginx, port, dir, appPorts, readyTimeoutMs }: NginxOptions) {
   const url = `http://127.0.0.1:${port}`;
-  let child: Child | undefined;
-  let state: State = 'stopped';
+  // SIGQUIT: graceful, in-flight requests finish.
+  const lifecycle = createSupervisedProcess({
+    supervisor,
+    name: 'nginx',
+    readyTimeoutMs,
+    stopSignal: 'SIGQUIT',
+    stopTimeoutMs: 5_000,
+  });
 
   async function start() {
     const confFile = writeNginxConfDir({ confDir: join(dir, 'conf'), ...localNginxLayout(appPorts, port) });
-    state = 'starting';
     const stdout = supervisor.writesOutputDirectly ? undefined : createFifoOutput(join(dir, 'stdout.fifo'));
-    const started = supervisor.supervise('nginx', nginx, nginxArgs({ prefix: dir, confFile }), {
+    await lifecycle.start({
+      command: nginx,
+      args: nginxArgs({ prefix: dir, confFile }),
       ...(stdout ? { stdout } : {}),
-      onExit: () => (state = 'crashed'),
+      ready: () => isHttpOk(`${url}/readyz`),
     });
-    child = started;
-    await started.spawned.finally(() => stdout?.closeWriteEnd());
-    await waitFor('nginx', () => isHttpOk(`${url}/readyz`), {
-      timeoutMs: readyTimeoutMs,
-      failIf: supervisor.exitReason(started),
-    });
-    state = 'ready';
-  }
-
-  async function stop() {
-    if (!child?.isRunning()) return;
-    state = 'stopping';
-    // SIGQUIT: graceful, in-flight requests finish.
-    await child.stop('SIGQUIT', 5_000);
-    state = 'stopped';
   }
 
   return {
     url,
     start,
-    stop,
-    status: () => ({ url, port, pid: child?.isRunning() ? child.pid : undefined, state }),
+    stop: lifecycle.stop,
+    status: () => ({ url, port, pid: lifecycle.pid(), state: lifecycle.state() }),
   };
 }

@@ -1,10 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Child } from '../lib/child.ts';
-import { waitFor } from '../lib/poll.ts';
 import { createPrometheusClient } from '../lib/prometheus.ts';
 import { prometheusArgs, renderLocalPrometheusConfig } from './prometheus.ts';
-import type { State } from './state.ts';
+import { createSupervisedProcess } from './supervised-process.ts';
 import type { Supervisor } from './supervisor.ts';
 
 type PrometheusOptions = {
@@ -36,8 +34,14 @@ export function createPrometheusProcess({
 }: PrometheusOptions) {
   const url = `http://127.0.0.1:${port}`;
   const api = createPrometheusClient(url);
-  let child: Child | undefined;
-  let state: State = 'stopped';
+  // SIGTERM: Prometheus closes its TSDB cleanly.
+  const lifecycle = createSupervisedProcess({
+    supervisor,
+    name: 'prometheus',
+    readyTimeoutMs,
+    stopSignal: 'SIGTERM',
+    stopTimeoutMs: 10_000,
+  });
 
   async function start() {
     mkdirSync(dir, { recursive: true });
@@ -51,34 +55,18 @@ export function createPrometheusProcess({
         intervalS,
       }),
     );
-    state = 'starting';
-    const started = supervisor.supervise(
-      'prometheus',
-      prometheus,
-      prometheusArgs({ configFile, dataDir: join(dir, 'data'), port }),
-      {
-        onExit: () => (state = 'crashed'),
-      },
-    );
-    child = started;
-    await started.spawned;
-    await waitFor('prometheus', () => api.isReady(), { timeoutMs: readyTimeoutMs, failIf: supervisor.exitReason(started) });
-    state = 'ready';
-  }
-
-  async function stop() {
-    if (!child?.isRunning()) return;
-    state = 'stopping';
-    // SIGTERM: Prometheus closes its TSDB cleanly.
-    await child.stop('SIGTERM', 10_000);
-    state = 'stopped';
+    await lifecycle.start({
+      command: prometheus,
+      args: prometheusArgs({ configFile, dataDir: join(dir, 'data'), port }),
+      ready: () => api.isReady(),
+    });
   }
 
   return {
     url,
     api,
     start,
-    stop,
-    status: () => ({ url, port, pid: child?.isRunning() ? child.pid : undefined, state }),
+    stop: lifecycle.stop,
+    status: () => ({ url, port, pid: lifecycle.pid(), state: lifecycle.state() }),
   };
 }

@@ -1,7 +1,5 @@
-import type { Child } from '../lib/child.ts';
 import { isHttpOk } from '../lib/http.ts';
-import { waitFor } from '../lib/poll.ts';
-import type { State } from './state.ts';
+import { createSupervisedProcess } from './supervised-process.ts';
 import type { Supervisor } from './supervisor.ts';
 
 /**
@@ -58,36 +56,21 @@ type RedisExporterOptions = {
  */
 export function createRedisExporterProcess(options: RedisExporterOptions) {
   const { supervisor, exporter, name, redisPort, port, caFile, password, readyTimeoutMs } = options;
-  let child: Child | undefined;
-  let state: State = 'stopped';
+  const lifecycle = createSupervisedProcess({ supervisor, name, readyTimeoutMs, stopSignal: 'SIGTERM', stopTimeoutMs: 5_000 });
 
-  async function start() {
-    state = 'starting';
-    const started = supervisor.supervise(name, exporter, redisExporterArgs({ redisPort, port, caFile }), {
+  const start = () =>
+    lifecycle.start({
+      command: exporter,
+      args: redisExporterArgs({ redisPort, port, caFile }),
       env: { ...process.env, REDIS_PASSWORD: password },
-      onExit: () => (state = 'crashed'),
+      // /health answers without touching Redis: the exporter is up even while its node is down.
+      ready: () => isHttpOk(`http://127.0.0.1:${port}/health`),
     });
-    child = started;
-    await started.spawned;
-    // /health answers without touching Redis: the exporter is up even while its node is down.
-    await waitFor(name, () => isHttpOk(`http://127.0.0.1:${port}/health`), {
-      timeoutMs: readyTimeoutMs,
-      failIf: supervisor.exitReason(started),
-    });
-    state = 'ready';
-  }
-
-  async function stop() {
-    if (!child?.isRunning()) return;
-    state = 'stopping';
-    await child.stop('SIGTERM', 5_000);
-    state = 'stopped';
-  }
 
   return {
     port,
     start,
-    stop,
-    status: () => ({ name, port, redisPort, pid: child?.isRunning() ? child.pid : undefined, state }),
+    stop: lifecycle.stop,
+    status: () => ({ name, port, redisPort, pid: lifecycle.pid(), state: lifecycle.state() }),
   };
 }
