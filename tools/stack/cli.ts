@@ -22,8 +22,10 @@ Ctrl-C (or SIGTERM) stops everything. The library behind it is tools/stack/start
   npm start -- --with-prometheus     also a real Prometheus on 127.0.0.1:9090 (--prometheus-port) scraping every instance's
                                      metrics (127.0.0.1:3051..) and a prometheus-redis-exporter per session Redis data node
                                      (127.0.0.1:6420..; not with --redis cluster), with the shipped alert rules
+  npm start -- --verbose             also print what Redis, the Sentinels, PostgreSQL, memcached, Prometheus and the
+                                     exporters say (by default in <run dir>/logs/<name>.log)
 
-Options: --instances N, --redis sentinel|single|cluster, --cache redis|memcached, --control, --control-port N, --with-prometheus, --prometheus-port N, --nginx-port N (8080), --redis-port N (6380),
+Options: --instances N, --redis sentinel|single|cluster, --cache redis|memcached, --control, --control-port N, --with-prometheus, --prometheus-port N, --verbose, --nginx-port N (8080), --redis-port N (6380),
 --app-base-port N (3000: apps on 3001..), --run-dir DIR (.run/), --help`;
 
 const { values, integer, choice } = parseCommandLine(
@@ -41,6 +43,7 @@ const { values, integer, choice } = parseCommandLine(
     cache: { type: 'string', default: 'redis' },
     'with-prometheus': { type: 'boolean', default: false },
     'prometheus-port': { type: 'string', default: '9090' },
+    verbose: { type: 'boolean', default: false },
   },
 );
 const portOption = (name: 'nginx-port' | 'redis-port' | 'app-base-port') =>
@@ -102,6 +105,7 @@ try {
     cache,
     appBasePort: portOption('app-base-port'),
     runDir: values['run-dir'],
+    verbose: values.verbose,
     ...(values['with-prometheus'] ? { prometheusPort: integer('prometheus-port') } : {}),
     ...(process.env.STACK_APP_ENTRY ? { appEntry: process.env.STACK_APP_ENTRY } : {}),
     signal: starting.signal,

@@ -101,6 +101,7 @@ export function createPostgresProcess({ supervisor, port, dir, secrets, readyTim
     initCluster();
     const args = ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`];
     const started = supervisor.supervise('postgres', ...asOwner(who, join(PG_BIN, 'postgres'), args), {
+      quiet: true,
       onExit: () => (state = 'crashed'),
     });
     child = started;

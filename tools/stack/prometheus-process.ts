@@ -41,6 +41,7 @@ export function createPrometheusProcess({
     readyTimeoutMs,
     stopSignal: 'SIGTERM',
     stopTimeoutMs: 10_000,
+    quiet: true,
   });
 
   async function start() {

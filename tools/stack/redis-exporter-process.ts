@@ -56,7 +56,14 @@ type RedisExporterOptions = {
  */
 export function createRedisExporterProcess(options: RedisExporterOptions) {
   const { supervisor, exporter, name, redisPort, port, caFile, password, readyTimeoutMs } = options;
-  const lifecycle = createSupervisedProcess({ supervisor, name, readyTimeoutMs, stopSignal: 'SIGTERM', stopTimeoutMs: 5_000 });
+  const lifecycle = createSupervisedProcess({
+    supervisor,
+    name,
+    readyTimeoutMs,
+    stopSignal: 'SIGTERM',
+    stopTimeoutMs: 5_000,
+    quiet: true,
+  });
 
   const start = () =>
     lifecycle.start({

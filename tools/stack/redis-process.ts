@@ -70,6 +70,7 @@ export function createRedisProcess(options: RedisOptions) {
     chmodSync(dir, 0o700);
     const started = supervisor.supervise(name, ...redisUnderUmask(redisServer, args()), {
       cwd: dir,
+      quiet: true,
       onExit: () => (state = 'crashed'),
     });
     child = started;

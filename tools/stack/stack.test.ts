@@ -68,6 +68,7 @@ async function runStack(
     nginxPort,
     cluster = false,
     memcached = false,
+    verbose = false,
   }: {
     control?: boolean;
     prometheus?: boolean;
@@ -75,6 +76,7 @@ async function runStack(
     nginxPort?: number;
     cluster?: boolean;
     memcached?: boolean;
+    verbose?: boolean;
   } = {},
 ) {
   const runDir = mkdtempSync(join(tmpdir(), 'stack-test-'));
@@ -95,6 +97,7 @@ async function runStack(
     ...(prometheus ? ['--with-prometheus', '--prometheus-port', String(ports.prometheus)] : []),
     ...(cluster ? ['--redis', 'cluster'] : []),
     ...(memcached ? ['--cache', 'memcached'] : []),
+    ...(verbose ? ['--verbose'] : []),
   ];
   const run = spawnCaptured(process.execPath, [CLI, ...args], { env: { ...env, [markerName]: markerValue } });
   // The sessions of the runner's children, sampled while it runs: whatever they leave behind is found by session.
@@ -185,10 +188,12 @@ const accepting = (port: number) =>
   );
 
 describe('npm start (tools/stack/cli.ts)', () => {
-  it('--cache memcached › products cached on three memcached nodes through nginx; Ctrl-C leaves no process and no port', async (t) => {
-    const stack = await runStack(t, { memcached: true });
+  it("--cache memcached --verbose › products cached on three memcached nodes through nginx; the servers' output printed too; Ctrl-C leaves no process and no port", async (t) => {
+    const stack = await runStack(t, { memcached: true, verbose: true });
     await stack.printed('[stack] ready:');
     assert.match(stack.output(), /starting memcached on 127\.0\.0\.1:\d+, \d+, \d+/);
+    assert.match(stack.output(), /^\[redis-1\] .*Ready to accept connections/m);
+    assert.match(stack.output(), /^\[postgres\] /m);
     const product = `http://127.0.0.1:${stack.ports.nginx}/api/products/21`;
     assert.equal((await fetch(product)).headers.get('x-cache'), 'miss');
     await waitFor('a hit from memcached', async () => (await fetch(product)).headers.get('x-cache') === 'hit');
@@ -211,6 +216,14 @@ describe('npm start (tools/stack/cli.ts)', () => {
     // ("FATAL: the database system is starting up"), and Redis's overcommit warning is said once, by the runner.
     assert.doesNotMatch(stack.output(), /FATAL/);
     assert.doesNotMatch(stack.output(), /WARNING Memory overcommit/);
+    // A readable console: the stack's lines, the apps' and nginx's; what the servers say is in a file each.
+    const servers = /^\[(redis|sentinel|cache|postgres|memcached|exporter|prometheus)[^\]]*\] /m;
+    assert.doesNotMatch(stack.output(), servers, 'a server printed to the console');
+    const logs = join(stack.runDir, 'logs');
+    assert.match(readFileSync(join(logs, 'redis-1.log'), 'utf8'), /Ready to accept connections/);
+    assert.match(readFileSync(join(logs, 'sentinel-1.log'), 'utf8'), /monitor master/);
+    assert.match(readFileSync(join(logs, 'postgres.log'), 'utf8'), /ready to accept connections/);
+    assert.equal(statSync(join(logs, 'redis-1.log')).mode & 0o077, 0, "a server's log is the owner's alone");
     // With --run-dir, the banner names the secrets where they are, not the default .run/secrets.
     assert.ok(
       stack.output().includes(`(password: ${join(stack.runDir, 'secrets', 'redis_admin_password')},`),

@@ -57,6 +57,11 @@ export type StackOptions = {
   appEntry?: string;
   /** Passed through to every instance (default process.env); the stack's own settings win. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Also print the output of Redis, the Sentinels, PostgreSQL, memcached, Prometheus and the exporters; by default
+   * it goes to `<runDir>/logs/<name>.log`, so the console shows the stack's own lines, the apps' and nginx's.
+   */
+  verbose?: boolean;
   /** Receives every line: the stack's own (`[stack] ...`) and the children's (`[app-1] ...`), unless outputFile. */
   print?: (line: string) => void;
   /**
@@ -102,7 +107,7 @@ export async function startStack(options: StackOptions = {}) {
     readyTimeoutMs = 30_000,
     appStopTimeoutMs = 15_000,
   } = options;
-  const print = explainingHostWarnings(printLine);
+  const print = withoutOvercommitWarnings(printLine);
   if (!Number.isInteger(count) || count < 1 || count > 50) throw new Error(`instances: expected 1..50, got ${count}`);
   const log = (message: string) => print(`[stack] ${message}`);
   const paths = runPaths(options.runDir);
@@ -150,7 +155,16 @@ export async function startStack(options: StackOptions = {}) {
     redisAdmin: redisUrl('admin', secrets.redisAdminPassword, redisPort, { tls: true }),
   };
 
-  const supervisor = createSupervisor({ pidsFile: paths.pidsFile, print, outputFile: options.outputFile });
+  const logsDir = join(paths.runDir, 'logs');
+  const supervisor = createSupervisor({
+    pidsFile: paths.pidsFile,
+    print,
+    outputFile: options.outputFile,
+    ...(options.verbose ? {} : { logsDir }),
+  });
+  if (!options.verbose && options.outputFile === undefined)
+    log(`the output of Redis, PostgreSQL and the other servers: ${logsDir}/ (npm start -- --verbose prints it here)`);
+  explainOvercommit(log);
   const cancel = () => supervisor.close();
   options.signal?.addEventListener('abort', cancel, { once: true });
   const redisOptions = {
@@ -424,18 +438,26 @@ export type Stack = Awaited<ReturnType<typeof startStack>>;
 
 /**
  * Redis warns at every start, in a long line, when the host lets the kernel refuse memory to a fork
- * (vm.overcommit_memory=0, the default on most machines): said once instead, with what it means here and what to do.
+ * (vm.overcommit_memory=0, the default on most machines): said once by the runner instead, with what it means here and
+ * what to do (explainOvercommit), and Redis's own line is dropped where it would reach the console.
  */
-function explainingHostWarnings(print: (line: string) => void) {
-  let told = false;
+function withoutOvercommitWarnings(print: (line: string) => void) {
   return (line: string) => {
-    if (!line.includes('WARNING Memory overcommit must be enabled')) return print(line);
-    if (told) return;
-    told = true;
-    print(
-      '[stack] note: this host has vm.overcommit_memory=0, so Redis warns that a background save or a full resync of a ' +
+    if (!line.includes('WARNING Memory overcommit must be enabled')) print(line);
+  };
+}
+
+function explainOvercommit(log: (message: string) => void) {
+  let setting: string;
+  try {
+    setting = readFileSync('/proc/sys/vm/overcommit_memory', 'utf8').trim();
+  } catch {
+    return; // not Linux: Redis does not warn either
+  }
+  if (setting === '0')
+    log(
+      'note: this host has vm.overcommit_memory=0, so Redis warns that a background save or a full resync of a ' +
         "replica may fail when memory is short; harmless for a demo, set `sysctl vm.overcommit_memory=1` on Redis's " +
         'hosts in production (docs/operations.md, Troubleshooting)',
     );
-  };
 }

@@ -14,12 +14,15 @@ export function createSupervisedProcess({
   readyTimeoutMs,
   stopSignal,
   stopTimeoutMs,
+  quiet = false,
 }: {
   supervisor: Supervisor;
   name: string;
   readyTimeoutMs: number;
   stopSignal: NodeJS.Signals;
   stopTimeoutMs: number;
+  /** Its output into its log file, not the console (SuperviseOptions.quiet). */
+  quiet?: boolean;
 }) {
   let child: Child | undefined;
   let state: State = 'stopped';
@@ -35,6 +38,7 @@ export function createSupervisedProcess({
     const started = supervisor.supervise(name, command, args, {
       ...(env ? { env } : {}),
       ...(stdout ? { stdout } : {}),
+      quiet,
       onExit: () => (state = 'crashed'),
     });
     child = started;

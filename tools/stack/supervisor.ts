@@ -1,4 +1,5 @@
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
 import { describeExit, startChild, type Child } from '../lib/child.ts';
 import { repoRoot } from '../lib/paths.ts';
 import type { createFifoOutput } from '../lib/nginx.ts';
@@ -10,6 +11,11 @@ export type SuperviseOptions = {
   stdout?: ReturnType<typeof createFifoOutput>;
   /** Called when the process exits without having been asked to. */
   onExit: () => void;
+  /**
+   * A server whose output a newcomer does not need (Redis, Sentinels, PostgreSQL, memcached, Prometheus, the
+   * exporters): into `<logsDir>/<name>.log` when the supervisor has a logsDir, instead of the console.
+   */
+  quiet?: boolean;
 };
 
 /**
@@ -20,11 +26,14 @@ export function createSupervisor({
   pidsFile,
   print,
   outputFile,
+  logsDir,
 }: {
   pidsFile: string;
   print: (line: string) => void;
   /** Children write their output straight into this file instead of through the runner (see StackOptions). */
   outputFile?: string;
+  /** Where `quiet` children write their output, one file each (see StackOptions.verbose). */
+  logsDir?: string;
 }) {
   const registry = createPidRegistry(pidsFile);
   const outputFd = outputFile === undefined ? undefined : openSync(outputFile, 'a');
@@ -38,14 +47,16 @@ export function createSupervisor({
    */
   function supervise(name: string, command: string, args: string[], options: SuperviseOptions): Child {
     if (closed) throw new Error(`${name}: not started, the stack is stopping`);
+    const ownLog = outputFd === undefined && options.quiet && logsDir !== undefined ? openLog(logsDir, name) : undefined;
+    const childOutputFd = outputFd ?? ownLog;
     const child = startChild({
       name,
       command,
       args,
       env: options.env ?? process.env,
       cwd: options.cwd ?? repoRoot,
-      ...(options.stdout && outputFd === undefined ? { stdout: options.stdout } : {}),
-      ...(outputFd === undefined ? {} : { outputFd }),
+      ...(options.stdout && childOutputFd === undefined ? { stdout: options.stdout } : {}),
+      ...(childOutputFd === undefined ? {} : { outputFd: childOutputFd }),
       print,
       onUnexpectedExit: (info) => {
         log(`${name} exited unexpectedly (${describeExit(info)}); it is not restarted`);
@@ -53,6 +64,11 @@ export function createSupervisor({
       },
     });
     running.add(child);
+    // The child has its own copy of its log file once spawned (or never will); the runner's is closed.
+    if (ownLog !== undefined) {
+      const closeLog = () => closeSync(ownLog);
+      void child.spawned.then(closeLog, closeLog);
+    }
     void child.spawned.then(
       () => registry.add(name, child.pid),
       () => undefined, // the caller awaits `spawned` and reports the error
@@ -92,3 +108,9 @@ export function createSupervisor({
 }
 
 export type Supervisor = ReturnType<typeof createSupervisor>;
+
+/** `<dir>/<name>.log`, appended to across restarts, the owner's alone (a server's log may name users or keys). */
+function openLog(dir: string, name: string) {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return openSync(join(dir, `${name}.log`), 'a', 0o600);
+}
