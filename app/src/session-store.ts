@@ -34,10 +34,16 @@ export const slideStepMs = (idleTimeoutS: number) => Math.floor(Math.min(60_000,
  * refused whole by a primary cut off from its replicas (NOREPLICAS, replication.conf), and `allow-oom` so that a full
  * Redis (noeviction) still serves the sessions it has.
  */
-const READ = `#!lua flags=allow-oom
+export const READ_SCRIPT = `#!lua flags=allow-oom
 local value = redis.call('GET', KEYS[1])
 if value and redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return value`;
+
+/** READ_SCRIPT's arguments for an idle timeout: the same for every read. */
+export const readArguments = (idleTimeoutS: number) => [
+  String(idleTimeoutS),
+  String(idleTimeoutS * 1000 - slideStepMs(idleTimeoutS)),
+];
 
 type Callback<T> = (err: unknown, value?: T) => void;
 
@@ -63,7 +69,7 @@ const unsupported = (method: string) =>
  * tested in this repository:
  *
  * 1. One round trip per read, and a write only once a minute per session: one script reads the session and slides the
- *    idle timeout when more than a minute of it has run down (READ, above), so `touch` (an `EXPIRE` after every
+ *    idle timeout when more than a minute of it has run down (READ_SCRIPT, above), so `touch` (an `EXPIRE` after every
  *    response in connect-redis) sends nothing.
  * 2. No resurrection: a write of an existing session is `SET ... XX`, so a slow request that loaded the session
  *    before a logout cannot write it back after the logout deleted it. Only a session marked by `allowCreate()`
@@ -79,7 +85,7 @@ export class SessionStore extends Store {
   readonly #absoluteTimeoutS: number;
   readonly #commandTimeoutMs: number;
   readonly #storedCookie: object;
-  /** READ's arguments: the same for every read. */
+  /** READ_SCRIPT's arguments: the same for every read. */
   readonly #readArguments: string[];
   /** Sessions whose next write is their login's, with the device they log in from. */
   readonly #creating = new WeakMap<object, string>();
@@ -120,8 +126,7 @@ export class SessionStore extends Store {
     this.#absoluteTimeoutS = options.absoluteTimeoutS;
     this.#commandTimeoutMs = options.commandTimeoutMs;
     this.#storedCookie = { originalMaxAge: null, expires: null, ...options.cookie };
-    const idleMs = options.idleTimeoutS * 1000;
-    this.#readArguments = [String(options.idleTimeoutS), String(idleMs - slideStepMs(options.idleTimeoutS))];
+    this.#readArguments = readArguments(options.idleTimeoutS);
   }
 
   /**
@@ -182,7 +187,7 @@ export class SessionStore extends Store {
   }
 
   async #get(sid: string): Promise<SessionData | null> {
-    const read = this.#client.eval(READ, { keys: [sessionKey(sid)], arguments: this.#readArguments });
+    const read = this.#client.eval(READ_SCRIPT, { keys: [sessionKey(sid)], arguments: this.#readArguments });
     const text = (await this.#run('read', read)) as string | null;
     if (!text) return null;
     const session = { ...JSON.parse(text), cookie: { ...this.#storedCookie } } as SessionData;

@@ -6,6 +6,7 @@ import { writeReport, writeResults } from '../lib/results.ts';
 import { loginAll } from '../lib/session-client.ts';
 import type { Stack } from '../stack/start-stack.ts';
 import { catalogGoals, catalogTable, compareCatalog } from './catalog.ts';
+import { ceilingGoals, ceilingTable, compareWithCeiling } from './ceiling.ts';
 import { compareWithNaive } from './compare.ts';
 import { comparisonGoals, comparisonTable } from './compare-report.ts';
 import { judgeGoals } from './goals.ts';
@@ -16,18 +17,27 @@ import { infoField, sampleSessionBytes } from './redis-stats.ts';
 import { benchReport } from './report.ts';
 import { scaleStep } from './scale.ts';
 import { expectLoggedIn, runScenarios, userVariants } from './scenarios.ts';
-import { bootNaiveTarget } from './naive-target.ts';
+import { bootNaiveTarget, type NaiveRedis } from './naive-target.ts';
 import { bootTarget } from './target.ts';
 
 const options = loadBenchOptions();
 const { durationS, connections } = options;
 
 let stack: Stack | undefined;
-let naiveStack: Stack | undefined;
+/** The naive stacks while they run, each with what stops what it started besides the stack (a plain Redis). */
+const naiveStacks = new Set<{ stack: Stack; stopOthers: () => Promise<void> }>();
+const stopNaive = () =>
+  Promise.all(
+    [...naiveStacks].map(async (naive) => {
+      naiveStacks.delete(naive);
+      await naive.stack.stop();
+      await naive.stopOthers();
+    }),
+  );
 let admin: AdminClient | undefined;
 const cleanUp = async () => {
   if (admin?.isOpen) admin.destroy();
-  await Promise.all([stack?.stop(), naiveStack?.stop()]);
+  await Promise.all([stack?.stop(), stopNaive()]);
 };
 onStopSignal('bench', cleanUp);
 
@@ -46,11 +56,16 @@ async function main() {
 
   // First, on a fresh machine state: the comparison is the figure a user chooses by.
   const comparison =
-    stack && options.rounds > 0
+    stack && target.adminUrl && options.rounds > 0
       ? await sideBySide(
           stack,
           loggedIn.map((user) => user.cookie),
+          target.adminUrl,
         )
+      : undefined;
+  const ceiling =
+    stack && options.rounds > 0
+      ? await compareWithCeiling({ stack, cookies: loggedIn.map((user) => user.cookie), rounds: options.rounds, durationS })
       : undefined;
   const measurer = createMeasurer({ baseUrl, admin, stack, durationS, connections });
   const variants = userVariants(loggedIn, users);
@@ -65,6 +80,7 @@ async function main() {
     : undefined;
   const goals = [
     ...(comparison ? comparisonGoals(comparison) : []),
+    ...(ceiling ? ceilingGoals(ceiling) : []),
     ...judgeGoals(scenarios, sessionBytes, scale, connections),
     ...(catalog ? catalogGoals(catalog) : []),
   ];
@@ -72,6 +88,7 @@ async function main() {
   const setup = `Machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, Redis ${redisVersion}; ${durationS}s per scenario, ${connections} connections; load generator on the same machine.`;
   const report = [
     comparison ? comparisonTable(comparison) : '',
+    ceiling ? ceilingTable(ceiling) : '',
     catalog ? catalogTable(catalog) : '',
     benchReport({ setup, scenarios, sessionBytes, scale, goals }),
   ]
@@ -90,6 +107,7 @@ async function main() {
     connections,
     scenarios: scenarios.rows,
     comparison,
+    ceiling,
     sessionBytes,
     scale,
     catalog,
@@ -98,19 +116,24 @@ async function main() {
   console.log(`[bench] results: ${file}`);
 }
 
-/** The naive stack beside the project's, as many users logged in, then the interleaved rounds; then it stops. */
-async function sideBySide(project: Stack, cookies: string[]) {
-  const naive = await bootNaiveTarget(options, cookies.length, (started) => (naiveStack = started));
-  console.log(`[bench] naive stack (connect-redis README setup) on ${naive.stack.urls.nginx}`);
+/** The naive stacks beside the project's, as many users logged in, then the interleaved rounds; then they stop. */
+async function sideBySide(project: Stack, cookies: string[], adminUrl: string) {
+  const boot = (redis: NaiveRedis) =>
+    bootNaiveTarget(options, cookies.length, redis, (started, stopOthers) => naiveStacks.add({ stack: started, stopOthers }));
+  const naivePlain = await boot('plain');
+  const naiveTls = await boot('tls');
+  console.log(
+    `[bench] naive stacks (connect-redis README setup) on ${naivePlain.stack.urls.nginx} (plain Redis) and ${naiveTls.stack.urls.nginx} (TLS Sentinel group)`,
+  );
   const comparison = await compareWithNaive({
-    project: { stack: project, cookies },
-    naive,
+    project: { stack: project, cookies, adminUrl },
+    naivePlain,
+    naiveTls,
     rounds: options.rounds,
     durationS,
     connections,
   });
-  await naiveStack?.stop();
-  naiveStack = undefined;
+  await stopNaive();
   return comparison;
 }
 

@@ -6,7 +6,7 @@ const round = (value: number) => Math.round(value).toString();
 /** The side-by-side table: medians per variant, and the CPU every process of the stack spent per request. */
 export function comparisonTable({ medians, rounds, durationS, connections }: Comparison): string {
   const lines = [
-    `Side by side with the connect-redis README setup: ${rounds} interleaved rounds of ${durationS} s, wrk -t2 -c${connections}, GET /api/session through nginx; medians.`,
+    `Side by side with the connect-redis README setup, on a plain Redis (one redis-server with its defaults: plain TCP, no password, no replica, no AOF) and on the project's own TLS Sentinel group: ${rounds} interleaved rounds of ${durationS} s, wrk -t2 -c${connections}, GET /api/session through nginx, three instances each; medians.`,
     '',
     '| Variant | req/s | p50 ms | p99 ms | errors | app | nginx | Redis | wrk | runner | all, CPU µs/req |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -19,7 +19,7 @@ export function comparisonTable({ medians, rounds, durationS, connections }: Com
   }
   lines.push(
     '',
-    'What the same runs wrote on each side’s primary (two replicas, AOF): writes per request (Redis’s dirty counter), and per 1,000 requests the bytes of replication stream (including a few hundred bytes a second that are not the app’s: Sentinel hellos, PINGs to the replicas) and of AOF growth; medians.',
+    'What the same runs wrote on each side’s primary (the Sentinel groups: two replicas, AOF; the plain Redis: neither): writes per request (Redis’s dirty counter), and per 1,000 requests the bytes of replication stream (including a few hundred bytes a second that are not the app’s: Sentinel hellos, PINGs to the replicas) and of AOF growth; medians.',
     '',
     '| Variant | Redis writes / req | replication B / 1,000 req | AOF B / 1,000 req |',
     '|---|---:|---:|---:|',
@@ -32,28 +32,34 @@ export function comparisonTable({ medians, rounds, durationS, connections }: Com
   return lines.join('\n');
 }
 
-/** The goals against the naive setup, from the medians of the per-round ratios. */
-export function comparisonGoals({ ratios }: Comparison): Goal[] {
+/**
+ * The goals, from the medians of the per-round ratios: against the naive setup on a plain Redis (what people copy);
+ * the same ratios against it on the project's TLS Sentinel group are shown beside them, for the Redis's share.
+ */
+export function comparisonGoals({ ratios, loggedInWrites }: Comparison): Goal[] {
+  const plain = ratios['naive, plain Redis'];
+  const tls = ratios['naive, TLS Sentinel group'];
+  const onTls = (value: number) => `; on TLS Sentinel: ${value.toFixed(2)} ×`;
   return [
     {
-      goal: 'logged-in reads ≥ 1.3 × the naive setup’s throughput',
-      measured: `${ratios.loggedInThroughput.toFixed(2)} ×`,
-      met: ratios.loggedInThroughput >= 1.3,
+      goal: 'logged-in reads ≥ 1.1 × the naive setup’s throughput on a plain Redis',
+      measured: `${plain.loggedInThroughput.toFixed(2)} ×${onTls(tls.loggedInThroughput)}`,
+      met: plain.loggedInThroughput >= 1.1,
     },
     {
-      goal: 'logged-in reads ≤ 0.75 × the naive setup’s app CPU per request',
-      measured: `${ratios.loggedInAppCpu.toFixed(2)} × (all processes: ${ratios.loggedInTotalCpu.toFixed(2)} ×)`,
-      met: ratios.loggedInAppCpu <= 0.75,
+      goal: 'logged-in reads ≤ 0.75 × the naive setup’s app CPU per request on a plain Redis',
+      measured: `${plain.loggedInAppCpu.toFixed(2)} × (all processes: ${plain.loggedInTotalCpu.toFixed(2)} ×)${onTls(tls.loggedInAppCpu)}`,
+      met: plain.loggedInAppCpu <= 0.75,
     },
     {
       goal: 'Redis writes per logged-in read ≤ 0.02 (the idle timeout slides at most once a minute per session)',
-      measured: ratios.loggedInWrites.toFixed(3),
-      met: ratios.loggedInWrites <= 0.02,
+      measured: loggedInWrites.toFixed(3),
+      met: loggedInWrites <= 0.02,
     },
     {
-      goal: 'anonymous reads ≥ 1.5 × the naive setup’s logged-in throughput',
-      measured: `${ratios.anonymousThroughput.toFixed(2)} ×`,
-      met: ratios.anonymousThroughput >= 1.5,
+      goal: 'anonymous reads ≥ 1.5 × the naive setup’s logged-in throughput on a plain Redis',
+      measured: `${plain.anonymousThroughput.toFixed(2)} ×`,
+      met: plain.anonymousThroughput >= 1.5,
     },
   ];
 }

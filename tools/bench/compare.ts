@@ -5,8 +5,11 @@ import type { Stack } from '../stack/start-stack.ts';
 import { type WriteCounters, writeCounters } from './redis-stats.ts';
 import { runWrk } from './wrk.ts';
 
-/** One side of the comparison: a stack, and the Cookie headers of its logged-in users. */
-export type Side = { stack: Stack; cookies: string[] };
+/**
+ * One side of the comparison: a stack, the Cookie headers of its logged-in users, the admin URL of the Redis they are
+ * on, and that Redis's processes when they are not the stack's own (the naive setup on a plain redis-server).
+ */
+export type Side = { stack: Stack; cookies: string[]; adminUrl: string; redisPids?: () => number[] };
 
 /**
  * What the primary wrote for the run, per request: writes (Redis's dirty counter: an EXPIRE counts, a GET does not),
@@ -22,35 +25,40 @@ export type CpuPerRequest = Cpu & { wrk: number; runner: number; total: number }
 
 export type Run = { rps: number; p50Ms: number; p99Ms: number; errors: number; cpu: CpuPerRequest; writes: Writes };
 
-const VARIANTS = ['naive, logged in', 'project, logged in', 'project, anonymous'] as const;
+const VARIANTS = ['naive, plain Redis', 'naive, TLS Sentinel group', 'project, logged in', 'project, anonymous'] as const;
 export type Variant = (typeof VARIANTS)[number];
+export const NAIVE_VARIANTS = ['naive, plain Redis', 'naive, TLS Sentinel group'] as const;
+export type NaiveVariant = (typeof NAIVE_VARIANTS)[number];
 
 /**
- * The project against the connect-redis README setup, side by side in one run: `rounds` rounds of the three
- * variants, in an order that rotates each round (so neither side always runs first, or always on a warmer
+ * The project against the connect-redis README setup (on a plain Redis, and on the project's TLS Sentinel group),
+ * side by side in one run: `rounds` rounds of the four variants, in an order that rotates each round (so neither side always runs first, or always on a warmer
  * machine), `GET /api/session` with wrk. Medians of each variant, and medians of the per-round ratios: a ratio of
  * two runs a few seconds apart holds on a shared machine where absolute figures swing 2×.
  */
 export async function compareWithNaive({
   project,
-  naive,
+  naivePlain,
+  naiveTls,
   rounds,
   durationS,
   connections,
 }: {
   project: Side;
-  naive: Side;
+  naivePlain: Side;
+  naiveTls: Side;
   rounds: number;
   durationS: number;
   connections: number;
 }) {
-  const runs: Record<Variant, Run[]> = { 'naive, logged in': [], 'project, logged in': [], 'project, anonymous': [] };
+  const runs = Object.fromEntries(VARIANTS.map((variant) => [variant, [] as Run[]])) as Record<Variant, Run[]>;
   // Each side's primary, asked before and after each run (outside the CPU window: INFO costs the primary a little).
-  const [naiveAdmin, projectAdmin] = await Promise.all(
-    [naive, project].map(async (side) => connectAdmin(await side.stack.primaryAdminUrl())),
+  const [plainAdmin, tlsAdmin, projectAdmin] = await Promise.all(
+    [naivePlain, naiveTls, project].map((side) => connectAdmin(side.adminUrl)),
   );
   const sides: Record<Variant, { side: Side; cookies: string[]; admin: AdminClient }> = {
-    'naive, logged in': { side: naive, cookies: naive.cookies, admin: naiveAdmin! },
+    'naive, plain Redis': { side: naivePlain, cookies: naivePlain.cookies, admin: plainAdmin! },
+    'naive, TLS Sentinel group': { side: naiveTls, cookies: naiveTls.cookies, admin: tlsAdmin! },
     'project, logged in': { side: project, cookies: project.cookies, admin: projectAdmin! },
     'project, anonymous': { side: project, cookies: [], admin: projectAdmin! },
   };
@@ -60,11 +68,11 @@ export async function compareWithNaive({
         const variant = VARIANTS[(round + k) % VARIANTS.length]!;
         const { side, cookies, admin } = sides[variant];
         const written = await writeCounters(admin);
-        const before = stackCpu(side.stack);
+        const before = stackCpu(side);
         const runnerBefore = process.cpuUsage();
         const load = await runWrk({ url: side.stack.urls.nginx, path: '/api/session', cookies, connections, durationS });
         const runner = process.cpuUsage(runnerBefore);
-        const after = stackCpu(side.stack);
+        const after = stackCpu(side);
         const writes = writesPer(written, await writeCounters(admin), load.responses);
         const per = (micros: number) => micros / load.responses;
         const cpu = {
@@ -81,31 +89,37 @@ export async function compareWithNaive({
       }
     }
   } finally {
-    naiveAdmin?.destroy();
-    projectAdmin?.destroy();
+    for (const admin of [plainAdmin, tlsAdmin, projectAdmin]) admin?.destroy();
   }
   const perRound = (f: (i: number) => number) => median(Array.from({ length: rounds }, (_, i) => f(i)));
   const at = (variant: Variant, i: number) => runs[variant][i]!;
+  const ratiosAgainst = (naive: NaiveVariant) => ({
+    loggedInThroughput: perRound((i) => at('project, logged in', i).rps / at(naive, i).rps),
+    loggedInAppCpu: perRound((i) => at('project, logged in', i).cpu.app / at(naive, i).cpu.app),
+    loggedInTotalCpu: perRound((i) => at('project, logged in', i).cpu.total / at(naive, i).cpu.total),
+    anonymousThroughput: perRound((i) => at('project, anonymous', i).rps / at(naive, i).rps),
+  });
   return {
     rounds,
     durationS,
     connections,
     runs,
     medians: Object.fromEntries(VARIANTS.map((variant) => [variant, medianRun(runs[variant])])) as Record<Variant, Run>,
-    ratios: {
-      loggedInThroughput: perRound((i) => at('project, logged in', i).rps / at('naive, logged in', i).rps),
-      loggedInAppCpu: perRound((i) => at('project, logged in', i).cpu.app / at('naive, logged in', i).cpu.app),
-      loggedInTotalCpu: perRound((i) => at('project, logged in', i).cpu.total / at('naive, logged in', i).cpu.total),
-      loggedInWrites: perRound((i) => at('project, logged in', i).writes.perRequest),
-      anonymousThroughput: perRound((i) => at('project, anonymous', i).rps / at('naive, logged in', i).rps),
-    },
+    ratios: Object.fromEntries(NAIVE_VARIANTS.map((naive) => [naive, ratiosAgainst(naive)])) as Record<
+      NaiveVariant,
+      ReturnType<typeof ratiosAgainst>
+    >,
+    loggedInWrites: perRound((i) => at('project, logged in', i).writes.perRequest),
   };
 }
 
 export type Comparison = Awaited<ReturnType<typeof compareWithNaive>>;
 
-/** CPU used so far (µs) by the stack's app instances, nginx (master and workers) and Redis (every node and Sentinel), from /proc. */
-function stackCpu(stack: Stack): Cpu {
+/**
+ * CPU used so far (µs) by the side's app instances, nginx (master and workers) and Redis (every node and Sentinel, or
+ * the plain redis-server the side runs on), from /proc.
+ */
+function stackCpu({ stack, redisPids }: Side): Cpu {
   const status = stack.status();
   const micros = (pids: (number | undefined)[]) =>
     (pids.reduce((sum: number, pid) => sum + ((pid && readProcStat(pid)?.cpuTicks) || 0), 0) * 1_000_000) / CLOCK_TICKS_PER_S;
@@ -113,7 +127,7 @@ function stackCpu(stack: Stack): Cpu {
   return {
     app: micros(status.instances.map((instance) => instance.pid)),
     nginx: micros(nginxPid ? [nginxPid, ...childrenOf(nginxPid)] : []),
-    redis: micros([...status.redis.nodes, ...status.redis.sentinels].map((process) => process.pid)),
+    redis: micros(redisPids?.() ?? [...status.redis.nodes, ...status.redis.sentinels].map((process) => process.pid)),
   };
 }
 
@@ -135,7 +149,7 @@ function childrenOf(pid: number): number[] {
   }
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = values.toSorted((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;

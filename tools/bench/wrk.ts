@@ -27,12 +27,15 @@ export async function runWrk({
   cookies,
   connections,
   durationS,
+  headers = {},
 }: {
   url: string;
   path: string;
   cookies: string[];
   connections: number;
   durationS: number;
+  /** Sent with every request (the X-Request-Id nginx would add, when the app is driven directly). */
+  headers?: Record<string, string>;
 }): Promise<WrkResult> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-wrk-'));
   const script = join(dir, 'requests.lua');
@@ -40,10 +43,13 @@ export async function runWrk({
     script,
     `local cookies = { ${cookies.map((cookie) => JSON.stringify(cookie)).join(', ')} }
 local i = 0
+local headers = { ${Object.entries(headers)
+      .map(([name, value]) => `[${JSON.stringify(name)}] = ${JSON.stringify(value)}`)
+      .join(', ')} }
 request = function()
   i = i + 1
-  if #cookies == 0 then return wrk.format("GET", ${JSON.stringify(path)}) end
-  return wrk.format("GET", ${JSON.stringify(path)}, { Cookie = cookies[(i % #cookies) + 1] })
+  if #cookies > 0 then headers["Cookie"] = cookies[(i % #cookies) + 1] end
+  return wrk.format("GET", ${JSON.stringify(path)}, headers)
 end
 `,
   );
