@@ -23,12 +23,24 @@ type Cpu = { app: number; nginx: number; redis: number };
 /** What one load run cost, per request, in µs of CPU, for every process that served it. */
 export type CpuPerRequest = Cpu & { wrk: number; runner: number; total: number };
 
-export type Run = { rps: number; p50Ms: number; p99Ms: number; errors: number; cpu: CpuPerRequest; writes: Writes };
+export type Run = {
+  rps: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  errors: number;
+  cpu: CpuPerRequest;
+  writes: Writes;
+};
 
 const VARIANTS = ['naive, plain Redis', 'naive, TLS Sentinel group', 'project, logged in', 'project, anonymous'] as const;
 export type Variant = (typeof VARIANTS)[number];
 export const NAIVE_VARIANTS = ['naive, plain Redis', 'naive, TLS Sentinel group'] as const;
 export type NaiveVariant = (typeof NAIVE_VARIANTS)[number];
+/** Measured again at half their saturating rate, paced: the latency a deployment sees. */
+const PACED_VARIANTS = ['naive, plain Redis', 'project, logged in'] as const satisfies Variant[];
+type PacedVariant = (typeof PACED_VARIANTS)[number];
+const PACED_ROUNDS = 3;
 
 /**
  * The project against the connect-redis README setup (on a plain Redis, and on the project's TLS Sentinel group),
@@ -62,29 +74,55 @@ export async function compareWithNaive({
     'project, logged in': { side: project, cookies: project.cookies, admin: projectAdmin! },
     'project, anonymous': { side: project, cookies: [], admin: projectAdmin! },
   };
+  /** One wrk run of a variant (as fast as answered, or at `rate`), with what every process spent on it. */
+  async function measure(variant: Variant, rate?: number): Promise<Run> {
+    const { side, cookies, admin } = sides[variant];
+    const written = await writeCounters(admin);
+    const before = stackCpu(side);
+    const runnerBefore = process.cpuUsage();
+    const load = await runWrk({
+      url: side.stack.urls.nginx,
+      path: '/api/session',
+      cookies,
+      connections,
+      durationS,
+      ...(rate === undefined ? {} : { rate }),
+    });
+    const runner = process.cpuUsage(runnerBefore);
+    const after = stackCpu(side);
+    const writes = writesPer(written, await writeCounters(admin), load.responses);
+    const per = (micros: number) => micros / load.responses;
+    const cpu = {
+      app: per(after.app - before.app),
+      nginx: per(after.nginx - before.nginx),
+      redis: per(after.redis - before.redis),
+      wrk: per(load.cpuMicros),
+      runner: per(runner.user + runner.system),
+    };
+    return { ...load, cpu: { ...cpu, total: cpu.app + cpu.nginx + cpu.redis + cpu.wrk + cpu.runner }, writes };
+  }
+  const paced = Object.fromEntries(PACED_VARIANTS.map((variant) => [variant, [] as Run[]])) as Record<PacedVariant, Run[]>;
+  const halfRates = {} as Record<PacedVariant, number>;
   try {
     for (let round = 0; round < rounds; round++) {
       for (let k = 0; k < VARIANTS.length; k++) {
         const variant = VARIANTS[(round + k) % VARIANTS.length]!;
-        const { side, cookies, admin } = sides[variant];
-        const written = await writeCounters(admin);
-        const before = stackCpu(side);
-        const runnerBefore = process.cpuUsage();
-        const load = await runWrk({ url: side.stack.urls.nginx, path: '/api/session', cookies, connections, durationS });
-        const runner = process.cpuUsage(runnerBefore);
-        const after = stackCpu(side);
-        const writes = writesPer(written, await writeCounters(admin), load.responses);
-        const per = (micros: number) => micros / load.responses;
-        const cpu = {
-          app: per(after.app - before.app),
-          nginx: per(after.nginx - before.nginx),
-          redis: per(after.redis - before.redis),
-          wrk: per(load.cpuMicros),
-          runner: per(runner.user + runner.system),
-        };
-        runs[variant].push({ ...load, cpu: { ...cpu, total: cpu.app + cpu.nginx + cpu.redis + cpu.wrk + cpu.runner }, writes });
+        const run = await measure(variant);
+        runs[variant].push(run);
         console.log(
-          `[bench] round ${round + 1}, ${variant}: ${Math.round(load.rps)} req/s, app ${cpu.app.toFixed(0)} µs/req, ${writes.perRequest.toFixed(3)} Redis writes/req`,
+          `[bench] round ${round + 1}, ${variant}: ${Math.round(run.rps)} req/s, app ${run.cpu.app.toFixed(0)} µs/req, ${run.writes.perRequest.toFixed(3)} Redis writes/req`,
+        );
+      }
+    }
+    // Latency where a deployment runs: at half of each side's own saturating rate, on a fixed schedule.
+    for (const variant of PACED_VARIANTS) halfRates[variant] = Math.round(medianRun(runs[variant]).rps / 2);
+    for (let round = 0; round < Math.min(rounds, PACED_ROUNDS); round++) {
+      for (let k = 0; k < PACED_VARIANTS.length; k++) {
+        const variant = PACED_VARIANTS[(round + k) % PACED_VARIANTS.length]!;
+        const run = await measure(variant, halfRates[variant]);
+        paced[variant].push(run);
+        console.log(
+          `[bench] paced round ${round + 1}, ${variant} at ${halfRates[variant]} req/s: p99 ${run.p99Ms.toFixed(2)} ms`,
         );
       }
     }
@@ -110,6 +148,10 @@ export async function compareWithNaive({
       ReturnType<typeof ratiosAgainst>
     >,
     loggedInWrites: perRound((i) => at('project, logged in', i).writes.perRequest),
+    /** Each at half its own saturating rate (the median above), paced. */
+    paced: Object.fromEntries(
+      PACED_VARIANTS.map((variant) => [variant, { rate: halfRates[variant], ...medianRun(paced[variant]) }]),
+    ) as Record<PacedVariant, Run & { rate: number }>,
   };
 }
 
@@ -161,6 +203,7 @@ function medianRun(runs: Run[]): Run {
   return {
     rps: of((run) => run.rps),
     p50Ms: of((run) => run.p50Ms),
+    p90Ms: of((run) => run.p90Ms),
     p99Ms: of((run) => run.p99Ms),
     errors: runs.reduce((sum, run) => sum + run.errors, 0),
     writes: {

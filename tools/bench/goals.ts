@@ -11,7 +11,7 @@ const READ_SCRIPT_COMMANDS = new Set(['get', 'pttl', 'expire']);
 
 /** The performance goals, each judged from the measured figures (a goal without its figures is left out). */
 export function judgeGoals(
-  { anonymous, read, half }: Scenarios,
+  { anonymous, read }: Scenarios,
   sessionBytes: { bytesPerKey: number; indexBytesPerSession: number; sessionsPerUser: number } | undefined,
   scale: ScaleResult | undefined,
   connections: number,
@@ -47,11 +47,6 @@ export function judgeGoals(
       met: total <= 220,
     });
   }
-  goals.push({
-    goal: 'p99 at half the saturating rate < 10 ms',
-    measured: `${formatMs(half.load.p99Ms)} ms`,
-    met: half.load.p99Ms < 10,
-  });
   if (scale) {
     const { small, large } = scale;
     goals.push({

@@ -28,6 +28,7 @@ export async function runWrk({
   connections,
   durationS,
   headers = {},
+  rate,
 }: {
   url: string;
   path: string;
@@ -36,12 +37,15 @@ export async function runWrk({
   durationS: number;
   /** Sent with every request (the X-Request-Id nginx would add, when the app is driven directly). */
   headers?: Record<string, string>;
+  /** Requests per second over all connections, sent on a fixed schedule (pacedLua); unset = as fast as answered. */
+  rate?: number;
 }): Promise<WrkResult> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-wrk-'));
   const script = join(dir, 'requests.lua');
+  const threads = Math.min(2, connections);
   writeFileSync(
     script,
-    `local cookies = { ${cookies.map((cookie) => JSON.stringify(cookie)).join(', ')} }
+    `${rate === undefined ? '' : pacedLua(rate / threads)}local cookies = { ${cookies.map((cookie) => JSON.stringify(cookie)).join(', ')} }
 local i = 0
 local headers = { ${Object.entries(headers)
       .map(([name, value]) => `[${JSON.stringify(name)}] = ${JSON.stringify(value)}`)
@@ -53,7 +57,6 @@ request = function()
 end
 `,
   );
-  const threads = Math.min(2, connections);
   const args = ['-t', String(threads), '-c', String(connections), '-d', `${durationS}s`, '--latency', '-s', script, url];
   // The shell waits for wrk, then prints its own /proc stat: fields 16-17 (cutime, cstime) are wrk's CPU, exactly.
   const child = spawn('bash', ['-c', 'wrk "$@"; status=$?; cat /proc/$$/stat >&2; exit $status', 'wrk', ...args], {
@@ -70,6 +73,34 @@ end
   if (code === 127) throw new Error('wrk not found: install it with `bash tools/setup.sh --test` (Debian package wrk)');
   if (code !== 0) throw new Error(`wrk exited with ${code}: ${err.trim().split('\n')[0]}`);
   return { ...parseWrkOutput(out), cpuMicros: childCpuMicros(err) };
+}
+
+/**
+ * Debian has wrk, not wrk2: this paces it. Each wrk thread (its own Lua state) sends its requests at fixed times,
+ * `perThread` a second, on whichever of its connections is free: wrk asks delay() before each request, and the answer
+ * is the wait until the next slot of the schedule (wrk rounds it down to whole milliseconds; the average rate is kept).
+ * Latency is measured from the send, as wrk does, so a request sent late because every connection was busy is not
+ * charged its wait (wrk2 would): with enough connections for the rate, none is.
+ */
+function pacedLua(perThread: number) {
+  return `local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+int clock_gettime(int clock, bench_timespec *ts);
+]]
+local now = ffi.new("bench_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, now) -- CLOCK_MONOTONIC
+  return tonumber(now.tv_sec) * 1000 + tonumber(now.tv_nsec) / 1e6
+end
+local interval = ${(1000 / perThread).toFixed(6)}
+local slot = nil
+delay = function()
+  local t = now_ms()
+  slot = slot and slot + interval or t
+  return math.max(0, slot - t)
+end
+`;
 }
 
 /** wrk's text report: latency percentiles, request count, errors, requests/s. */
