@@ -19,12 +19,13 @@ import { sentinelIsolatedThenPrimaryKilled, someAppLinksFlapping, splitBrain } f
 // network namespace of its own (tools/lib/private-network.ts). Its own stack, on that namespace's loopback.
 
 const usage = `
-npm run chaos -- --partitions [--short]: Redis links cut by iptables rules in a private network namespace, under a
-logged-in load, then failovers. --short: the first row only (the one npm run chaos runs). Exits 1 if a bound fails.`;
+npm run chaos -- --partitions [--short] [--only TEXT[,TEXT]]: Redis links cut by iptables rules in a private network
+namespace, under a logged-in load, then failovers. --short: the first row only (the one npm run chaos runs). --only:
+the rows whose step name contains a TEXT (e.g. --only 'split brain'). Exits 1 if a bound fails.`;
 
 const { values: args } = parseCommandLine(
   { command: 'npm run chaos -- --partitions', usage },
-  { short: { type: 'boolean', default: false } },
+  { short: { type: 'boolean', default: false }, only: { type: 'string' } },
 );
 if (!inPrivateNetwork())
   throw new Error('tools/chaos/partitions.ts runs inside a private network namespace: npm run chaos -- --partitions');
@@ -84,6 +85,7 @@ async function main(): Promise<Check[]> {
   const figures: Record<string, object> = {};
   const context = { stack, firewall, loop, users: loggedIn, preferences: createPreferenceChecker(loggedIn) };
   const step = async (name: string, run: () => Promise<{ checks: Check[]; figures: object }>) => {
+    if (args.only !== undefined && !args.only.split(',').some((text) => name.includes(text))) return;
     console.log(`[partitions] ${name}`);
     const result = await run();
     checks.push(...result.checks);
