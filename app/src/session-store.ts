@@ -105,7 +105,8 @@ export class SessionStore extends Store {
     observe?: Observe;
     /**
      * After a login's write, WAIT for this many replicas' acknowledgement, at most this long (replicas 0: no WAIT).
-     * Every end of a session (a destroy, a login that ended sessions beyond the cap) must be confirmed so, or fails (503).
+     * Every end of a session (a destroy, a login that ended sessions beyond the cap) and every update of a session (a
+     * preference) must be confirmed so, or fails (503).
      */
     waitForReplicas?: { replicas: number; timeoutMs: number };
     /** The login stands, but no replica had it in time: a failover right then would lose it. */
@@ -213,7 +214,7 @@ export class SessionStore extends Store {
     // Sent is sent, whatever the answer: should express-session save this session again (it does at the end of a
     // response whose save failed), that write updates the key the first one may have made, rather than create it.
     this.#creating.delete(session);
-    const reply = creating ? await this.#replicated<unknown>(write) : await this.#run<unknown>('write', write);
+    const reply = creating ? await this.#replicated<unknown>(write) : await this.#updated<unknown>(write);
     // A null reply to XX means the session was destroyed meanwhile (logout, revoked): the write is dropped on purpose.
     // To NX (or -1 from the login script) it means the id was not new: a login that skipped regenerate, which must
     // not pass for a success.
@@ -239,7 +240,7 @@ export class SessionStore extends Store {
    * Replication stays asynchronous for the login itself: when no replica answers within the timeout the login stands
    * (the primary has it) and is counted, rather than refused. Not so when the login ended older sessions (the device
    * cap): an end of a session is never reported before a replica has it, so that login fails with a 503.
-   * Only logins and ends of sessions wait: a lost preference or idle-timeout slide costs nothing, and reads never wait.
+   * Logins, updates (a preference) and ends of sessions wait; idle-timeout slides and reads never do.
    */
   async #replicated<T>(write: Promise<T>): Promise<T> {
     const [reply, acknowledged] = await this.#observe(
@@ -252,6 +253,16 @@ export class SessionStore extends Store {
       this.#onUnreplicated();
     }
     return reply;
+  }
+
+  /**
+   * An update of a logged-in session (a preference): done only once a replica has it, else a 503 with Retry-After,
+   * as for an end of a session. Otherwise a primary cut off from the Sentinels and the replicas (a split brain) takes
+   * it, answers 303, and loses it when it is demoted (tools/chaos/partition-scenarios.ts, splitBrain). Updates are
+   * rare (a user's own action), so the wait costs nothing noticeable.
+   */
+  #updated<T>(write: Promise<T>): Promise<T> {
+    return this.#observe('write', replicatedWrite(this.#client, write, this.#waitForReplicas, this.#commandTimeoutMs));
   }
 
   /** Seconds until the session must end: the idle timeout, cut short by the absolute one. */

@@ -11,6 +11,8 @@ import { check, fmtMs, informative, observe } from './checks.ts';
 import { settled } from './instance-scenarios.ts';
 import type { LoadLoop } from './load-loop.ts';
 import { lostLogins, recovery } from './redis-scenarios.ts';
+import { sentinelSourceOf } from '../stack/redis-topology.ts';
+import { appSourceOf } from './app-source-address.ts';
 
 // The partition rows: links between Redis nodes cut inside the private namespace (tools/lib/private-network.ts),
 // then a failover. Each row keeps a checker: every end of a session it was told succeeded (303) is looked up after the
@@ -27,19 +29,19 @@ export type PartitionContext = {
 };
 
 /** One acknowledged-or-refused end of sessions, and the cookies of the sessions it claimed to end. */
-type Revocation = { what: string; username: string; status: number; ms: number; retryAfter?: string; copies: string[] };
+export type Revocation = { what: string; username: string; status: number; ms: number; retryAfter?: string; copies: string[] };
 
 /** The source address data node `i` connects from (its replication link, its Sentinel replies are by port). */
 const sourceOf = (i: number) => `127.0.1.${i + 1}`;
 
-const adminUrlOf = (stack: Stack, port: number) => {
+export const adminUrlOf = (stack: Stack, port: number) => {
   const url = new URL(stack.urls.redisAdmin);
   url.port = String(port);
   return url.href;
 };
 
 /** The data nodes, each with its endpoint, and which one is primary now (as the Sentinels say). */
-async function nodesOf(stack: Stack) {
+export async function nodesOf(stack: Stack) {
   const { nodes } = (await stack.describe()).redis;
   return nodes.map((node, i) => ({
     name: node.name,
@@ -73,6 +75,17 @@ export async function assignSourceAddresses(stack: Stack) {
     },
     { timeoutMs: 10_000, intervalMs: 100 },
   );
+  // The Sentinels (started with their own addresses) and the apps (app-source-address.ts) connect from theirs: the
+  // rules that tell their links apart hold only if they do.
+  const { sentinels: sentinelSources, apps: appSources } = clientSources(stack);
+  await waitFor(
+    'every Sentinel and every app instance on the primary, each from its own address',
+    async () => {
+      const list = await withRedis(primaryUrl, (client) => client.sendCommand<string>(['CLIENT', 'LIST', 'TYPE', 'normal']));
+      return [...sentinelSources, ...appSources].every((source) => list.includes(`addr=${source}:`));
+    },
+    { timeoutMs: 10_000, intervalMs: 100 },
+  );
   await waitFor(
     'the Sentinel group to see every replica in sync',
     () => sentinelGroupReady(sentinelUrls(stack), primaryUrl, replicas.length),
@@ -81,7 +94,13 @@ export async function assignSourceAddresses(stack: Stack) {
   return { primary, replicas };
 }
 
-const sentinelUrls = (stack: Stack) =>
+/** The addresses the Sentinels and the app instances connect from (by Sentinel and instance number). */
+export const clientSources = (stack: Stack) => ({
+  sentinels: stack.status().redis.sentinels.map((_sentinel, i) => sentinelSourceOf(i)),
+  apps: stack.status().instances.map((instance) => appSourceOf(instance.n)),
+});
+
+export const sentinelUrls = (stack: Stack) =>
   stack
     .status()
     .redis.sentinels.map((sentinel) => adminUrlOf(stack, sentinel.port))
@@ -99,7 +118,7 @@ const post = (baseUrl: string, from: LoggedInUser, path: string, form: Record<st
   send(`${baseUrl}${path}`, { method: 'POST', cookie: from.cookie, form: { _csrf: from.csrfToken, ...form } });
 
 /** The operations a row runs against sessions prepared before it: logouts, "log out everywhere", "log out the others". */
-async function prepareRevocations(baseUrl: string, accounts: Credentials[]) {
+export async function prepareRevocations(baseUrl: string, accounts: Credentials[]) {
   const prepared: {
     kind: 'logout' | 'revoke-all' | 'revoke-others';
     account: Credentials;
@@ -115,7 +134,7 @@ async function prepareRevocations(baseUrl: string, accounts: Credentials[]) {
   return prepared;
 }
 
-async function revoke(baseUrl: string, op: Awaited<ReturnType<typeof prepareRevocations>>[number]): Promise<Revocation> {
+export async function revoke(baseUrl: string, op: Awaited<ReturnType<typeof prepareRevocations>>[number]): Promise<Revocation> {
   const { kind, account, laptop, phone } = op;
   const reply =
     kind === 'logout'
@@ -137,7 +156,7 @@ async function revoke(baseUrl: string, op: Awaited<ReturnType<typeof prepareRevo
  * The acknowledged ends of sessions undone: each session reported ended (303) whose copied cookie some instance
  * recognises (each asked directly, its answer retried while it is a 503), with the instances that do.
  */
-async function undone(stack: Stack, revocations: Revocation[]) {
+export async function undone(stack: Stack, revocations: Revocation[]) {
   const found: { what: string; username: string; instances: string[] }[] = [];
   const instances = stack.status().instances;
   for (const revocation of revocations.filter((r) => r.status === 303))
@@ -171,7 +190,7 @@ const endedSessions = (revocations: Revocation[]) =>
   revocations.filter((r) => r.status === 303).reduce((sum, r) => sum + r.copies.length, 0);
 
 /** The slowest answer among `revocations` (ms), and the slowest logout's. */
-const slowest = (revocations: Revocation[]) => {
+export const slowest = (revocations: Revocation[]) => {
   const ms = (list: Revocation[]) => (list.length ? `${Math.round(Math.max(...list.map((r) => r.ms)))} ms` : 'none');
   return `${ms(revocations)} (logouts: ${ms(revocations.filter((r) => r.what === 'logout'))})`;
 };
@@ -190,21 +209,21 @@ async function guess(baseUrl: string, username: string, max = GUESSES_PER_ACCOUN
   return statuses;
 }
 
-const statusCounts = (revocations: Revocation[]) => {
+export const statusCounts = (revocations: Revocation[]) => {
   const counts = new Map<number, number>();
   for (const { status } of revocations) counts.set(status, (counts.get(status) ?? 0) + 1);
   return [...counts].map(([status, n]) => `${status} ×${n}`).join(', ');
 };
 
 /** Load answers that were neither a success nor an honest 503. */
-const dishonest = (loop: LoadLoop, phase: string) =>
+export const dishonest = (loop: LoadLoop, phase: string) =>
   loop.phase(phase).filter((record) => record.status !== 200 && record.status !== 503);
 
 /**
  * The primary SIGKILLed at the end of a row's `phase`: how long until logged-in reads succeed again, the load's
  * answers other than 200 or 503 once it settled, and the acknowledged ends of sessions the failover undid.
  */
-async function killPrimary(stack: Stack, loop: LoadLoop, users: LoggedInUser[], phase: string, revocations: Revocation[]) {
+export async function killPrimary(stack: Stack, loop: LoadLoop, users: LoggedInUser[], phase: string, revocations: Revocation[]) {
   await stack.killRedisPrimary();
   const back = await recovery(stack, users[0]!);
   loop.mark(`after-${phase}`);
@@ -216,7 +235,7 @@ async function killPrimary(stack: Stack, loop: LoadLoop, users: LoggedInUser[], 
 // The checks every row makes, each row with its own wording.
 
 /** Each end of sessions acknowledged (303) or honestly refused (503 with Retry-After). */
-const answeredHonestly = (name: string, figure: string, revocations: Revocation[]) =>
+export const answeredHonestly = (name: string, figure: string, revocations: Revocation[]) =>
   check(
     name,
     figure,
@@ -226,7 +245,7 @@ const answeredHonestly = (name: string, figure: string, revocations: Revocation[
   );
 
 /** No acknowledged end of sessions undone: none of their copied cookies logged in again, on any instance. */
-const noneUndone = (
+export const noneUndone = (
   name: string,
   figure: string,
   stack: Stack,
@@ -242,7 +261,12 @@ const noneUndone = (
   );
 
 /** Logged-in reads succeed on every instance within `boundMs`. */
-const servedWithin = (name: string, figure: string, back: Awaited<ReturnType<typeof recovery>> | undefined, boundMs: number) =>
+export const servedWithin = (
+  name: string,
+  figure: string,
+  back: Awaited<ReturnType<typeof recovery>> | undefined,
+  boundMs: number,
+) =>
   check(
     name,
     figure,
@@ -251,14 +275,14 @@ const servedWithin = (name: string, figure: string, back: Awaited<ReturnType<typ
     back?.allInstances !== undefined && back.allInstances <= boundMs,
   );
 
-const honestLoad = (name: string, loop: LoadLoop, phase: string, wrong: ReturnType<typeof dishonest>) =>
+export const honestLoad = (name: string, loop: LoadLoop, phase: string, wrong: ReturnType<typeof dishonest>) =>
   check(name, 'load answers other than 200 or 503', `${wrong.length} of ${loop.phase(phase).length}`, '0', wrong.length === 0);
 
-const noLoginLost = (name: string, figure: string, lost: string[], users: LoggedInUser[]) =>
+export const noLoginLost = (name: string, figure: string, lost: string[], users: LoggedInUser[]) =>
   check(name, figure, `${lost.length} of ${users.length}`, '0', lost.length === 0);
 
 /** The old primary restarted, every cut healed, and the group whole again with each node's own address. */
-async function repair(stack: Stack, firewall: Firewall) {
+export async function repair(stack: Stack, firewall: Firewall) {
   await firewall.heal();
   await stack.startRedis();
   await oldPrimaryRejoined(stack);
@@ -396,7 +420,7 @@ export const FLAPS = 5;
 
 /**
  * Every client link to the primary flapping (cut 1 s, healed 1 s, five times: 10 s): the apps' and the Sentinels'
- * (their connections come from 127.0.0.1; the replicas' from their own addresses, which stay). Each cut is shorter
+ * (each from its own address; the replicas' links stay). Each cut is shorter
  * than down-after (2 s), so no failover. An end of sessions in every spell; then the primary SIGKILLed: none of the
  * acknowledged ones may be undone.
  */
@@ -405,13 +429,14 @@ export async function clientLinksFlapping({ stack, firewall, loop, users, accoun
   const baseUrl = stack.urls.nginx;
   const prepared = await prepareRevocations(baseUrl, accounts);
   const { primary } = await assignSourceAddresses(stack);
-  const clients = { port: 0, source: '127.0.0.1' };
+  const { sentinels, apps } = clientSources(stack);
+  const clients = [...apps, ...sentinels].map((source) => ({ port: 0, source }));
 
   loop.mark('flapping');
   const revocations: Revocation[] = [];
   let servedAgain: Awaited<ReturnType<typeof recovery>> | undefined;
   for (let i = 0; i < FLAPS; i++) {
-    await firewall.cut(clients, primary.endpoint);
+    for (const client of clients) await firewall.cut(client, primary.endpoint);
     const cutUntil = observe(FLAP_MS);
     if (prepared[2 * i]) revocations.push(await revoke(baseUrl, prepared[2 * i]!));
     await cutUntil;

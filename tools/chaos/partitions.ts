@@ -12,26 +12,32 @@ import { startStack, type Stack } from '../stack/start-stack.ts';
 import { check, checkTable, failedChecks, type Check } from './checks.ts';
 import { startLoadLoop, type LoadLoop } from './load-loop.ts';
 import { clientLinksFlapping, FLAPS, primaryCutThenKilled, replicaIsolatedThenPrimaryKilled } from './partition-scenarios.ts';
+import { createPreferenceChecker } from './preference-checker.ts';
+import { sentinelIsolatedThenPrimaryKilled, someAppLinksFlapping, splitBrain } from './split-partition-scenarios.ts';
 
 // The partition suite, run by `npm run chaos -- --partitions` (tools/chaos/cli.ts), which starts this file inside a
 // network namespace of its own (tools/lib/private-network.ts). Its own stack, on that namespace's loopback.
 
 const usage = `
-npm run chaos -- --partitions [--short]: Redis links cut by iptables rules in a private network namespace, under a
-logged-in load, then failovers. --short: the first row only (the one npm run chaos runs). Exits 1 if a bound fails.`;
+npm run chaos -- --partitions [--short] [--only TEXT[,TEXT]]: Redis links cut by iptables rules in a private network
+namespace, under a logged-in load, then failovers. --short: the first row only (the one npm run chaos runs). --only:
+the rows whose step name contains a TEXT (e.g. --only 'split brain'). Exits 1 if a bound fails.`;
 
 const { values: args } = parseCommandLine(
   { command: 'npm run chaos -- --partitions', usage },
-  { short: { type: 'boolean', default: false } },
+  { short: { type: 'boolean', default: false }, only: { type: 'string' } },
 );
 if (!inPrivateNetwork())
   throw new Error('tools/chaos/partitions.ts runs inside a private network namespace: npm run chaos -- --partitions');
 
 /** The whole run stops by itself after this, whatever hangs. */
-const SUITE_TIMEOUT_MS = args.short ? 120_000 : 240_000;
+const SUITE_TIMEOUT_MS = args.short ? 120_000 : 420_000;
 const USERS = 8;
 const RATE = 50;
 const OPERATIONS = 6;
+const SENTINEL_ROW_OPERATIONS = 3;
+/** Preloaded into each app instance: its Redis links come from an address of its own (app-source-address.ts). */
+const appSourcePreload = `--import=${join(import.meta.dirname, 'app-source-address.ts')}`;
 
 let stack: Stack | undefined;
 let loop: LoadLoop | undefined;
@@ -48,7 +54,10 @@ watchdog.unref();
 
 async function main(): Promise<Check[]> {
   const firewall = await createFirewall();
-  const { users, demoUsers } = makeUsers(`part-${randomUUID().slice(0, 6)}`, USERS + 3 * OPERATIONS + 2 * FLAPS + 2);
+  const { users, demoUsers } = makeUsers(
+    `part-${randomUUID().slice(0, 6)}`,
+    USERS + 4 * OPERATIONS + SENTINEL_ROW_OPERATIONS + 4 * FLAPS + 2,
+  );
   const loadUsers = users.splice(0, USERS);
   const runDir = join(repoRoot, '.run/chaos-partitions');
   stack = await startStack({
@@ -59,7 +68,13 @@ async function main(): Promise<Check[]> {
     appBasePort: 23500,
     runDir,
     fresh: true,
-    env: { ...process.env, DEMO_USERS: demoUsers },
+    // The Sentinels' and the apps' links each from an address of their own, so rules can cut some and not others.
+    sentinelSources: true,
+    env: {
+      ...process.env,
+      DEMO_USERS: demoUsers,
+      NODE_OPTIONS: [process.env.NODE_OPTIONS, appSourcePreload].filter(Boolean).join(' '),
+    },
     print: printToStackLog(runDir),
   });
   const loggedIn = await loginAll(stack.urls.nginx, loadUsers);
@@ -68,8 +83,9 @@ async function main(): Promise<Check[]> {
 
   const checks: Check[] = [];
   const figures: Record<string, object> = {};
-  const context = { stack, firewall, loop, users: loggedIn };
+  const context = { stack, firewall, loop, users: loggedIn, preferences: createPreferenceChecker(loggedIn) };
   const step = async (name: string, run: () => Promise<{ checks: Check[]; figures: object }>) => {
+    if (args.only !== undefined && !args.only.split(',').some((text) => name.includes(text))) return;
     console.log(`[partitions] ${name}`);
     const result = await run();
     checks.push(...result.checks);
@@ -86,6 +102,15 @@ async function main(): Promise<Check[]> {
     );
     await step('every client link to the primary flapping, then the primary killed', () =>
       clientLinksFlapping({ ...context, accounts: users.splice(0, 2 * FLAPS) }),
+    );
+    await step('split brain: the primary and one app instance cut off from the rest, failed over, healed', () =>
+      splitBrain({ ...context, accounts: users.splice(0, OPERATIONS) }),
+    );
+    await step('one Sentinel isolated, then the primary killed, healed', () =>
+      sentinelIsolatedThenPrimaryKilled({ ...context, accounts: users.splice(0, SENTINEL_ROW_OPERATIONS) }),
+    );
+    await step('the Redis links of two app instances of three flapping', () =>
+      someAppLinksFlapping({ ...context, accounts: users.splice(0, 2 * FLAPS) }),
     );
   }
   await loop.stop();

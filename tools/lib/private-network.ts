@@ -56,6 +56,12 @@ export async function createFirewall() {
   await sh('iptables', ['-N', CHAIN]);
   await sh('iptables', ['-A', 'INPUT', '-j', CHAIN]);
   const drop = (match: string[]) => sh('iptables', ['-A', CHAIN, ...match, '-j', 'DROP']);
+  const isolate = async (endpoint: Endpoint) => {
+    await drop(['-p', 'tcp', '--dport', String(endpoint.port)]);
+    await drop(['-p', 'tcp', '--sport', String(endpoint.port)]);
+    await drop(['-s', endpoint.source]);
+    await drop(['-d', endpoint.source]);
+  };
 
   return {
     /**
@@ -67,11 +73,22 @@ export async function createFirewall() {
       await drop(['-p', 'tcp', '-d', client.source, '--sport', String(server.port)]);
     },
     /** Every packet to or from this process: its listening port and the address it connects from. */
-    async isolate(endpoint: Endpoint) {
-      await drop(['-p', 'tcp', '--dport', String(endpoint.port)]);
-      await drop(['-p', 'tcp', '--sport', String(endpoint.port)]);
-      await drop(['-s', endpoint.source]);
-      await drop(['-d', endpoint.source]);
+    isolate,
+    /**
+     * A process cut off from everything but the processes connecting from `allowed` (its listening port, both ways):
+     * one side of a split brain.
+     */
+    async isolateExcept(endpoint: Endpoint, allowed: string[]) {
+      for (const source of allowed) {
+        await sh('iptables', ['-A', CHAIN, '-p', 'tcp', '-s', source, '--dport', String(endpoint.port), '-j', 'RETURN']);
+        await sh('iptables', ['-A', CHAIN, '-p', 'tcp', '-d', source, '--sport', String(endpoint.port), '-j', 'RETURN']);
+      }
+      await isolate(endpoint);
+    },
+    /** Every link a process opened from its own address `source` (an app instance's to Redis), both ways. */
+    async cutSource(source: string) {
+      await drop(['-s', source]);
+      await drop(['-d', source]);
     },
     /** Every cut healed. */
     heal: () => sh('iptables', ['-F', CHAIN]),

@@ -68,13 +68,27 @@ export function sentinelNodeArgs(options: {
 }
 
 /** A Sentinel: its own copy of the shipped sentinel.conf (first start only), run by redis-server --sentinel. */
-export function sentinelArgs(options: { secretsDir: string; dir: string; port: number; primary: Primary }) {
+export function sentinelArgs(options: {
+  secretsDir: string;
+  dir: string;
+  port: number;
+  primary: Primary;
+  /**
+   * The address this Sentinel connects from (to the data nodes and the other Sentinels), and also listens on, since
+   * its hello messages tell the others to find it at the address its link to the primary comes from (sentinel.c,
+   * sentinelSendHello). Clients still reach it on 127.0.0.1. Any 127.x address is local on Linux.
+   */
+  source?: string;
+}) {
   const config = join(options.dir, 'sentinel.conf');
   const { host, port } = options.primary;
   execFileSync('sh', [shippedFiles.renderSentinel, options.secretsDir, shippedFiles.sentinelConf, config, host, String(port)], {
     stdio: 'pipe',
   });
-  const args = [config, '--sentinel', '--tls-port', String(options.port), '--bind', '127.0.0.1', '--dir', options.dir];
+  const bind = options.source
+    ? ['--bind', '127.0.0.1', options.source, '--bind-source-addr', options.source]
+    : ['--bind', '127.0.0.1'];
+  const args = [config, '--sentinel', '--tls-port', String(options.port), ...bind, '--dir', options.dir];
   return [...args, ...tlsArgs(options.secretsDir), '--daemonize', 'no'];
 }
 

@@ -36,6 +36,11 @@ export type TopologyOptions = {
   aclFile: string;
   secrets: Secrets;
   readyTimeoutMs: number;
+  /**
+   * Sentinel i connects from 127.0.2.i (and listens there too), so firewall rules can tell its links from the apps'
+   * (the partition suite, tools/chaos/partitions.ts). Off by default: elsewhere every process connects from 127.0.0.1.
+   */
+  sentinelSources?: boolean;
 };
 
 /**

@@ -15,6 +15,9 @@ export type RedisMode = (typeof REDIS_MODES)[number];
 /** Sentinel i listens on the port of data node i plus this: 6390-6392 beside the nodes 6380-6382. */
 export const SENTINEL_PORT_OFFSET = 10;
 
+/** The address Sentinel i (from 0) connects from, with the `sentinelSources` option. */
+export const sentinelSourceOf = (i: number) => `127.0.2.${i + 1}`;
+
 type SentinelOrSingleOptions = TopologyOptions & {
   /** `cluster`: redis-cluster-topology.ts. */
   mode: Exclude<RedisMode, 'cluster'>;
@@ -69,7 +72,13 @@ export function createRedisTopology(options: SentinelOrSingleOptions) {
       : [0, 1, 2].map((i) => {
           const sentinelPort = port + SENTINEL_PORT_OFFSET + i;
           return process(`sentinel-${i + 1}`, sentinelPort, (dir) =>
-            sentinelArgs({ secretsDir, dir, port: sentinelPort, primary: first }),
+            sentinelArgs({
+              secretsDir,
+              dir,
+              port: sentinelPort,
+              primary: first,
+              ...(options.sentinelSources ? { source: sentinelSourceOf(i) } : {}),
+            }),
           );
         });
   const sentinelUrls = sentinels.map((sentinel) => adminUrl(sentinel.port));

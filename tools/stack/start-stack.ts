@@ -80,6 +80,11 @@ export type StackOptions = {
   prometheusPort?: number;
   /** Its scrape and rule-evaluation interval (default 5 s; the shipped config says 15 s). */
   prometheusIntervalS?: number;
+  /**
+   * `sentinel` only: Sentinel i connects from 127.0.2.i (and listens there too besides 127.0.0.1), so iptables rules
+   * can cut its links and not the apps' (the partition suite). Linux only: any 127.x address is local there.
+   */
+  sentinelSources?: boolean;
   /** Aborting it during start-up stops whatever was started; startStack then rejects. */
   signal?: AbortSignal;
 };
@@ -175,6 +180,7 @@ export async function startStack(options: StackOptions = {}) {
     aclFile,
     secrets,
     readyTimeoutMs,
+    ...(options.sentinelSources ? { sentinelSources: true } : {}),
   };
   const redis =
     redisMode === 'cluster'

@@ -200,6 +200,23 @@ describe('Redis primary failover (Sentinel, TLS)', { skip }, () => {
     assert.equal((await attacker.on(b).get('/api/session')).body.user, null);
   });
 
+  it('a preference waits for a replica too › 503 + Retry-After while none confirms, 303 once one does', async (t) => {
+    const { group, a, browser } = await loggedIn(t);
+    const primary = await group.primaryPort();
+    const replicas = group.nodePorts.filter((port) => port !== primary);
+    const _csrf = await browser.csrfToken(a);
+
+    for (const port of replicas) group.pause(port);
+    t.after(() => replicas.forEach((port) => group.resume(port)));
+    const refused = await browser.on(a).post('/preferences', { _csrf, theme: 'dark' });
+    assert.deepEqual([refused.status, refused.headers['retry-after']], [503, '1']);
+    for (const port of replicas) group.resume(port);
+    await waitFor(async () => (await browser.on(a).post('/preferences', { _csrf, theme: 'dark' })).status === 303, {
+      what: 'a preference to be confirmed',
+      timeoutMs: 15_000,
+    });
+  });
+
   it('the device cap waits for a replica too › a login that ended an older session answers 503 while none confirms', async (t) => {
     const group = await startSentinelGroup(t);
     const a = await createInstance(t, group, { REDIS_COMMAND_TIMEOUT_MS: '500', MAX_SESSIONS_PER_USER: '1' });
