@@ -6,6 +6,8 @@ import { writeReport, writeResults } from '../lib/results.ts';
 import { loginAll } from '../lib/session-client.ts';
 import type { Stack } from '../stack/start-stack.ts';
 import { catalogGoals, catalogTable, compareCatalog } from './catalog.ts';
+import { bootMemcachedTarget, compareEngines } from './cache-engines.ts';
+import { engineTable } from './cache-engines-report.ts';
 import { compareWithNaive } from './compare.ts';
 import { comparisonGoals, comparisonTable } from './compare-report.ts';
 import { judgeGoals } from './goals.ts';
@@ -24,10 +26,11 @@ const { durationS, connections } = options;
 
 let stack: Stack | undefined;
 let naiveStack: Stack | undefined;
+let memcachedStack: Stack | undefined;
 let admin: AdminClient | undefined;
 const cleanUp = async () => {
   if (admin?.isOpen) admin.destroy();
-  await Promise.all([stack?.stop(), naiveStack?.stop()]);
+  await Promise.all([stack?.stop(), naiveStack?.stop(), memcachedStack?.stop()]);
 };
 onStopSignal('bench', cleanUp);
 
@@ -63,6 +66,7 @@ async function main() {
   const catalog = stack?.postgres
     ? await compareCatalog(stack, { durationS, rounds: Math.min(2, Math.max(1, options.rounds)) })
     : undefined;
+  const engines = stack?.postgres ? await engineSideBySide(stack, Math.min(3, Math.max(1, options.rounds))) : undefined;
   const goals = [
     ...(comparison ? comparisonGoals(comparison) : []),
     ...judgeGoals(scenarios, sessionBytes, scale, connections),
@@ -73,6 +77,7 @@ async function main() {
   const report = [
     comparison ? comparisonTable(comparison) : '',
     catalog ? catalogTable(catalog) : '',
+    engines ? engineTable(engines) : '',
     benchReport({ setup, scenarios, sessionBytes, scale, goals }),
   ]
     .filter(Boolean)
@@ -93,6 +98,7 @@ async function main() {
     sessionBytes,
     scale,
     catalog,
+    engines,
     goals,
   });
   console.log(`[bench] results: ${file}`);
@@ -111,6 +117,16 @@ async function sideBySide(project: Stack, cookies: string[]) {
   });
   await naiveStack?.stop();
   naiveStack = undefined;
+  return comparison;
+}
+
+/** The catalogue on memcached in a stack beside the bench's (whose cache is Redis), the interleaved rounds; then it stops. */
+async function engineSideBySide(redis: Stack, rounds: number) {
+  const memcached = await bootMemcachedTarget(options, (started) => (memcachedStack = started));
+  console.log(`[bench] memcached stack (CACHE_ENGINE=memcached, three nodes) on ${memcached.urls.nginx}`);
+  const comparison = await compareEngines({ redis, memcached, durationS, connections, rounds });
+  await memcachedStack?.stop();
+  memcachedStack = undefined;
   return comparison;
 }
 
