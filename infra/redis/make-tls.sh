@@ -3,8 +3,9 @@
 # Never committed: infra/docker/make-secrets.sh calls this into the git-ignored secrets directory.
 #   usage: make-tls.sh DIR
 # The certificate names every address a client dials (Node's TLS checks the name, or the IP SAN for an address):
-# the compose service names (the cluster profile's too: check:infra holds the list to docker-compose.yml) and the
-# loopback address of the local stack. The nodes present the same certificate as clients of each other
+# the compose service names (the cluster profile's too: check:infra holds the list to docker-compose.yml), the
+# Kubernetes memcached pods' names (memcached-N.memcached: check:infra holds them to the catalog-memcached overlay)
+# and the loopback address of the local stack. The nodes present the same certificate as clients of each other
 # (replication, Sentinel, the cluster bus), hence clientAuth too. ECDSA P-256: the cheapest handshakes.
 set -eu
 
@@ -24,7 +25,7 @@ cat >"$tmp/server.ext" <<EXT
 basicConstraints=critical,CA:FALSE
 keyUsage=critical,digitalSignature
 extendedKeyUsage=serverAuth,clientAuth
-subjectAltName=DNS:redis-1,DNS:redis-2,DNS:redis-3,DNS:sentinel-1,DNS:sentinel-2,DNS:sentinel-3,DNS:redis,DNS:cache-redis,DNS:cluster-1,DNS:cluster-2,DNS:cluster-3,DNS:cluster-4,DNS:cluster-5,DNS:cluster-6,DNS:memcached-1,DNS:memcached-2,DNS:memcached-3,DNS:localhost,IP:127.0.0.1
+subjectAltName=DNS:redis-1,DNS:redis-2,DNS:redis-3,DNS:sentinel-1,DNS:sentinel-2,DNS:sentinel-3,DNS:redis,DNS:cache-redis,DNS:cluster-1,DNS:cluster-2,DNS:cluster-3,DNS:cluster-4,DNS:cluster-5,DNS:cluster-6,DNS:memcached-1,DNS:memcached-2,DNS:memcached-3,DNS:memcached-0.memcached,DNS:memcached-1.memcached,DNS:memcached-2.memcached,DNS:localhost,IP:127.0.0.1
 EXT
 openssl x509 -req -in "$tmp/server.csr" -CA "$tmp/redis_ca.crt" -CAkey "$tmp/redis_ca.key" -CAcreateserial \
     -days 825 -extfile "$tmp/server.ext" -out "$tmp/redis_server.crt" 2>/dev/null

@@ -4,14 +4,14 @@ import { runLoad, type LoadResult } from './load.ts';
 import { formatMs, type Goal } from './report.ts';
 
 /** Seeded products (app/db/migrations/002-catalog-seed.sql) and the skew of their popularity. */
-const PRODUCTS = 5000;
+export const PRODUCTS = 5000;
 const ZIPF_S = 1.1;
 const REQUESTS_IN_CYCLE = 5000;
 /** Offered load of both sides: the same requests per second, so latency and database load compare directly. */
-const RATE = 300;
+export const RATE = 300;
 
 /** Product ids drawn from a Zipf-like distribution (a few products get most views), from a fixed seed: repeatable. */
-function zipfPaths(): { path: string }[] {
+export function zipfPaths(): { path: string }[] {
   const weights = Array.from({ length: PRODUCTS }, (_, i) => 1 / (i + 1) ** ZIPF_S);
   const total = weights.reduce((sum, weight) => sum + weight, 0);
   const cumulative: number[] = [];
@@ -28,7 +28,7 @@ function zipfPaths(): { path: string }[] {
   });
 }
 
-const counters = (stack: Stack) => catalogCounters(stack.status().instances.map((instance) => instance.metricsUrl));
+export const counters = (stack: Stack) => catalogCounters(stack.status().instances.map((instance) => instance.metricsUrl));
 
 type Side = { cache: boolean; load: LoadResult; dbPer1000: number; hitRatio: number };
 

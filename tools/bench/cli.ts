@@ -6,6 +6,8 @@ import { writeReport, writeResults } from '../lib/results.ts';
 import { loginAll } from '../lib/session-client.ts';
 import type { Stack } from '../stack/start-stack.ts';
 import { catalogGoals, catalogTable, compareCatalog } from './catalog.ts';
+import { bootMemcachedTarget, compareEngines } from './cache-engines.ts';
+import { engineTable } from './cache-engines-report.ts';
 import { ceilingGoals, ceilingTable, compareWithCeiling } from './ceiling.ts';
 import { compareWithNaive } from './compare.ts';
 import { comparisonGoals, comparisonTable } from './compare-report.ts';
@@ -34,10 +36,11 @@ const stopNaive = () =>
       await naive.stopOthers();
     }),
   );
+let memcachedStack: Stack | undefined;
 let admin: AdminClient | undefined;
 const cleanUp = async () => {
   if (admin?.isOpen) admin.destroy();
-  await Promise.all([stack?.stop(), stopNaive()]);
+  await Promise.all([stack?.stop(), stopNaive(), memcachedStack?.stop()]);
 };
 onStopSignal('bench', cleanUp);
 
@@ -78,6 +81,7 @@ async function main() {
   const catalog = stack?.postgres
     ? await compareCatalog(stack, { durationS, rounds: Math.min(2, Math.max(1, options.rounds)) })
     : undefined;
+  const engines = stack?.postgres ? await engineSideBySide(stack, Math.min(3, Math.max(1, options.rounds))) : undefined;
   const goals = [
     ...(comparison ? comparisonGoals(comparison) : []),
     ...(ceiling ? ceilingGoals(ceiling) : []),
@@ -90,6 +94,7 @@ async function main() {
     comparison ? comparisonTable(comparison) : '',
     ceiling ? ceilingTable(ceiling) : '',
     catalog ? catalogTable(catalog) : '',
+    engines ? engineTable(engines) : '',
     benchReport({ setup, scenarios, sessionBytes, scale, goals }),
   ]
     .filter(Boolean)
@@ -111,6 +116,7 @@ async function main() {
     sessionBytes,
     scale,
     catalog,
+    engines,
     goals,
   });
   console.log(`[bench] results: ${file}`);
@@ -134,6 +140,16 @@ async function sideBySide(project: Stack, cookies: string[], adminUrl: string) {
     connections,
   });
   await stopNaive();
+  return comparison;
+}
+
+/** The catalogue on memcached in a stack beside the bench's (whose cache is Redis), the interleaved rounds; then it stops. */
+async function engineSideBySide(redis: Stack, rounds: number) {
+  const memcached = await bootMemcachedTarget(options, (started) => (memcachedStack = started));
+  console.log(`[bench] memcached stack (CACHE_ENGINE=memcached, three nodes) on ${memcached.urls.nginx}`);
+  const comparison = await compareEngines({ redis, memcached, durationS, connections, rounds });
+  await memcachedStack?.stop();
+  memcachedStack = undefined;
   return comparison;
 }
 

@@ -20,7 +20,7 @@ import type { BenchOptions } from './options.ts';
 export type NaiveRedis = 'plain' | 'tls';
 
 /** Ports of the naive stacks: the bench's own, shifted by this much, so all the stacks run side by side. */
-const PORT_SHIFT: Record<NaiveRedis, number> = { tls: 100, plain: 200 };
+const PORT_SHIFT: Record<NaiveRedis, number> = { tls: 100, plain: 300 };
 
 /**
  * The baseline: three instances of connect-redis's README setup (tools/bench/naive/server.ts) behind the same

@@ -22,6 +22,7 @@ import { redisFrozen, redisKilled } from './redis-scenarios.ts';
 import { redisRestartKeepsWrites } from './redis-restart.ts';
 import { throttleFlood } from './throttle-flood.ts';
 import { logoutRacingWrites } from './resurrection.ts';
+import { sessionsOnMemcached } from './memcached-sessions.ts';
 
 const partitionsScript = join(import.meta.dirname, 'partitions.ts');
 // The partition suite runs in a network namespace of its own, as a child: nothing below applies to it.
@@ -42,7 +43,8 @@ kills and freezes things during it, prints a table and exits 1 if any bound is n
 
 Options: --rate N (requests/s, 200), --users N (20), --rounds N (logout races, 200), --redis sentinel|single|cluster
 (sentinel: also the primary failover rows, and the first partition row; cluster: a shard's primary killed and a
-resharding), --cache redis|memcached (memcached: the catalogue's rows only, on three memcached nodes), --nginx-port,
+resharding), --cache redis|memcached (memcached: the catalogue's rows only, on three memcached nodes, and the
+row that shows why sessions stay off memcached), --nginx-port,
 --redis-port, --app-base-port, --run-dir DIR, --only TEXT[,TEXT] (the baseline and the rows whose step name contains
 a TEXT, e.g. --only switchover,'Redis rolling'; no partition row), --help.
 
@@ -171,7 +173,10 @@ async function main(): Promise<Check[]> {
   if (liveStack.postgres) {
     await step('Cold product herd', () => coldHerd(liveStack));
     if (liveStack.cache) await step('Cache Redis killed and frozen', () => cacheOutages(liveStack, running));
-    else await step('memcached nodes killed and frozen', () => memcachedOutages(liveStack, running));
+    else {
+      await step('memcached nodes killed and frozen', () => memcachedOutages(liveStack, running));
+      await step('sessions on memcached, a node killed', () => sessionsOnMemcached(liveStack));
+    }
     await step('PostgreSQL stopped', () => postgresStopped(liveStack));
   }
   await running.stop();

@@ -8,9 +8,10 @@ import { parse, parseAllDocuments } from 'yaml';
 import { repoRoot, shippedFiles } from '../lib/paths.ts';
 import { findExecutable } from '../lib/prereqs.ts';
 import { run } from '../lib/spawn.ts';
+import { catalogMemcachedProblems } from './k8s-catalog.ts';
 import { resultOf, type CheckResult } from './result.ts';
 
-export const overlays = ['single', 'sentinel', 'managed'] as const;
+export const overlays = ['single', 'sentinel', 'managed', 'catalog-memcached'] as const;
 
 type Manifest = {
   apiVersion: string;
@@ -172,8 +173,11 @@ export async function checkK8sShape(overlay: string): Promise<CheckResult> {
   // compose's app variables, by name, all present (the base's app.env); REDIS_URL may be replaced by Sentinel's.
   const names = new Set([...Object.keys(env), ...(container?.env ?? []).map((e: any) => e.name)]);
   // Compose runs the Sentinel topology: its Sentinel and CA settings apply to the sentinel overlay only. The
-  // catalogue (PostgreSQL and its cache) is compose's demo; the overlays deploy the session store without it.
-  const catalogue = ['DATABASE_URL', 'DATABASE_PASSWORD_FILE', 'CACHE_REDIS_URL', 'CACHE_REDIS_PASSWORD_FILE'];
+  // catalogue (PostgreSQL and its cache) is in catalog-memcached only, whose cache is memcached, not the cache Redis.
+  const catalogue =
+    overlay === 'catalog-memcached'
+      ? ['CACHE_REDIS_URL', 'CACHE_REDIS_PASSWORD_FILE']
+      : ['DATABASE_URL', 'DATABASE_PASSWORD_FILE', 'CACHE_REDIS_URL', 'CACHE_REDIS_PASSWORD_FILE'];
   const sentinelOnly = ['REDIS_SENTINELS', 'REDIS_SENTINEL_PASSWORD_FILE', 'REDIS_TLS_CA_FILE'];
   const missing = composeAppEnvNames().filter(
     (name) => !names.has(name) && !catalogue.includes(name) && (overlay === 'sentinel' || !sentinelOnly.includes(name)),
@@ -221,6 +225,8 @@ export async function checkK8sShape(overlay: string): Promise<CheckResult> {
     expect(!manifests.some((m) => m.metadata.name === 'redis'), 'managed: no Redis may run in the cluster');
     expect(String(env.REDIS_URL).startsWith('rediss://'), 'managed: REDIS_URL must be rediss://');
   }
+  if (overlay === 'catalog-memcached') problems.push(...catalogMemcachedProblems(manifests));
+  else expect(!manifests.some((m) => m.metadata.name === 'memcached'), `${overlay}: no memcached (catalog-memcached only)`);
   // Secrets are referenced, never generated from committed files.
   expect(!manifests.some((m) => m.kind === 'Secret'), 'no Secret may be built from the repository');
   return resultOf(problems);
@@ -256,7 +262,7 @@ export async function checkK8s(): Promise<Record<string, CheckResult>> {
     results[`k8s ${overlay}: kustomize build valid against the Kubernetes 1.27 OpenAPI schemas (kubernetes-models)`] =
       await checkK8sSchemas(overlay);
     results[
-      `k8s ${overlay}: probes, shutdown timing, hardening, PDB/HPA on the app, pinned images, compose's env, NetworkPolicies`
+      `k8s ${overlay}: probes, shutdown timing, hardening, PDB/HPA on the app, pinned images, compose's env, NetworkPolicies${overlay === 'catalog-memcached' ? '; memcached ×3 by stable names, its TLS names, the catalogue secrets' : ''}`
     ] = await checkK8sShape(overlay);
   }
   return results;

@@ -58,32 +58,59 @@ export const memcachedAnswers = (port: number, ca: string) =>
     socket.on('timeout', () => socket.destroy(new Error('timeout')));
   });
 
+type Credentials = { ca: string; username: string; password: string; timeoutMs?: number };
+
 /**
- * Empties one node (`flush_all`), over TLS, authenticated as memcached's ASCII protocol does it (`-Y`: a `set` whose
- * data is "<user> <password>"). Rejects with what the node answered, or after `timeoutMs`.
+ * Sends one command to one node, over TLS, authenticated as memcached's ASCII protocol does it (`-Y`: a `set` whose
+ * data is "<user> <password>"), and resolves with the answer once `complete` says it has all arrived. Rejects with
+ * what the node answered on an error, or after `timeoutMs`.
  */
-export function flushMemcached(
+function askMemcached(
   { host, port }: { host: string; port: number },
-  { ca, username, password, timeoutMs = 2_000 }: { ca: string; username: string; password: string; timeoutMs?: number },
-): Promise<void> {
+  { ca, username, password, timeoutMs = 2_000 }: Credentials,
+  command: string,
+  complete: (answer: string) => boolean,
+): Promise<string> {
   const credentials = `${username} ${password}`;
   return new Promise((resolve, reject) => {
     const socket = connect({ host, port, ca, servername: host === '127.0.0.1' ? undefined : host, timeout: timeoutMs });
     let answer = '';
     socket.on('secureConnect', () => {
-      socket.write(`set auth 0 0 ${Buffer.byteLength(credentials)}\r\n${credentials}\r\nflush_all\r\n`);
+      socket.write(`set auth 0 0 ${Buffer.byteLength(credentials)}\r\n${credentials}\r\n${command}\r\n`);
     });
     socket.on('data', (chunk) => {
       answer += chunk;
-      if (answer === 'STORED\r\nOK\r\n') {
-        socket.end();
-        resolve();
-      } else if (answer.includes('ERROR') || answer.split('\r\n').length > 2) {
+      if (!answer.startsWith('STORED\r\n') && answer.includes('\r\n')) {
         socket.destroy();
-        reject(new Error(`memcached ${host}:${port} answered ${JSON.stringify(answer.trim())} to flush_all`));
+        reject(new Error(`memcached ${host}:${port} refused the authentication: ${JSON.stringify(answer.trim())}`));
+      } else if (/^(CLIENT_|SERVER_)?ERROR/m.test(answer)) {
+        socket.destroy();
+        reject(new Error(`memcached ${host}:${port} answered ${JSON.stringify(answer.trim())} to ${command}`));
+      } else if (complete(answer.slice('STORED\r\n'.length))) {
+        socket.end();
+        resolve(answer.slice('STORED\r\n'.length));
       }
     });
     socket.on('timeout', () => socket.destroy(new Error(`memcached ${host}:${port}: no answer in ${timeoutMs} ms`)));
     socket.on('error', reject);
   });
+}
+
+/** Empties one node (`flush_all`). */
+export async function flushMemcached(node: { host: string; port: number }, credentials: Credentials): Promise<void> {
+  const answer = await askMemcached(node, credentials, 'flush_all', (text) => text.includes('\r\n'));
+  if (answer !== 'OK\r\n')
+    throw new Error(`memcached ${node.host}:${node.port} answered ${JSON.stringify(answer.trim())} to flush_all`);
+}
+
+/**
+ * One node's statistics, as numbers: `stats` (curr_items, bytes...) or a group of them (`slabs`: `1:chunk_size`,
+ * `1:used_chunks`... per slab class).
+ */
+export async function memcachedStats(node: { host: string; port: number }, credentials: Credentials, group = '') {
+  const command = `stats ${group}`.trim();
+  const answer = await askMemcached(node, credentials, command, (text) => text.endsWith('END\r\n'));
+  const stats: Record<string, number> = {};
+  for (const match of answer.matchAll(/^STAT (\S+) (\S+)\r$/gm)) stats[match[1]!] = Number(match[2]);
+  return stats;
 }
