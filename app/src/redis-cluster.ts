@@ -1,7 +1,7 @@
 import { createCluster } from 'redis';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
-import type { RedisClient } from './redis.ts';
+import { type RedisClient, WRITER_OF } from './redis.ts';
 
 /**
  * The app's Redis client against a Redis Cluster (REDIS_CLUSTER_NODES): node-redis's cluster client, discovering the
@@ -45,7 +45,13 @@ export function createClusterRedisClient(config: Pick<Config, 'redis' | 'instanc
   });
   // PING names no key: any node of the cluster answers it for readiness.
   const ping = () => client.sendCommand(undefined, true, ['PING']) as Promise<string>;
+  // A write that must reach a replica goes to its slot's primary on that node's own connection, WAIT right behind it
+  // (redis.ts, writeAndWait). Not the cluster client's `wait`: WAIT names no key, and node-redis's command table
+  // (request_policy all_shards, response_policy agg_min) sends it to every primary, each WAITing for its own
+  // connection's writes, so a replica down in any shard would refuse every user's logout.
+  const writerOf = (key: string): Promise<RedisClient> => client.getNodeClientForKey(key);
+  const own: Record<PropertyKey, unknown> = { ping, [WRITER_OF]: writerOf };
   return new Proxy(client, {
-    get: (target, property, receiver) => (property === 'ping' ? ping : Reflect.get(target, property, receiver)),
+    get: (target, property, receiver) => (property in own ? own[property] : Reflect.get(target, property, receiver)),
   }) as unknown as RedisClient;
 }

@@ -3,7 +3,14 @@ import type { Config } from './config.ts';
 import { ServiceUnavailableError } from './errors.ts';
 import type { Logger } from './log.ts';
 
-export type RedisClient = ReturnType<typeof createRedisClient>;
+/**
+ * The app's Redis: one server's client (createRedisClient), or a stand-in for several (redis-sentinel.ts,
+ * redis-cluster.ts) that says what differs through the optional members below; one server's client has none of them.
+ */
+export type RedisClient = ReturnType<typeof createRedisClient> & {
+  readonly [FAILOVER_GRACE]?: () => number;
+  readonly [WRITER_OF]?: (key: string) => Promise<RedisClient>;
+};
 
 /**
  * A client that fails fast instead of queueing: a request that needs Redis while it is away gets a 503 at once
@@ -55,9 +62,11 @@ export class DeadlineExceededError extends Error {
 
 /**
  * Error replies that mean "not now" rather than "wrong": loading the AOF after a restart, full, failing over
- * (a demoted primary answers READONLY; one cut off from its replicas, NOREPLICAS: min-replicas-to-write).
+ * (a demoted primary answers READONLY; one cut off from its replicas, NOREPLICAS: min-replicas-to-write), or a
+ * cluster's slot that moved under a write sent straight to the shard that held it (writeAndWait; the cluster client
+ * follows the move on its next command there, the session read that comes first in every request).
  */
-const TRANSIENT_REPLY = /^(LOADING|OOM|BUSY|TRYAGAIN|MASTERDOWN|READONLY|NOREPLICAS|CLUSTERDOWN)\b/;
+const TRANSIENT_REPLY = /^(LOADING|OOM|BUSY|TRYAGAIN|MASTERDOWN|READONLY|NOREPLICAS|CLUSTERDOWN|MOVED|ASK)\b/;
 
 /** A failed Redis command as the error handler should see it: "not now" (503) or a bug (the error itself, a 500). */
 export const asHttpError = (err: unknown) =>
@@ -68,8 +77,14 @@ export const asHttpError = (err: unknown) =>
  * still wait, because a failover is under way and the client sends the command again to the new primary; 0 otherwise.
  */
 export const FAILOVER_GRACE = Symbol('failoverGrace');
-const graceOf = (client: RedisClient | undefined): number =>
-  (client as { [FAILOVER_GRACE]?: () => number } | undefined)?.[FAILOVER_GRACE]?.() ?? 0;
+const graceOf = (client: RedisClient | undefined): number => client?.[FAILOVER_GRACE]?.() ?? 0;
+
+/**
+ * Set by a client whose keys live on several servers (redis-cluster.ts): the connection to the server that takes the
+ * writes of `key` now (its slot's primary). Without it, one server takes every write: the client itself.
+ */
+export const WRITER_OF = Symbol('writerOf');
+const writerOf = async (client: RedisClient, key: string): Promise<RedisClient> => client[WRITER_OF]?.(key) ?? client;
 
 /**
  * Awaits a Redis command for at most `timeoutMs`. A frozen or partitioned server never answers a command that was
@@ -103,19 +118,35 @@ export async function withDeadline<T>(command: Promise<T>, timeoutMs: number, cl
 /** How many replicas must confirm a write, and how long to wait for them (replicas 0: no WAIT). */
 export type ReplicaWait = { replicas: number; timeoutMs: number };
 
+/** The keys of a write: the first is the write's own (all its keys share that one's slot), then any others it needs. */
+export type WriteKeys = readonly [string, ...string[]];
+
 /**
- * A write, then WAIT in the same pipeline (WAIT counts the replicas that have every write of this connection so far,
- * and the two are sent in one tick, so they share a connection even across a Sentinel switch). → the write's reply and
- * how many replicas confirmed it; with `replicas` 0, no WAIT and 0.
+ * A write, then WAIT in the same pipeline. WAIT counts the replicas that have every write of *its connection* so far,
+ * so it must follow the write on the connection that took it: `write` is sent on the connection to the server that
+ * takes `keys[0]`'s writes (one server's client, a Sentinel's primary, a cluster's shard: WRITER_OF), and WAIT right
+ * behind it, both in one tick (node-redis queues a connection's commands in order and writes a tick's worth in one go,
+ * after the tick: a connection lost meanwhile fails both, never one of them). Every further key of `keys` (one written
+ * earlier on this client, which may live on another shard) gets a WAIT on its own server's connection in the same
+ * tick, and the smallest count is the answer: every key's write must be on a replica. → the write's reply and that
+ * count; with `replicas` 0, no WAIT and 0.
  */
 export async function writeAndWait<T>(
   client: RedisClient,
-  write: Promise<T>,
+  write: (on: RedisClient) => Promise<T>,
   { replicas, timeoutMs }: ReplicaWait,
   commandTimeoutMs: number,
+  keys: WriteKeys,
 ): Promise<[T, number]> {
-  if (replicas === 0) return [await withDeadline(write, commandTimeoutMs, client), 0];
-  return withDeadline(Promise.all([write, client.wait(replicas, timeoutMs)]), commandTimeoutMs + timeoutMs, client);
+  if (replicas === 0) return [await withDeadline(write(client), commandTimeoutMs, client), 0];
+  const sent = async (): Promise<[T, number[]]> => {
+    const writers = await Promise.all(keys.map((key) => writerOf(client, key)));
+    // Nothing is awaited between the write and its WAITs: they share a tick.
+    const reply = write(writers[0]!);
+    return Promise.all([reply, Promise.all([...new Set(writers)].map((writer) => writer.wait(replicas, timeoutMs)))]);
+  };
+  const [reply, acknowledged] = await withDeadline(sent(), commandTimeoutMs + timeoutMs, client);
+  return [reply, Math.min(...acknowledged)];
 }
 
 /**
@@ -126,11 +157,12 @@ export async function writeAndWait<T>(
  */
 export async function replicatedWrite<T>(
   client: RedisClient,
-  write: Promise<T>,
+  write: (on: RedisClient) => Promise<T>,
   wait: ReplicaWait,
   commandTimeoutMs: number,
+  keys: WriteKeys,
 ): Promise<T> {
-  const [reply, acknowledged] = await writeAndWait(client, write, wait, commandTimeoutMs);
+  const [reply, acknowledged] = await writeAndWait(client, write, wait, commandTimeoutMs, keys);
   if (acknowledged < wait.replicas)
     throw new ServiceUnavailableError(
       new Error(`${acknowledged} of ${wait.replicas} replicas confirmed in ${wait.timeoutMs} ms`),

@@ -141,7 +141,8 @@ export function createSessionIndex(options: {
   // (antirez in https://github.com/redis/redis/pull/6393: "we store there the offset of any command"), so it covers
   // everyone's earlier writes too: a logout retried on another instance, finding the key already deleted by a first
   // try that was not confirmed, is not confirmed either until that delete has reached a replica (failover.test.ts).
-  const durably = <T>(command: Promise<T>) => replicatedWrite(client, command, wait, commandTimeoutMs);
+  const durably = <T>(key: string, command: (on: RedisClient) => Promise<T>) =>
+    replicatedWrite(client, command, wait, commandTimeoutMs, [key]);
   // A handle: SHA-1 over a key derived from the secret, the index key and the field, as the REVOKE script computes
   // it. The field cannot be read back from it, and without the key no handle can be made for a field. The key reaches
   // Redis as a script argument (MONITOR and SLOWLOG show it to operators, who can read the fields anyway); the secret
@@ -195,10 +196,10 @@ export function createSessionIndex(options: {
     },
 
     /** The login's write (instead of SET NX): the session, its index entry (`device`: a deviceCode), the cap. → ended, or -1. */
-    login(sid: string, value: string, ttlS: number, device: string, now = Date.now()): Promise<number> {
+    login(on: RedisClient, sid: string, value: string, ttlS: number, device: string, now = Date.now()): Promise<number> {
       const index = indexOf(sid)!;
       const entry = `${Math.floor(now / 1000).toString(36)} ${device}`;
-      return client.eval(LOGIN, {
+      return on.eval(LOGIN, {
         keys: [sessionKey(sid), index.key],
         arguments: [
           value,
@@ -215,18 +216,16 @@ export function createSessionIndex(options: {
     /** Logout: the session and its entry, confirmed by the replicas. */
     destroy(sid: string): Promise<unknown> {
       const index = indexOf(sid);
-      return durably(
-        index
-          ? client.eval(DESTROY, { keys: [sessionKey(sid), index.key], arguments: [index.field] })
-          : client.del(sessionKey(sid)),
+      return durably(sessionKey(sid), (on) =>
+        index ? on.eval(DESTROY, { keys: [sessionKey(sid), index.key], arguments: [index.field] }) : on.del(sessionKey(sid)),
       );
     },
 
     /** Ends the session `handle` names, if it is one of `username`'s: false when it is not (unknown, foreign, gone). */
     async revoke(username: string, handle: string): Promise<boolean> {
       for (const index of indexesOfUser(username)) {
-        const reply = await durably(
-          client.eval(REVOKE, { keys: [index.key], arguments: [index.siblings, 'only', handleKey, handle] }),
+        const reply = await durably(index.key, (on) =>
+          on.eval(REVOKE, { keys: [index.key], arguments: [index.siblings, 'only', handleKey, handle] }),
         );
         if (reply === 1) return true;
       }
@@ -238,7 +237,7 @@ export function createSessionIndex(options: {
       const keep = (keepSid && indexOf(keepSid)?.field) || '';
       const ended = await Promise.all(
         indexesOfUser(username).map((index) =>
-          durably(client.eval(REVOKE, { keys: [index.key], arguments: [index.siblings, 'except', keep] })),
+          durably(index.key, (on) => on.eval(REVOKE, { keys: [index.key], arguments: [index.siblings, 'except', keep] })),
         ),
       );
       return ended.reduce((sum: number, count) => sum + Number(count), 0);

@@ -207,14 +207,16 @@ export class SessionStore extends Store {
     const creating = device !== undefined;
     const { cookie: _cookie, ...data } = session;
     const value = JSON.stringify(data);
-    const indexed = creating && this.#index && isIndexedId(sid) ? this.#index.login(sid, value, ttl, device) : undefined;
-    const write =
-      indexed ??
-      this.#client.set(sessionKey(sid), value, { expiration: { type: 'EX', value: ttl }, condition: creating ? 'NX' : 'XX' });
+    const index = isIndexedId(sid) ? this.#index : undefined;
+    const key = sessionKey(sid);
+    const write = (on: RedisClient): Promise<unknown> =>
+      index && device !== undefined
+        ? index.login(on, sid, value, ttl, device)
+        : on.set(key, value, { expiration: { type: 'EX', value: ttl }, condition: creating ? 'NX' : 'XX' });
     // Sent is sent, whatever the answer: should express-session save this session again (it does at the end of a
     // response whose save failed), that write updates the key the first one may have made, rather than create it.
     this.#creating.delete(session);
-    const reply = creating ? await this.#replicated<unknown>(write) : await this.#updated<unknown>(write);
+    const reply = creating ? await this.#replicated(write, key) : await this.#updated(write, key);
     // A null reply to XX means the session was destroyed meanwhile (logout, revoked): the write is dropped on purpose.
     // To NX (or -1 from the login script) it means the id was not new: a login that skipped regenerate, which must
     // not pass for a success.
@@ -226,7 +228,9 @@ export class SessionStore extends Store {
   async #destroy(sid: string): Promise<void> {
     const ended = this.#index
       ? this.#index.destroy(sid)
-      : replicatedWrite(this.#client, this.#client.del(sessionKey(sid)), this.#waitForReplicas, this.#commandTimeoutMs);
+      : replicatedWrite(this.#client, (on) => on.del(sessionKey(sid)), this.#waitForReplicas, this.#commandTimeoutMs, [
+          sessionKey(sid),
+        ]);
     await this.#observe('destroy', ended);
   }
 
@@ -242,10 +246,10 @@ export class SessionStore extends Store {
    * cap): an end of a session is never reported before a replica has it, so that login fails with a 503.
    * Logins, updates (a preference) and ends of sessions wait; idle-timeout slides and reads never do.
    */
-  async #replicated<T>(write: Promise<T>): Promise<T> {
+  async #replicated<T>(write: (on: RedisClient) => Promise<T>, key: string): Promise<T> {
     const [reply, acknowledged] = await this.#observe(
       'write',
-      writeAndWait(this.#client, write, this.#waitForReplicas, this.#commandTimeoutMs),
+      writeAndWait(this.#client, write, this.#waitForReplicas, this.#commandTimeoutMs, [key]),
     );
     if (acknowledged < this.#waitForReplicas.replicas) {
       if (typeof reply === 'number' && reply > 0)
@@ -261,8 +265,8 @@ export class SessionStore extends Store {
    * it, answers 303, and loses it when it is demoted (tools/chaos/partition-scenarios.ts, splitBrain). Updates are
    * rare (a user's own action), so the wait costs nothing noticeable.
    */
-  #updated<T>(write: Promise<T>): Promise<T> {
-    return this.#observe('write', replicatedWrite(this.#client, write, this.#waitForReplicas, this.#commandTimeoutMs));
+  #updated<T>(write: (on: RedisClient) => Promise<T>, key: string): Promise<T> {
+    return this.#observe('write', replicatedWrite(this.#client, write, this.#waitForReplicas, this.#commandTimeoutMs, [key]));
   }
 
   /** Seconds until the session must end: the idle timeout, cut short by the absolute one. */

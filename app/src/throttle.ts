@@ -29,9 +29,9 @@ export function createLoginThrottle({ redis, config }: { redis: RedisClient; con
   const wait = config.redis.waitForReplicas ?? { replicas: 0, timeoutMs: 0 };
 
   /** Counts one attempt on `key`; the seconds to wait if that makes it more than `max`, else 0. */
-  const count = async (key: string, max: number) => {
+  const count = async (key: string, max: number, on = redis) => {
     // Sent in the same tick, so node-redis writes the three commands as one pipeline.
-    const [attempts, , ttl] = await Promise.all([redis.incr(key), redis.expire(key, windowS, 'NX'), redis.ttl(key)]);
+    const [attempts, , ttl] = await Promise.all([on.incr(key), on.expire(key, windowS, 'NX'), on.ttl(key)]);
     return attempts > max ? Math.max(1, ttl) : 0;
   };
   const uncount = (key: string) => Promise.all([redis.decr(key), redis.expire(key, windowS, 'NX')]);
@@ -57,11 +57,13 @@ export function createLoginThrottle({ redis, config }: { redis: RedisClient; con
       });
       if (clientWait > 0) return clientWait;
       const account = accountKey(username);
+      // WAIT for both keys, each on its own shard's connection: the address's INCR went there first.
       const [[counted], acknowledged] = await writeAndWait(
         redis,
-        Promise.allSettled([count(account, maxFailuresPerAccount)]),
+        (on) => Promise.allSettled([count(account, maxFailuresPerAccount, on)]),
         wait,
         config.redis.commandTimeoutMs,
+        [account, client],
       );
       if (counted!.status === 'rejected' || acknowledged < wait.replicas) {
         const taken = counted!.status === 'fulfilled' ? [client, account] : [client];

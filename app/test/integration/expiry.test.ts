@@ -51,7 +51,7 @@ describe('every key the app writes expires', () => {
       maxSessionsPerUser: 10,
       commandTimeoutMs: 500,
     });
-    await assert.rejects(index.login(index.newId('alice'), '{}', 60, 'ch'), /TTL must be a positive integer/);
+    await assert.rejects(index.login(client, index.newId('alice'), '{}', 60, 'ch'), /TTL must be a positive integer/);
     assert.deepEqual(await redis.admin.keys('*'), []);
   });
 });
