@@ -185,8 +185,12 @@ export function loadConfig(env: Env = process.env, readFile = (path: string) => 
       /**
        * After a login's write, wait this long for this many replicas (0: don't wait; a lone Redis has none). An end of a
        * session (logout, revocation, the device cap) waits the same and is refused with a 503 unless they confirm.
+       * One by default with Sentinels and on a cluster (one replica per primary: infra/redis, `--cluster-replicas 1`).
        */
-      waitForReplicas: { replicas: values.REDIS_WAIT_REPLICAS ?? (sentinels ? 1 : 0), timeoutMs: values.REDIS_WAIT_TIMEOUT_MS },
+      waitForReplicas: {
+        replicas: values.REDIS_WAIT_REPLICAS ?? (sentinels || values.REDIS_CLUSTER_NODES ? 1 : 0),
+        timeoutMs: values.REDIS_WAIT_TIMEOUT_MS,
+      },
     },
     session: {
       secrets: devDefault('SESSION_SECRET', values.SESSION_SECRET, DEV_SESSION_SECRET)

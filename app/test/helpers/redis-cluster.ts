@@ -82,6 +82,19 @@ export async function startRedisCluster(t: Pick<TestContext, 'after'>) {
     return range.master.port;
   }
 
+  /** The replica of the shard serving `key` now (one per primary), as its primary says (another node may not know yet). */
+  async function replicaOf(key: string): Promise<number> {
+    const replication = await (await admin(await primaryOf(key))).info('replication');
+    return Number(/^slave0:.*\bport=(\d+)/m.exec(replication)![1]);
+  }
+
+  /** Whether the node on `port` holds `key`, read on that node itself (READONLY: a replica answers instead of MOVED). */
+  async function holds(port: number, key: string): Promise<boolean> {
+    const client = await admin(port);
+    await client.sendCommand(['READONLY']);
+    return (await client.exists(key)) === 1;
+  }
+
   /** The nodes that are primaries now (a failover changes them), as the cluster itself says. */
   async function primaries(): Promise<number[]> {
     const ranges = await (await admin(ports[0]!)).clusterSlots();
@@ -100,6 +113,8 @@ export async function startRedisCluster(t: Pick<TestContext, 'after'>) {
     },
     admin,
     primaryOf,
+    replicaOf,
+    holds,
     kill,
     start,
     /** Waits until every slot is served and every replica in sync. */

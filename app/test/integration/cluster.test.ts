@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { accountThrottleKey } from '../../src/keys.ts';
 import { createBrowser } from '../helpers/browser.ts';
 import { createInstance } from '../helpers/instance.ts';
 import { startRedisCluster } from '../helpers/redis-cluster.ts';
@@ -87,5 +88,83 @@ describe('the app on a Redis Cluster', { skip }, () => {
     );
     for (const browser of browsers)
       assert.equal((await browser.on(a).get('/api/session')).body.authenticated, true, 'no login lost');
+  });
+
+  it('an end of a session waits for its shard\'s replica › logout and "log out everywhere" answer 503 + Retry-After while it is frozen, 303 once it is back, and the session is gone from that replica too', async (t) => {
+    const { cluster, a, b } = await onTheCluster(t);
+    const browser = createBrowser();
+    assert.equal((await browser.login(a)).status, 303);
+    const attacker = createBrowser();
+    attacker.jar.set('sid', browser.jar.get('sid')!);
+    const other = createBrowser();
+    assert.equal((await other.login(b)).status, 303);
+    // The user's sessions share one slot, so one shard, one replica.
+    const replica = await cluster.replicaOf(browser.sessionKey());
+    assert.ok(await cluster.holds(replica, attacker.sessionKey()), 'the login on the replica');
+
+    cluster.pause(replica);
+    t.after(() => cluster.resume(replica));
+    const refused = await browser.logout(a);
+    assert.deepEqual([refused.status, refused.headers['retry-after']], [503, '1']);
+    // Retried elsewhere: WAIT there covers the delete the first try made on the same shard.
+    const retried = await browser.logout(b);
+    assert.deepEqual([retried.status, retried.headers['retry-after']], [503, '1']);
+    const everywhere = await other
+      .on(b)
+      .post('/sessions/revoke-all', { _csrf: await other.csrfToken(b), password: ALICE.password });
+    assert.deepEqual([everywhere.status, everywhere.headers['retry-after']], [503, '1']);
+
+    cluster.resume(replica);
+    await waitFor(async () => (await browser.logout(a)).status === 303, { what: 'a logout to be confirmed', timeoutMs: 15_000 });
+    assert.equal(await cluster.holds(replica, attacker.sessionKey()), false, 'the session gone from the replica');
+    assert.equal((await attacker.on(b).get('/api/session')).body.user, null);
+  });
+
+  it("a replica frozen in another shard › that shard's trouble refuses no logout on this one (WAIT goes to the session's shard, not every primary)", async (t) => {
+    const { cluster, a } = await onTheCluster(t);
+    const browser = createBrowser();
+    assert.equal((await browser.login(a)).status, 303);
+    const own = await cluster.replicaOf(browser.sessionKey());
+    const primaries = await cluster.primaries();
+    const frozen = cluster.ports.find((port) => port !== own && !primaries.includes(port))!;
+    cluster.pause(frozen);
+    t.after(() => cluster.resume(frozen));
+    const done = await browser.logout(a);
+    assert.equal(done.status, 303);
+    assert.equal(await cluster.holds(own, browser.sessionKey()), false, 'the session gone from its replica');
+  });
+
+  it("a login attempt waits for the replicas of both its throttle keys' shards › refused 503 and not counted while either is frozen, counted once they are back", async (t) => {
+    const { cluster, a } = await onTheCluster(t);
+    const wrong = (username: string) => createBrowser().login(a, { username, password: 'wrong-password' });
+    // The address key this test's requests are counted under: found after a first attempt.
+    assert.equal((await wrong('nobody')).status, 401);
+    const addresses = (
+      await Promise.all((await cluster.primaries()).map(async (port) => (await cluster.admin(port)).keys('login-fail:ip:*')))
+    ).flat();
+    assert.equal(addresses.length, 1);
+    const address = addresses[0]!;
+    // An account whose key lives on another shard than the address's: the attempt writes to two shards.
+    const addressShard = await cluster.primaryOf(address);
+    let username = '';
+    for (let i = 0; !username; i++)
+      if ((await cluster.primaryOf(accountThrottleKey(`user-${i}`))) !== addressShard) username = `user-${i}`;
+    const account = accountThrottleKey(username);
+    const accountShard = await cluster.primaryOf(account);
+    const count = async (key: string, port: number) => Number((await (await cluster.admin(port)).get(key)) ?? 0);
+
+    for (const key of [account, address]) {
+      const replica = await cluster.replicaOf(key);
+      cluster.pause(replica);
+      t.after(() => cluster.resume(replica));
+      const refused = await wrong(username);
+      assert.deepEqual([refused.status, refused.headers['retry-after']], [503, '1'], `${key}'s replica frozen`);
+      assert.equal(await count(account, accountShard), 0, 'the attempt not counted against the account');
+      assert.equal(await count(address, addressShard), 1, 'nor against the address');
+      cluster.resume(replica);
+    }
+    await waitFor(async () => (await wrong(username)).status === 401, { what: 'attempts counted again', timeoutMs: 15_000 });
+    assert.equal(await count(account, accountShard), 1);
+    assert.equal(await count(address, addressShard), 2);
   });
 });

@@ -191,14 +191,15 @@ describe('loadConfig', () => {
     assert.equal(config.catalog!.cache.enabled, false);
   });
 
-  it('Redis Cluster: seed nodes parsed; not together with Sentinels', () => {
+  it('Redis Cluster: seed nodes parsed, waits for one replica; not together with Sentinels', () => {
     const config = loadConfig({
       ...production,
       REDIS_URL: 'rediss://app:pw@cluster',
       REDIS_CLUSTER_NODES: 'redis-1:6379,redis-2:6379',
     });
     assert.deepEqual(config.redis.cluster, { nodes: [1, 2].map((n) => ({ host: `redis-${n}`, port: 6379 })) });
-    assert.equal(config.redis.waitForReplicas.replicas, 0);
+    // One replica per primary (the shipped cluster's shape): every end of a session waits for its shard's replica.
+    assert.deepEqual(config.redis.waitForReplicas, { replicas: 1, timeoutMs: 100 });
     const problems = problemsOf({
       ...production,
       REDIS_CLUSTER_NODES: 'redis-1:6379',
