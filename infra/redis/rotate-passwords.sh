@@ -8,7 +8,7 @@
 #   (the files without a .previous are left as they are). Only hashes go into ACL SETUSER; the values that must be
 #   sent in clear (masterauth, the Sentinels' auth-pass and sentinel-pass) go through redis-cli's standard input, so
 #   no password shows in `ps`.
-#   env: REDIS_CA_FILE (/run/secrets/redis_ca.crt), REDIS_ADMIN_USER (admin), SENTINEL_NAME (sessions),
+#   env: REDIS_CA_FILE (/run/secrets/redis_ca.crt; `none`: plaintext, the Kubernetes `single` overlay), REDIS_ADMIN_USER (admin), SENTINEL_NAME (sessions),
 #        REDIS_NODES ("host:port ...": a group without Sentinels; the Sentinel is then not asked),
 #        CACHE_NODES ("host:port ...": the catalogue's cache Redis, users cache and admin; none by default)
 # Redis does not replicate ACLs, so each node is told; ACL SETUSER changes a user in place and no connection is dropped
@@ -28,6 +28,8 @@ name=${SENTINEL_NAME:-sessions}
 ca=${REDIS_CA_FILE:-/run/secrets/redis_ca.crt}
 user=${REDIS_ADMIN_USER:-admin}
 case $step in add | remove) ;; *) echo "$usage" >&2; exit 2 ;; esac
+tls="--tls --cacert $ca"
+[ "$ca" = none ] && tls=""
 
 say() { echo "rotate-passwords: $*" >&2; }
 value() {
@@ -51,7 +53,7 @@ cli() {
     port=$2
     shift 2
     # A node that does not answer must not hang the script: 2 s per command.
-    timeout 2 redis-cli -h "$host" -p "$port" --tls --cacert "$ca" --user "$user" --no-auth-warning "$@" | tr -d '\r'
+    timeout 2 redis-cli -h "$host" -p "$port" $tls --user "$user" --no-auth-warning "$@" | tr -d '\r'
 }
 # `ACL SETUSER user #<hash>` (add) or `!<hash>` (remove) for each password that has a .previous, for these users.
 # Removing a password already removed (a second run) is not an error.
@@ -129,7 +131,7 @@ if [ "$step" = remove ]; then
             file=${pair#*=}
             has_previous "$file" || continue
             reply=$(printf 'AUTH %s %s\n' "${pair%%=*}" "$(value "$file.previous")" |
-                env -u REDISCLI_AUTH timeout 2 redis-cli -h "$host" -p "$port" --tls --cacert "$ca" | tr -d '\r')
+                env -u REDISCLI_AUTH timeout 2 redis-cli -h "$host" -p "$port" $tls | tr -d '\r')
             case $reply in WRONGPASS*) ;; *) say "$host:$port still accepts the old password of ${pair%%=*}: $reply"; exit 1 ;; esac
         done
     }
