@@ -1,4 +1,4 @@
-import { unsign } from 'cookie-signature';
+import { sign, unsign } from 'cookie-signature';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import session from 'express-session';
 import type { Config } from './config.ts';
@@ -90,12 +90,12 @@ export function createSessions({
    */
   const candidatesOf = (req: Request) =>
     cookieValues(req, cookieName(COOKIE, req))
-      .map((value) => ({ value, id: signedId(value, secrets) }))
-      .filter((candidate): candidate is { value: string; id: string } => candidate.id !== undefined)
+      .map((value) => ({ value, ...signedId(value, secrets) }))
+      .filter((candidate): candidate is Candidate => candidate.id !== undefined)
       .slice(0, MAX_CANDIDATES);
 
   /** The first candidate whose session exists, with it; else undefined. One lookup for the usual single cookie. */
-  async function liveOf(req: Request, candidates: { value: string; id: string }[]) {
+  async function liveOf(req: Request, candidates: Candidate[]) {
     for (const candidate of candidates) {
       const data = await modeOf(req).store.get(candidate.id);
       if (data?.user) return { ...candidate, data };
@@ -122,7 +122,7 @@ export function createSessions({
    * slides the idle timeout and enforces the absolute one). The session is frozen: a write during a read throws
    * instead of being lost. Without a cookie of ours there is nothing to load, and no Redis call.
    */
-  async function read(req: Request, res: Response, next: NextFunction, candidates: { value: string; id: string }[]) {
+  async function read(req: Request, res: Response, next: NextFunction, candidates: Candidate[]) {
     if (candidates.length === 0) {
       req.session = ANONYMOUS;
       return next();
@@ -134,6 +134,11 @@ export function createSessions({
     // browser closes: a read that finds nothing tells the browser to drop it. Only when no cookie we signed is live:
     // clearing "sid" deletes the browser's real cookie too. A foreign cookie costs nothing and is left alone.
     if (!live) clearCookie(req, res);
+    // A live cookie signed under an older secret (a rotation: SESSION_SECRET lists the new one first) is signed again
+    // under the newest as its user comes back, as express-session would set it, so the old secret can be dropped
+    // (docs/operations.md, Rotating credentials) without logging anyone out who came back in the meantime.
+    else if (!live.newest)
+      res.cookie(cookieName(COOKIE, req), `s:${sign(live.id, secrets[0]!)}`, { ...cookie, secure: req.secure });
     next();
   }
 
@@ -169,19 +174,22 @@ export function saveSession(req: Request): Promise<void> {
 
 /**
  * The session id in express-session's cookie (`s:<id>.<signature>`) if any configured secret signed it, read as
- * express-session reads it (cookie-signature's `unsign`, tried under each secret); otherwise undefined.
+ * express-session reads it (cookie-signature's `unsign`, tried under each secret, newest first); otherwise none.
  */
-function signedId(raw: string, secrets: readonly string[]): string | undefined {
+function signedId(raw: string, secrets: readonly string[]): { id?: string; newest?: boolean } {
   let value: string;
   try {
     value = decodeURIComponent(raw);
   } catch {
-    return undefined;
+    return {};
   }
-  if (!value.startsWith('s:')) return undefined;
-  for (const secret of secrets) {
+  if (!value.startsWith('s:')) return {};
+  for (const [i, secret] of secrets.entries()) {
     const id = unsign(value.slice(2), secret);
-    if (id !== false) return id;
+    if (id !== false) return { id, newest: i === 0 };
   }
-  return undefined;
+  return {};
 }
+
+/** A cookie of ours: its value, the session id it carries, and whether the newest secret signed it. */
+type Candidate = { value: string; id: string; newest?: boolean };

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Creates the secrets docker-compose.yml mounts (and the local stack, in .run/secrets), once; existing files are kept
-# (rotating a secret is a deliberate act: replace the file, restart).
+# (rotating them: npm run rotate-secrets, or the steps in docs/operations.md, "Rotating credentials").
 #   usage: infra/docker/make-secrets.sh [DIR]     (default: ./secrets, git-ignored)
 # Hex only, so the values are safe in URLs and ACL files without escaping.
 #

@@ -2,7 +2,8 @@
 # Renders the Redis ACL file from password files, so no password is committed
 # and none is stored in clear text (Redis accepts SHA-256 hashes: "#<hex>").
 #   usage: render-acl.sh SECRETS_DIR OUTPUT_FILE [sessions|cluster|cache]
-# SECRETS_DIR holds the redis_*_password files (infra/docker/make-secrets.sh).
+# SECRETS_DIR holds the redis_*_password files (infra/docker/make-secrets.sh). During a rotation
+# (rotate-passwords.sh) a <file>.previous holds a user's old password: the user then has both.
 # `sessions` (the default): the session Redis's users; `cluster`: the same as a
 # Redis Cluster's, the app also allowed CLUSTER SLOTS (node-redis's discovery); `cache`: the cache
 # Redis's (infra/redis/cache.conf), `cache` and `admin` only. POSIX sh: runs on Debian (dash) and in the
@@ -23,6 +24,12 @@ password_hash() {
     value=$(sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' "$file" | tr -d '\n')
     printf '%s' "$value" | sha256sum | cut -d ' ' -f 1
 }
+# "#<hash>", and " #<hash>" of the previous password while one is kept (a rotation under way).
+passwords() {
+    list="#$(password_hash "$1")"
+    if [ -s "$secrets_dir/$1.previous" ]; then list="$list #$(password_hash "$1.previous")"; fi
+    printf '%s' "$list"
+}
 
 # node-redis's handshake: HELLO 3 AUTH app <password> SETNAME <instance> needs no
 # grant (HELLO and AUTH are exempt from command rules, and HELLO's SETNAME is not
@@ -38,29 +45,29 @@ if [ "${1:-0}" -gt 7 ] || { [ "${1:-0}" -eq 7 ] && [ "${2:-0}" -ge 2 ]; }; then
     setinfo=" +client|setinfo"
 fi
 
-admin_hash=$(password_hash redis_admin_password)
+admin_hash=$(passwords redis_admin_password)
 umask 077
 tmp="$output.tmp.$$"
 
 if [ "$role" = cache ]; then
     # cache: its own prefix, and exactly what app/src/catalog/cache.ts sends
     # (EVAL runs GET and SET under the same rules, key by key).
-    cache_hash=$(password_hash redis_cache_password)
+    cache_hash=$(passwords redis_cache_password)
     cat >"$tmp" <<ACL
 user default off resetpass resetkeys resetchannels -@all
-user cache on #$cache_hash resetkeys ~cache:* resetchannels -@all +ping +get +set +del +eval$setinfo
-user admin on #$admin_hash ~* &* +@all
+user cache on $cache_hash resetkeys ~cache:* resetchannels -@all +ping +get +set +del +eval$setinfo
+user admin on $admin_hash ~* &* +@all
 ACL
     mv "$tmp" "$output"
     exit 0
 fi
 
-app_hash=$(password_hash redis_app_password)
+app_hash=$(passwords redis_app_password)
 discovery=""
 if [ "$role" = cluster ]; then discovery=" +cluster|slots"; fi
-replica_hash=$(password_hash redis_replica_password)
-sentinel_hash=$(password_hash redis_sentinel_password)
-exporter_hash=$(password_hash redis_exporter_password)
+replica_hash=$(passwords redis_replica_password)
+sentinel_hash=$(passwords redis_sentinel_password)
+exporter_hash=$(passwords redis_exporter_password)
 
 # app: exactly what the app sends. /readyz: PING. The session store: EVAL of
 # its read script (GET, PTTL, and EXPIRE to slide the idle timeout once a
@@ -110,10 +117,10 @@ exporter_hash=$(password_hash redis_exporter_password)
 # not write with MULTI.
 cat >"$tmp" <<ACL
 user default off resetpass resetkeys ~sess:* ~sess-idx:* ~login-fail:* resetchannels -@all +set +del +unlink +incr +decr +pexpireat +hset +hdel
-user app on #$app_hash resetkeys ~sess:* ~sess-idx:* ~login-fail:* resetchannels -@all +ping +get +set +del +incr +decr +expire +ttl +wait +eval +hgetall +hset +hdel +pttl$setinfo$discovery
-user replica on #$replica_hash resetkeys resetchannels -@all +psync +sync +replconf +ping
-user exporter on #$exporter_hash resetkeys resetchannels -@all +info +client|setname +latency|latest +slowlog|len +slowlog|get
-user sentinel on #$sentinel_hash resetkeys allchannels -@all +multi +exec +slaveof +ping +subscribe +publish +info +role +config|rewrite +client|setname +client|kill +script|kill
-user admin on #$admin_hash ~* &* +@all
+user app on $app_hash resetkeys ~sess:* ~sess-idx:* ~login-fail:* resetchannels -@all +ping +get +set +del +incr +decr +expire +ttl +wait +eval +hgetall +hset +hdel +pttl$setinfo$discovery
+user replica on $replica_hash resetkeys resetchannels -@all +psync +sync +replconf +ping
+user exporter on $exporter_hash resetkeys resetchannels -@all +info +client|setname +latency|latest +slowlog|len +slowlog|get
+user sentinel on $sentinel_hash resetkeys allchannels -@all +multi +exec +slaveof +ping +subscribe +publish +info +role +config|rewrite +client|setname +client|kill +script|kill
+user admin on $admin_hash ~* &* +@all
 ACL
 mv "$tmp" "$output"

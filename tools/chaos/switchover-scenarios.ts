@@ -20,7 +20,7 @@ const LONGEST_REQUEST_BOUND_MS = 4_000;
  * logs in again from a fresh browser (a new session, written and confirmed by a replica before the 303). Bounded: it
  * stops when the operation ends, and every request has its own timeout.
  */
-async function whileWriting<T>(context: Context, operation: () => Promise<T>) {
+export async function whileWriting<T>(context: Context, operation: () => Promise<T>) {
   const { stack, users, passwords } = context;
   const baseUrl = stack.urls.nginx;
   const records: WriteRecord[] = [];
@@ -87,7 +87,7 @@ async function whileWriting<T>(context: Context, operation: () => Promise<T>) {
 }
 
 /** Users whose home page shows another theme than the last preference they were answered 303 for. */
-async function lostPreferences(baseUrl: string, users: LoggedInUser[], acknowledged: Map<string, string>) {
+export async function lostPreferences(baseUrl: string, users: LoggedInUser[], acknowledged: Map<string, string>) {
   const lost: string[] = [];
   for (const user of users) {
     const theme = acknowledged.get(user.username);

@@ -24,6 +24,7 @@ const redisActions: Record<string, Action> = {
   resume: (stack) => stack.resumeRedis(),
   switchover: (stack) => stack.switchoverRedis(),
   'rolling-restart': (stack) => stack.rollingRestartRedis(),
+  'restart-exporters': (stack) => stack.restartRedisExporters(),
 };
 
 /** Whichever node is primary when asked: tests break the primary without knowing which node it is. */

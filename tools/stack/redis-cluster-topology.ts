@@ -43,7 +43,7 @@ export function createRedisClusterTopology(options: TopologyOptions) {
       ),
       port: nodePort,
       dir: nodeDir,
-      url: adminUrl(nodePort),
+      url: () => adminUrl(nodePort),
       adminPasswordFile: secrets.redisAdminPasswordFile,
       readyTimeoutMs,
     });

@@ -46,7 +46,8 @@ type RedisExporterOptions = {
   redisPort: number;
   port: number;
   caFile: string;
-  password: string;
+  /** Asked at each start: a restart after a rotation takes the new one. */
+  password: () => string;
   readyTimeoutMs: number;
 };
 
@@ -69,7 +70,7 @@ export function createRedisExporterProcess(options: RedisExporterOptions) {
     lifecycle.start({
       command: exporter,
       args: redisExporterArgs({ redisPort, port, caFile }),
-      env: { ...process.env, REDIS_PASSWORD: password },
+      env: { ...process.env, REDIS_PASSWORD: password() },
       // /health answers without touching Redis: the exporter is up even while its node is down.
       ready: () => isHttpOk(`http://127.0.0.1:${port}/health`),
     });

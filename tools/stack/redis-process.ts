@@ -16,8 +16,8 @@ type RedisOptions = {
   port: number;
   /** Its working directory: the AOF lives here, so a restart finds what was written. */
   dir: string;
-  /** Answers PING when it is ready: the admin user's URL. */
-  url: string;
+  /** Answers PING when it is ready: the admin user's URL (a function: asked at each start, after a rotation too). */
+  url: string | (() => string);
   /** Where the admin password is, for the status (which never shows a password). */
   adminPasswordFile: string;
   readyTimeoutMs: number;
@@ -55,7 +55,8 @@ export const redisUnderUmask = (redisServer: string, args: string[]): [string, s
 
 /** One redis-server (a data node or a Sentinel), restarted on the same directory when asked. */
 export function createRedisProcess(options: RedisOptions) {
-  const { supervisor, name, redisServer, args, port, dir, url, adminPasswordFile, readyTimeoutMs } = options;
+  const { supervisor, name, redisServer, args, port, dir, adminPasswordFile, readyTimeoutMs } = options;
+  const url = () => (typeof options.url === 'string' ? options.url : options.url());
   let child: Child | undefined;
   let state: State = 'stopped';
 
@@ -64,7 +65,7 @@ export function createRedisProcess(options: RedisOptions) {
     port,
     pid: child?.isRunning() ? child.pid : undefined,
     state,
-    url: withoutPassword(url),
+    url: withoutPassword(url()),
     passwordFile: adminPasswordFile,
   });
 
@@ -80,7 +81,7 @@ export function createRedisProcess(options: RedisOptions) {
     });
     child = started;
     await started.spawned;
-    await waitFor(name, options.isReady ?? (() => redisAnswersPing(url)), {
+    await waitFor(name, options.isReady ?? (() => redisAnswersPing(url())), {
       timeoutMs: readyTimeoutMs,
       failIf: supervisor.exitReason(started),
     });

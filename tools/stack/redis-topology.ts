@@ -51,7 +51,7 @@ export function createRedisTopology(options: SentinelOrSingleOptions) {
       args: () => (mkdirSync(processDir, { recursive: true }), args(processDir)),
       port: nodePort,
       dir: processDir,
-      url: adminUrl(nodePort),
+      url: () => adminUrl(nodePort),
       adminPasswordFile: secrets.redisAdminPasswordFile,
       readyTimeoutMs,
     });
@@ -81,12 +81,12 @@ export function createRedisTopology(options: SentinelOrSingleOptions) {
             }),
           );
         });
-  const sentinelUrls = sentinels.map((sentinel) => adminUrl(sentinel.port));
+  const sentinelUrls = () => sentinels.map((sentinel) => adminUrl(sentinel.port));
 
   /** The node that is primary now: the lone node, or the one the first answering Sentinel names. */
   async function primary() {
     if (mode === 'single') return nodes[0]!;
-    for (const url of sentinelUrls) {
+    for (const url of sentinelUrls()) {
       const primaryPort = await primaryPortOf(url).catch(() => undefined);
       const node = nodes.find((candidate) => candidate.port === primaryPort);
       if (node) return node;
@@ -97,7 +97,7 @@ export function createRedisTopology(options: SentinelOrSingleOptions) {
   // Whichever node the Sentinels name: after a failover in an earlier run, the configs they rewrote say which.
   const groupReady = async () => {
     const current = await primary().catch(() => undefined);
-    return current !== undefined && sentinelGroupReady(sentinelUrls, adminUrl(current.port), nodes.length - 1);
+    return current !== undefined && sentinelGroupReady(sentinelUrls(), adminUrl(current.port), nodes.length - 1);
   };
 
   async function start() {

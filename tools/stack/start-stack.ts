@@ -156,8 +156,12 @@ export async function startStack(options: StackOptions = {}) {
   const urls = {
     nginx: `http://127.0.0.1:${nginxPort}`,
     /** The first node: the primary at start (status() says which node is primary now). */
-    redisApp: redisUrl('app', secrets.redisAppPassword, redisPort, { tls: true }),
-    redisAdmin: redisUrl('admin', secrets.redisAdminPassword, redisPort, { tls: true }),
+    get redisApp() {
+      return redisUrl('app', secrets.redisAppPassword, redisPort, { tls: true });
+    },
+    get redisAdmin() {
+      return redisUrl('admin', secrets.redisAdminPassword, redisPort, { tls: true });
+    },
   };
 
   const logsDir = join(paths.runDir, 'logs');
@@ -227,7 +231,7 @@ export async function startStack(options: StackOptions = {}) {
           ),
           port: cachePort,
           dir: cacheDir,
-          url: redisUrl('admin', secrets.redisAdminPassword, cachePort, { tls: true }),
+          url: () => redisUrl('admin', secrets.redisAdminPassword, cachePort, { tls: true }),
           adminPasswordFile: secrets.redisAdminPasswordFile,
           readyTimeoutMs,
         })
@@ -300,7 +304,7 @@ export async function startStack(options: StackOptions = {}) {
             redisPort: node.port,
             port: node.port + REDIS_EXPORTER_PORT_OFFSET,
             caFile: secrets.redisCaFile,
-            password: secrets.redisExporterPassword,
+            password: () => secrets.redisExporterPassword,
             readyTimeoutMs,
           }),
         );
@@ -427,6 +431,14 @@ export async function startStack(options: StackOptions = {}) {
         : () => Promise.reject(new StackRequestError(409, 'a Redis Cluster has no single replica to kill here')),
     pauseRedisPrimary: redis.pausePrimary,
     resumeRedisPrimary: redis.resumePaused,
+    /** Each prometheus-redis-exporter, one at a time, onto the exporter password in the secrets now (a rotation). */
+    async restartRedisExporters() {
+      for (const exporter of exporters) {
+        await exporter.stop();
+        await exporter.start();
+      }
+      return exporters.map((exporter) => exporter.status());
+    },
     /** The primary hands over to a caught-up replica (Sentinel only; 409 otherwise). */
     switchoverRedis: 'switchover' in redis ? redis.switchover : noSentinelOperations().switchover,
     /** Every replica, every Sentinel, a switchover, then the old primary, one at a time (Sentinel only). */

@@ -4,7 +4,7 @@ import express from 'express';
 import supertest from 'supertest';
 import { createSessions } from '../../src/session.ts';
 import { createBrowser } from '../helpers/browser.ts';
-import { startTwoInstances } from '../helpers/instance.ts';
+import { createInstance, startTwoInstances } from '../helpers/instance.ts';
 
 // Reads (GET, HEAD, OPTIONS: reads.ts) do not go through express-session (app/src/session.ts): what it would do, they must still do.
 describe('the read path', () => {
@@ -49,6 +49,34 @@ describe('the read path', () => {
     const foreign = await browser.on(other.a).get('/api/session');
     assert.equal(foreign.body.authenticated, false);
     assert.equal(foreign.headers['set-cookie'], undefined);
+  });
+
+  it('a session cookie signed with an older secret › re-issued under the newest on a read, then valid where only the newest is', async (t) => {
+    const OLD = 'old-secret-that-is-at-least-32-characters-long';
+    const NEW = 'new-secret-that-is-at-least-32-characters-long';
+    const { redis, a } = await startTwoInstances(t, { SESSION_SECRET: OLD });
+    const rotated = await createInstance(t, redis, { SESSION_SECRET: `${NEW},${OLD}` });
+    const newOnly = await createInstance(t, redis, { SESSION_SECRET: NEW });
+    const browser = createBrowser();
+    await browser.login(a);
+    const before = browser.jar.get('sid');
+    const id = browser.sessionId();
+    assert.equal(
+      (await browser.on(newOnly).get('/api/session')).body.authenticated,
+      false,
+      'the old cookie under the new secret only',
+    );
+    const reissued = await browser.on(rotated).get('/api/session');
+    assert.equal(reissued.body.user.username, 'alice');
+    assert.match(String(reissued.headers['set-cookie']), /^sid=s%3A[^;]+; Path=\/; HttpOnly; SameSite=Lax$/);
+    assert.notEqual(browser.jar.get('sid'), before, 'the cookie was signed again');
+    assert.equal(browser.sessionId(), id, 'the same session');
+    assert.equal((await browser.on(newOnly).get('/api/session')).body.user.username, 'alice', 'valid under the newest alone');
+    assert.equal(
+      (await browser.on(rotated).get('/api/session')).headers['set-cookie'],
+      undefined,
+      'signed once, not on every read',
+    );
   });
 
   it('the session a GET sees is frozen: a write during a read fails loudly (500) instead of being lost', async (t) => {

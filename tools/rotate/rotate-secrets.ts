@@ -1,0 +1,214 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { loadConfig } from '../../app/src/config.ts';
+import { repoRoot } from '../lib/paths.ts';
+import { waitFor } from '../lib/poll.ts';
+import { findTools } from '../lib/prereqs.ts';
+import { renderAcl } from '../lib/redis-server.ts';
+
+/** Said to the operator as is: what to do, not a stack trace. */
+export class RotationError extends Error {}
+
+/** The Redis users' password files (make-secrets.sh) a rotation replaces; redis_cache_password only with a cache Redis. */
+const SESSION_REDIS_PASSWORDS = [
+  'redis_app_password',
+  'redis_replica_password',
+  'redis_sentinel_password',
+  'redis_exporter_password',
+  'redis_admin_password',
+  'redis_sentinel_app_password',
+  'redis_sentinel_peer_password',
+];
+const CACHE_PASSWORD = 'redis_cache_password';
+const SESSION_SECRET = 'session_secret';
+/** When the newest session secret was added (ms since the epoch): `--drop-old` waits a session's lifetime from it. */
+const ROTATED_AT = 'session_secret.rotated-at';
+
+/** The app's own default for SESSION_ABSOLUTE_TIMEOUT_S: no session lives longer, whatever its cookie. */
+export const DEFAULT_SESSION_LIFETIME_S = loadConfig({ NODE_ENV: 'development' }).session.absoluteTimeoutS;
+
+type Status = {
+  nginx: { url: string };
+  redis: { mode: string; nodes: { port: number }[]; sentinels: { port: number }[] };
+  cache?: { port: number };
+  cacheNodes?: unknown[];
+  instances: { n: number; id: string }[];
+  redisExporters?: unknown[];
+  runDir: string;
+};
+
+/** The running stack's control API (npm start -- --control): its status, and the restarts a rotation needs. */
+export function controlClient(port: number, token: string) {
+  return async <T>(path: string, method = 'GET'): Promise<T> => {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(60_000),
+    }).catch((err: Error) => {
+      throw new RotationError(
+        `no control API on 127.0.0.1:${port} (${err.message}): start the stack with npm start -- --control (--control-port as given here)`,
+      );
+    });
+    const body = (await res.json()) as T & { error?: string };
+    if (!res.ok) throw new RotationError(`${method} ${path}: ${res.status} ${body.error ?? ''}`);
+    return body;
+  };
+}
+type Control = ReturnType<typeof controlClient>;
+
+const newSecret = () => randomBytes(32).toString('hex');
+
+/** Replaces `file` whole or not at all, readable by the owner only (as make-secrets.sh writes them for the stack). */
+function writeSecret(file: string, value: string) {
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, value, { mode: 0o600 });
+  renameSync(tmp, file);
+}
+
+/**
+ * Each instance restarted, ready, and served by nginx again before the next: nginx takes an instance it could not
+ * reach out of rotation for fail_timeout (5 s, infra/nginx/local/upstream.conf.template) whatever its readiness, so
+ * stopping the next one sooner can leave no instance in rotation (measured: 73 requests answered 503 with two).
+ */
+async function restartInstances(control: Control, status: Status, log: (line: string) => void) {
+  for (const { n, id } of status.instances) {
+    const started = performance.now();
+    await control(`/instances/${n}/restart`, 'POST');
+    const ready = performance.now() - started;
+    await waitFor(`nginx sending requests to ${id} again`, () => servedBy(status.nginx.url, id), {
+      timeoutMs: BACK_IN_ROTATION_TIMEOUT_MS,
+      intervalMs: 50,
+    });
+    log(
+      `${id} restarted onto the new secrets: ready in ${Math.round(ready)} ms, served by nginx again after ` +
+        `${Math.round(performance.now() - started)} ms`,
+    );
+  }
+}
+
+/** Well above nginx's fail_timeout (5 s). */
+const BACK_IN_ROTATION_TIMEOUT_MS = 20_000;
+
+/** Whether nginx's answer to a /readyz came from instance `id` (round robin: a few tries reach each instance). */
+async function servedBy(nginxUrl: string, id: string) {
+  const res = await fetch(`${nginxUrl}/readyz`, { signal: AbortSignal.timeout(2_000) });
+  await res.arrayBuffer();
+  return res.headers.get('x-instance-id') === id;
+}
+
+async function runScript(step: 'add' | 'remove', secretsDir: string, status: Status) {
+  const sentinel = status.redis.sentinels[0];
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    REDIS_CA_FILE: join(secretsDir, 'redis_ca.crt'),
+    ...(status.cache ? { CACHE_NODES: `127.0.0.1:${status.cache.port}` } : {}),
+    ...(sentinel ? {} : { REDIS_NODES: status.redis.nodes.map((node) => `127.0.0.1:${node.port}`).join(' ') }),
+  };
+  const script = join(repoRoot, 'infra/redis/rotate-passwords.sh');
+  const { stdout } = await promisify(execFile)('sh', [script, step, secretsDir, '127.0.0.1', String(sentinel?.port ?? 0)], {
+    env,
+    timeout: 60_000,
+  }).catch((err: Error & { stderr?: string }) => {
+    throw new RotationError(
+      `rotate-passwords.sh ${step}: ${err.stderr?.trim() || err.message} (run npm run rotate-secrets again: each step is idempotent)`,
+    );
+  });
+  return stdout.trim();
+}
+
+/**
+ * A rotation of every Redis password and of the session secret on a running local stack, none refused meanwhile:
+ * new values beside the old (`<file>.previous`), both in every node's ACL and in the ACL files they load at a restart;
+ * a new session secret first in the list; the apps restarted one at a time (and the exporters) onto the new values;
+ * then the old passwords removed everywhere and checked refused. An interrupted run is finished by the next one
+ * (the `.previous` files say a rotation is under way; no new values are made then).
+ */
+export async function rotateSecrets({ control, log }: { control: Control; log: (line: string) => void }) {
+  const status = await control<Status>('/status');
+  if (status.redis.mode === 'cluster')
+    throw new RotationError('a Redis Cluster is not rotated by this tool (docs/operations.md, Rotating credentials)');
+  const secretsDir = join(status.runDir, 'secrets');
+  const file = (name: string) => join(secretsDir, name);
+  const names = status.cache ? [...SESSION_REDIS_PASSWORDS, CACHE_PASSWORD] : SESSION_REDIS_PASSWORDS;
+  if (status.cacheNodes?.length)
+    log('memcached caches: its password (redis_cache_password) is not rotated (memcached reads its auth file at start only)');
+
+  const read = (name: string) => readFileSync(file(name), 'utf8').trim();
+  const resuming = names.some((name) => existsSync(file(`${name}.previous`)));
+  if (resuming) log('a rotation is under way (.previous files): finishing it');
+  else {
+    const secrets = read(SESSION_SECRET);
+    writeSecret(file(SESSION_SECRET), `${newSecret()},${secrets}`);
+    writeSecret(file(ROTATED_AT), String(Date.now()));
+    log(`a new session secret first of ${secrets.split(',').length + 1} in ${file(SESSION_SECRET)}`);
+  }
+  // Each step can be cut short and redone: the old value is kept first, then a new one made where none is yet.
+  for (const name of names) if (!existsSync(file(`${name}.previous`))) copyFileSync(file(name), file(`${name}.previous`));
+  const made = names.filter((name) => read(name) === read(`${name}.previous`));
+  for (const name of made) writeSecret(file(name), newSecret());
+  if (made.length) log(`new Redis passwords in ${secretsDir}: ${made.join(', ')}`);
+
+  // What a node loads if it restarts from here on: both passwords while the .previous files exist.
+  renderAclFiles(status);
+  log(await runScript('add', secretsDir, status));
+  await restartInstances(control, status, log);
+  if (status.redisExporters?.length) {
+    await control('/redis/restart-exporters', 'POST');
+    log(`${status.redisExporters.length} redis exporters restarted`);
+  }
+  log(await runScript('remove', secretsDir, status));
+  for (const name of names) rmSync(file(`${name}.previous`), { force: true });
+  renderAclFiles(status);
+  const kept = readFileSync(file(SESSION_SECRET), 'utf8').trim().split(',').length;
+  log(
+    `done; the session secret list has ${kept}: the older ones verify cookies until npm run rotate-secrets -- --drop-old, ` +
+      'a session lifetime (SESSION_ABSOLUTE_TIMEOUT_S) from now',
+  );
+}
+
+function renderAclFiles(status: Status) {
+  const { redisServer } = findTools();
+  const secretsDir = join(status.runDir, 'secrets');
+  renderAcl(secretsDir, join(status.runDir, 'redis', 'users.acl'), redisServer, 'sessions');
+  if (status.cache) renderAcl(secretsDir, join(status.runDir, 'redis', 'cache.acl'), redisServer, 'cache');
+}
+
+/**
+ * Keeps only the newest session secret, once no session can be younger than it: a session lives at most
+ * `lifetimeS` (SESSION_ABSOLUTE_TIMEOUT_S) and its cookie was re-signed under the newest secret if its user came
+ * back meanwhile (app/src/session.ts). Refused earlier, saying when. Then the apps restart one at a time.
+ */
+export async function dropOldSessionSecrets({
+  control,
+  log,
+  lifetimeS,
+  now = Date.now(),
+}: {
+  control: Control;
+  log: (line: string) => void;
+  lifetimeS: number;
+  now?: number;
+}) {
+  const status = await control<Status>('/status');
+  const secretsDir = join(status.runDir, 'secrets');
+  const secrets = readFileSync(join(secretsDir, SESSION_SECRET), 'utf8').trim().split(',');
+  if (secrets.length === 1) return log('one session secret only: nothing to drop');
+  const marker = join(secretsDir, ROTATED_AT);
+  const rotatedAt = existsSync(marker)
+    ? Number(readFileSync(marker, 'utf8'))
+    : statSync(join(secretsDir, SESSION_SECRET)).mtimeMs;
+  const allowedAt = rotatedAt + lifetimeS * 1000;
+  if (now < allowedAt)
+    throw new RotationError(
+      `the newest session secret was added at ${new Date(rotatedAt).toISOString()}: a session signed under an older one ` +
+        `may live until ${new Date(allowedAt).toISOString()} (--session-lifetime-s ${lifetimeS}); run --drop-old again then`,
+    );
+  writeSecret(join(secretsDir, SESSION_SECRET), secrets[0]!);
+  rmSync(marker, { force: true });
+  log(`dropped ${secrets.length - 1} older session secret(s)`);
+  await restartInstances(control, status, log);
+  log('done: a cookie signed only under a dropped secret is anonymous now');
+}

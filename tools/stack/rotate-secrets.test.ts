@@ -1,0 +1,172 @@
+// npm run rotate-secrets under a logged-in load (reads, preference writes, logins through nginx): nothing refused,
+// nobody logged out; afterwards every old Redis password refused on every node and Sentinel, the ACL file and the
+// configs each process loads at a restart hold the new ones (a replica restarted from them rejoins), and after
+// --drop-old a cookie signed only under the old session secret is anonymous, one re-signed on a read is not.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { startLoadLoop } from '../chaos/load-loop.ts';
+import { settled } from '../chaos/instance-scenarios.ts';
+import { lostLogins } from '../chaos/redis-scenarios.ts';
+import { lostPreferences, whileWriting } from '../chaos/switchover-scenarios.ts';
+import { makeUsers } from '../lib/demo-users.ts';
+import { send, sessionOf } from '../lib/http.ts';
+import { freePortBase } from '../lib/ports.ts';
+import { waitFor } from '../lib/poll.ts';
+import { redisUrl, withRedis } from '../lib/redis.ts';
+import { loginAll } from '../lib/session-client.ts';
+import { run } from '../lib/spawn.ts';
+import { createControlToken } from './control-auth.ts';
+import { startControlServer } from './control-server.ts';
+import { startStack, type Stack } from './start-stack.ts';
+
+const CLI = join(import.meta.dirname, '../rotate/rotate-cli.ts');
+const INSTANCES = 2;
+/** Each user of each server, and the password file it authenticates with. */
+const NODE_USERS = {
+  app: 'redis_app_password',
+  replica: 'redis_replica_password',
+  sentinel: 'redis_sentinel_password',
+  exporter: 'redis_exporter_password',
+  admin: 'redis_admin_password',
+};
+const SENTINEL_USERS = {
+  'sentinel-app': 'redis_sentinel_app_password',
+  'sentinel-peer': 'redis_sentinel_peer_password',
+  admin: 'redis_admin_password',
+};
+const CACHE_USERS = { cache: 'redis_cache_password', admin: 'redis_admin_password' };
+
+/** A Sentinel stack with its catalogue, on free ports, and its control API as npm start -- --control serves it. */
+async function rotationStack(t: TestContext, env: NodeJS.ProcessEnv) {
+  const runDir = mkdtempSync(join(tmpdir(), 'rotate-'));
+  const redisPort = await freePortBase([0, 1, 2, 10, 11, 12, 20, 30], 20000, 29900);
+  const appBasePort = await freePortBase([1, 2, 51, 52, 90, 95], 30000, 32600);
+  let stack: Stack | undefined;
+  let control: Awaited<ReturnType<typeof startControlServer>> | undefined;
+  t.after(async () => {
+    control?.close();
+    control?.closeAllConnections();
+    await stack?.stop();
+    rmSync(runDir, { recursive: true, force: true });
+  });
+  const output: string[] = [];
+  stack = await startStack({
+    redisPort,
+    appBasePort,
+    nginxPort: appBasePort + 90,
+    runDir,
+    instances: INSTANCES,
+    env,
+    print: (line) => output.push(line),
+    readyTimeoutMs: 60_000,
+  });
+  const controlPort = appBasePort + 95;
+  control = await startControlServer(stack, { port: controlPort, token: createControlToken(runDir).token });
+  const secret = (name: string) => readFileSync(join(runDir, 'secrets', name), 'utf8').trim();
+  const rotate = (...args: string[]) =>
+    run(process.execPath, [CLI, '--run-dir', runDir, '--control-port', String(controlPort), ...args], {
+      timeoutMs: 120_000,
+      stdout: true,
+    });
+  return { stack, runDir, secret, rotate };
+}
+
+/** Whether `user` with `password` gets past the handshake (HELLO AUTH) on the server at `port`. */
+const accepted = (user: string, password: string, port: number) =>
+  withRedis(redisUrl(user, password, port, { tls: true }), async () => true, 2_000).catch((err: Error) => {
+    if (!/WRONGPASS/.test(err.message)) throw err;
+    return false;
+  });
+
+describe('npm run rotate-secrets', () => {
+  it('under a logged-in load › 0 failed requests, 0 logouts; then every old password refused everywhere, and --drop-old only after the lifetime', async (t) => {
+    const { users, demoUsers } = makeUsers('rotate', 10);
+    const { stack, runDir, secret, rotate } = await rotationStack(t, { ...process.env, DEMO_USERS: demoUsers });
+    const baseUrl = stack.urls.nginx;
+    const { redis, cache } = stack.status();
+    const servers = [
+      ...redis.nodes.map((node) => ({ name: node.name, port: node.port, users: NODE_USERS })),
+      ...redis.sentinels.map((sentinel) => ({ name: sentinel.name, port: sentinel.port, users: SENTINEL_USERS })),
+      { name: 'cache', port: cache!.port, users: CACHE_USERS },
+    ];
+    const names = [...new Set(servers.flatMap((server) => Object.values(server.users)))];
+    const before = new Map(names.map((name) => [name, secret(name)]));
+    const oldSessionSecret = secret('session_secret');
+
+    const loggedIn = await loginAll(baseUrl, users);
+    // Signed under the old secret only; never sent during the rotation, so never re-signed.
+    const [untouched, comesBack] = await loginAll(baseUrl, makeUsers('rotate', 2).users);
+    const loop = startLoadLoop({ baseUrl, users: loggedIn, ratePerS: 40, maxDurationMs: 120_000 });
+    t.after(() => loop.stop());
+    loop.mark('rotation');
+    const passwords = new Map(users.map(({ username, password }) => [username, password]));
+    const { result, records, newLogins, acknowledged } = await whileWriting({ stack, loop, users: loggedIn, passwords }, () =>
+      rotate(),
+    );
+    loop.mark('after');
+    await settled(loop, 'rotation');
+    await loop.stop();
+    assert.equal(result.code, 0, result.output);
+    const reads = loop.phase('rotation');
+    const wrongReads = reads.filter((record) => record.status !== 200 || (record.username && record.authenticated !== true));
+    const wrongWrites = records.filter((record) => record.status !== 303);
+    t.diagnostic(
+      `${result.output.split('\n').at(-1)}; ${reads.length} reads, ${records.length} writes and logins; longest ` +
+        `${Math.round(Math.max(...reads.map((r) => r.ms), ...records.map((r) => r.ms)))} ms`,
+    );
+    assert.ok(reads.length > 100 && records.length > 50, `too little load: ${reads.length} reads, ${records.length} writes`);
+    assert.deepEqual(wrongReads.slice(0, 5), [], `${wrongReads.length} reads failed`);
+    assert.deepEqual(wrongWrites.slice(0, 5), [], `${wrongWrites.length} writes or logins failed`);
+    assert.deepEqual(await lostLogins(baseUrl, [...loggedIn, ...newLogins]), [], 'users logged out');
+    assert.deepEqual(await lostPreferences(baseUrl, loggedIn, acknowledged), [], 'acknowledged writes lost');
+
+    for (const server of servers)
+      for (const [user, name] of Object.entries(server.users)) {
+        assert.notEqual(secret(name), before.get(name), `${name} unchanged`);
+        assert.equal(
+          await accepted(user, before.get(name)!, server.port),
+          false,
+          `${server.name} accepts ${user}'s old password`,
+        );
+        assert.equal(await accepted(user, secret(name), server.port), true, `${server.name} refuses ${user}'s new password`);
+      }
+    assert.deepEqual(
+      readdirSync(join(runDir, 'secrets')).filter((file) => file.endsWith('.previous')),
+      [],
+    );
+    for (const line of readFileSync(join(runDir, 'redis', 'users.acl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('#')))
+      assert.equal(line.match(/ #[0-9a-f]{64}/g)?.length, 1, `the ACL file keeps an old password: ${line.slice(0, 40)}`);
+    assert.equal(secret('session_secret').split(',').length, 2);
+    assert.equal(secret('session_secret').split(',')[1], oldSessionSecret);
+
+    // What a restarted process loads: a replica comes back from its config and the ACL file into the group.
+    await stack.killRedisReplica();
+    await stack.startRedis();
+    await waitFor(
+      'the restarted replica back in sync',
+      async () =>
+        ((await withRedis(await stack.primaryAdminUrl(), (client) => client.info('replication'))).match(/state=online/g) ?? [])
+          .length === 2,
+      { timeoutMs: 30_000 },
+    );
+
+    // A read re-signs comesBack's cookie under the new secret; untouched's stays signed under the old one only.
+    const reissued = await send(`${baseUrl}/api/session`, { cookie: comesBack!.cookie });
+    const newCookie = /^sid=[^;]+/.exec(String(reissued.headers['set-cookie']))?.[0];
+    assert.ok(newCookie, 'no cookie re-issued');
+    const refused = await rotate('--drop-old');
+    assert.equal(refused.code, 1);
+    assert.match(refused.output, /may live until .* run --drop-old again then/);
+    assert.equal(secret('session_secret').split(',').length, 2, 'dropped before the lifetime');
+    const dropped = await rotate('--drop-old', '--session-lifetime-s', '1');
+    assert.equal(dropped.code, 0, dropped.output);
+    assert.equal(secret('session_secret').split(',').length, 1);
+    assert.equal(sessionOf(await send(`${baseUrl}/api/session`, { cookie: untouched!.cookie }))?.authenticated, false);
+    assert.equal(sessionOf(await send(`${baseUrl}/api/session`, { cookie: newCookie }))?.user?.username, comesBack!.username);
+  });
+});
