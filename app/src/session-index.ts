@@ -82,18 +82,45 @@ for i = 1, #entries, 2 do
 end
 return live`;
 
+/**
+ * An end of a session is confirmed by the WAIT that follows it, and WAIT waits for the replication offset the
+ * connection had after its last command. Redis 7.0 (Debian's, which the local stack and CI run) moves that offset on
+ * every command; since 7.2 (the compose and Kubernetes images run 7.4) it moves only on a command that propagated
+ * something (server.c, call(): `c->woff` is set only when the master offset moved). There, an end that finds nothing
+ * left to end (a logout retried on another instance, after a first try's delete that no replica confirmed) would be
+ * answered for the connection's older writes, which the replicas have, and reported done while the delete it depends
+ * on is on the primary alone. So every end of a session first writes and removes a field of the index, which leaves
+ * the data as it was (an absent index is created and deleted again; a present one keeps its entries and its TTL) but
+ * is replicated, and moves the connection's offset past every earlier write on any version. Not observable on 7.0,
+ * so not covered by a test here. `~` is never a session's field (those are base64url).
+ */
+const PROPAGATE = `
+redis.call('HSET', KEYS[%INDEX%], '~', '')
+redis.call('HDEL', KEYS[%INDEX%], '~')`;
+const propagating = (index: number, script: string) => PROPAGATE.replaceAll('%INDEX%', String(index)) + script;
+
+/** KEYS: a session without an index. Written, then deleted: the end propagates whether or not it was there (above). */
+export const DESTROY_UNINDEXED = `
+redis.call('SET', KEYS[1], '', 'PX', 1000)
+return redis.call('DEL', KEYS[1])`;
+
 /** KEYS: session, index. ARGV: field. */
-const DESTROY = `
+const DESTROY = propagating(
+  2,
+  `
 redis.call('DEL', KEYS[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
-return 1`;
+return 1`,
+);
 
 /**
  * KEYS: index. ARGV: siblings, then "only", the handle key and a handle (end the session it names: 1, or -1 if none
  * of the user's live sessions has it), or "except" and a field (end every other session: how many were ended).
  * A handle is matched here (sha1hex, the hash Lua has), so ending one session is one round trip like the others.
  */
-const REVOKE = `
+const REVOKE = propagating(
+  1,
+  `
 local ended = 0
 local entries = redis.call('HGETALL', KEYS[1])
 for i = 1, #entries, 2 do
@@ -109,7 +136,8 @@ for i = 1, #entries, 2 do
   end
 end
 if ARGV[2] == 'only' then return -1 end
-return ended`;
+return ended`,
+);
 
 export type SessionIndex = ReturnType<typeof createSessionIndex>;
 export type SessionListing = { id: string; current: boolean; device: string; createdAt: Date; lastSeenAt: Date };
@@ -136,11 +164,10 @@ export function createSessionIndex(options: {
   const indexesOfUser = (username: string) => tagKeys.map((key) => indexOf(`${tagOf(username, key)}.${'A'.repeat(22)}`)!);
   const wait = options.waitForReplicas ?? { replicas: 0, timeoutMs: 0 };
   const run = <T>(command: Promise<T>) => withDeadline(command, commandTimeoutMs, client);
-  // An end of a session is reported done only once a replica has it: a failover cannot bring the session back. WAIT
-  // waits for the replication offset as it was after this connection's last command, even one that changed nothing
-  // (antirez in https://github.com/redis/redis/pull/6393: "we store there the offset of any command"), so it covers
-  // everyone's earlier writes too: a logout retried on another instance, finding the key already deleted by a first
-  // try that was not confirmed, is not confirmed either until that delete has reached a replica (failover.test.ts).
+  // An end of a session is reported done only once a replica has it: a failover cannot bring the session back. Its
+  // script always propagates (PROPAGATE), so the WAIT covers everyone's earlier writes too: a logout retried on
+  // another instance, finding the key already deleted by a first try that was not confirmed, is not confirmed either
+  // until that delete has reached a replica (failover.test.ts, cluster.test.ts).
   const durably = <T>(key: string, command: (on: RedisClient) => Promise<T>) =>
     replicatedWrite(client, command, wait, commandTimeoutMs, [key]);
   // A handle: SHA-1 over a key derived from the secret, the index key and the field, as the REVOKE script computes
@@ -217,7 +244,9 @@ export function createSessionIndex(options: {
     destroy(sid: string): Promise<unknown> {
       const index = indexOf(sid);
       return durably(sessionKey(sid), (on) =>
-        index ? on.eval(DESTROY, { keys: [sessionKey(sid), index.key], arguments: [index.field] }) : on.del(sessionKey(sid)),
+        index
+          ? on.eval(DESTROY, { keys: [sessionKey(sid), index.key], arguments: [index.field] })
+          : on.eval(DESTROY_UNINDEXED, { keys: [sessionKey(sid)] }),
       );
     },
 

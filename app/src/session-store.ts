@@ -5,7 +5,7 @@ import type { RedisClient } from './redis.ts';
 import { replicatedWrite, withDeadline, writeAndWait } from './redis.ts';
 import { ServiceUnavailableError } from './errors.ts';
 import { isIndexedId, sessionKey } from './keys.ts';
-import type { SessionIndex } from './session-index.ts';
+import { DESTROY_UNINDEXED, type SessionIndex } from './session-index.ts';
 
 declare module 'express-session' {
   interface SessionData {
@@ -228,9 +228,13 @@ export class SessionStore extends Store {
   async #destroy(sid: string): Promise<void> {
     const ended = this.#index
       ? this.#index.destroy(sid)
-      : replicatedWrite(this.#client, (on) => on.del(sessionKey(sid)), this.#waitForReplicas, this.#commandTimeoutMs, [
-          sessionKey(sid),
-        ]);
+      : replicatedWrite(
+          this.#client,
+          (on) => on.eval(DESTROY_UNINDEXED, { keys: [sessionKey(sid)] }),
+          this.#waitForReplicas,
+          this.#commandTimeoutMs,
+          [sessionKey(sid)],
+        );
     await this.#observe('destroy', ended);
   }
 

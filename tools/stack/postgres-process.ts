@@ -17,8 +17,13 @@ type PostgresOptions = {
   port: number;
   /** Its own cluster: data, socket and password file live here, never the system's cluster. */
   dir: string;
-  secrets: Secrets;
+  secrets: Pick<Secrets, 'postgresPassword' | 'databaseAppPassword'>;
   readyTimeoutMs: number;
+  /**
+   * A cluster whose durability is not under test (the integration tests'): initdb without fsync, and the server
+   * with fsync, synchronous commits and full-page writes off, which makes the seed and every write much faster.
+   */
+  throwaway?: boolean;
 };
 
 /**
@@ -38,7 +43,7 @@ const asOwner = (who: ReturnType<typeof owner>, command: string, args: string[])
  * database migrated by app/db/migrate.ts as its owner, and the app's least-privilege role `catalog_app` given its
  * password from the secrets. stop/start simulate an outage.
  */
-export function createPostgresProcess({ supervisor, port, dir, secrets, readyTimeoutMs }: PostgresOptions) {
+export function createPostgresProcess({ supervisor, port, dir, secrets, readyTimeoutMs, throwaway = false }: PostgresOptions) {
   const who = owner();
   const data = join(dir, 'data');
   const superUrl = (database: string) =>
@@ -56,6 +61,7 @@ export function createPostgresProcess({ supervisor, port, dir, secrets, readyTim
     writeFileSync(pwfile, secrets.postgresPassword, { mode: 0o600 });
     if (who) for (const path of [dir, pwfile]) chownSync(path, who.uid, who.gid);
     const args = ['-D', data, '-U', 'postgres', `--pwfile=${pwfile}`, '--auth=scram-sha-256', '-E', 'UTF8', '--locale=C'];
+    if (throwaway) args.push('--no-sync');
     execFileSync(...asOwner(who, join(PG_BIN, 'initdb'), args), { stdio: 'pipe' });
   }
 
@@ -100,6 +106,7 @@ export function createPostgresProcess({ supervisor, port, dir, secrets, readyTim
     state = 'starting';
     initCluster();
     const args = ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`];
+    if (throwaway) args.push(...['fsync', 'synchronous_commit', 'full_page_writes'].flatMap((name) => ['-c', `${name}=off`]));
     const started = supervisor.supervise('postgres', ...asOwner(who, join(PG_BIN, 'postgres'), args), {
       quiet: true,
       onExit: () => (state = 'crashed'),
@@ -129,6 +136,8 @@ export function createPostgresProcess({ supervisor, port, dir, secrets, readyTim
     port,
     /** The app's connection: the least-privilege role; its password is a file (DATABASE_PASSWORD_FILE). */
     appUrl: `postgres://catalog_app@127.0.0.1:${port}/catalog`,
+    /** A superuser's connection to the catalogue, for operators and for asserting what is stored. */
+    adminUrl: superUrl('catalog'),
     start,
     stop,
     status,

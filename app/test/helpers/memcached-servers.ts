@@ -1,15 +1,17 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { memcachedAnswers, memcachedArgs, prepareMemcachedFiles } from '../../../tools/lib/memcached-server.ts';
 import { ensureSecrets } from '../../../tools/lib/secrets.ts';
-import { freePort, waitFor } from './wait.ts';
+import { createRedisProcess } from '../../../tools/stack/redis-process.ts';
+import { testSupervisor } from './test-supervisor.ts';
+import { freePort } from './wait.ts';
 
 /**
  * `count` memcached nodes as deployed (TLS, ASCII authentication of user `cache`: tools/lib/memcached-server.ts),
- * each on a free loopback port. kill/start/pause/resume per node simulate outages.
+ * each on a free loopback port, run as the local stack runs its own (the same start, readiness, kill, pause and
+ * resume: tools/stack/redis-process.ts). kill/start/pause/resume per node simulate outages.
  */
 export async function startMemcachedServers(t: TestContext, count = 3) {
   const dir = mkdtempSync(join(tmpdir(), 'memcached-test-'));
@@ -18,34 +20,31 @@ export async function startMemcachedServers(t: TestContext, count = 3) {
   const ca = readFileSync(secrets.redisCaFile, 'utf8');
 
   const nodes = await Promise.all(
-    Array.from({ length: count }, async () => {
+    Array.from({ length: count }, async (_, i) => {
       const port = await freePort();
-      let child: ChildProcess | undefined;
-      const alive = () => child !== undefined && child.exitCode === null && child.signalCode === null;
-      async function start() {
-        child = spawn('memcached', memcachedArgs({ ...files, port }), { stdio: 'ignore' });
-        await waitFor(() => memcachedAnswers(port, ca), { what: `memcached on ${port}`, timeoutMs: 5000 });
-      }
-      async function kill() {
-        if (!alive()) return;
-        const exited = new Promise((resolve) => child!.once('exit', resolve));
-        child!.kill('SIGCONT');
-        child!.kill('SIGKILL');
-        await exited;
-      }
-      await start();
-      return {
-        server: `127.0.0.1:${port}`,
-        start,
-        kill,
-        pause: () => void child!.kill('SIGSTOP'),
-        resume: () => void child!.kill('SIGCONT'),
-      };
+      return createRedisProcess({
+        supervisor: testSupervisor(),
+        name: `memcached-${i + 1}`,
+        redisServer: 'memcached',
+        args: () => memcachedArgs({ ...files, port }),
+        port,
+        dir,
+        url: `memcached://cache@127.0.0.1:${port}`,
+        adminPasswordFile: secrets.redisCachePasswordFile,
+        readyTimeoutMs: 5000,
+        isReady: () => memcachedAnswers(port, ca),
+      });
     }),
   );
   t.after(async () => {
     await Promise.all(nodes.map((node) => node.kill()));
     rmSync(dir, { recursive: true, force: true });
   });
-  return { nodes, servers: nodes.map((node) => node.server).join(','), password: files.password, caFile: secrets.redisCaFile };
+  await Promise.all(nodes.map((node) => node.start()));
+  return {
+    nodes: nodes.map((node) => ({ ...node, server: `127.0.0.1:${node.port}` })),
+    servers: nodes.map((node) => `127.0.0.1:${node.port}`).join(','),
+    password: files.password,
+    caFile: secrets.redisCaFile,
+  };
 }

@@ -1,22 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { RedisClientType } from 'redis';
 import { createRedisProcess } from '../../../tools/stack/redis-process.ts';
-import { createSupervisor, type Supervisor } from '../../../tools/stack/supervisor.ts';
-
-// One supervisor for every process a test file starts, as the local stack has one for its own: it records their
-// pids, and kills whatever is left if the file's process dies.
-let supervisor: Supervisor | undefined;
-const supervisorFor = () => {
-  if (!supervisor) {
-    const dir = mkdtempSync(join(tmpdir(), 'test-processes-'));
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    supervisor = createSupervisor({ pidsFile: join(dir, 'pids'), print: () => {} });
-  }
-  return supervisor;
-};
+import { testSupervisor } from './test-supervisor.ts';
 
 type Admin = Pick<RedisClientType, 'isOpen' | 'connect' | 'ping' | 'destroy'>;
 
@@ -30,7 +15,7 @@ export async function startTestRedisProcess(
   { name, port, dir, args, admin }: { name: string; port: number; dir: string; args: () => string[]; admin: Admin },
 ) {
   const node = createRedisProcess({
-    supervisor: supervisorFor(),
+    supervisor: testSupervisor(),
     name,
     redisServer: 'redis-server',
     args,

@@ -48,6 +48,9 @@ test('catalogue', { skip: onCluster && 'on PostgreSQL and the cache Redis' }, as
     );
     assert.match(first.body.price, /^\d+\.\d\d$/);
     assert.equal(first.body.category.products > 0 && first.body.category.reviews > 0, true);
+    // The store lands after the response (cache.ts, load): until then a's reads join its load, another instance's
+    // would start one of its own. So wait for it on a, then every instance hits.
+    await waitFor(async () => (await get(a, '/api/products/1')).headers['x-cache'] === 'hit', { what: 'a hit on a' });
     for (const instance of instances) {
       const res = await get(instance, '/api/products/1').expect(200);
       assert.equal(res.headers['x-cache'], 'hit');

@@ -179,14 +179,20 @@ describe('Redis primary failover (Sentinel, TLS)', { skip }, () => {
     attacker.jar.set('sid', browser.jar.get('sid')!);
     const other = createBrowser();
     assert.equal((await other.login(b)).status, 303);
+    // b's last write is one a replica confirmed: a retry on b that ends nothing would be answered for
+    // it by WAIT unless the end propagates something of its own (session-index.ts, PROPAGATE).
+    assert.equal((await other.on(b).post('/preferences', { _csrf: await other.csrfToken(b), theme: 'dark' })).status, 303);
 
     // Replicas frozen: for the 4 s of min-replicas-max-lag the primary still accepts writes; none reaches a replica.
+    // The dashboard's logout form, as the browser has it: sent, then sent again (a page read in between would find the
+    // session gone from the primary and drop the cookie, and a logout without one has no session to confirm).
+    const _csrf = await browser.csrfToken(a);
     for (const port of replicas) group.pause(port);
     t.after(() => replicas.forEach((port) => group.resume(port)));
-    const refused = await browser.logout(a);
+    const refused = await browser.on(a).post('/logout', { _csrf });
     assert.deepEqual([refused.status, refused.headers['retry-after']], [503, '1']);
     // Retried elsewhere: that instance's connection has nothing of its own to wait for, yet the delete is not confirmed.
-    const retried = await browser.logout(b);
+    const retried = await browser.on(b).post('/logout', { _csrf });
     assert.deepEqual([retried.status, retried.headers['retry-after']], [503, '1']);
     const revokeAll = await other
       .on(b)
@@ -194,7 +200,10 @@ describe('Redis primary failover (Sentinel, TLS)', { skip }, () => {
     assert.deepEqual([revokeAll.status, revokeAll.headers['retry-after']], [503, '1']);
 
     for (const port of replicas) group.resume(port);
-    await waitFor(async () => (await browser.logout(a)).status === 303, { what: 'a logout to be confirmed', timeoutMs: 15_000 });
+    await waitFor(async () => (await browser.on(a).post('/logout', { _csrf })).status === 303, {
+      what: 'a logout to be confirmed',
+      timeoutMs: 15_000,
+    });
     const onReplicas = await Promise.all(replicas.map(async (port) => (await group.admin(port)).exists(attacker.sessionKey())));
     assert.ok(onReplicas.includes(0), `the session on the replicas (WAIT 1: one has it gone): ${onReplicas}`);
     assert.equal((await attacker.on(b).get('/api/session')).body.user, null);
