@@ -3,9 +3,14 @@ import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { shippedFiles } from '../lib/paths.ts';
+import { poll } from '../lib/poll.ts';
+import { redisUrl, trustRedisCa, withRedis } from '../lib/redis.ts';
 import { type Control, restartInstances, RotationError, type Status } from './stack-control.ts';
 
 type Log = (line: string) => void;
+
+/** The app retries a Sentinel at most every ~1.1 s (app/src/redis-sentinel.ts, reconnectStrategy). */
+const RECONNECT_TIMEOUT_MS = 10_000;
 
 /** The run dir's TLS files (infra/redis/make-tls.sh): what every party trusts, and the CA being rolled out. */
 const CA = 'redis_ca.crt';
@@ -44,6 +49,7 @@ export async function rotateCertificates({ control, log, newCa }: { control: Con
     throw new RotationError('a Redis Cluster is not rotated by this tool (docs/operations.md, Rotating certificates)');
   const secretsDir = join(status.runDir, 'secrets');
   const file = (name: string) => join(secretsDir, name);
+  trustRedisCa(file(CA));
   const underWay = existsSync(file(OLD_CA));
   if (underWay && !newCa)
     throw new RotationError('a new CA is being rolled out: finish it with npm run rotate-certs -- --new-ca');
@@ -66,6 +72,32 @@ export async function rotateCertificates({ control, log, newCa }: { control: Con
     if (!status.redis.sentinels.length) return;
     const { ms } = await control<{ ms: number }>('/redis/restart-sentinels', 'POST');
     log(`${status.redis.sentinels.length} Sentinels restarted one at a time, each back in the group: ${ms} ms`);
+    await appsReconnected();
+  }
+  /**
+   * Every app instance connected to every restarted Sentinel again: new TLS connections under the files now, which an
+   * instance whose open connections predate them would otherwise never be seen making (its data connection lives on).
+   * Its Sentinel links carry its id as the client name (app/src/redis-sentinel.ts).
+   */
+  async function appsReconnected() {
+    const started = performance.now();
+    const admin = readFileSync(file('redis_admin_password'), 'utf8').trim();
+    for (const sentinel of status.redis.sentinels) {
+      const missing = async () => {
+        const list = await withRedis(redisUrl('admin', admin, sentinel.port, { tls: true }), (client) =>
+          client.sendCommand<string>(['CLIENT', 'LIST']),
+        );
+        const names = new Set([...list.matchAll(/ name=(\S+)/g)].map((match) => match[1]));
+        return status.instances.filter(({ id }) => !names.has(id)).map(({ id }) => id);
+      };
+      const done = await poll(async () => (await missing()).length === 0, { timeoutMs: RECONNECT_TIMEOUT_MS, intervalMs: 100 });
+      if (!done)
+        throw new RotationError(
+          `${(await missing().catch(() => ['?'])).join(', ')} not connected to the Sentinel on ${sentinel.port} again ` +
+            `within ${RECONNECT_TIMEOUT_MS} ms: does it trust the CA of the certificates served now (its log says "sentinel error")?`,
+        );
+    }
+    log(`every app instance connected to every Sentinel again after ${Math.round(performance.now() - started)} ms`);
   }
   /** The clients that read redis_ca.crt at start: the app instances one at a time, the exporters. */
   async function restartClients() {

@@ -20,8 +20,11 @@ export function controlClient(port: number, token: string) {
     const res = await fetch(`http://127.0.0.1:${port}${path}`, {
       method,
       headers: { authorization: `Bearer ${token}` },
-      signal: AbortSignal.timeout(60_000),
+      // Longer than the stack's own readiness bound (60 s), so its 500 naming what never became ready comes first.
+      signal: AbortSignal.timeout(90_000),
     }).catch((err: Error) => {
+      if (err.name === 'TimeoutError')
+        throw new RotationError(`${method} ${path}: no answer within 90 s (the stack's log says why)`);
       throw new RotationError(
         `no control API on 127.0.0.1:${port} (${err.message}): start the stack with npm start -- --control (--control-port as given here)`,
       );

@@ -62,6 +62,7 @@ describe('npm run rotate-certs', () => {
       async () => {
         const renewal = await rotate();
         assert.equal(renewal.code, 0, renewal.output);
+        t.diagnostic(`renewal: ${renewal.output.trim().split('\n').at(-1)}`);
         // The same CA: the app was not restarted, and every server shows the new certificate to a new connection.
         assert.deepEqual(pids(), pidsBefore, 'an app instance was restarted by a renewal');
         for (const server of servers) renewedSerials.push(await presentedSerial(server.port, oldCa));
@@ -78,7 +79,7 @@ describe('npm run rotate-certs', () => {
     const wrongReads = reads.filter((record) => record.status !== 200 || (record.username && record.authenticated !== true));
     const wrongWrites = records.filter((record) => record.status !== 303);
     t.diagnostic(
-      `${result.output.trim().split('\n').at(-1)}; ${reads.length} reads, ${records.length} writes and logins; longest ` +
+      `--new-ca: ${result.output.trim().split('\n').at(-1)}; ${reads.length} reads, ${records.length} writes and logins; longest ` +
         `${Math.round(Math.max(...reads.map((r) => r.ms), ...records.map((r) => r.ms)))} ms`,
     );
     assert.ok(reads.length > 100 && records.length > 50, `too little load: ${reads.length} reads, ${records.length} writes`);
