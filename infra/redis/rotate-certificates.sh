@@ -63,7 +63,7 @@ if [ "$step" = reload ]; then
         # A key that does not match its certificate, or an unreadable file, is refused here and the old files stay.
         [ "$reply" = OK ] || { say "$server: CONFIG SET tls-*: $reply"; exit 1; }
     done
-    echo "TLS files reloaded on $(echo $servers | wc -w) servers; the Sentinels load them at a restart:$(printf ' %s' $sentinels)"
+    echo "TLS files reloaded on $(echo $servers | wc -w) servers${sentinels:+; the Sentinels load them at a restart:$(printf ' %s' $sentinels)}"
     exit 0
 fi
 
