@@ -15,6 +15,8 @@ export const shippedFiles = {
   switchover: join(repoRoot, 'infra/redis/switchover.sh'),
   sentinelConf: join(repoRoot, 'infra/redis/sentinel.conf'),
   makeSecrets: join(repoRoot, 'infra/docker/make-secrets.sh'),
+  makeTls: join(repoRoot, 'infra/redis/make-tls.sh'),
+  rotateCertificates: join(repoRoot, 'infra/redis/rotate-certificates.sh'),
   composeFile: join(repoRoot, 'docker-compose.yml'),
   composeUpstream: join(repoRoot, 'infra/nginx/compose/upstream.conf'),
   composeListen: join(repoRoot, 'infra/nginx/compose/listen.conf'),

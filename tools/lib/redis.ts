@@ -5,15 +5,19 @@ import { withDeadline } from './deadline.ts';
 export const redisUrl = (user: string, password: string, port: number, { host = '127.0.0.1', tls = false } = {}) =>
   `${tls ? 'rediss' : 'redis'}://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}`;
 
-/** Every CA a stack of this process made: the bench runs two stacks, each with its own CA. */
-const trustedCas: Buffer[] = [];
+/** The CA file of every stack this process made: the bench runs two stacks, each with its own CA. */
+const trustedCaFiles = new Set<string>();
 
-/** The CA that signed the stack's Redis certificates: every rediss:// connection of the toolbox verifies against it. */
+/**
+ * The CA that signed the stack's Redis certificates: every rediss:// connection of the toolbox verifies against it,
+ * read at each connection, so the runner's own probes follow a CA rotation (npm run rotate-certs -- --new-ca).
+ */
 export function trustRedisCa(caFile: string) {
-  trustedCas.push(readFileSync(caFile));
+  trustedCaFiles.add(caFile);
 }
 
-const tlsFor = (url: string) => (url.startsWith('rediss:') ? { tls: true as const, ca: trustedCas } : {});
+const tlsFor = (url: string) =>
+  url.startsWith('rediss:') ? { tls: true as const, ca: [...trustedCaFiles].map((file) => readFileSync(file)) } : {};
 
 /** The URL without its password (`redis://admin@host:port`): for anything printed, logged or served. */
 export function withoutPassword(url: string): string {

@@ -2,13 +2,8 @@ import { existsSync } from 'node:fs';
 import { parseCommandLine } from '../lib/command-line.ts';
 import { runPaths } from '../lib/paths.ts';
 import { controlTokenFile, readControlToken } from '../stack/control-auth.ts';
-import {
-  controlClient,
-  DEFAULT_SESSION_LIFETIME_S,
-  dropOldSessionSecrets,
-  RotationError,
-  rotateSecrets,
-} from './rotate-secrets.ts';
+import { DEFAULT_SESSION_LIFETIME_S, dropOldSessionSecrets, rotateSecrets } from './rotate-secrets.ts';
+import { controlClient, RotationError } from './stack-control.ts';
 
 const usage = `
 npm run rotate-secrets: new passwords for every Redis ACL user and a new session secret on the running local stack

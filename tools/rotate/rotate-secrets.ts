@@ -5,12 +5,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig } from '../../app/src/config.ts';
 import { repoRoot } from '../lib/paths.ts';
-import { waitFor } from '../lib/poll.ts';
 import { findTools } from '../lib/prereqs.ts';
 import { renderAcl } from '../lib/redis-server.ts';
-
-/** Said to the operator as is: what to do, not a stack trace. */
-export class RotationError extends Error {}
+import { type Control, restartInstances, RotationError, type Status } from './stack-control.ts';
 
 /** The Redis users' password files (make-secrets.sh) a rotation replaces; redis_cache_password only with a cache Redis. */
 const SESSION_REDIS_PASSWORDS = [
@@ -30,35 +27,6 @@ const ROTATED_AT = 'session_secret.rotated-at';
 /** The app's own default for SESSION_ABSOLUTE_TIMEOUT_S: no session lives longer, whatever its cookie. */
 export const DEFAULT_SESSION_LIFETIME_S = loadConfig({ NODE_ENV: 'development' }).session.absoluteTimeoutS;
 
-type Status = {
-  nginx: { url: string };
-  redis: { mode: string; nodes: { port: number }[]; sentinels: { port: number }[] };
-  cache?: { port: number };
-  cacheNodes?: unknown[];
-  instances: { n: number; id: string }[];
-  redisExporters?: unknown[];
-  runDir: string;
-};
-
-/** The running stack's control API (npm start -- --control): its status, and the restarts a rotation needs. */
-export function controlClient(port: number, token: string) {
-  return async <T>(path: string, method = 'GET'): Promise<T> => {
-    const res = await fetch(`http://127.0.0.1:${port}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}` },
-      signal: AbortSignal.timeout(60_000),
-    }).catch((err: Error) => {
-      throw new RotationError(
-        `no control API on 127.0.0.1:${port} (${err.message}): start the stack with npm start -- --control (--control-port as given here)`,
-      );
-    });
-    const body = (await res.json()) as T & { error?: string };
-    if (!res.ok) throw new RotationError(`${method} ${path}: ${res.status} ${body.error ?? ''}`);
-    return body;
-  };
-}
-type Control = ReturnType<typeof controlClient>;
-
 const newSecret = () => randomBytes(32).toString('hex');
 
 /** Replaces `file` whole or not at all, readable by the owner only (as make-secrets.sh writes them for the stack). */
@@ -66,37 +34,6 @@ function writeSecret(file: string, value: string) {
   const tmp = `${file}.tmp`;
   writeFileSync(tmp, value, { mode: 0o600 });
   renameSync(tmp, file);
-}
-
-/**
- * Each instance restarted, ready, and served by nginx again before the next: nginx takes an instance it could not
- * reach out of rotation for fail_timeout (5 s, infra/nginx/local/upstream.conf.template) whatever its readiness, so
- * stopping the next one sooner can leave no instance in rotation (measured: 73 requests answered 503 with two).
- */
-async function restartInstances(control: Control, status: Status, log: (line: string) => void) {
-  for (const { n, id } of status.instances) {
-    const started = performance.now();
-    await control(`/instances/${n}/restart`, 'POST');
-    const ready = performance.now() - started;
-    await waitFor(`nginx sending requests to ${id} again`, () => servedBy(status.nginx.url, id), {
-      timeoutMs: BACK_IN_ROTATION_TIMEOUT_MS,
-      intervalMs: 50,
-    });
-    log(
-      `${id} restarted onto the new secrets: ready in ${Math.round(ready)} ms, served by nginx again after ` +
-        `${Math.round(performance.now() - started)} ms`,
-    );
-  }
-}
-
-/** Well above nginx's fail_timeout (5 s). */
-const BACK_IN_ROTATION_TIMEOUT_MS = 20_000;
-
-/** Whether nginx's answer to a /readyz came from instance `id` (round robin: a few tries reach each instance). */
-async function servedBy(nginxUrl: string, id: string) {
-  const res = await fetch(`${nginxUrl}/readyz`, { signal: AbortSignal.timeout(2_000) });
-  await res.arrayBuffer();
-  return res.headers.get('x-instance-id') === id;
 }
 
 async function runScript(step: 'add' | 'remove', secretsDir: string, status: Status) {

@@ -25,6 +25,7 @@ const redisActions: Record<string, Action> = {
   switchover: (stack) => stack.switchoverRedis(),
   'rolling-restart': (stack) => stack.rollingRestartRedis(),
   'restart-exporters': (stack) => stack.restartRedisExporters(),
+  'restart-sentinels': (stack) => stack.restartRedisSentinels(),
 };
 
 /** Whichever node is primary when asked: tests break the primary without knowing which node it is. */

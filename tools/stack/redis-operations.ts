@@ -64,7 +64,18 @@ export function createRedisOperations(options: Operations) {
     return { restarted, switchover: switched, ms: Math.round(performance.now() - started) };
   }
 
-  return { switchover, rollingRestart };
+  /**
+   * Each Sentinel restarted and waited back into the group, one at a time: a Sentinel has no CONFIG SET (Redis 7.0.15:
+   * `unknown command 'CONFIG'`, and SENTINEL CONFIG SET knows no tls-*), so it loads new TLS files only at a start.
+   */
+  async function restartSentinels() {
+    const started = performance.now();
+    const restarted = [];
+    for (const sentinel of sentinels) restarted.push(await restart(sentinel));
+    return { restarted, ms: Math.round(performance.now() - started) };
+  }
+
+  return { switchover, rollingRestart, restartSentinels };
 }
 
 /** For the single and cluster topologies. */
@@ -72,5 +83,5 @@ export const noSentinelOperations = () => {
   const refuse = () => {
     throw new StackRequestError(409, 'only a Sentinel group has a switchover (npm start -- --redis sentinel)');
   };
-  return { switchover: refuse, rollingRestart: refuse };
+  return { switchover: refuse, rollingRestart: refuse, restartSentinels: refuse };
 };

@@ -3,24 +3,19 @@
 // configs each process loads at a restart hold the new ones (a replica restarted from them rejoins), and after
 // --drop-old a cookie signed only under the old session secret is anonymous, one re-signed on a read is not.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import { startLoadLoop } from '../chaos/load-loop.ts';
 import { settled } from '../chaos/instance-scenarios.ts';
 import { lostLogins } from '../chaos/redis-scenarios.ts';
 import { lostPreferences, whileWriting } from '../chaos/switchover-scenarios.ts';
 import { makeUsers } from '../lib/demo-users.ts';
 import { send, sessionOf } from '../lib/http.ts';
-import { freePortBase } from '../lib/ports.ts';
 import { waitFor } from '../lib/poll.ts';
 import { redisUrl, withRedis } from '../lib/redis.ts';
+import { startRotationStack } from '../rotate/rotation-stack.ts';
 import { loginAll } from '../lib/session-client.ts';
-import { run } from '../lib/spawn.ts';
-import { createControlToken } from './control-auth.ts';
-import { startControlServer } from './control-server.ts';
-import { startStack, type Stack } from './start-stack.ts';
 
 const CLI = join(import.meta.dirname, '../rotate/rotate-cli.ts');
 const INSTANCES = 2;
@@ -39,41 +34,6 @@ const SENTINEL_USERS = {
 };
 const CACHE_USERS = { cache: 'redis_cache_password', admin: 'redis_admin_password' };
 
-/** A Sentinel stack with its catalogue, on free ports, and its control API as npm start -- --control serves it. */
-async function rotationStack(t: TestContext, env: NodeJS.ProcessEnv) {
-  const runDir = mkdtempSync(join(tmpdir(), 'rotate-'));
-  const redisPort = await freePortBase([0, 1, 2, 10, 11, 12, 20, 30], 20000, 29900);
-  const appBasePort = await freePortBase([1, 2, 51, 52, 90, 95], 30000, 32600);
-  let stack: Stack | undefined;
-  let control: Awaited<ReturnType<typeof startControlServer>> | undefined;
-  t.after(async () => {
-    control?.close();
-    control?.closeAllConnections();
-    await stack?.stop();
-    rmSync(runDir, { recursive: true, force: true });
-  });
-  const output: string[] = [];
-  stack = await startStack({
-    redisPort,
-    appBasePort,
-    nginxPort: appBasePort + 90,
-    runDir,
-    instances: INSTANCES,
-    env,
-    print: (line) => output.push(line),
-    readyTimeoutMs: 60_000,
-  });
-  const controlPort = appBasePort + 95;
-  control = await startControlServer(stack, { port: controlPort, token: createControlToken(runDir).token });
-  const secret = (name: string) => readFileSync(join(runDir, 'secrets', name), 'utf8').trim();
-  const rotate = (...args: string[]) =>
-    run(process.execPath, [CLI, '--run-dir', runDir, '--control-port', String(controlPort), ...args], {
-      timeoutMs: 120_000,
-      stdout: true,
-    });
-  return { stack, runDir, secret, rotate };
-}
-
 /** Whether `user` with `password` gets past the handshake (HELLO AUTH) on the server at `port`. */
 const accepted = (user: string, password: string, port: number) =>
   withRedis(redisUrl(user, password, port, { tls: true }), async () => true, 2_000).catch((err: Error) => {
@@ -84,7 +44,11 @@ const accepted = (user: string, password: string, port: number) =>
 describe('npm run rotate-secrets', () => {
   it('under a logged-in load › 0 failed requests, 0 logouts; then every old password refused everywhere, and --drop-old only after the lifetime', async (t) => {
     const { users, demoUsers } = makeUsers('rotate', 10);
-    const { stack, runDir, secret, rotate } = await rotationStack(t, { ...process.env, DEMO_USERS: demoUsers });
+    const { stack, runDir, secret, rotate } = await startRotationStack(t, {
+      env: { ...process.env, DEMO_USERS: demoUsers },
+      instances: INSTANCES,
+      cli: CLI,
+    });
     const baseUrl = stack.urls.nginx;
     const { redis, cache } = stack.status();
     const servers = [

@@ -443,6 +443,8 @@ export async function startStack(options: StackOptions = {}) {
     switchoverRedis: 'switchover' in redis ? redis.switchover : noSentinelOperations().switchover,
     /** Every replica, every Sentinel, a switchover, then the old primary, one at a time (Sentinel only). */
     rollingRestartRedis: 'rollingRestart' in redis ? redis.rollingRestart : noSentinelOperations().rollingRestart,
+    /** Each Sentinel, one at a time, onto the TLS files in the secrets now (a certificate rotation; Sentinel only). */
+    restartRedisSentinels: 'restartSentinels' in redis ? redis.restartSentinels : noSentinelOperations().restartSentinels,
     /** The catalogue's dependencies (undefined without it): the control API breaks and repairs them. */
     cache,
     /** memcached-1..3 with `cache: 'memcached'` (empty otherwise). */
