@@ -23,6 +23,8 @@ const CACHE_PASSWORD = 'redis_cache_password';
 const SESSION_SECRET = 'session_secret';
 /** When the newest session secret was added (ms since the epoch): `--drop-old` waits a session's lifetime from it. */
 const ROTATED_AT = 'session_secret.rotated-at';
+/** The new session secret while a rotation is under way (so an interrupted one is finished with the same). */
+const NEXT_SECRET = 'session_secret.next';
 
 /** The app's own default for SESSION_ABSOLUTE_TIMEOUT_S: no session lives longer, whatever its cookie. */
 export const DEFAULT_SESSION_LIFETIME_S = loadConfig({ NODE_ENV: 'development' }).session.absoluteTimeoutS;
@@ -59,9 +61,11 @@ async function runScript(step: 'add' | 'remove', secretsDir: string, status: Sta
 /**
  * A rotation of every Redis password and of the session secret on a running local stack, none refused meanwhile:
  * new values beside the old (`<file>.previous`), both in every node's ACL and in the ACL files they load at a restart;
- * a new session secret first in the list; the apps restarted one at a time (and the exporters) onto the new values;
- * then the old passwords removed everywhere and checked refused. An interrupted run is finished by the next one
- * (the `.previous` files say a rotation is under way; no new values are made then).
+ * the apps restarted one at a time (and the exporters) onto the new values, twice for the session secret: first with
+ * the new secret last (every instance verifies it, none signs with it yet), then first (every instance signs with it),
+ * so no instance ever meets a cookie or a form token signed under a secret it does not know; then the old passwords
+ * removed everywhere and checked refused. An interrupted run is finished by the next one (the `.previous` and `.next`
+ * files say a rotation is under way; no new values are made then).
  */
 export async function rotateSecrets({ control, log }: { control: Control; log: (line: string) => void }) {
   const status = await control<Status>('/status');
@@ -74,14 +78,13 @@ export async function rotateSecrets({ control, log }: { control: Control; log: (
     log('memcached caches: its password (redis_cache_password) is not rotated (memcached reads its auth file at start only)');
 
   const read = (name: string) => readFileSync(file(name), 'utf8').trim();
-  const resuming = names.some((name) => existsSync(file(`${name}.previous`)));
-  if (resuming) log('a rotation is under way (.previous files): finishing it');
-  else {
-    const secrets = read(SESSION_SECRET);
-    writeSecret(file(SESSION_SECRET), `${newSecret()},${secrets}`);
-    writeSecret(file(ROTATED_AT), String(Date.now()));
-    log(`a new session secret first of ${secrets.split(',').length + 1} in ${file(SESSION_SECRET)}`);
-  }
+  const resuming = existsSync(file(NEXT_SECRET)) || names.some((name) => existsSync(file(`${name}.previous`)));
+  if (resuming) log('a rotation is under way (.previous and .next files): finishing it');
+  else writeSecret(file(NEXT_SECRET), newSecret());
+  const next = existsSync(file(NEXT_SECRET)) ? read(NEXT_SECRET) : undefined;
+  const others = read(SESSION_SECRET)
+    .split(',')
+    .filter((secret) => secret !== next);
   // Each step can be cut short and redone: the old value is kept first, then a new one made where none is yet.
   for (const name of names) if (!existsSync(file(`${name}.previous`))) copyFileSync(file(name), file(`${name}.previous`));
   const made = names.filter((name) => read(name) === read(`${name}.previous`));
@@ -91,7 +94,16 @@ export async function rotateSecrets({ control, log }: { control: Control; log: (
   // What a node loads if it restarts from here on: both passwords while the .previous files exist.
   renderAclFiles(status);
   log(await runScript('add', secretsDir, status));
+  if (next) {
+    writeSecret(file(SESSION_SECRET), [...others, next].join(','));
+    log(`a new session secret, last of ${others.length + 1} in ${file(SESSION_SECRET)}: verified by every instance first`);
+    await restartInstances(control, status, log);
+    writeSecret(file(SESSION_SECRET), [next, ...others].join(','));
+    writeSecret(file(ROTATED_AT), String(Date.now()));
+    log('the new session secret first: every instance signs with it');
+  }
   await restartInstances(control, status, log);
+  rmSync(file(NEXT_SECRET), { force: true });
   if (status.redisExporters?.length) {
     await control('/redis/restart-exporters', 'POST');
     log(`${status.redisExporters.length} redis exporters restarted`);
