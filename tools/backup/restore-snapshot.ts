@@ -57,10 +57,27 @@ async function restoreCatalog(postgres: NonNullable<Endpoints['postgres']>, dump
 }
 
 /**
+ * Everything a restore checks before it writes anything, into the private directory `work`: the manifest's sizes and
+ * SHA-256, decryption with the private key (age authenticates every chunk: a tampered or truncated file does not
+ * decrypt), redis-check-rdb on the RDB and pg_restore --list on the dump. Returns the plain files' paths in `work`.
+ */
+export async function verifySnapshot(snapshotDir: string, work: string, identityFile: string) {
+  assertAgeInstalled();
+  const manifest: Manifest = readManifest(snapshotDir);
+  await verifyFiles(snapshotDir, manifest);
+  const rdb = join(work, 'redis.rdb');
+  const dump = join(work, 'catalog.dump');
+  await decryptFile(join(snapshotDir, manifest.redis.file), rdb, identityFile);
+  if (manifest.postgres) await decryptFile(join(snapshotDir, manifest.postgres.file), dump, identityFile);
+  await decryptFile(join(snapshotDir, manifest.config.file), join(work, 'users.acl'), identityFile);
+  const redis = await checkRdb(rdb);
+  const postgres = manifest.postgres ? await checkDump(dump) : undefined;
+  return { manifest, rdb, dump, redis, postgres };
+}
+
+/**
  * Restores a snapshot into a running stack, keeping that stack's secrets and ACL. Everything is verified before
- * anything is written: the manifest's sizes and SHA-256, decryption with the private key (age authenticates every
- * chunk: a tampered or truncated file does not decrypt), redis-check-rdb on the RDB and pg_restore --list on the
- * dump. A target with data is refused unless `force` (which then replaces it).
+ * anything is written (verifySnapshot). A target with data is refused unless `force` (which then replaces it).
  *
  * Redis is restored into the live primary, key by key (DUMP from a private redis-server that loaded the RDB, RESTORE
  * … REPLACE with the key's remaining TTL, as admin): replication and the AOF carry it to the replicas and to disk, the
@@ -74,18 +91,9 @@ export async function restoreSnapshot(
   { identityFile = join(endpoints.secretsDir, 'backup_age_key'), force = false, log = (_: string) => {} } = {},
 ) {
   const started = performance.now();
-  assertAgeInstalled();
-  const manifest: Manifest = readManifest(snapshotDir);
-  await verifyFiles(snapshotDir, manifest);
   const work = mkdtempSync(join(tmpdir(), 'restore-'));
   try {
-    const rdb = join(work, 'redis.rdb');
-    const dump = join(work, 'catalog.dump');
-    await decryptFile(join(snapshotDir, manifest.redis.file), rdb, identityFile);
-    if (manifest.postgres) await decryptFile(join(snapshotDir, manifest.postgres.file), dump, identityFile);
-    await decryptFile(join(snapshotDir, manifest.config.file), join(work, 'users.acl'), identityFile);
-    await checkRdb(rdb);
-    if (manifest.postgres) await checkDump(dump);
+    const { manifest, rdb, dump } = await verifySnapshot(snapshotDir, work, identityFile);
     log(`verified ${snapshotDir}: hashes, decryption, redis-check-rdb, pg_restore --list`);
 
     const { redis, postgres } = endpoints;
