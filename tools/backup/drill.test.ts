@@ -1,7 +1,8 @@
 // The restore drill: logged-in sessions, their "Your sessions" index, throttle counters and edited products →
 // npm run backup → every byte of data wiped → npm run restore → all of it back, through nginx and on every
 // instance. On the wiped stack, before the real restore: a tampered file, a truncated one and a wrong key are each
-// refused with nothing restored. BACKUP_DRILL_SESSIONS=10000 runs the full drill (npm test runs 500).
+// refused with nothing restored. BACKUP_DRILL_SESSIONS=10000 runs the full drill (npm test runs 500);
+// BACKUP_DRILL_WRITE_DOCS=1 puts its figures in docs/operations.md (drill-doc.ts).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
@@ -18,6 +19,7 @@ import { connectAdmin } from '../lib/redis.ts';
 import { attemptLogin, loginAll, type LoggedInUser } from '../lib/session-client.ts';
 import { run, spawnCaptured } from '../lib/spawn.ts';
 import { startStack, type Stack } from '../stack/start-stack.ts';
+import { writeDrillFigures } from './drill-doc.ts';
 import { listSnapshots } from './take-backup.ts';
 import { sha256Of } from './manifest.ts';
 
@@ -373,6 +375,14 @@ describe('backup and restore (tools/backup)', () => {
       assert.deepEqual(await sessionsOn(drill, sessions.slice(0, 20)), []);
     });
 
+    if (process.env.BACKUP_DRILL_WRITE_DOCS === '1')
+      writeDrillFigures({
+        sessions: SESSIONS,
+        backupSeconds,
+        restoreSeconds,
+        redisBytes: manifest.redis.bytes,
+        postgresBytes: manifest.postgres.bytes,
+      });
     const perThousand = Math.round((snapshotBytes / SESSIONS) * 1000);
     t.diagnostic(
       `sessions ${SESSIONS}: backup ${backupSeconds.toFixed(2)} s (snapshot ${manifest.seconds} s), restore ${restoreSeconds.toFixed(2)} s, ` +
