@@ -1,10 +1,11 @@
 // The restore drill: logged-in sessions, their "Your sessions" index, throttle counters and edited products →
 // npm run backup → every byte of data wiped → npm run restore → all of it back, through nginx and on every
-// instance. On the wiped stack, before the real restore: a tampered file, a truncated one and a wrong key are each
-// refused with nothing restored. BACKUP_DRILL_SESSIONS=10000 runs the full drill (npm test runs 500);
-// BACKUP_DRILL_WRITE_DOCS=1 puts its figures in docs/operations.md (drill-doc.ts).
+// instance. On the wiped stack, before the real restore: an unsigned or forged manifest, a tampered file, a truncated
+// one and a wrong key are each refused with nothing restored. BACKUP_DRILL_SESSIONS=10000 runs the full drill (npm
+// test runs 500); BACKUP_DRILL_WRITE_DOCS=1 puts its figures in docs/operations.md (drill-doc.ts).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +23,7 @@ import { startStack, type Stack } from '../stack/start-stack.ts';
 import { writeDrillFigures } from './drill-doc.ts';
 import { listSnapshots } from './take-backup.ts';
 import { sha256Of } from './manifest.ts';
+import { loadSigningKey, SIGNATURE, signManifest } from './signature.ts';
 
 const SESSIONS = Number(process.env.BACKUP_DRILL_SESSIONS ?? 500);
 /** The app allows at most 100 sessions per user (MAX_SESSIONS_PER_USER); 10 is its default. */
@@ -225,6 +227,7 @@ describe('backup and restore (tools/backup)', () => {
           BACKUP_POSTGRES_PORT: String(port + 30),
           BACKUP_POSTGRES_PASSWORD_FILE: join(secrets, 'postgres_password'),
           BACKUP_AGE_RECIPIENTS: readFileSync(join(secrets, 'backup_age_recipient'), 'utf8').trim(),
+          BACKUP_SIGNING_KEY_FILE: join(secrets, 'backup_signing_key'),
           BACKUP_DIR: join(drill.runDir, 'scheduled'),
           BACKUP_METRICS_PORT: String(metricsPort),
           HOST: '127.0.0.1',
@@ -293,13 +296,18 @@ describe('backup and restore (tools/backup)', () => {
       cpSync(manual, dir, { recursive: true });
       return dir;
     };
-    const rehash = async (dir: string, key: 'redis' | 'postgres') => {
+    /** The manifest rewritten to match a changed file; re-signed with `signWith` (a key file), or left unsigned-for. */
+    const rehash = async (dir: string, key: 'redis' | 'postgres', signWith?: string) => {
       const file = join(dir, 'manifest.json');
       const changed = JSON.parse(readFileSync(file, 'utf8'));
       changed[key].bytes = statSync(join(dir, changed[key].file)).size;
       changed[key].sha256 = await sha256Of(join(dir, changed[key].file));
       writeFileSync(file, JSON.stringify(changed));
+      if (signWith) signManifest(dir, loadSigningKey(signWith));
     };
+    // The stack's own signing key: the tests below that re-sign with it play an attacker who holds it too, to show
+    // that age still refuses what the signature would have let through.
+    const ownKey = join(drill.runDir, 'secrets', 'backup_signing_key');
     const flipByte = (path: string) => {
       const bytes = readFileSync(path);
       const at = Math.floor(bytes.length / 2);
@@ -312,17 +320,53 @@ describe('backup and restore (tools/backup)', () => {
       flipByte(join(dir, 'catalog.dump.age'));
       await refused('tampered', dir, /catalog\.dump\.age does not match the manifest's SHA-256 \(tampered with\)/);
     });
-    await t.test('a tampered file with a manifest to match is refused by age (authenticated encryption)', async () => {
-      const dir = copy('tampered-rehashed');
-      flipByte(join(dir, 'redis.rdb.age'));
-      await rehash(dir, 'redis');
-      await refused('tampered, manifest rewritten', dir, /redis\.rdb\.age cannot be decrypted \(truncated or tampered with\)/);
+    await t.test('an unsigned manifest, a rewritten one, and one signed by another key are refused in one line', async () => {
+      const oneLine = async (what: string, dir: string, pattern: RegExp, extra: string[] = []) => {
+        await refused(what, dir, pattern, extra);
+        const result = await drill.cli(RESTORE_CLI, [...extra, dir]);
+        assert.equal(result.output.trim().split('\n').length, 1, `${what}: one line\n${result.output}`);
+      };
+      const unsigned = copy('unsigned');
+      rmSync(join(unsigned, SIGNATURE));
+      await oneLine(
+        'unsigned',
+        unsigned,
+        /^\[restore\] refused: .*unsigned\/manifest\.json is not signed \(manifest\.json\.sig is missing\)$/m,
+      );
+
+      const notSignedBy =
+        /^\[restore\] refused: .*manifest\.json is not signed by the backup signing key .*\.pub \(forged or tampered with\)$/m;
+      // Someone who can write the storage: a file swapped and the manifest rewritten to match, the signature kept.
+      const rewritten = copy('rewritten');
+      cpSync(join(newest, 'redis.rdb.age'), join(rewritten, 'redis.rdb.age'));
+      await rehash(rewritten, 'redis');
+      await oneLine('rewritten, not re-signed', rewritten, notSignedBy);
+      // A forged snapshot signed with a key of the forger's own.
+      const forgerKey = join(drill.runDir, 'forger_signing_key');
+      writeFileSync(forgerKey, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
+      const forged = copy('forged');
+      cpSync(join(newest, 'redis.rdb.age'), join(forged, 'redis.rdb.age'));
+      await rehash(forged, 'redis', forgerKey);
+      await oneLine('signed by another key', forged, notSignedBy);
+      // The genuine snapshot, checked against another public key than the stack's.
+      const otherPublic = join(drill.runDir, 'other_signing_key.pub');
+      writeFileSync(otherPublic, createPublicKey(readFileSync(forgerKey)).export({ type: 'spki', format: 'pem' }));
+      await oneLine('another --signer', manual, notSignedBy, ['--signer', otherPublic]);
     });
+    await t.test(
+      'a tampered file with a manifest to match, even re-signed, is refused by age (authenticated encryption)',
+      async () => {
+        const dir = copy('tampered-rehashed');
+        flipByte(join(dir, 'redis.rdb.age'));
+        await rehash(dir, 'redis', ownKey);
+        await refused('tampered, manifest rewritten', dir, /redis\.rdb\.age cannot be decrypted \(truncated or tampered with\)/);
+      },
+    );
     await t.test('a truncated file is refused by its size, and by age when the manifest matches it', async () => {
       const dir = copy('truncated');
       truncateSync(join(dir, 'redis.rdb.age'), Math.floor(statSync(join(dir, 'redis.rdb.age')).size / 2));
       await refused('truncated', dir, /redis\.rdb\.age is \d+ bytes, the manifest says \d+ \(truncated or tampered with\)/);
-      await rehash(dir, 'redis');
+      await rehash(dir, 'redis', ownKey);
       await refused('truncated, manifest rewritten', dir, /redis\.rdb\.age cannot be decrypted \(truncated or tampered with\)/);
     });
     await t.test('a wrong key is refused, naming the key', async () => {

@@ -3,6 +3,7 @@ import { BackupError } from './age.ts';
 import { join } from 'node:path';
 import { runPaths } from '../lib/paths.ts';
 import { trustRedisCa } from '../lib/redis.ts';
+import { SIGNING_KEY } from './signature.ts';
 
 const secret = (file: string) => readFileSync(file, 'utf8').trim();
 
@@ -43,6 +44,8 @@ export type Endpoints = {
   recipients?: string[];
   /** Where snapshots are written. */
   backupsDir: string;
+  /** The private key that signs each manifest (signature.ts): only where backups are taken. */
+  signingKeyFile: string;
 };
 
 /** The local stack's (`npm start`): its run dir's secrets, and the ports it was started with (same offsets). */
@@ -94,6 +97,7 @@ export function localStackEndpoints({
     },
     secretsDir: paths.secrets,
     backupsDir: backupsDir ?? join(paths.runDir, 'backups'),
+    signingKeyFile: file(SIGNING_KEY),
   };
 }
 
@@ -154,6 +158,7 @@ export function endpointsFromEnv(env: NodeJS.ProcessEnv = process.env): Endpoint
     secretsDir: '',
     recipients: (env.BACKUP_AGE_RECIPIENTS ?? '').split(/[\s,]+/).filter(Boolean),
     backupsDir: need('BACKUP_DIR'),
+    signingKeyFile: need('BACKUP_SIGNING_KEY_FILE'),
   };
   if (endpoints.redis.sentinels.length > 0 && !endpoints.redis.sentinelAppPasswordFile)
     problems.push('BACKUP_REDIS_SENTINEL_PASSWORD_FILE is required with BACKUP_REDIS_SENTINELS');

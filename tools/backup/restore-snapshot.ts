@@ -11,6 +11,7 @@ import { readSecret, type Endpoints } from './endpoints.ts';
 import { readManifest, verifyFiles, type Manifest } from './manifest.ts';
 import { checkDump, checkRdb } from './take-backup.ts';
 import { loadRdb } from './rdb-source.ts';
+import { SIGNING_PUBLIC_KEY, verifyManifestSignature } from './signature.ts';
 
 const postgresClient = (postgres: NonNullable<Endpoints['postgres']>) =>
   new pg.Client({
@@ -57,13 +58,15 @@ async function restoreCatalog(postgres: NonNullable<Endpoints['postgres']>, dump
 }
 
 /**
- * Everything a restore checks before it writes anything, into the private directory `work`: the manifest's sizes and
+ * Everything a restore checks before it writes anything, into the private directory `work`: the manifest's signature
+ * (by the key whose public half is `signerFile`: nothing in a manifest is trusted before), its sizes and
  * SHA-256, decryption with the private key (age authenticates every chunk: a tampered or truncated file does not
  * decrypt), redis-check-rdb on the RDB and pg_restore --list on the dump. Returns the plain files' paths in `work`.
  */
-export async function verifySnapshot(snapshotDir: string, work: string, identityFile: string) {
+export async function verifySnapshot(snapshotDir: string, work: string, identityFile: string, signerFile: string) {
   assertAgeInstalled();
   const manifest: Manifest = readManifest(snapshotDir);
+  verifyManifestSignature(snapshotDir, signerFile);
   await verifyFiles(snapshotDir, manifest);
   const rdb = join(work, 'redis.rdb');
   const dump = join(work, 'catalog.dump');
@@ -88,13 +91,18 @@ export async function verifySnapshot(snapshotDir: string, work: string, identity
 export async function restoreSnapshot(
   endpoints: Endpoints,
   snapshotDir: string,
-  { identityFile = join(endpoints.secretsDir, 'backup_age_key'), force = false, log = (_: string) => {} } = {},
+  {
+    identityFile = join(endpoints.secretsDir, 'backup_age_key'),
+    signerFile = join(endpoints.secretsDir, SIGNING_PUBLIC_KEY),
+    force = false,
+    log = (_: string) => {},
+  } = {},
 ) {
   const started = performance.now();
   const work = mkdtempSync(join(tmpdir(), 'restore-'));
   try {
-    const { manifest, rdb, dump } = await verifySnapshot(snapshotDir, work, identityFile);
-    log(`verified ${snapshotDir}: hashes, decryption, redis-check-rdb, pg_restore --list`);
+    const { manifest, rdb, dump } = await verifySnapshot(snapshotDir, work, identityFile, signerFile);
+    log(`verified ${snapshotDir}: signature, hashes, decryption, redis-check-rdb, pg_restore --list`);
 
     const { redis, postgres } = endpoints;
     const adminPassword = readSecret(redis.adminPasswordFile);

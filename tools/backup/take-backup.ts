@@ -7,6 +7,7 @@ import { hostPort, readSecret, type Endpoints, type HostPort } from './endpoints
 import { describeFile, MANIFEST, type Manifest } from './manifest.ts';
 import { applyRetention } from './retention.ts';
 import { writeBackupMetrics } from './metrics.ts';
+import { loadSigningKey, signManifest } from './signature.ts';
 
 const LONG_MS = 600_000;
 
@@ -71,7 +72,7 @@ const stamp = (date: Date) => date.toISOString().replace(/:/g, '-');
 /**
  * One snapshot of a stack: the session Redis (RDB from a replica) and the catalogue (pg_dump), each encrypted with
  * age to the public keys in `<secretsDir>/backup_age_recipient` (or `endpoints.recipients`), plus the source's ACL
- * (encrypted) and a manifest (time, sizes, SHA-256, versions). Built in a private `.partial-*` directory and renamed into place only when
+ * (encrypted) and a manifest (time, sizes, SHA-256, versions), signed with `endpoints.signingKeyFile`. Built in a private `.partial-*` directory and renamed into place only when
  * complete, so a failed or interrupted backup never looks like a snapshot. Then the retention: the last `keep`
  * scheduled snapshots and every manual one are kept. Plain text exists only inside the private work directory,
  * removed before this returns.
@@ -83,6 +84,7 @@ export async function takeBackup(endpoints: Endpoints, { keep = 7, manual = fals
   const recipients = endpoints.recipients
     ? parseRecipients(endpoints.recipients, 'BACKUP_AGE_RECIPIENTS')
     : readRecipients(join(endpoints.secretsDir, 'backup_age_recipient'));
+  const signingKey = loadSigningKey(endpoints.signingKeyFile);
   mkdirSync(endpoints.backupsDir, { recursive: true, mode: 0o700 });
   const work = mkdtempSync(join(endpoints.backupsDir, '.partial-'));
   try {
@@ -134,6 +136,7 @@ export async function takeBackup(endpoints: Endpoints, { keep = 7, manual = fals
       seconds: Math.round((performance.now() - started) / 10) / 100,
     };
     writeFileSync(join(work, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
+    signManifest(work, signingKey);
     const final = join(endpoints.backupsDir, `${stamp(createdAt)}${manual ? '-manual' : ''}`);
     renameSync(work, final);
     const removed = applyRetention(endpoints.backupsDir, keep);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { parseEnv } from 'node:util';
 import { verifySnapshot } from '../backup/restore-snapshot.ts';
+import { SIGNING_PUBLIC_KEY } from '../backup/signature.ts';
 import { observe } from '../chaos/checks.ts';
 import { startLoadLoop } from '../chaos/load-loop.ts';
 import { DEFAULT_DEMO_USERS, parseUsers } from '../lib/demo-users.ts';
@@ -118,12 +119,18 @@ test('profile backups: a snapshot from a replica, with its manifest, that decryp
   if (!listed) assert.fail(`no snapshot with a manifest on the backups volume: ${(await compose(['logs', 'backups'])).output}`);
   const snapshotDir = listed.value.replace(/\/manifest\.json$/, '');
 
-  // Out of the volume, decrypted with the private key (the one test.ts made), redis-check-rdb, pg_restore --list.
+  // Out of the volume; its signature checked with secrets/backup_signing_key.pub, decrypted with the private key (the
+  // one test.ts made), redis-check-rdb, pg_restore --list.
   const work = mkdtempSync(join(tmpdir(), 'compose-backup-'));
   t.after(() => rmSync(work, { recursive: true, force: true }));
   await docker('cp', `${container}:${snapshotDir}`, join(work, 'snapshot'));
   const plain = mkdtempSync(join(work, 'plain-'));
-  const { manifest, redis } = await verifySnapshot(join(work, 'snapshot'), plain, join(BACKUP_KEYS_DIR, 'backup_age_key'));
+  const { manifest, redis } = await verifySnapshot(
+    join(work, 'snapshot'),
+    plain,
+    join(BACKUP_KEYS_DIR, 'backup_age_key'),
+    join(repoRoot, 'secrets', SIGNING_PUBLIC_KEY),
+  );
   assert.match(manifest.redis.source, /^redis-\d:6379$/);
   assert.notEqual(manifest.redis.source, `${await sentinelPrimary()}:6379`, 'taken from a replica, not the primary');
   assert.equal(manifest.postgres?.database, 'catalog');
