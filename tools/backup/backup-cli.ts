@@ -19,7 +19,7 @@ backup_age_recipient (public). In production keep only the public key where back
 signed with backup_signing_key (Ed25519, made when missing); a restore checks it with backup_signing_key.pub.
 Snapshots go to <run-dir>/backups/ (--out DIR).
 
-Options: --run-dir DIR (.run/), --redis-port N (6380), --redis sentinel|single, --out DIR, --keep N, --manual, --help`;
+Options: --run-dir DIR (.run/), --redis-port N (6380), --redis sentinel|single|cluster, --out DIR, --keep N, --manual, --help`;
 
 const { values, integer, choice } = parseCommandLine(
   { command: 'npm run backup', usage },
@@ -37,7 +37,7 @@ try {
   const endpoints = localStackEndpoints({
     runDir: values['run-dir'],
     redisPort: integer('redis-port'),
-    mode: choice('redis', ['sentinel', 'single'] as const),
+    mode: choice('redis', ['sentinel', 'single', 'cluster'] as const),
     backupsDir: values.out,
   });
   ensureKeyPair(endpoints.secretsDir);

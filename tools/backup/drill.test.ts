@@ -16,7 +16,7 @@ import { send, sessionOf } from '../lib/http.ts';
 import { isPortFree } from '../lib/ports.ts';
 import { repoRoot } from '../lib/paths.ts';
 import { poll, waitFor } from '../lib/poll.ts';
-import { connectAdmin } from '../lib/redis.ts';
+import { connectAdmin, redisUrl } from '../lib/redis.ts';
 import { attemptLogin, loginAll, type LoggedInUser } from '../lib/session-client.ts';
 import { run, spawnCaptured } from '../lib/spawn.ts';
 import { startStack, type Stack } from '../stack/start-stack.ts';
@@ -38,13 +38,18 @@ const SCHEDULED_CLI = join(import.meta.dirname, 'scheduled-cli.ts');
  * one meanwhile: the Sentinel group +0..2/+10..12, the cache +20 (or memcached +21..23), PostgreSQL +30; the apps +1.., their metrics +51..,
  * nginx +90 and the scheduled job's metrics +95 of the app base.
  */
-async function freeStackPorts() {
+async function freeStackPorts(redis: 'sentinel' | 'cluster') {
+  // A cluster's six nodes +0..5 and their bus +10000..10005: from 12000, so the bus stays below 32768 too.
+  const redisOffsets =
+    redis === 'cluster'
+      ? [0, 1, 2, 3, 4, 5, 10000, 10001, 10002, 10003, 10004, 10005, 20, 21, 22, 23, 30]
+      : [0, 1, 2, 10, 11, 12, 20, 21, 22, 23, 30];
   for (let tries = 0; tries < 50; tries++) {
-    const redisPort = 20000 + Math.floor(Math.random() * 9900);
+    const redisPort = redis === 'cluster' ? 12000 + Math.floor(Math.random() * 8000) : 20000 + Math.floor(Math.random() * 9900);
     const appBasePort = 30000 + Math.floor(Math.random() * 2600);
     const nginxPort = appBasePort + 90;
     const ports = [
-      ...[0, 1, 2, 10, 11, 12, 20, 21, 22, 23, 30].map((offset) => redisPort + offset),
+      ...redisOffsets.map((offset) => redisPort + offset),
       ...Array.from({ length: INSTANCES }, (_, i) => [appBasePort + 1 + i, appBasePort + 51 + i]).flat(),
       nginxPort,
       appBasePort + 95,
@@ -55,9 +60,13 @@ async function freeStackPorts() {
 }
 
 /** One stack on a run dir of its own, started (again) on the same ports; the test's teardown stops it. */
-async function drillStack(t: TestContext, env: NodeJS.ProcessEnv, cache: 'redis' | 'memcached' = 'redis') {
+async function drillStack(
+  t: TestContext,
+  env: NodeJS.ProcessEnv,
+  { cache = 'redis', redis = 'sentinel' }: { cache?: 'redis' | 'memcached'; redis?: 'sentinel' | 'cluster' } = {},
+) {
   const runDir = mkdtempSync(join(tmpdir(), 'backup-drill-'));
-  const ports = await freeStackPorts();
+  const ports = await freeStackPorts(redis);
   const output: string[] = [];
   let stack: Stack | undefined;
   t.after(async () => {
@@ -72,6 +81,7 @@ async function drillStack(t: TestContext, env: NodeJS.ProcessEnv, cache: 'redis'
       instances: INSTANCES,
       env,
       cache,
+      redis,
       fresh: true,
       print: (line) => output.push(line),
       readyTimeoutMs: 60_000,
@@ -101,7 +111,7 @@ async function drillStack(t: TestContext, env: NodeJS.ProcessEnv, cache: 'redis'
       return stack;
     },
     cli: (script: string, args: string[]) =>
-      run(process.execPath, [script, '--run-dir', runDir, '--redis-port', String(ports.redisPort), ...args], {
+      run(process.execPath, [script, '--run-dir', runDir, '--redis-port', String(ports.redisPort), '--redis', redis, ...args], {
         stdout: true,
         timeoutMs: 600_000,
       }),
@@ -436,7 +446,7 @@ describe('backup and restore (tools/backup)', () => {
   });
   it('with the catalogue cached on memcached › the restore empties every node: a product edited after the backup shows as backed up', async (t) => {
     const { users, demoUsers } = makeUsers('memcached', 1);
-    const drill = await drillStack(t, { ...process.env, DEMO_USERS: demoUsers, LOG_LEVEL: 'warn' }, 'memcached');
+    const drill = await drillStack(t, { ...process.env, DEMO_USERS: demoUsers, LOG_LEVEL: 'warn' }, { cache: 'memcached' });
     await drill.start();
     const [editor] = await loginAll(drill.nginx, users);
     const edit = async (name: string) => {
@@ -462,5 +472,35 @@ describe('backup and restore (tools/backup)', () => {
     assert.equal(restore.code, 0, restore.output);
     assert.match(restore.output, /catalogue cache emptied \(memcached\)/);
     assert.equal((await product()).name, 'Backed-up name', 'a product from after the backup was served from the cache');
+  });
+  it('a Redis Cluster stack (npm start -- --redis cluster) › each shard taken from its replica, merged into one RDB; every session back on every instance after wipe → restore', async (t) => {
+    const { users, demoUsers } = makeUsers('cluster', 20);
+    const drill = await drillStack(t, { ...process.env, DEMO_USERS: demoUsers, LOG_LEVEL: 'warn' }, { redis: 'cluster' });
+    await drill.start();
+    // 5 sessions of each of 20 users: their keys and indexes spread over the three shards.
+    const sessions = await loginAll(
+      drill.nginx,
+      Array.from({ length: 100 }, (_, i) => users[i % users.length]!),
+    );
+    const backup = await drill.cli(BACKUP_CLI, []);
+    assert.equal(backup.code, 0, backup.output);
+    const snapshot = lastLine(backup.output);
+    const manifest = JSON.parse(readFileSync(join(snapshot, 'manifest.json'), 'utf8'));
+    const sources: string[] = manifest.redis.source.split(',');
+    assert.equal(sources.length, 3, `one source per shard: ${manifest.redis.source}`);
+    const adminPassword = readFileSync(join(drill.runDir, 'secrets', 'redis_admin_password'), 'utf8').trim();
+    for (const source of sources) {
+      const admin = await connectAdmin(redisUrl('admin', adminPassword, Number(source.split(':')[1]), { tls: true }));
+      const [role] = await admin.sendCommand<[string]>(['ROLE']).finally(() => admin.destroy());
+      assert.equal(role, 'slave', `${source}, a shard's source, is a replica`);
+    }
+    assert.ok(manifest.redis.keys >= sessions.length, `every shard's keys in one RDB: ${manifest.redis.keys}`);
+
+    await drill.wipe();
+    assert.equal((await sessionsOn(drill, sessions.slice(0, 5))).length, 5 * (INSTANCES + 1), 'logged out by the wipe');
+    const restore = await drill.cli(RESTORE_CLI, [snapshot]);
+    assert.equal(restore.code, 0, restore.output);
+    assert.match(restore.output, /session redis restored: \d+ keys \(into every shard of the cluster\)/);
+    assert.deepEqual(await sessionsOn(drill, sessions), [], 'every session logged in through nginx and on every instance');
   });
 });

@@ -20,6 +20,8 @@ export type Endpoints = {
     /** The data nodes; with Sentinels, any of them may be primary now. */
     nodes: HostPort[];
     sentinels: HostPort[];
+    /** A Redis Cluster: `nodes` are its nodes, any of them primary or replica of a shard. */
+    cluster?: boolean;
     /** The CA of the nodes' TLS certificates; absent: plaintext (a Redis reachable only inside a private network). */
     caFile?: string;
     replicaPasswordFile: string;
@@ -58,7 +60,7 @@ export function localStackEndpoints({
 }: {
   runDir?: string;
   redisPort: number;
-  mode: 'sentinel' | 'single';
+  mode: 'sentinel' | 'single' | 'cluster';
   backupsDir?: string;
   /** The catalogue's cache engine the stack was started with (`npm start -- --cache`). */
   cache?: 'redis' | 'memcached';
@@ -71,8 +73,11 @@ export function localStackEndpoints({
   trustRedisCa(file('redis_ca.crt'));
   return {
     redis: {
-      nodes: (mode === 'single' ? [0] : [0, 1, 2]).map((i) => local(redisPort + i)),
-      sentinels: (mode === 'single' ? [] : [10, 11, 12]).map((i) => local(redisPort + i)),
+      // As npm start places them: a cluster's six nodes from the port, or the Sentinel group's nodes +0..2 and
+      // Sentinels +10..12.
+      nodes: (mode === 'cluster' ? [0, 1, 2, 3, 4, 5] : mode === 'single' ? [0] : [0, 1, 2]).map((i) => local(redisPort + i)),
+      sentinels: (mode === 'sentinel' ? [10, 11, 12] : []).map((i) => local(redisPort + i)),
+      cluster: mode === 'cluster',
       caFile: file('redis_ca.crt'),
       replicaPasswordFile: file('redis_replica_password'),
       sentinelAppPasswordFile: file('redis_sentinel_app_password'),

@@ -16,7 +16,7 @@ product) unless --force, which replaces it.
   npm run restore -- --signer FILE <snapshot dir>      the public key the manifest must be signed with
                                                        (default <run-dir>/secrets/backup_signing_key.pub)
 
-Options: --run-dir DIR (.run/), --redis-port N (6380), --redis sentinel|single, --cache redis|memcached (as given to
+Options: --run-dir DIR (.run/), --redis-port N (6380), --redis sentinel|single|cluster, --cache redis|memcached (as given to
 npm start; the cache emptied after the restore), --identity FILE, --signer FILE, --force, --help`;
 
 const { values, integer, choice, positionals, refuse } = parseCommandLine(
@@ -37,7 +37,7 @@ try {
   const endpoints = localStackEndpoints({
     runDir: values['run-dir'],
     redisPort: integer('redis-port'),
-    mode: choice('redis', ['sentinel', 'single'] as const),
+    mode: choice('redis', ['sentinel', 'single', 'cluster'] as const),
     cache: choice('cache', ['redis', 'memcached'] as const),
   });
   const { keys, seconds } = await restoreSnapshot(endpoints, resolve(positionals[0]!), {

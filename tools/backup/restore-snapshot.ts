@@ -3,14 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { flushMemcached } from '../lib/memcached-server.ts';
-import { connectAdmin, redisUrl, type AdminClient } from '../lib/redis.ts';
-import { primaryOf } from './primary.ts';
+import { connectAdmin, redisUrl } from '../lib/redis.ts';
 import { run } from '../lib/spawn.ts';
 import { assertAgeInstalled, BackupError, decryptFile } from './age.ts';
 import { readSecret, type Endpoints } from './endpoints.ts';
 import { readManifest, verifyFiles, type Manifest } from './manifest.ts';
 import { checkDump, checkRdb } from './take-backup.ts';
 import { loadRdb } from './rdb-source.ts';
+import { connectRestoreTarget } from './redis-target.ts';
 import { SIGNING_PUBLIC_KEY, verifyManifestSignature } from './signature.ts';
 
 const postgresClient = (postgres: NonNullable<Endpoints['postgres']>) =>
@@ -27,8 +27,8 @@ const postgresClient = (postgres: NonNullable<Endpoints['postgres']>) =>
  * What the target already holds: any key in the session Redis, any product edited since the seed (a stack's
  * catalogue is never empty: its migrations seed it, so "empty" means "as seeded": every product at version 1).
  */
-async function existingData(admin: AdminClient, postgres: Endpoints['postgres']) {
-  const keys = await admin.dbSize();
+async function existingData(target: { keys: () => Promise<number> }, postgres: Endpoints['postgres']) {
+  const keys = await target.keys();
   if (!postgres) return { keys, editedProducts: 0 };
   const client = postgresClient(postgres);
   await client.connect();
@@ -105,12 +105,9 @@ export async function restoreSnapshot(
     log(`verified ${snapshotDir}: signature, hashes, decryption, redis-check-rdb, pg_restore --list`);
 
     const { redis, postgres } = endpoints;
-    const adminPassword = readSecret(redis.adminPasswordFile);
-    const primary = await primaryOf(redis);
-    const tls = Boolean(redis.caFile);
-    const admin = await connectAdmin(redisUrl('admin', adminPassword, primary.port, { host: primary.host, tls }));
+    const target = await connectRestoreTarget(redis);
     try {
-      const existing = await existingData(admin, postgres);
+      const existing = await existingData(target, postgres);
       if ((existing.keys > 0 || existing.editedProducts > 0) && !force)
         throw new BackupError(
           `the target has data (${existing.keys} keys in the session Redis, ${existing.editedProducts} edited products): ` +
@@ -121,24 +118,24 @@ export async function restoreSnapshot(
         await restoreCatalog(postgres, dump);
         log(`catalogue restored (${postgres.database})`);
       }
-      if (force) await admin.flushAll();
+      if (force) await target.flushAll();
       const source = await loadRdb(rdb, work);
       let keys = 0;
       try {
-        keys = await source.copyInto(admin);
+        keys = await source.copyInto(target.restoreInto);
       } finally {
         await source.stop();
       }
-      const replicas = redis.nodes.length - 1;
-      if (replicas > 0) await admin.sendCommand(['WAIT', String(replicas), '10000']);
-      log(`session redis restored: ${keys} keys`);
+      await target.waitForReplicas();
+      log(`session redis restored: ${keys} keys${redis.cluster ? ' (into every shard of the cluster)' : ''}`);
       if (redis.cache) {
-        await emptyCache(redis.cache, { adminPassword, tls, caFile: redis.caFile });
+        const adminPassword = readSecret(redis.adminPasswordFile);
+        await emptyCache(redis.cache, { adminPassword, tls: Boolean(redis.caFile), caFile: redis.caFile });
         log(`catalogue cache emptied (${redis.cache.engine})`);
       }
       return { manifest, keys, seconds: (performance.now() - started) / 1000 };
     } finally {
-      admin.destroy();
+      target.close();
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
