@@ -38,4 +38,18 @@ for name in session_secret redis_app_password redis_admin_password redis_replica
 done
 
 # TLS for every Redis connection: a private CA and the nodes' certificate.
+# backup_signing_key: signs each backup's manifest (Ed25519, PEM); a restore checks the signature with
+# backup_signing_key.pub, which is no secret (docs/operations.md, Backups).
+if [ ! -s "$dir/backup_signing_key" ]; then
+    openssl genpkey -algorithm ed25519 -out "$dir/backup_signing_key.tmp"
+    chmod "$mode" "$dir/backup_signing_key.tmp"
+    mv "$dir/backup_signing_key.tmp" "$dir/backup_signing_key"
+    rm -f "$dir/backup_signing_key.pub"
+    echo "created $dir/backup_signing_key"
+fi
+if [ ! -s "$dir/backup_signing_key.pub" ]; then
+    openssl pkey -in "$dir/backup_signing_key" -pubout -out "$dir/backup_signing_key.pub"
+    chmod 644 "$dir/backup_signing_key.pub"
+fi
+
 sh "$(dirname "$0")/../redis/make-tls.sh" "$dir"

@@ -85,7 +85,9 @@ exporter_hash=$(passwords redis_exporter_password)
 # CLIENT KILL, inside MULTI ... EXEC). Every node has every user: any node may
 # become the primary. replica also has SYNC, for backups taken from a replica
 # (`redis-cli --rdb`, tools/backup): it reads no more than PSYNC already gives a
-# replica (the whole dataset), so the backup job needs no admin password.
+# replica (the whole dataset), so the backup job needs no admin password. On a
+# cluster it also asks CLUSTER SLOTS (the slot map, no data), to find each
+# shard's replica.
 #
 # exporter: exactly what prometheus-redis-exporter 1.45 (Debian 12's) sends per
 # scrape with the flags the stack, compose and Kubernetes give it (no key checks,
@@ -118,7 +120,7 @@ exporter_hash=$(passwords redis_exporter_password)
 cat >"$tmp" <<ACL
 user default off resetpass resetkeys ~sess:* ~sess-idx:* ~login-fail:* resetchannels -@all +set +del +unlink +incr +decr +pexpireat +hset +hdel
 user app on $app_hash resetkeys ~sess:* ~sess-idx:* ~login-fail:* resetchannels -@all +ping +get +set +del +incr +decr +expire +ttl +wait +eval +hgetall +hset +hdel +pttl$setinfo$discovery
-user replica on $replica_hash resetkeys resetchannels -@all +psync +sync +replconf +ping
+user replica on $replica_hash resetkeys resetchannels -@all +psync +sync +replconf +ping$discovery
 user exporter on $exporter_hash resetkeys resetchannels -@all +info +client|setname +latency|latest +slowlog|len +slowlog|get
 user sentinel on $sentinel_hash resetkeys allchannels -@all +multi +exec +slaveof +ping +subscribe +publish +info +role +config|rewrite +client|setname +client|kill +script|kill
 user admin on $admin_hash ~* &* +@all

@@ -2,6 +2,7 @@ import { parseCommandLine } from '../lib/command-line.ts';
 import { BackupError } from './age.ts';
 import { ensureKeyPair } from './age.ts';
 import { localStackEndpoints } from './endpoints.ts';
+import { ensureSigningKey } from './signature.ts';
 import { takeBackup } from './take-backup.ts';
 
 const usage = `
@@ -14,10 +15,11 @@ the catalogue (pg_dump), each encrypted with age, with a manifest. Prints the sn
   npm run backup -- --keep N                    keep the last N scheduled snapshots (default 7)
 
 The key pair is <run-dir>/secrets/backup_age_key (private, 0600, made by age-keygen when missing) and
-backup_age_recipient (public). In production keep only the public key where backups are taken.
+backup_age_recipient (public). In production keep only the public key where backups are taken. The manifest is
+signed with backup_signing_key (Ed25519, made when missing); a restore checks it with backup_signing_key.pub.
 Snapshots go to <run-dir>/backups/ (--out DIR).
 
-Options: --run-dir DIR (.run/), --redis-port N (6380), --redis sentinel|single, --out DIR, --keep N, --manual, --help`;
+Options: --run-dir DIR (.run/), --redis-port N (6380), --redis sentinel|single|cluster, --out DIR, --keep N, --manual, --help`;
 
 const { values, integer, choice } = parseCommandLine(
   { command: 'npm run backup', usage },
@@ -35,10 +37,11 @@ try {
   const endpoints = localStackEndpoints({
     runDir: values['run-dir'],
     redisPort: integer('redis-port'),
-    mode: choice('redis', ['sentinel', 'single'] as const),
+    mode: choice('redis', ['sentinel', 'single', 'cluster'] as const),
     backupsDir: values.out,
   });
   ensureKeyPair(endpoints.secretsDir);
+  ensureSigningKey(endpoints.secretsDir);
   const { path, manifest, removed } = await takeBackup(endpoints, { keep: integer('keep'), manual: values.manual });
   console.log(
     `[backup] redis ${manifest.redis.version} from ${manifest.redis.source}: ${manifest.redis.keys} keys, ${manifest.redis.bytes} bytes encrypted; ` +

@@ -1,9 +1,11 @@
 // The restore drill: logged-in sessions, their "Your sessions" index, throttle counters and edited products →
 // npm run backup → every byte of data wiped → npm run restore → all of it back, through nginx and on every
-// instance. On the wiped stack, before the real restore: a tampered file, a truncated one and a wrong key are each
-// refused with nothing restored. BACKUP_DRILL_SESSIONS=10000 runs the full drill (npm test runs 500).
+// instance. On the wiped stack, before the real restore: an unsigned or forged manifest, a tampered file, a truncated
+// one and a wrong key are each refused with nothing restored. BACKUP_DRILL_SESSIONS=10000 runs the full drill (npm
+// test runs 500); BACKUP_DRILL_WRITE_DOCS=1 puts its figures in docs/operations.md (drill-doc.ts).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,12 +16,14 @@ import { send, sessionOf } from '../lib/http.ts';
 import { isPortFree } from '../lib/ports.ts';
 import { repoRoot } from '../lib/paths.ts';
 import { poll, waitFor } from '../lib/poll.ts';
-import { connectAdmin } from '../lib/redis.ts';
+import { connectAdmin, redisUrl } from '../lib/redis.ts';
 import { attemptLogin, loginAll, type LoggedInUser } from '../lib/session-client.ts';
 import { run, spawnCaptured } from '../lib/spawn.ts';
 import { startStack, type Stack } from '../stack/start-stack.ts';
+import { writeDrillFigures } from './drill-doc.ts';
 import { listSnapshots } from './take-backup.ts';
 import { sha256Of } from './manifest.ts';
+import { loadSigningKey, SIGNATURE, signManifest } from './signature.ts';
 
 const SESSIONS = Number(process.env.BACKUP_DRILL_SESSIONS ?? 500);
 /** The app allows at most 100 sessions per user (MAX_SESSIONS_PER_USER); 10 is its default. */
@@ -34,13 +38,18 @@ const SCHEDULED_CLI = join(import.meta.dirname, 'scheduled-cli.ts');
  * one meanwhile: the Sentinel group +0..2/+10..12, the cache +20 (or memcached +21..23), PostgreSQL +30; the apps +1.., their metrics +51..,
  * nginx +90 and the scheduled job's metrics +95 of the app base.
  */
-async function freeStackPorts() {
+async function freeStackPorts(redis: 'sentinel' | 'cluster') {
+  // A cluster's six nodes +0..5 and their bus +10000..10005: from 12000, so the bus stays below 32768 too.
+  const redisOffsets =
+    redis === 'cluster'
+      ? [0, 1, 2, 3, 4, 5, 10000, 10001, 10002, 10003, 10004, 10005, 20, 21, 22, 23, 30]
+      : [0, 1, 2, 10, 11, 12, 20, 21, 22, 23, 30];
   for (let tries = 0; tries < 50; tries++) {
-    const redisPort = 20000 + Math.floor(Math.random() * 9900);
+    const redisPort = redis === 'cluster' ? 12000 + Math.floor(Math.random() * 8000) : 20000 + Math.floor(Math.random() * 9900);
     const appBasePort = 30000 + Math.floor(Math.random() * 2600);
     const nginxPort = appBasePort + 90;
     const ports = [
-      ...[0, 1, 2, 10, 11, 12, 20, 21, 22, 23, 30].map((offset) => redisPort + offset),
+      ...redisOffsets.map((offset) => redisPort + offset),
       ...Array.from({ length: INSTANCES }, (_, i) => [appBasePort + 1 + i, appBasePort + 51 + i]).flat(),
       nginxPort,
       appBasePort + 95,
@@ -51,9 +60,13 @@ async function freeStackPorts() {
 }
 
 /** One stack on a run dir of its own, started (again) on the same ports; the test's teardown stops it. */
-async function drillStack(t: TestContext, env: NodeJS.ProcessEnv, cache: 'redis' | 'memcached' = 'redis') {
+async function drillStack(
+  t: TestContext,
+  env: NodeJS.ProcessEnv,
+  { cache = 'redis', redis = 'sentinel' }: { cache?: 'redis' | 'memcached'; redis?: 'sentinel' | 'cluster' } = {},
+) {
   const runDir = mkdtempSync(join(tmpdir(), 'backup-drill-'));
-  const ports = await freeStackPorts();
+  const ports = await freeStackPorts(redis);
   const output: string[] = [];
   let stack: Stack | undefined;
   t.after(async () => {
@@ -68,6 +81,7 @@ async function drillStack(t: TestContext, env: NodeJS.ProcessEnv, cache: 'redis'
       instances: INSTANCES,
       env,
       cache,
+      redis,
       fresh: true,
       print: (line) => output.push(line),
       readyTimeoutMs: 60_000,
@@ -97,7 +111,7 @@ async function drillStack(t: TestContext, env: NodeJS.ProcessEnv, cache: 'redis'
       return stack;
     },
     cli: (script: string, args: string[]) =>
-      run(process.execPath, [script, '--run-dir', runDir, '--redis-port', String(ports.redisPort), ...args], {
+      run(process.execPath, [script, '--run-dir', runDir, '--redis-port', String(ports.redisPort), '--redis', redis, ...args], {
         stdout: true,
         timeoutMs: 600_000,
       }),
@@ -223,6 +237,7 @@ describe('backup and restore (tools/backup)', () => {
           BACKUP_POSTGRES_PORT: String(port + 30),
           BACKUP_POSTGRES_PASSWORD_FILE: join(secrets, 'postgres_password'),
           BACKUP_AGE_RECIPIENTS: readFileSync(join(secrets, 'backup_age_recipient'), 'utf8').trim(),
+          BACKUP_SIGNING_KEY_FILE: join(secrets, 'backup_signing_key'),
           BACKUP_DIR: join(drill.runDir, 'scheduled'),
           BACKUP_METRICS_PORT: String(metricsPort),
           HOST: '127.0.0.1',
@@ -291,13 +306,18 @@ describe('backup and restore (tools/backup)', () => {
       cpSync(manual, dir, { recursive: true });
       return dir;
     };
-    const rehash = async (dir: string, key: 'redis' | 'postgres') => {
+    /** The manifest rewritten to match a changed file; re-signed with `signWith` (a key file), or left unsigned-for. */
+    const rehash = async (dir: string, key: 'redis' | 'postgres', signWith?: string) => {
       const file = join(dir, 'manifest.json');
       const changed = JSON.parse(readFileSync(file, 'utf8'));
       changed[key].bytes = statSync(join(dir, changed[key].file)).size;
       changed[key].sha256 = await sha256Of(join(dir, changed[key].file));
       writeFileSync(file, JSON.stringify(changed));
+      if (signWith) signManifest(dir, loadSigningKey(signWith));
     };
+    // The stack's own signing key: the tests below that re-sign with it play an attacker who holds it too, to show
+    // that age still refuses what the signature would have let through.
+    const ownKey = join(drill.runDir, 'secrets', 'backup_signing_key');
     const flipByte = (path: string) => {
       const bytes = readFileSync(path);
       const at = Math.floor(bytes.length / 2);
@@ -310,17 +330,53 @@ describe('backup and restore (tools/backup)', () => {
       flipByte(join(dir, 'catalog.dump.age'));
       await refused('tampered', dir, /catalog\.dump\.age does not match the manifest's SHA-256 \(tampered with\)/);
     });
-    await t.test('a tampered file with a manifest to match is refused by age (authenticated encryption)', async () => {
-      const dir = copy('tampered-rehashed');
-      flipByte(join(dir, 'redis.rdb.age'));
-      await rehash(dir, 'redis');
-      await refused('tampered, manifest rewritten', dir, /redis\.rdb\.age cannot be decrypted \(truncated or tampered with\)/);
+    await t.test('an unsigned manifest, a rewritten one, and one signed by another key are refused in one line', async () => {
+      const oneLine = async (what: string, dir: string, pattern: RegExp, extra: string[] = []) => {
+        await refused(what, dir, pattern, extra);
+        const result = await drill.cli(RESTORE_CLI, [...extra, dir]);
+        assert.equal(result.output.trim().split('\n').length, 1, `${what}: one line\n${result.output}`);
+      };
+      const unsigned = copy('unsigned');
+      rmSync(join(unsigned, SIGNATURE));
+      await oneLine(
+        'unsigned',
+        unsigned,
+        /^\[restore\] refused: .*unsigned\/manifest\.json is not signed \(manifest\.json\.sig is missing\)$/m,
+      );
+
+      const notSignedBy =
+        /^\[restore\] refused: .*manifest\.json is not signed by the backup signing key .*\.pub \(forged or tampered with\)$/m;
+      // Someone who can write the storage: a file swapped and the manifest rewritten to match, the signature kept.
+      const rewritten = copy('rewritten');
+      cpSync(join(newest, 'redis.rdb.age'), join(rewritten, 'redis.rdb.age'));
+      await rehash(rewritten, 'redis');
+      await oneLine('rewritten, not re-signed', rewritten, notSignedBy);
+      // A forged snapshot signed with a key of the forger's own.
+      const forgerKey = join(drill.runDir, 'forger_signing_key');
+      writeFileSync(forgerKey, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
+      const forged = copy('forged');
+      cpSync(join(newest, 'redis.rdb.age'), join(forged, 'redis.rdb.age'));
+      await rehash(forged, 'redis', forgerKey);
+      await oneLine('signed by another key', forged, notSignedBy);
+      // The genuine snapshot, checked against another public key than the stack's.
+      const otherPublic = join(drill.runDir, 'other_signing_key.pub');
+      writeFileSync(otherPublic, createPublicKey(readFileSync(forgerKey)).export({ type: 'spki', format: 'pem' }));
+      await oneLine('another --signer', manual, notSignedBy, ['--signer', otherPublic]);
     });
+    await t.test(
+      'a tampered file with a manifest to match, even re-signed, is refused by age (authenticated encryption)',
+      async () => {
+        const dir = copy('tampered-rehashed');
+        flipByte(join(dir, 'redis.rdb.age'));
+        await rehash(dir, 'redis', ownKey);
+        await refused('tampered, manifest rewritten', dir, /redis\.rdb\.age cannot be decrypted \(truncated or tampered with\)/);
+      },
+    );
     await t.test('a truncated file is refused by its size, and by age when the manifest matches it', async () => {
       const dir = copy('truncated');
       truncateSync(join(dir, 'redis.rdb.age'), Math.floor(statSync(join(dir, 'redis.rdb.age')).size / 2));
       await refused('truncated', dir, /redis\.rdb\.age is \d+ bytes, the manifest says \d+ \(truncated or tampered with\)/);
-      await rehash(dir, 'redis');
+      await rehash(dir, 'redis', ownKey);
       await refused('truncated, manifest rewritten', dir, /redis\.rdb\.age cannot be decrypted \(truncated or tampered with\)/);
     });
     await t.test('a wrong key is refused, naming the key', async () => {
@@ -373,6 +429,14 @@ describe('backup and restore (tools/backup)', () => {
       assert.deepEqual(await sessionsOn(drill, sessions.slice(0, 20)), []);
     });
 
+    if (process.env.BACKUP_DRILL_WRITE_DOCS === '1')
+      writeDrillFigures({
+        sessions: SESSIONS,
+        backupSeconds,
+        restoreSeconds,
+        redisBytes: manifest.redis.bytes,
+        postgresBytes: manifest.postgres.bytes,
+      });
     const perThousand = Math.round((snapshotBytes / SESSIONS) * 1000);
     t.diagnostic(
       `sessions ${SESSIONS}: backup ${backupSeconds.toFixed(2)} s (snapshot ${manifest.seconds} s), restore ${restoreSeconds.toFixed(2)} s, ` +
@@ -382,7 +446,7 @@ describe('backup and restore (tools/backup)', () => {
   });
   it('with the catalogue cached on memcached › the restore empties every node: a product edited after the backup shows as backed up', async (t) => {
     const { users, demoUsers } = makeUsers('memcached', 1);
-    const drill = await drillStack(t, { ...process.env, DEMO_USERS: demoUsers, LOG_LEVEL: 'warn' }, 'memcached');
+    const drill = await drillStack(t, { ...process.env, DEMO_USERS: demoUsers, LOG_LEVEL: 'warn' }, { cache: 'memcached' });
     await drill.start();
     const [editor] = await loginAll(drill.nginx, users);
     const edit = async (name: string) => {
@@ -408,5 +472,35 @@ describe('backup and restore (tools/backup)', () => {
     assert.equal(restore.code, 0, restore.output);
     assert.match(restore.output, /catalogue cache emptied \(memcached\)/);
     assert.equal((await product()).name, 'Backed-up name', 'a product from after the backup was served from the cache');
+  });
+  it('a Redis Cluster stack (npm start -- --redis cluster) › each shard taken from its replica, merged into one RDB; every session back on every instance after wipe → restore', async (t) => {
+    const { users, demoUsers } = makeUsers('cluster', 20);
+    const drill = await drillStack(t, { ...process.env, DEMO_USERS: demoUsers, LOG_LEVEL: 'warn' }, { redis: 'cluster' });
+    await drill.start();
+    // 5 sessions of each of 20 users: their keys and indexes spread over the three shards.
+    const sessions = await loginAll(
+      drill.nginx,
+      Array.from({ length: 100 }, (_, i) => users[i % users.length]!),
+    );
+    const backup = await drill.cli(BACKUP_CLI, []);
+    assert.equal(backup.code, 0, backup.output);
+    const snapshot = lastLine(backup.output);
+    const manifest = JSON.parse(readFileSync(join(snapshot, 'manifest.json'), 'utf8'));
+    const sources: string[] = manifest.redis.source.split(',');
+    assert.equal(sources.length, 3, `one source per shard: ${manifest.redis.source}`);
+    const adminPassword = readFileSync(join(drill.runDir, 'secrets', 'redis_admin_password'), 'utf8').trim();
+    for (const source of sources) {
+      const admin = await connectAdmin(redisUrl('admin', adminPassword, Number(source.split(':')[1]), { tls: true }));
+      const [role] = await admin.sendCommand<[string]>(['ROLE']).finally(() => admin.destroy());
+      assert.equal(role, 'slave', `${source}, a shard's source, is a replica`);
+    }
+    assert.ok(manifest.redis.keys >= sessions.length, `every shard's keys in one RDB: ${manifest.redis.keys}`);
+
+    await drill.wipe();
+    assert.equal((await sessionsOn(drill, sessions.slice(0, 5))).length, 5 * (INSTANCES + 1), 'logged out by the wipe');
+    const restore = await drill.cli(RESTORE_CLI, [snapshot]);
+    assert.equal(restore.code, 0, restore.output);
+    assert.match(restore.output, /session redis restored: \d+ keys \(into every shard of the cluster\)/);
+    assert.deepEqual(await sessionsOn(drill, sessions), [], 'every session logged in through nginx and on every instance');
   });
 });

@@ -3,6 +3,7 @@ import { BackupError } from './age.ts';
 import { join } from 'node:path';
 import { runPaths } from '../lib/paths.ts';
 import { trustRedisCa } from '../lib/redis.ts';
+import { SIGNING_KEY } from './signature.ts';
 
 const secret = (file: string) => readFileSync(file, 'utf8').trim();
 
@@ -19,6 +20,8 @@ export type Endpoints = {
     /** The data nodes; with Sentinels, any of them may be primary now. */
     nodes: HostPort[];
     sentinels: HostPort[];
+    /** A Redis Cluster: `nodes` are its nodes, any of them primary or replica of a shard. */
+    cluster?: boolean;
     /** The CA of the nodes' TLS certificates; absent: plaintext (a Redis reachable only inside a private network). */
     caFile?: string;
     replicaPasswordFile: string;
@@ -43,6 +46,8 @@ export type Endpoints = {
   recipients?: string[];
   /** Where snapshots are written. */
   backupsDir: string;
+  /** The private key that signs each manifest (signature.ts): only where backups are taken. */
+  signingKeyFile: string;
 };
 
 /** The local stack's (`npm start`): its run dir's secrets, and the ports it was started with (same offsets). */
@@ -55,7 +60,7 @@ export function localStackEndpoints({
 }: {
   runDir?: string;
   redisPort: number;
-  mode: 'sentinel' | 'single';
+  mode: 'sentinel' | 'single' | 'cluster';
   backupsDir?: string;
   /** The catalogue's cache engine the stack was started with (`npm start -- --cache`). */
   cache?: 'redis' | 'memcached';
@@ -68,8 +73,11 @@ export function localStackEndpoints({
   trustRedisCa(file('redis_ca.crt'));
   return {
     redis: {
-      nodes: (mode === 'single' ? [0] : [0, 1, 2]).map((i) => local(redisPort + i)),
-      sentinels: (mode === 'single' ? [] : [10, 11, 12]).map((i) => local(redisPort + i)),
+      // As npm start places them: a cluster's six nodes from the port, or the Sentinel group's nodes +0..2 and
+      // Sentinels +10..12.
+      nodes: (mode === 'cluster' ? [0, 1, 2, 3, 4, 5] : mode === 'single' ? [0] : [0, 1, 2]).map((i) => local(redisPort + i)),
+      sentinels: (mode === 'sentinel' ? [10, 11, 12] : []).map((i) => local(redisPort + i)),
+      cluster: mode === 'cluster',
       caFile: file('redis_ca.crt'),
       replicaPasswordFile: file('redis_replica_password'),
       sentinelAppPasswordFile: file('redis_sentinel_app_password'),
@@ -94,6 +102,7 @@ export function localStackEndpoints({
     },
     secretsDir: paths.secrets,
     backupsDir: backupsDir ?? join(paths.runDir, 'backups'),
+    signingKeyFile: file(SIGNING_KEY),
   };
 }
 
@@ -154,6 +163,7 @@ export function endpointsFromEnv(env: NodeJS.ProcessEnv = process.env): Endpoint
     secretsDir: '',
     recipients: (env.BACKUP_AGE_RECIPIENTS ?? '').split(/[\s,]+/).filter(Boolean),
     backupsDir: need('BACKUP_DIR'),
+    signingKeyFile: need('BACKUP_SIGNING_KEY_FILE'),
   };
   if (endpoints.redis.sentinels.length > 0 && !endpoints.redis.sentinelAppPasswordFile)
     problems.push('BACKUP_REDIS_SENTINEL_PASSWORD_FILE is required with BACKUP_REDIS_SENTINELS');

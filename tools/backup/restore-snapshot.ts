@@ -3,14 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { flushMemcached } from '../lib/memcached-server.ts';
-import { connectAdmin, redisUrl, type AdminClient } from '../lib/redis.ts';
-import { primaryOf } from './primary.ts';
+import { connectAdmin, redisUrl } from '../lib/redis.ts';
 import { run } from '../lib/spawn.ts';
 import { assertAgeInstalled, BackupError, decryptFile } from './age.ts';
 import { readSecret, type Endpoints } from './endpoints.ts';
 import { readManifest, verifyFiles, type Manifest } from './manifest.ts';
 import { checkDump, checkRdb } from './take-backup.ts';
 import { loadRdb } from './rdb-source.ts';
+import { connectRestoreTarget } from './redis-target.ts';
+import { SIGNING_PUBLIC_KEY, verifyManifestSignature } from './signature.ts';
 
 const postgresClient = (postgres: NonNullable<Endpoints['postgres']>) =>
   new pg.Client({
@@ -26,8 +27,8 @@ const postgresClient = (postgres: NonNullable<Endpoints['postgres']>) =>
  * What the target already holds: any key in the session Redis, any product edited since the seed (a stack's
  * catalogue is never empty: its migrations seed it, so "empty" means "as seeded": every product at version 1).
  */
-async function existingData(admin: AdminClient, postgres: Endpoints['postgres']) {
-  const keys = await admin.dbSize();
+async function existingData(target: { keys: () => Promise<number> }, postgres: Endpoints['postgres']) {
+  const keys = await target.keys();
   if (!postgres) return { keys, editedProducts: 0 };
   const client = postgresClient(postgres);
   await client.connect();
@@ -57,10 +58,29 @@ async function restoreCatalog(postgres: NonNullable<Endpoints['postgres']>, dump
 }
 
 /**
+ * Everything a restore checks before it writes anything, into the private directory `work`: the manifest's signature
+ * (by the key whose public half is `signerFile`: nothing in a manifest is trusted before), its sizes and
+ * SHA-256, decryption with the private key (age authenticates every chunk: a tampered or truncated file does not
+ * decrypt), redis-check-rdb on the RDB and pg_restore --list on the dump. Returns the plain files' paths in `work`.
+ */
+export async function verifySnapshot(snapshotDir: string, work: string, identityFile: string, signerFile: string) {
+  assertAgeInstalled();
+  const manifest: Manifest = readManifest(snapshotDir);
+  verifyManifestSignature(snapshotDir, signerFile);
+  await verifyFiles(snapshotDir, manifest);
+  const rdb = join(work, 'redis.rdb');
+  const dump = join(work, 'catalog.dump');
+  await decryptFile(join(snapshotDir, manifest.redis.file), rdb, identityFile);
+  if (manifest.postgres) await decryptFile(join(snapshotDir, manifest.postgres.file), dump, identityFile);
+  await decryptFile(join(snapshotDir, manifest.config.file), join(work, 'users.acl'), identityFile);
+  const redis = await checkRdb(rdb);
+  const postgres = manifest.postgres ? await checkDump(dump) : undefined;
+  return { manifest, rdb, dump, redis, postgres };
+}
+
+/**
  * Restores a snapshot into a running stack, keeping that stack's secrets and ACL. Everything is verified before
- * anything is written: the manifest's sizes and SHA-256, decryption with the private key (age authenticates every
- * chunk: a tampered or truncated file does not decrypt), redis-check-rdb on the RDB and pg_restore --list on the
- * dump. A target with data is refused unless `force` (which then replaces it).
+ * anything is written (verifySnapshot). A target with data is refused unless `force` (which then replaces it).
  *
  * Redis is restored into the live primary, key by key (DUMP from a private redis-server that loaded the RDB, RESTORE
  * … REPLACE with the key's remaining TTL, as admin): replication and the AOF carry it to the replicas and to disk, the
@@ -71,30 +91,23 @@ async function restoreCatalog(postgres: NonNullable<Endpoints['postgres']>, dump
 export async function restoreSnapshot(
   endpoints: Endpoints,
   snapshotDir: string,
-  { identityFile = join(endpoints.secretsDir, 'backup_age_key'), force = false, log = (_: string) => {} } = {},
+  {
+    identityFile = join(endpoints.secretsDir, 'backup_age_key'),
+    signerFile = join(endpoints.secretsDir, SIGNING_PUBLIC_KEY),
+    force = false,
+    log = (_: string) => {},
+  } = {},
 ) {
   const started = performance.now();
-  assertAgeInstalled();
-  const manifest: Manifest = readManifest(snapshotDir);
-  await verifyFiles(snapshotDir, manifest);
   const work = mkdtempSync(join(tmpdir(), 'restore-'));
   try {
-    const rdb = join(work, 'redis.rdb');
-    const dump = join(work, 'catalog.dump');
-    await decryptFile(join(snapshotDir, manifest.redis.file), rdb, identityFile);
-    if (manifest.postgres) await decryptFile(join(snapshotDir, manifest.postgres.file), dump, identityFile);
-    await decryptFile(join(snapshotDir, manifest.config.file), join(work, 'users.acl'), identityFile);
-    await checkRdb(rdb);
-    if (manifest.postgres) await checkDump(dump);
-    log(`verified ${snapshotDir}: hashes, decryption, redis-check-rdb, pg_restore --list`);
+    const { manifest, rdb, dump } = await verifySnapshot(snapshotDir, work, identityFile, signerFile);
+    log(`verified ${snapshotDir}: signature, hashes, decryption, redis-check-rdb, pg_restore --list`);
 
     const { redis, postgres } = endpoints;
-    const adminPassword = readSecret(redis.adminPasswordFile);
-    const primary = await primaryOf(redis);
-    const tls = Boolean(redis.caFile);
-    const admin = await connectAdmin(redisUrl('admin', adminPassword, primary.port, { host: primary.host, tls }));
+    const target = await connectRestoreTarget(redis);
     try {
-      const existing = await existingData(admin, postgres);
+      const existing = await existingData(target, postgres);
       if ((existing.keys > 0 || existing.editedProducts > 0) && !force)
         throw new BackupError(
           `the target has data (${existing.keys} keys in the session Redis, ${existing.editedProducts} edited products): ` +
@@ -105,24 +118,24 @@ export async function restoreSnapshot(
         await restoreCatalog(postgres, dump);
         log(`catalogue restored (${postgres.database})`);
       }
-      if (force) await admin.flushAll();
+      if (force) await target.flushAll();
       const source = await loadRdb(rdb, work);
       let keys = 0;
       try {
-        keys = await source.copyInto(admin);
+        keys = await source.copyInto(target.restoreInto);
       } finally {
         await source.stop();
       }
-      const replicas = redis.nodes.length - 1;
-      if (replicas > 0) await admin.sendCommand(['WAIT', String(replicas), '10000']);
-      log(`session redis restored: ${keys} keys`);
+      await target.waitForReplicas();
+      log(`session redis restored: ${keys} keys${redis.cluster ? ' (into every shard of the cluster)' : ''}`);
       if (redis.cache) {
-        await emptyCache(redis.cache, { adminPassword, tls, caFile: redis.caFile });
+        const adminPassword = readSecret(redis.adminPasswordFile);
+        await emptyCache(redis.cache, { adminPassword, tls: Boolean(redis.caFile), caFile: redis.caFile });
         log(`catalogue cache emptied (${redis.cache.engine})`);
       }
       return { manifest, keys, seconds: (performance.now() - started) / 1000 };
     } finally {
-      admin.destroy();
+      target.close();
     }
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -1,5 +1,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync, copyFileSync, existsSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { redisUrl, withRedis } from '../lib/redis.ts';
+import { loadRdb } from './rdb-source.ts';
 import { primaryOf } from './primary.ts';
 import { run } from '../lib/spawn.ts';
 import { assertAgeInstalled, BackupError, encryptFile, parseRecipients, readRecipients } from './age.ts';
@@ -7,6 +9,7 @@ import { hostPort, readSecret, type Endpoints, type HostPort } from './endpoints
 import { describeFile, MANIFEST, type Manifest } from './manifest.ts';
 import { applyRetention } from './retention.ts';
 import { writeBackupMetrics } from './metrics.ts';
+import { loadSigningKey, signManifest } from './signature.ts';
 
 const LONG_MS = 600_000;
 
@@ -40,9 +43,8 @@ async function snapshotSources(redis: Endpoints['redis']): Promise<{ nodes: Host
   return { nodes: redis.nodes.filter((node) => hostPort(node) !== primary) };
 }
 
-/** `redis-cli --rdb` as `replica` over TLS from the first source that serves one (a replica off its primary refuses). */
-async function fetchRdb(redis: Endpoints['redis'], output: string) {
-  const { nodes, note } = await snapshotSources(redis);
+/** `redis-cli --rdb` as `replica` over TLS from the first of `nodes` that serves one (a replica off its primary refuses). */
+async function rdbFromFirst(redis: Endpoints['redis'], nodes: HostPort[], output: string, what = 'no replica') {
   const failures: string[] = [];
   for (const node of nodes) {
     const tls = redis.caFile ? ['--tls', '--cacert', redis.caFile] : [];
@@ -51,10 +53,77 @@ async function fetchRdb(redis: Endpoints['redis'], output: string) {
       env: { ...process.env, REDISCLI_AUTH: readSecret(redis.replicaPasswordFile) },
       timeoutMs: LONG_MS,
     });
-    if (code === 0) return { source: hostPort(node), notes: note ? [note] : [] };
+    if (code === 0) return hostPort(node);
     failures.push(`${hostPort(node)}: ${message.split('\n').at(-1)}`);
   }
-  throw new BackupError(`no replica gave a snapshot:\n  ${failures.join('\n  ')}`);
+  throw new BackupError(`${what} gave a snapshot:\n  ${failures.join('\n  ') || '(none to ask)'}`);
+}
+
+async function fetchRdb(redis: Endpoints['redis'], output: string) {
+  if (redis.cluster) return fetchClusterRdb(redis, output);
+  const { nodes, note } = await snapshotSources(redis);
+  return { source: await rdbFromFirst(redis, nodes, output), notes: note ? [note] : [] };
+}
+
+/**
+ * A cluster's shards as CLUSTER SLOTS describes them (asked as `replica`, which may ask that and nothing else of
+ * the kind): each primary with its replicas and the slot ranges it serves.
+ */
+async function clusterShards(redis: Endpoints['redis']) {
+  type Node = [string, number, string];
+  type Range = [number, number, Node, ...Node[]];
+  const password = readSecret(redis.replicaPasswordFile);
+  const tls = Boolean(redis.caFile);
+  for (const node of redis.nodes) {
+    const ranges = await withRedis(redisUrl('replica', password, node.port, { host: node.host, tls }), (client) =>
+      client.sendCommand<Range[]>(['CLUSTER', 'SLOTS']),
+    ).catch(() => undefined);
+    if (!ranges) continue;
+    const shards = new Map<string, { slots: string[]; replicas: HostPort[] }>();
+    for (const [start, end, [, , id], ...replicas] of ranges) {
+      const shard = shards.get(id) ?? { slots: [], replicas: replicas.map(([host, port]) => ({ host, port: Number(port) })) };
+      shard.slots.push(start === end ? `${start}` : `${start}-${end}`);
+      shards.set(id, shard);
+    }
+    return [...shards.values()];
+  }
+  throw new BackupError(`no cluster node answers CLUSTER SLOTS (${redis.nodes.map(hostPort).join(', ')}): is the stack running?`);
+}
+
+/**
+ * A cluster's snapshot: each shard's RDB from one of its replicas (never a primary: the fork would stall its users),
+ * merged into one RDB (each shard's keys copied into a private redis-server that then saves), so a snapshot is the
+ * same dataset whatever the topology, and restores into a cluster or a Sentinel group alike. The shards are read
+ * one after another, not at one instant: a key written meanwhile may be in its shard's snapshot or not, as on one node.
+ */
+async function fetchClusterRdb(redis: Endpoints['redis'], output: string) {
+  const shards = await clusterShards(redis);
+  const work = dirname(output);
+  const merged = await loadRdb(output, work);
+  const sources: string[] = [];
+  try {
+    for (const [i, shard] of shards.entries()) {
+      const shardRdb = join(work, `shard-${i + 1}.rdb`);
+      sources.push(
+        await rdbFromFirst(redis, shard.replicas, shardRdb, `no replica of the shard of slots ${shard.slots.join(',')}`),
+      );
+      await checkRdb(shardRdb);
+      const source = await loadRdb(shardRdb, work);
+      try {
+        await source.copyInto(merged.restoreInto);
+      } finally {
+        await source.stop();
+      }
+      rmSync(shardRdb);
+    }
+    await merged.save();
+  } finally {
+    await merged.stop();
+  }
+  return {
+    source: sources.join(','),
+    notes: [`a cluster of ${shards.length} shards: each from its replica (${sources.join(', ')}), merged into one RDB`],
+  };
 }
 
 async function dumpCatalog(postgres: NonNullable<Endpoints['postgres']>, output: string) {
@@ -71,7 +140,7 @@ const stamp = (date: Date) => date.toISOString().replace(/:/g, '-');
 /**
  * One snapshot of a stack: the session Redis (RDB from a replica) and the catalogue (pg_dump), each encrypted with
  * age to the public keys in `<secretsDir>/backup_age_recipient` (or `endpoints.recipients`), plus the source's ACL
- * (encrypted) and a manifest (time, sizes, SHA-256, versions). Built in a private `.partial-*` directory and renamed into place only when
+ * (encrypted) and a manifest (time, sizes, SHA-256, versions), signed with `endpoints.signingKeyFile`. Built in a private `.partial-*` directory and renamed into place only when
  * complete, so a failed or interrupted backup never looks like a snapshot. Then the retention: the last `keep`
  * scheduled snapshots and every manual one are kept. Plain text exists only inside the private work directory,
  * removed before this returns.
@@ -83,6 +152,7 @@ export async function takeBackup(endpoints: Endpoints, { keep = 7, manual = fals
   const recipients = endpoints.recipients
     ? parseRecipients(endpoints.recipients, 'BACKUP_AGE_RECIPIENTS')
     : readRecipients(join(endpoints.secretsDir, 'backup_age_recipient'));
+  const signingKey = loadSigningKey(endpoints.signingKeyFile);
   mkdirSync(endpoints.backupsDir, { recursive: true, mode: 0o700 });
   const work = mkdtempSync(join(endpoints.backupsDir, '.partial-'));
   try {
@@ -134,6 +204,7 @@ export async function takeBackup(endpoints: Endpoints, { keep = 7, manual = fals
       seconds: Math.round((performance.now() - started) / 10) / 100,
     };
     writeFileSync(join(work, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
+    signManifest(work, signingKey);
     const final = join(endpoints.backupsDir, `${stamp(createdAt)}${manual ? '-manual' : ''}`);
     renameSync(work, final);
     const removed = applyRetention(endpoints.backupsDir, keep);

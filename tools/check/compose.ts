@@ -204,8 +204,14 @@ export function checkComposeShape(): CheckResult {
   const backups = services.backups!;
   expect(
     JSON.stringify([...(backups.secrets ?? [])].sort()) ===
-      JSON.stringify(['postgres_password', 'redis_ca.crt', 'redis_replica_password', 'redis_sentinel_app_password']),
-    'backups: secrets redis_replica_password, redis_sentinel_app_password, postgres_password, redis_ca.crt only',
+      JSON.stringify([
+        'backup_signing_key',
+        'postgres_password',
+        'redis_ca.crt',
+        'redis_replica_password',
+        'redis_sentinel_app_password',
+      ]),
+    'backups: secrets redis_replica_password, redis_sentinel_app_password, postgres_password, redis_ca.crt, backup_signing_key only',
   );
   expect(!backups.ports && !!backups.healthcheck?.test, 'backups: a healthcheck, nothing published');
   expect(backups.volumes?.includes('backups:/backups') ?? false, 'backups: the snapshots on a named volume');

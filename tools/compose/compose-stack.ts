@@ -12,11 +12,13 @@ export const PROJECT = 'redis-session-reference';
 export const STATE_DIR = join(repoRoot, '.run/compose');
 /** Every profile the file has: compose:down takes them all down. */
 export const ALL_PROFILES = ['cluster', 'memcached', 'backups'];
+/** The profiles test:compose brings up: all of them. */
+export const TESTED_PROFILES = ALL_PROFILES;
 /**
- * The profiles test:compose brings up. Not `backups`: its image copies the official Redis image's static redis-cli
- * and redis-server, which no stand-in built from Debian's packages provides (theirs are linked to Debian's libraries).
+ * test:compose's own backup key pair (age): the backups profile encrypts to its public key (BACKUP_AGE_RECIPIENTS,
+ * which a deployment sets in .env), and compose.e2e.ts decrypts a snapshot with its private key as a restore would.
  */
-export const TESTED_PROFILES = ['cluster', 'memcached'];
+export const BACKUP_KEYS_DIR = join(STATE_DIR, 'backup-keys');
 
 export type Say = (line: string) => void;
 

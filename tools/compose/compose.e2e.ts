@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { parseEnv } from 'node:util';
+import { verifySnapshot } from '../backup/restore-snapshot.ts';
+import { SIGNING_PUBLIC_KEY } from '../backup/signature.ts';
 import { observe } from '../chaos/checks.ts';
 import { startLoadLoop } from '../chaos/load-loop.ts';
 import { DEFAULT_DEMO_USERS, parseUsers } from '../lib/demo-users.ts';
@@ -11,7 +14,7 @@ import { poll, waitFor } from '../lib/poll.ts';
 import { repoRoot } from '../lib/paths.ts';
 import { csrfTokenIn, login, type LoggedInUser } from '../lib/session-client.ts';
 import { run } from '../lib/spawn.ts';
-import { TESTED_PROFILES, composeCommand, parsePs } from './compose-stack.ts';
+import { BACKUP_KEYS_DIR, TESTED_PROFILES, composeCommand, parsePs } from './compose-stack.ts';
 
 // The compose stack's public contract, through nginx on the host's loopback, with containers killed by the engine.
 // Run by tools/compose/test.ts (npm run test:compose) between compose:up with every profile and compose:down.
@@ -89,13 +92,6 @@ test('every service of every profile ran: healthy, or a one-shot that exited 0',
   assert.equal((await containersOf('app')).length, REPLICAS);
 });
 
-test('a login is seen by all three app replicas, and its logout by all', async () => {
-  const user = await login(BASE, alice.username, alice.password);
-  await everyReplicaSays(BASE, user.cookie, true);
-  await logout(BASE, user);
-  await everyReplicaSays(BASE, user.cookie, false);
-});
-
 const sentinelPrimary = async () => {
   const { output } = await compose([
     'exec',
@@ -107,6 +103,61 @@ const sentinelPrimary = async () => {
   ]);
   return output.split('\n')[0]!;
 };
+
+// First after the services: the backups service took its snapshot at start, from a replica of the primary that is
+// still the primary (the failover test below changes it).
+test('profile backups: a snapshot from a replica, with its manifest, that decrypts and checks as a restore would; Prometheus sees its time', async (t) => {
+  const [container] = await containersOf('backups');
+  assert.ok(container, 'a backups container');
+  const listed = await poll(
+    async () => {
+      const { code, output } = await compose(['exec', '-T', 'backups', 'sh', '-c', 'ls /backups/*/manifest.json']);
+      return code === 0 ? output.split('\n')[0] : undefined;
+    },
+    { timeoutMs: 120_000, intervalMs: 1000 },
+  );
+  if (!listed) assert.fail(`no snapshot with a manifest on the backups volume: ${(await compose(['logs', 'backups'])).output}`);
+  const snapshotDir = listed.value.replace(/\/manifest\.json$/, '');
+
+  // Out of the volume; its signature checked with secrets/backup_signing_key.pub, decrypted with the private key (the
+  // one test.ts made), redis-check-rdb, pg_restore --list.
+  const work = mkdtempSync(join(tmpdir(), 'compose-backup-'));
+  t.after(() => rmSync(work, { recursive: true, force: true }));
+  await docker('cp', `${container}:${snapshotDir}`, join(work, 'snapshot'));
+  const plain = mkdtempSync(join(work, 'plain-'));
+  const { manifest, redis } = await verifySnapshot(
+    join(work, 'snapshot'),
+    plain,
+    join(BACKUP_KEYS_DIR, 'backup_age_key'),
+    join(repoRoot, 'secrets', SIGNING_PUBLIC_KEY),
+  );
+  assert.match(manifest.redis.source, /^redis-\d:6379$/);
+  assert.notEqual(manifest.redis.source, `${await sentinelPrimary()}:6379`, 'taken from a replica, not the primary');
+  assert.equal(manifest.postgres?.database, 'catalog');
+  assert.equal(redis.version, manifest.redis.version);
+
+  const query = encodeURIComponent('backup_last_success_timestamp_seconds{job="backups"}');
+  const served = await poll(
+    async () => {
+      const { data } = JSON.parse((await send(`${PROMETHEUS}/api/v1/query?query=${query}`)).body) as {
+        data: { result: { value: [number, string] }[] };
+      };
+      return data.result[0]?.value[1];
+    },
+    { timeoutMs: 60_000, intervalMs: 1000 },
+  );
+  assert.equal(Number(served?.value), Date.parse(manifest.createdAt) / 1000, 'Prometheus scraped the last good backup');
+  console.log(
+    `# backups: ${snapshotDir} from ${manifest.redis.source} (redis ${manifest.redis.version}, postgres ${manifest.postgres?.version}), ${manifest.seconds} s`,
+  );
+});
+
+test('a login is seen by all three app replicas, and its logout by all', async () => {
+  const user = await login(BASE, alice.username, alice.password);
+  await everyReplicaSays(BASE, user.cookie, true);
+  await logout(BASE, user);
+  await everyReplicaSays(BASE, user.cookie, false);
+});
 
 test('the Redis primary container killed: a replica promoted, logged-in reads back within 10 s, only 200/503, no login lost', async () => {
   const users = [await login(BASE, alice.username, alice.password), await login(BASE, bob.username, bob.password)];

@@ -111,7 +111,7 @@ async function buildStandIn(name: string, image: string, say: (line: string) => 
     const started = performance.now();
     const built = await run(
       'docker',
-      ['build', '--quiet', '--tag', image, '--label', `${HASH_LABEL}=${await standInHash(name)}`, context],
+      ['build', '--quiet', '--force-rm', '--tag', image, '--label', `${HASH_LABEL}=${await standInHash(name)}`, context],
       { timeoutMs: 600_000, stdout: true, env: { ...process.env, DOCKER_BUILDKIT: '0' } },
     );
     if (built.code !== 0) throw new Error(`building the stand-in ${image} failed:\n${built.output}`);

@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureKeyPair } from '../backup/age.ts';
 import { onStopSignal } from '../lib/on-stop-signal.ts';
 import { repoRoot } from '../lib/paths.ts';
-import { TESTED_PROFILES, composeDown, composeUp } from './compose-stack.ts';
+import { BACKUP_KEYS_DIR, TESTED_PROFILES, composeDown, composeUp } from './compose-stack.ts';
 
 // npm run test:compose: compose:up with every profile, the compose checks (compose.e2e.ts), the Playwright stories
 // that need no control API against it, then compose:down, whatever happened.
@@ -28,6 +30,10 @@ let code = 1;
 try {
   const refusals = await shown(process.execPath, ['--test', join(import.meta.dirname, 'refusal.e2e.ts')]);
   if (refusals !== 0) throw new Error('compose:up did not refuse a bad configuration as it should');
+  mkdirSync(BACKUP_KEYS_DIR, { recursive: true, mode: 0o700 });
+  // Read by compose (the backups service's environment) and inherited by compose.e2e.ts, whose compose commands
+  // resolve the same file.
+  process.env.BACKUP_AGE_RECIPIENTS = readFileSync(ensureKeyPair(BACKUP_KEYS_DIR).recipientFile, 'utf8').trim();
   await composeUp({ profiles: TESTED_PROFILES, fresh: true, say });
   say(`stack up at ${seconds()}`);
   const checks = await shown(process.execPath, ['--test', '--test-concurrency=1', join(import.meta.dirname, 'compose.e2e.ts')]);
