@@ -16,8 +16,20 @@ export function trustRedisCa(caFile: string) {
   trustedCaFiles.add(caFile);
 }
 
-const tlsFor = (url: string) =>
-  url.startsWith('rediss:') ? { tls: true as const, ca: [...trustedCaFiles].map((file) => readFileSync(file)) } : {};
+/** The trusted CAs as their files say now; a file gone with its stack's run dir (a test's, removed) is forgotten. */
+function trustedCas(): Buffer[] {
+  const cas: Buffer[] = [];
+  for (const file of trustedCaFiles) {
+    try {
+      cas.push(readFileSync(file));
+    } catch {
+      trustedCaFiles.delete(file);
+    }
+  }
+  return cas;
+}
+
+const tlsFor = (url: string) => (url.startsWith('rediss:') ? { tls: true as const, ca: trustedCas() } : {});
 
 /** The URL without its password (`redis://admin@host:port`): for anything printed, logged or served. */
 export function withoutPassword(url: string): string {
