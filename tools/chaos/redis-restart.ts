@@ -1,6 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { send, sessionOf } from '../lib/http.ts';
 import { poll } from '../lib/poll.ts';
+import { redisUrl, withRedis } from '../lib/redis.ts';
 import { attemptLogin, login } from '../lib/session-client.ts';
+import { sessionKey } from '../../app/src/keys.ts';
 import type { Credentials } from '../lib/demo-users.ts';
 import type { Stack } from '../stack/start-stack.ts';
 import { check, type Check } from './checks.ts';
@@ -24,6 +28,21 @@ export async function redisRestartKeepsWrites(
   const before: number[] = [];
   for (let i = 0; i <= maxFailures; i++) before.push(await attempt(`not-${throttled.password}`));
   const session = await login(baseUrl, sessionUser.username, sessionUser.password);
+  // On every node before the kill (a replica may still be resyncing after the rows before this one): the row is about
+  // what a restart on the AOF keeps, not about which node a whole-group restart brings back first.
+  const key = sessionKey(session.sessionId);
+  const password = readFileSync(join(stack.status().runDir, 'secrets', 'redis_admin_password'), 'utf8').trim();
+  const onEveryNode = async () => {
+    const held = await Promise.all(
+      stack
+        .status()
+        .redis.nodes.map((node) =>
+          withRedis(redisUrl('admin', password, node.port, { tls: true }), (client) => client.exists(key)).catch(() => 0),
+        ),
+    );
+    return held.every((count) => count === 1);
+  };
+  await poll(onEveryNode, { timeoutMs: 10_000, intervalMs: 100 });
 
   await stack.killRedis();
   await stack.startRedis();
