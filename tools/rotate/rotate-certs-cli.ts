@@ -1,9 +1,6 @@
-import { existsSync } from 'node:fs';
 import { parseCommandLine } from '../lib/command-line.ts';
-import { runPaths } from '../lib/paths.ts';
-import { controlTokenFile, readControlToken } from '../stack/control-auth.ts';
 import { rotateCertificates } from './rotate-certs.ts';
-import { controlClient, RotationError } from './stack-control.ts';
+import { controlOfStack, RotationError } from './stack-control.ts';
 
 const usage = `
 npm run rotate-certs: new TLS certificates for every Redis node and Sentinel and the cache Redis of the running local
@@ -31,12 +28,7 @@ const { values, integer } = parseCommandLine(
 
 const log = (line: string) => console.log(`[rotate-certs] ${line}`);
 try {
-  const tokenFile = controlTokenFile(runPaths(values['run-dir']).runDir);
-  if (!existsSync(tokenFile))
-    throw new RotationError(
-      `no control token in ${tokenFile}: start the stack with npm start -- --control (--run-dir as given here)`,
-    );
-  const control = controlClient(integer('control-port'), readControlToken(tokenFile));
+  const control = controlOfStack(values['run-dir'], integer('control-port'));
   const started = performance.now();
   await rotateCertificates({ control, log, newCa: values['new-ca'] });
   log(`done in ${Math.round(performance.now() - started)} ms`);

@@ -1,9 +1,6 @@
-import { existsSync } from 'node:fs';
 import { parseCommandLine } from '../lib/command-line.ts';
-import { runPaths } from '../lib/paths.ts';
-import { controlTokenFile, readControlToken } from '../stack/control-auth.ts';
 import { DEFAULT_SESSION_LIFETIME_S, dropOldSessionSecrets, rotateSecrets } from './rotate-secrets.ts';
-import { controlClient, RotationError } from './stack-control.ts';
+import { controlOfStack, RotationError } from './stack-control.ts';
 
 const usage = `
 npm run rotate-secrets: new passwords for every Redis ACL user and a new session secret on the running local stack
@@ -32,12 +29,7 @@ const { values, integer } = parseCommandLine(
 
 const log = (line: string) => console.log(`[rotate] ${line}`);
 try {
-  const tokenFile = controlTokenFile(runPaths(values['run-dir']).runDir);
-  if (!existsSync(tokenFile))
-    throw new RotationError(
-      `no control token in ${tokenFile}: start the stack with npm start -- --control (--run-dir as given here)`,
-    );
-  const control = controlClient(integer('control-port'), readControlToken(tokenFile));
+  const control = controlOfStack(values['run-dir'], integer('control-port'));
   const started = performance.now();
   if (values['drop-old']) await dropOldSessionSecrets({ control, log, lifetimeS: integer('session-lifetime-s') });
   else await rotateSecrets({ control, log });

@@ -1,4 +1,7 @@
+import { existsSync } from 'node:fs';
+import { runPaths } from '../lib/paths.ts';
 import { waitFor } from '../lib/poll.ts';
+import { controlTokenFile, readControlToken } from '../stack/control-auth.ts';
 
 /** Said to the operator as is: what to do, not a stack trace. */
 export class RotationError extends Error {}
@@ -13,6 +16,19 @@ export type Status = {
   redisExporters?: unknown[];
   runDir: string;
 };
+
+/**
+ * The control API of the running local stack in `runDir` (npm start's default when undefined), with its token: a
+ * rotation tool acts through it. Refused, naming the fix, when the stack was started without --control.
+ */
+export function controlOfStack(runDir: string | undefined, port: number) {
+  const tokenFile = controlTokenFile(runPaths(runDir).runDir);
+  if (!existsSync(tokenFile))
+    throw new RotationError(
+      `no control token in ${tokenFile}: start the stack with npm start -- --control (--run-dir as given here)`,
+    );
+  return controlClient(port, readControlToken(tokenFile));
+}
 
 /** The running stack's control API (npm start -- --control): its status, and the restarts a rotation needs. */
 export function controlClient(port: number, token: string) {
