@@ -172,6 +172,8 @@ export function loadConfig(env: Env = process.env, readFile = (path: string) => 
     redis: {
       url: redisUrl.href,
       commandTimeoutMs: values.REDIS_COMMAND_TIMEOUT_MS,
+      /** REDIS_TLS_CA_FILE, read again on SIGHUP (redis-trust.ts), and what it held at start. */
+      tlsCaFile: caFile,
       tlsCa,
       /** With Sentinels, REDIS_URL's host and port are replaced by the primary they name; its scheme and user stay. */
       sentinel: sentinels && {

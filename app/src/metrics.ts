@@ -25,6 +25,8 @@ export const METRIC = {
   cacheRequests: 'cache_requests_total',
   dbQueries: 'db_queries_total',
   info: 'app_info',
+  caReloadSuccessful: 'redis_ca_last_reload_successful',
+  caReloadTime: 'redis_ca_last_reload_timestamp_seconds',
 } as const;
 
 /** Requests that matched no route: one label value for every unknown path, so scanners cannot grow the series. */
@@ -114,6 +116,19 @@ export function createMetrics({ instanceId, defaultMetrics = true }: { instanceI
     },
   });
 
+  const caReloadSuccessful = new Gauge({
+    name: METRIC.caReloadSuccessful,
+    help: 'Whether the last reload of REDIS_TLS_CA_FILE (SIGHUP) succeeded: 1, or 0 and the CA read before stays trusted.',
+    registers: [registry],
+  });
+  const caReloadTime = new Gauge({
+    name: METRIC.caReloadTime,
+    help: 'When REDIS_TLS_CA_FILE was last read (start or SIGHUP), successfully or not, in seconds since the epoch.',
+    registers: [registry],
+  });
+  caReloadSuccessful.set(1);
+  caReloadTime.set(Date.now() / 1000);
+
   // The app's fixed route paths (no parameters), as the route modules declare them (their *_PATHS; app.ts).
   const fixedPaths = new Set<string>();
   const routeOf = (req: Request): string => {
@@ -178,6 +193,12 @@ export function createMetrics({ instanceId, defaultMetrics = true }: { instanceI
     cacheCounts: (): Readonly<Record<CacheResult, number>> => ({ ...cacheCounts }),
     dbQuery() {
       dbQueries.inc();
+    },
+
+    /** A reload of REDIS_TLS_CA_FILE (server.ts, SIGHUP) done or refused. */
+    redisCaReloaded(successful: boolean) {
+      caReloadSuccessful.set(successful ? 1 : 0);
+      caReloadTime.set(Date.now() / 1000);
     },
 
     loginUnreplicated() {

@@ -1,7 +1,7 @@
 import { createCluster } from 'redis';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
-import { type RedisClient, WRITER_OF } from './redis.ts';
+import { type RedisClient, tlsOptions, trustOf, WRITER_OF } from './redis.ts';
 
 /**
  * The app's Redis client against a Redis Cluster (REDIS_CLUSTER_NODES): node-redis's cluster client, discovering the
@@ -11,11 +11,14 @@ import { type RedisClient, WRITER_OF } from './redis.ts';
  *
  * Commands go to primaries only: a replica may still hold a session that was just logged out.
  */
-export function createClusterRedisClient(config: Pick<Config, 'redis' | 'instanceId'>, log: Logger): RedisClient {
+export function createClusterRedisClient(
+  config: Pick<Config, 'redis' | 'instanceId'>,
+  log: Logger,
+  trust = trustOf(config),
+): RedisClient {
   const cluster = config.redis.cluster;
   if (!cluster) throw new Error('createClusterRedisClient: config.redis.cluster is not set');
   const url = new URL(config.redis.url);
-  const tls = url.protocol === 'rediss:';
   const client = createCluster({
     rootNodes: cluster.nodes.map(({ host, port }) => ({ socket: { host, port } })),
     defaults: {
@@ -28,7 +31,7 @@ export function createClusterRedisClient(config: Pick<Config, 'redis' | 'instanc
       socket: {
         connectTimeout: config.redis.commandTimeoutMs * 2,
         reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 500) + Math.floor(Math.random() * 50),
-        ...(tls ? { tls: true as const, ca: config.redis.tlsCa } : {}),
+        ...tlsOptions(config.redis.url, trust),
       },
     },
     // withDeadline() bounds every call, as for the single-node client (redis.ts): no per-command signal.

@@ -1,7 +1,8 @@
 import { createClient, DisconnectsClientError, ErrorReply } from 'redis';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
-import { createRedisClient, FAILOVER_GRACE, type RedisClient, withDeadline } from './redis.ts';
+import { createRedisClient, FAILOVER_GRACE, type RedisClient, tlsOptions, trustOf, withDeadline } from './redis.ts';
+import type { RedisTrust } from './redis-trust.ts';
 
 type Sentinel = NonNullable<Config['redis']['sentinel']>;
 type Address = { host: string; port: number };
@@ -44,11 +45,11 @@ export function createSentinelRedisClient(
   log: Logger,
   /** Told the primary's address ("host:port") each time the client switches to one. */
   onPrimary: (address: string) => void = () => {},
+  trust = trustOf(config),
 ): RedisClient {
   const sentinel = config.redis.sentinel;
   if (!sentinel) throw new Error('createSentinelRedisClient: config.redis.sentinel is not set');
-  const tls = new URL(config.redis.url).protocol === 'rediss:';
-  const sentinels = sentinel.nodes.map((node) => createSentinelConnection(config, sentinel, node, tls, log));
+  const sentinels = sentinel.nodes.map((node) => createSentinelConnection(config, sentinel, node, trust, log));
   const listeners: [string, Listener][] = [];
   let primary: { address: Address; client: RedisClient } | undefined;
   let switching: Promise<void> | undefined;
@@ -85,7 +86,7 @@ export function createSentinelRedisClient(
   function switchTo(address: Address): Promise<void> {
     if (same(primary?.address, address) || closed) return Promise.resolve();
     switching ??= (async () => {
-      const client = createRedisClient(config, log, urlOf(address));
+      const client = createRedisClient(config, log, urlOf(address), trust);
       for (const [event, listener] of listeners) client.on(event, listener);
       // Known to shut() while it connects: node-redis retries a first connection to a node that is down for as long
       // as it takes, so a client closed meanwhile must end this attempt too.
@@ -214,7 +215,7 @@ function createSentinelConnection(
   config: Pick<Config, 'redis' | 'instanceId'>,
   sentinel: Sentinel,
   node: Address,
-  tls: boolean,
+  trust: RedisTrust,
   log: Logger,
 ) {
   const label = `${node.host}:${node.port}`;
@@ -230,7 +231,7 @@ function createSentinelConnection(
       port: node.port,
       connectTimeout: config.redis.commandTimeoutMs * 2,
       reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 1000) + Math.floor(Math.random() * 100),
-      ...(tls ? { tls: true as const, ca: config.redis.tlsCa } : {}),
+      ...tlsOptions(config.redis.url, trust),
     },
   });
   client.on('error', (err: Error) => {

@@ -2,6 +2,7 @@ import { createClient, ErrorReply } from 'redis';
 import type { Config } from './config.ts';
 import { ServiceUnavailableError } from './errors.ts';
 import type { Logger } from './log.ts';
+import { createRedisTrust, type RedisTrust } from './redis-trust.ts';
 
 /**
  * The app's Redis: one server's client (createRedisClient), or a stand-in for several (redis-sentinel.ts,
@@ -17,8 +18,12 @@ export type RedisClient = ReturnType<typeof createRedisClient> & {
  * (refused connection) or after `commandTimeoutMs` (a frozen or partitioned server), never node-redis's
  * default wait, and the client keeps reconnecting by itself with capped, jittered backoff.
  */
-export function createRedisClient(config: Pick<Config, 'redis' | 'instanceId'>, log: Logger, url = config.redis.url) {
-  const tls = new URL(url).protocol === 'rediss:';
+export function createRedisClient(
+  config: Pick<Config, 'redis' | 'instanceId'>,
+  log: Logger,
+  url = config.redis.url,
+  trust = trustOf(config),
+) {
   const client = createClient({
     url,
     name: config.instanceId,
@@ -33,8 +38,7 @@ export function createRedisClient(config: Pick<Config, 'redis' | 'instanceId'>, 
       connectTimeout: config.redis.commandTimeoutMs * 2,
       // 50 ms, 100 ms, ... capped at 500 ms, plus jitter so many instances don't reconnect in lockstep.
       reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 500) + Math.floor(Math.random() * 50),
-      // rediss://: the server's certificate is verified (Node's default), against REDIS_TLS_CA_FILE when given.
-      ...(tls ? { tls: true as const, ca: config.redis.tlsCa } : {}),
+      ...tlsOptions(url, trust),
     },
     // CLIENT MAINT_NOTIFICATIONS exists only on Redis Enterprise and Cloud; open-source Redis answers it with an error.
     maintNotifications: 'disabled',
@@ -53,6 +57,13 @@ export function createRedisClient(config: Pick<Config, 'redis' | 'instanceId'>, 
   });
   return client;
 }
+
+/** What a client verifies its servers against when not handed the process's shared, reloadable trust (server.ts). */
+export const trustOf = (config: Pick<Config, 'redis'>) => createRedisTrust(config.redis.tlsCaFile, config.redis.tlsCa);
+
+/** rediss://: the server's certificate is verified (Node's default), against REDIS_TLS_CA_FILE when given. */
+export const tlsOptions = (url: string, trust: RedisTrust) =>
+  new URL(url).protocol === 'rediss:' ? { tls: true as const, ca: trust.ca } : {};
 
 export class DeadlineExceededError extends Error {
   constructor(timeoutMs: number) {

@@ -8,7 +8,7 @@ import { createLogger, type Logger } from './log.ts';
 import { openCache } from './catalog/cache-client.ts';
 import type { CatalogConfig } from './catalog/config.ts';
 import { createDbPool } from './db.ts';
-import { createRedisClient, type RedisClient, withDeadline } from './redis.ts';
+import { createRedisClient, type RedisClient, trustOf, withDeadline } from './redis.ts';
 import { createClusterRedisClient } from './redis-cluster.ts';
 import { createSentinelRedisClient } from './redis-sentinel.ts';
 import { createRedisTopology } from './routes/status.ts';
@@ -25,13 +25,29 @@ async function main() {
   }
 
   const redisTopology = createRedisTopology(config);
+  // One for every Redis connection of the process (sessions, Sentinels, cache), read again on SIGHUP: a new CA is
+  // rolled out without a restart (docs/operations.md, Rotating certificates).
+  const trust = trustOf(config);
   const redis = config.redis.sentinel
-    ? createSentinelRedisClient(config, log, redisTopology.switched)
+    ? createSentinelRedisClient(config, log, redisTopology.switched, trust)
     : config.redis.cluster
-      ? createClusterRedisClient(config, log)
-      : createRedisClient(config, log);
+      ? createClusterRedisClient(config, log, trust)
+      : createRedisClient(config, log, config.redis.url, trust);
   const metrics = createMetrics({ instanceId: config.instanceId });
   metrics.watchRedis(redis, 'session');
+  process.on('SIGHUP', () => {
+    try {
+      const { certificates } = trust.reload();
+      log.info({ file: config.redis.tlsCaFile, certificates }, 'redis CA reloaded');
+      metrics.redisCaReloaded(true);
+    } catch (err) {
+      log.error(
+        { file: config.redis.tlsCaFile, reason: (err as Error).message },
+        'redis CA not reloaded; the CA read before stays',
+      );
+      metrics.redisCaReloaded(false);
+    }
+  });
 
   // Signals are handled from here on, whatever has started yet: a stop while Redis is away still exits cleanly.
   let shuttingDown = false;
@@ -110,7 +126,7 @@ async function main() {
    */
   async function openCatalog(catalogConfig: CatalogConfig) {
     const db = createDbPool(catalogConfig.db, log.child({ component: 'postgres' }));
-    const connection = openCache(config, catalogConfig.cache, log.child({ component: 'cache' }));
+    const connection = openCache(config, catalogConfig.cache, log.child({ component: 'cache' }), trust);
     if (connection.redis) metrics.watchRedis(connection.redis, 'cache');
     return { config: catalogConfig, db, cache: connection.store, connection, metrics };
   }

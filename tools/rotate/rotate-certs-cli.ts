@@ -10,9 +10,9 @@ stack (npm start -- --control), with no request refused. The new files are in <r
                                                     reload it (CONFIG SET), the Sentinels restart one at a time;
                                                     the app trusts the CA and is not restarted
   npm run rotate-certs -- --new-ca                  a new CA: first everyone trusts old and new (the app instances
-                                                    restarted one at a time), then the servers switch to
-                                                    certificates from the new CA, then the old CA is removed (the
-                                                    instances restarted again) and checked refused everywhere
+                                                    read it again on SIGHUP, no restart), then the servers switch to
+                                                    certificates from the new CA, then the old CA is removed
+                                                    everywhere and checked refused by every server
   npm run rotate-certs -- --run-dir DIR --control-port N   a stack started with those options
 
 Options: --run-dir DIR (.run/), --control-port N (8099), --new-ca, --help`;

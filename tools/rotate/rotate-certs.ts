@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { shippedFiles } from '../lib/paths.ts';
 import { poll } from '../lib/poll.ts';
 import { redisUrl, trustRedisCa, withRedis } from '../lib/redis.ts';
-import { type Control, restartInstances, RotationError, type Status } from './stack-control.ts';
+import { type Control, reloadInstances, RotationError, type Status } from './stack-control.ts';
 
 type Log = (line: string) => void;
 
@@ -38,10 +38,10 @@ async function sh(script: string, args: string[], env: NodeJS.ProcessEnv = {}) {
  * no request refused. Renewal (the default): a new server key and certificate from the same CA, reloaded by every
  * data node and the cache (CONFIG SET, no restart), the Sentinels restarted one at a time (they cannot reload); the
  * app trusts the CA, so it is not touched. `newCa`: a new CA in three steps, every party trusting old and new between
- * them: (1) the bundle old+new in redis_ca.crt, reloaded by the nodes, the Sentinels restarted, the app instances
- * (which read their CA at start) restarted one at a time; (2) a server certificate from the new CA, served as in a
- * renewal; (3) redis_ca.crt the new CA alone, the same reloads and restarts, then every server checked refused by a
- * client trusting only the old CA. A run cut short is finished by the next (redis_ca.crt.previous says one is under way).
+ * them: (1) the bundle old+new in redis_ca.crt, read again by the app instances (SIGHUP, no restart) and the nodes,
+ * the Sentinels and the exporters restarted; (2) a server certificate from the new CA, served as in a renewal; (3)
+ * redis_ca.crt the new CA alone, the same reloads and restarts, then every server checked refused by a client
+ * trusting only the old CA. A run cut short is finished by the next (redis_ca.crt.previous says one is under way).
  */
 export async function rotateCertificates({ control, log, newCa }: { control: Control; log: Log; newCa: boolean }) {
   const status = await control<Status>('/status');
@@ -99,9 +99,9 @@ export async function rotateCertificates({ control, log, newCa }: { control: Con
     }
     log(`every app instance connected to every Sentinel again after ${Math.round(performance.now() - started)} ms`);
   }
-  /** The clients that read redis_ca.crt at start: the app instances one at a time, the exporters. */
-  async function restartClients() {
-    await restartInstances(control, status, log);
+  /** The clients of redis_ca.crt onto what it holds now: the app instances read it again, the exporters restart. */
+  async function moveClients() {
+    await reloadInstances(control, status, log);
     if (!status.redisExporters?.length) return;
     await control('/redis/restart-exporters', 'POST');
     log(`${status.redisExporters.length} redis exporters restarted`);
@@ -126,8 +126,8 @@ export async function rotateCertificates({ control, log, newCa }: { control: Con
   // In place, as make-tls.sh writes (compose's bind mounts keep the inode); one small write.
   writeFileSync(file(CA), `${pem(NEW_CA)}\n${pem(OLD_CA)}\n`);
   log('1/3 every party trusts the old and the new CA (redis_ca.crt holds both)');
+  await moveClients();
   await serveFiles();
-  await restartClients();
 
   log('2/3 every server presents a certificate from the new CA');
   await renew();
@@ -137,8 +137,8 @@ export async function rotateCertificates({ control, log, newCa }: { control: Con
   log('3/3 the old CA trusted by nobody');
   writeFileSync(file(CA), `${pem(NEW_CA)}\n`);
   writeFileSync(file(CA_KEY), `${pem(NEW_CA_KEY)}\n`);
+  await moveClients();
   await serveFiles();
-  await restartClients();
   log(await script('check', { REFUSED_CA: file(OLD_CA) }));
   // The marker first: from here a new run starts afresh (and removes the new CA's files, already in redis_ca.*).
   rmSync(file(OLD_CA));

@@ -27,6 +27,9 @@ type Instance = { n: number; id: string; port: number; metricsPort: number; chil
 /** Instance n serves its metrics on appBasePort + METRICS_PORT_OFFSET + n (3051.. beside the apps' 3001..). */
 export const METRICS_PORT_OFFSET = 50;
 
+/** A signal and a file read: well under a second, unless the machine is very busy. */
+const RELOAD_TIMEOUT_MS = 10_000;
+
 /** App instances app-1..N: the same entry point, each with its port and INSTANCE_ID. */
 export function createAppInstances(options: InstancesOptions) {
   const {
@@ -141,11 +144,34 @@ export function createAppInstances(options: InstancesOptions) {
     return status(target);
   }
 
+  /**
+   * SIGHUP: the instance reads REDIS_TLS_CA_FILE again (app/src/server.ts), with no restart. Done once its metrics say
+   * it read the file after the signal; a 500 if it refused what the file holds (its log says why).
+   */
+  async function reload(n: number) {
+    const target = instance(n);
+    if (!target.child?.isRunning()) throw new StackRequestError(409, `${target.id} is not running (${target.state})`);
+    const sentAt = Date.now() / 1000;
+    target.child.signal('SIGHUP');
+    const metrics = await waitFor(
+      `${target.id} reading its Redis CA again`,
+      async () => {
+        const text = await (await fetch(status(target).metricsUrl, { signal: AbortSignal.timeout(2_000) })).text();
+        return Number(/^redis_ca_last_reload_timestamp_seconds (\S+)$/m.exec(text)?.[1]) >= sentAt && text;
+      },
+      { timeoutMs: RELOAD_TIMEOUT_MS, intervalMs: 20 },
+    );
+    if (!/^redis_ca_last_reload_successful 1$/m.test(metrics))
+      throw new StackRequestError(500, `${target.id} refused the new REDIS_TLS_CA_FILE (its log says why)`);
+    return status(target);
+  }
+
   return {
     ports: instances.map((target) => target.port),
     start,
     stop,
     kill,
+    reload,
     async restart(n: number, startOptions: { env?: NodeJS.ProcessEnv } = {}) {
       await stop(n);
       return start(n, startOptions);

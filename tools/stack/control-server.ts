@@ -16,6 +16,7 @@ const instanceActions: Record<string, (stack: Stack, n: number, body: { env?: No
   stop: (stack, n) => stack.stopInstance(n),
   start: (stack, n, body) => stack.startInstance(n, body),
   restart: (stack, n, body) => stack.restartInstance(n, body),
+  reload: (stack, n) => stack.reloadInstance(n),
 };
 const redisActions: Record<string, Action> = {
   kill: (stack) => stack.killRedis(),

@@ -1,8 +1,9 @@
 // npm run rotate-certs under a logged-in load (reads, preference writes, logins through nginx), a renewal and then a
 // new CA: nothing refused, nobody logged out, no acknowledged write lost. After the renewal every node, Sentinel and
 // the cache presents the new certificate and no app instance was restarted; after --new-ca every one presents a
-// certificate from the new CA, a client trusting only the old CA is refused by each, and a replica restarted from its
-// files rejoins (replication verifies the primary against the new CA alone).
+// certificate from the new CA, a client trusting only the old CA is refused by each, no app instance was restarted
+// (each read the CA again on SIGHUP) and each connects to the primary again, and a replica restarted from its files
+// rejoins (replication verifies the primary against the new CA alone).
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { readdirSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { settled } from '../chaos/instance-scenarios.ts';
 import { lostLogins } from '../chaos/redis-scenarios.ts';
 import { lostPreferences, whileWriting } from '../chaos/switchover-scenarios.ts';
 import { makeUsers } from '../lib/demo-users.ts';
+import { isHttpOk } from '../lib/http.ts';
 import { waitFor } from '../lib/poll.ts';
 import { withRedis } from '../lib/redis.ts';
 import { loginAll } from '../lib/session-client.ts';
@@ -87,6 +89,7 @@ describe('npm run rotate-certs', () => {
     assert.deepEqual(wrongWrites.slice(0, 5), [], `${wrongWrites.length} writes or logins failed`);
     assert.deepEqual(await lostLogins(baseUrl, [...loggedIn, ...newLogins]), [], 'users logged out');
     assert.deepEqual(await lostPreferences(baseUrl, loggedIn, acknowledged), [], 'acknowledged writes lost');
+    assert.deepEqual(pids(), pidsBefore, 'an app instance was restarted by --new-ca');
 
     const newCa = secret('redis_ca.crt');
     assert.notEqual(newCa, oldCa);
@@ -104,6 +107,14 @@ describe('npm run rotate-certs', () => {
       readdirSync(join(runDir, 'secrets')).filter((file) => /previous|\.new\./.test(file)),
       [],
     );
+
+    // The instances trust the new CA now (read again on SIGHUP): cut from the primary, each connects again.
+    const primaryAdmin = await stack.primaryAdminUrl();
+    assert.ok(Number(await withRedis(primaryAdmin, (client) => client.sendCommand(['CLIENT', 'KILL', 'USER', 'app']))) >= 2);
+    for (const instance of stack.status().instances)
+      await waitFor(`${instance.id} ready again after its Redis connection was cut`, () => isHttpOk(`${instance.url}/readyz`), {
+        timeoutMs: 5_000,
+      });
 
     // Replication, verified against the new CA alone: a replica started again from its files syncs.
     await stack.killRedisReplica();

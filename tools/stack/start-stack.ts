@@ -416,6 +416,7 @@ export async function startStack(options: StackOptions = {}) {
     stopInstance: instances.stop,
     killInstance: instances.kill,
     restartInstance: instances.restart,
+    reloadInstance: instances.reload,
     redisMode,
     /** Every data node at once: a whole-Redis outage (the Sentinels stay). */
     startRedis: redis.startNodes,

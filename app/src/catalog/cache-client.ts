@@ -1,5 +1,6 @@
 import type { Logger } from '../log.ts';
 import { createRedisClient, withDeadline, type RedisClient } from '../redis.ts';
+import type { RedisTrust } from '../redis-trust.ts';
 import type { Config } from '../config.ts';
 import { createMemcachedCacheStore, createRedisCacheStore, type CacheStore } from './cache-store.ts';
 import type { CatalogConfig } from './config.ts';
@@ -21,6 +22,8 @@ export function openCache(
   config: Pick<Config, 'instanceId' | 'redis'>,
   cache: CatalogConfig['cache'],
   log: Logger,
+  /** The process's Redis trust (server.ts), so a reload reaches the cache's connections too. */
+  trust?: RedisTrust,
 ): CacheConnection {
   const options = { timeoutMs: cache.timeoutMs, bypassMs: cache.bypassMs, log };
   if (cache.engine === 'memcached') {
@@ -30,6 +33,8 @@ export function openCache(
   const redis = createRedisClient(
     { instanceId: config.instanceId, redis: { ...config.redis, url: cache.url, sentinel: undefined } },
     log,
+    cache.url,
+    trust,
   );
   redis.connect().catch(() => undefined);
   return {
