@@ -20,7 +20,7 @@ const LONGEST_REQUEST_BOUND_MS = 4_000;
  * logs in again from a fresh browser (a new session, written and confirmed by a replica before the 303). Bounded: it
  * stops when the operation ends, and every request has its own timeout.
  */
-export async function whileWriting<T>(context: Context, operation: () => Promise<T>) {
+export async function whileWriting<T>(context: Omit<Context, 'loop'>, operation: () => Promise<T>) {
   const { stack, users, passwords } = context;
   const baseUrl = stack.urls.nginx;
   const records: WriteRecord[] = [];

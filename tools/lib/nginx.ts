@@ -38,17 +38,21 @@ export function writeNginxConfDir({ confDir, upstream, listen, serverNames, publ
 }
 
 /**
- * The local upstream from its shipped template: the line holding `{{address}}` is repeated once per address,
- * everything else is copied as it is.
+ * The local upstream from its shipped template: the line holding `{{address}}` is repeated once per address (marked
+ * `down` for those in `down`: out of rotation, kept in the list), everything else is copied as it is.
  */
 export function renderLocalUpstream(
   addresses: string[],
   template = readFileSync(shippedFiles.localUpstreamTemplate, 'utf8'),
+  down: ReadonlySet<string> = new Set(),
 ): string {
   const lines = template.split('\n');
   const serverLine = lines.findIndex((line) => line.includes('{{address}}') && !line.trim().startsWith('#'));
   if (serverLine === -1) throw new Error(`${shippedFiles.localUpstreamTemplate}: no line with {{address}}`);
-  const servers = addresses.map((address) => (lines[serverLine] ?? '').replace('{{address}}', address));
+  const servers = addresses.map((address) => {
+    const line = (lines[serverLine] ?? '').replace('{{address}}', address);
+    return down.has(address) ? line.replace(/;(\s*)$/, ' down;$1') : line;
+  });
   return [
     `# Rendered from ${shippedFiles.localUpstreamTemplate} by tools/lib/nginx.ts.`,
     ...lines.toSpliced(serverLine, 1, ...servers),
@@ -82,8 +86,16 @@ export function renderPublicPorts(ports: number[], template = readFileSync(shipp
  * The local stack's layout: the instances on 127.0.0.1 `appPorts` as the upstream, loopback on `port`, and the local
  * names. check:infra tests it as the stack runs it, and builds the compose variant on it.
  */
-export const localNginxLayout = (appPorts: number[], port: number): Omit<NginxLayout, 'confDir'> => ({
-  upstream: renderLocalUpstream(appPorts.map((appPort) => `127.0.0.1:${appPort}`)),
+export const localNginxLayout = (
+  appPorts: number[],
+  port: number,
+  downPorts: ReadonlySet<number> = new Set(),
+): Omit<NginxLayout, 'confDir'> => ({
+  upstream: renderLocalUpstream(
+    appPorts.map((appPort) => `127.0.0.1:${appPort}`),
+    undefined,
+    new Set([...downPorts].map((appPort) => `127.0.0.1:${appPort}`)),
+  ),
   listen: localListen(port),
   serverNames: renderServerNames(LOCAL_SERVER_NAMES),
   publicPorts: renderPublicPorts([port]),

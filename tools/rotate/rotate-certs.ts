@@ -45,8 +45,6 @@ async function sh(script: string, args: string[], env: NodeJS.ProcessEnv = {}) {
  */
 export async function rotateCertificates({ control, log, newCa }: { control: Control; log: Log; newCa: boolean }) {
   const status = await control<Status>('/status');
-  if (status.redis.mode === 'cluster')
-    throw new RotationError('a Redis Cluster is not rotated by this tool (docs/operations.md, Rotating certificates)');
   const secretsDir = join(status.runDir, 'secrets');
   const file = (name: string) => join(secretsDir, name);
   trustRedisCa(file(CA));

@@ -69,8 +69,6 @@ async function runScript(step: 'add' | 'remove', secretsDir: string, status: Sta
  */
 export async function rotateSecrets({ control, log }: { control: Control; log: (line: string) => void }) {
   const status = await control<Status>('/status');
-  if (status.redis.mode === 'cluster')
-    throw new RotationError('a Redis Cluster is not rotated by this tool (docs/operations.md, Rotating credentials)');
   const secretsDir = join(status.runDir, 'secrets');
   const file = (name: string) => join(secretsDir, name);
   const names = status.cache ? [...SESSION_REDIS_PASSWORDS, CACHE_PASSWORD] : SESSION_REDIS_PASSWORDS;
@@ -121,7 +119,12 @@ export async function rotateSecrets({ control, log }: { control: Control; log: (
 function renderAclFiles(status: Status) {
   const { redisServer } = findTools();
   const secretsDir = join(status.runDir, 'secrets');
-  renderAcl(secretsDir, join(status.runDir, 'redis', 'users.acl'), redisServer, 'sessions');
+  renderAcl(
+    secretsDir,
+    join(status.runDir, 'redis', 'users.acl'),
+    redisServer,
+    status.redis.mode === 'cluster' ? 'cluster' : 'sessions',
+  );
   if (status.cache) renderAcl(secretsDir, join(status.runDir, 'redis', 'cache.acl'), redisServer, 'cache');
 }
 

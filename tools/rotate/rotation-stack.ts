@@ -9,16 +9,26 @@ import { startControlServer } from '../stack/control-server.ts';
 import { startStack, type Stack } from '../stack/start-stack.ts';
 
 /**
- * For the rotation tests: a Sentinel stack with its catalogue (so the cache Redis), on free ports, and its control API
- * as npm start -- --control serves it; `rotate(...args)` runs `cli` (a rotation's command line) against it. Stopped
- * and its run dir removed when the test ends.
+ * For the rotation tests: a Sentinel stack (or `redis: 'cluster'`) with its catalogue (so the cache Redis), on free
+ * ports, and its control API as npm start -- --control serves it; `rotate(...args)` runs `cli` (a rotation's command
+ * line) against it. Stopped and its run dir removed when the test ends.
  */
 export async function startRotationStack(
   t: TestContext,
-  { env, instances, cli }: { env: NodeJS.ProcessEnv; instances: number; cli: string },
+  {
+    env,
+    instances,
+    cli,
+    redis = 'sentinel',
+  }: { env: NodeJS.ProcessEnv; instances: number; cli: string; redis?: 'sentinel' | 'cluster' },
 ) {
   const runDir = mkdtempSync(join(tmpdir(), 'rotate-'));
-  const redisPort = await freePortBase([0, 1, 2, 10, 11, 12, 20, 30], 20000, 29900);
+  // A cluster's six nodes on +0..+5, each with its bus port 10000 above (so below the apps' 30000..); the cache +20 and
+  // PostgreSQL +30 either way.
+  const redisPort =
+    redis === 'cluster'
+      ? await freePortBase([0, 1, 2, 3, 4, 5, 10000, 10001, 10002, 10003, 10004, 10005, 20, 30], 10000, 19900)
+      : await freePortBase([0, 1, 2, 10, 11, 12, 20, 30], 20000, 29900);
   const appBasePort = await freePortBase([1, 2, 51, 52, 90, 95], 30000, 32600);
   let stack: Stack | undefined;
   let control: Awaited<ReturnType<typeof startControlServer>> | undefined;
@@ -35,6 +45,7 @@ export async function startRotationStack(
     nginxPort: appBasePort + 90,
     runDir,
     instances,
+    redis,
     env,
     print: (line) => output.push(line),
     readyTimeoutMs: 60_000,

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { startLoadLoop } from '../chaos/load-loop.ts';
 import { settled } from '../chaos/instance-scenarios.ts';
 import { lostLogins } from '../chaos/redis-scenarios.ts';
@@ -41,72 +41,79 @@ const accepted = (user: string, password: string, port: number) =>
     return false;
   });
 
+/**
+ * npm run rotate-secrets under a logged-in load on a stack whose session Redis is `topology`: nothing refused, nobody
+ * logged out, every old password refused and every new one accepted on every server, the ACL file on the new ones.
+ */
+async function rotateUnderLoad(t: TestContext, topology: 'sentinel' | 'cluster') {
+  const { users, demoUsers } = makeUsers('rotate', 10);
+  const { stack, runDir, secret, rotate } = await startRotationStack(t, {
+    env: { ...process.env, DEMO_USERS: demoUsers },
+    instances: INSTANCES,
+    cli: CLI,
+    redis: topology,
+  });
+  const baseUrl = stack.urls.nginx;
+  const { redis, cache } = stack.status();
+  const servers = [
+    ...redis.nodes.map((node) => ({ name: node.name, port: node.port, users: NODE_USERS })),
+    ...redis.sentinels.map((sentinel) => ({ name: sentinel.name, port: sentinel.port, users: SENTINEL_USERS })),
+    { name: 'cache', port: cache!.port, users: CACHE_USERS },
+  ];
+  const names = [...new Set(servers.flatMap((server) => Object.values(server.users)))];
+  const before = new Map(names.map((name) => [name, secret(name)]));
+  const oldSessionSecret = secret('session_secret');
+
+  const loggedIn = await loginAll(baseUrl, users);
+  // Signed under the old secret only; never sent during the rotation, so never re-signed.
+  const [untouched, comesBack] = await loginAll(baseUrl, makeUsers('rotate', 2).users);
+  const loop = startLoadLoop({ baseUrl, users: loggedIn, ratePerS: 40, maxDurationMs: 120_000 });
+  t.after(() => loop.stop());
+  loop.mark('rotation');
+  const passwords = new Map(users.map(({ username, password }) => [username, password]));
+  const { result, records, newLogins, acknowledged } = await whileWriting({ stack, users: loggedIn, passwords }, () =>
+    rotate(),
+  );
+  loop.mark('after');
+  await settled(loop, 'rotation');
+  await loop.stop();
+  assert.equal(result.code, 0, result.output);
+  const reads = loop.phase('rotation');
+  const wrongReads = reads.filter((record) => record.status !== 200 || (record.username && record.authenticated !== true));
+  const wrongWrites = records.filter((record) => record.status !== 303);
+  t.diagnostic(
+    `${result.output.split('\n').at(-1)}; ${reads.length} reads, ${records.length} writes and logins; longest ` +
+      `${Math.round(Math.max(...reads.map((r) => r.ms), ...records.map((r) => r.ms)))} ms`,
+  );
+  assert.ok(reads.length > 100 && records.length > 50, `too little load: ${reads.length} reads, ${records.length} writes`);
+  assert.deepEqual(wrongReads.slice(0, 5), [], `${wrongReads.length} reads failed`);
+  assert.deepEqual(wrongWrites.slice(0, 5), [], `${wrongWrites.length} writes or logins failed`);
+  assert.deepEqual(await lostLogins(baseUrl, [...loggedIn, ...newLogins]), [], 'users logged out');
+  assert.deepEqual(await lostPreferences(baseUrl, loggedIn, acknowledged), [], 'acknowledged writes lost');
+
+  for (const server of servers)
+    for (const [user, name] of Object.entries(server.users)) {
+      assert.notEqual(secret(name), before.get(name), `${name} unchanged`);
+      assert.equal(await accepted(user, before.get(name)!, server.port), false, `${server.name} accepts ${user}'s old password`);
+      assert.equal(await accepted(user, secret(name), server.port), true, `${server.name} refuses ${user}'s new password`);
+    }
+  assert.deepEqual(
+    readdirSync(join(runDir, 'secrets')).filter((file) => file.endsWith('.previous')),
+    [],
+  );
+  for (const line of readFileSync(join(runDir, 'redis', 'users.acl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('#')))
+    assert.equal(line.match(/ #[0-9a-f]{64}/g)?.length, 1, `the ACL file keeps an old password: ${line.slice(0, 40)}`);
+  assert.equal(secret('session_secret').split(',').length, 2);
+  assert.equal(secret('session_secret').split(',')[1], oldSessionSecret);
+  return { stack, secret, rotate, untouched: untouched!, comesBack: comesBack! };
+}
+
 describe('npm run rotate-secrets', () => {
   it('under a logged-in load › 0 failed requests, 0 logouts; then every old password refused everywhere, and --drop-old only after the lifetime', async (t) => {
-    const { users, demoUsers } = makeUsers('rotate', 10);
-    const { stack, runDir, secret, rotate } = await startRotationStack(t, {
-      env: { ...process.env, DEMO_USERS: demoUsers },
-      instances: INSTANCES,
-      cli: CLI,
-    });
+    const { stack, secret, rotate, untouched, comesBack } = await rotateUnderLoad(t, 'sentinel');
     const baseUrl = stack.urls.nginx;
-    const { redis, cache } = stack.status();
-    const servers = [
-      ...redis.nodes.map((node) => ({ name: node.name, port: node.port, users: NODE_USERS })),
-      ...redis.sentinels.map((sentinel) => ({ name: sentinel.name, port: sentinel.port, users: SENTINEL_USERS })),
-      { name: 'cache', port: cache!.port, users: CACHE_USERS },
-    ];
-    const names = [...new Set(servers.flatMap((server) => Object.values(server.users)))];
-    const before = new Map(names.map((name) => [name, secret(name)]));
-    const oldSessionSecret = secret('session_secret');
-
-    const loggedIn = await loginAll(baseUrl, users);
-    // Signed under the old secret only; never sent during the rotation, so never re-signed.
-    const [untouched, comesBack] = await loginAll(baseUrl, makeUsers('rotate', 2).users);
-    const loop = startLoadLoop({ baseUrl, users: loggedIn, ratePerS: 40, maxDurationMs: 120_000 });
-    t.after(() => loop.stop());
-    loop.mark('rotation');
-    const passwords = new Map(users.map(({ username, password }) => [username, password]));
-    const { result, records, newLogins, acknowledged } = await whileWriting({ stack, loop, users: loggedIn, passwords }, () =>
-      rotate(),
-    );
-    loop.mark('after');
-    await settled(loop, 'rotation');
-    await loop.stop();
-    assert.equal(result.code, 0, result.output);
-    const reads = loop.phase('rotation');
-    const wrongReads = reads.filter((record) => record.status !== 200 || (record.username && record.authenticated !== true));
-    const wrongWrites = records.filter((record) => record.status !== 303);
-    t.diagnostic(
-      `${result.output.split('\n').at(-1)}; ${reads.length} reads, ${records.length} writes and logins; longest ` +
-        `${Math.round(Math.max(...reads.map((r) => r.ms), ...records.map((r) => r.ms)))} ms`,
-    );
-    assert.ok(reads.length > 100 && records.length > 50, `too little load: ${reads.length} reads, ${records.length} writes`);
-    assert.deepEqual(wrongReads.slice(0, 5), [], `${wrongReads.length} reads failed`);
-    assert.deepEqual(wrongWrites.slice(0, 5), [], `${wrongWrites.length} writes or logins failed`);
-    assert.deepEqual(await lostLogins(baseUrl, [...loggedIn, ...newLogins]), [], 'users logged out');
-    assert.deepEqual(await lostPreferences(baseUrl, loggedIn, acknowledged), [], 'acknowledged writes lost');
-
-    for (const server of servers)
-      for (const [user, name] of Object.entries(server.users)) {
-        assert.notEqual(secret(name), before.get(name), `${name} unchanged`);
-        assert.equal(
-          await accepted(user, before.get(name)!, server.port),
-          false,
-          `${server.name} accepts ${user}'s old password`,
-        );
-        assert.equal(await accepted(user, secret(name), server.port), true, `${server.name} refuses ${user}'s new password`);
-      }
-    assert.deepEqual(
-      readdirSync(join(runDir, 'secrets')).filter((file) => file.endsWith('.previous')),
-      [],
-    );
-    for (const line of readFileSync(join(runDir, 'redis', 'users.acl'), 'utf8')
-      .split('\n')
-      .filter((l) => l.includes('#')))
-      assert.equal(line.match(/ #[0-9a-f]{64}/g)?.length, 1, `the ACL file keeps an old password: ${line.slice(0, 40)}`);
-    assert.equal(secret('session_secret').split(',').length, 2);
-    assert.equal(secret('session_secret').split(',')[1], oldSessionSecret);
 
     // What a restarted process loads: a replica comes back from its config and the ACL file into the group.
     await stack.killRedisReplica();
@@ -120,7 +127,7 @@ describe('npm run rotate-secrets', () => {
     );
 
     // A read re-signs comesBack's cookie under the new secret; untouched's stays signed under the old one only.
-    const reissued = await send(`${baseUrl}/api/session`, { cookie: comesBack!.cookie });
+    const reissued = await send(`${baseUrl}/api/session`, { cookie: comesBack.cookie });
     const newCookie = /^sid=[^;]+/.exec(String(reissued.headers['set-cookie']))?.[0];
     assert.ok(newCookie, 'no cookie re-issued');
     const refused = await rotate('--drop-old');
@@ -130,7 +137,26 @@ describe('npm run rotate-secrets', () => {
     const dropped = await rotate('--drop-old', '--session-lifetime-s', '1');
     assert.equal(dropped.code, 0, dropped.output);
     assert.equal(secret('session_secret').split(',').length, 1);
-    assert.equal(sessionOf(await send(`${baseUrl}/api/session`, { cookie: untouched!.cookie }))?.authenticated, false);
-    assert.equal(sessionOf(await send(`${baseUrl}/api/session`, { cookie: newCookie }))?.user?.username, comesBack!.username);
+    assert.equal(sessionOf(await send(`${baseUrl}/api/session`, { cookie: untouched.cookie }))?.authenticated, false);
+    assert.equal(sessionOf(await send(`${baseUrl}/api/session`, { cookie: newCookie }))?.user?.username, comesBack.username);
+  });
+
+  it('on a Redis Cluster › the same; then every node, started again from its files, rejoins with its replica linked', async (t) => {
+    const { stack } = await rotateUnderLoad(t, 'cluster');
+    // Each node loads the ACL file and its CONFIG REWRITTEn masterauth: every replica authenticates to its primary.
+    await stack.killRedis();
+    await stack.startRedis();
+    const { nodes } = stack.status().redis;
+    await waitFor(
+      'every replica linked to its primary',
+      async () => {
+        const roles = await Promise.all(
+          nodes.map((node) => withRedis(stack.redisAdminUrl(node.port), (client) => client.info('replication'))),
+        );
+        const replicas = roles.filter((info) => /role:slave/.test(info));
+        return replicas.length === 3 && replicas.every((info) => /master_link_status:up/.test(info));
+      },
+      { timeoutMs: 30_000 },
+    );
   });
 });

@@ -284,7 +284,24 @@ export async function startStack(options: StackOptions = {}) {
     dir: paths.nginx,
     appPorts,
     readyTimeoutMs,
+    log,
   });
+
+  /**
+   * A planned restart: the instance out of nginx's rotation first (unless no other one is ready to serve), so no
+   * request meets its shutdown; back in once it is ready again.
+   */
+  async function restartInstance(n: number, startOptions: { env?: NodeJS.ProcessEnv } = {}) {
+    const all = instances.status();
+    const port = all.find((instance) => instance.n === n)?.port;
+    const drain = port !== undefined && all.some((instance) => instance.n !== n && instance.state === 'ready');
+    if (drain) await nginx.drain(port);
+    try {
+      return await instances.restart(n, startOptions);
+    } finally {
+      if (drain) await nginx.undrain(port);
+    }
+  }
 
   const prometheusBinary = options.prometheusPort === undefined ? undefined : findExecutable('prometheus');
   if (options.prometheusPort !== undefined && !prometheusBinary)
@@ -408,6 +425,8 @@ export async function startStack(options: StackOptions = {}) {
     redisCaFile: secrets.redisCaFile,
     demoUsers,
     status,
+    /** The admin user's URL on the data node on `port`. */
+    redisAdminUrl: redis.adminUrl,
     /** The admin user's URL on the node that is primary now (after a failover, not the first node). */
     primaryAdminUrl: async () => redis.adminUrl((await redis.primary()).port),
     /** status(), with each Redis node's role asked of the node (for GET /status). */
@@ -415,7 +434,7 @@ export async function startStack(options: StackOptions = {}) {
     startInstance: instances.start,
     stopInstance: instances.stop,
     killInstance: instances.kill,
-    restartInstance: instances.restart,
+    restartInstance,
     reloadInstance: instances.reload,
     redisMode,
     /** Every data node at once: a whole-Redis outage (the Sentinels stay). */
