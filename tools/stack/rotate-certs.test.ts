@@ -60,20 +60,17 @@ async function rotateUnderLoad(t: TestContext, topology: 'sentinel' | 'cluster')
   loop.mark('rotation');
   const passwords = new Map(users.map(({ username, password }) => [username, password]));
   const renewedSerials: string[] = [];
-  const { result, records, newLogins, acknowledged } = await whileWriting(
-    { stack, users: loggedIn, passwords },
-    async () => {
-      const renewal = await rotate();
-      assert.equal(renewal.code, 0, renewal.output);
-      t.diagnostic(`renewal: ${renewal.output.trim().split('\n').at(-1)}`);
-      // The same CA: the app was not restarted, and every server shows the new certificate to a new connection.
-      assert.deepEqual(pids(), pidsBefore, 'an app instance was restarted by a renewal');
-      for (const server of servers) renewedSerials.push(await presentedSerial(server.port, oldCa));
-      assert.notEqual(serialOf('redis_server.crt'), firstSerial);
-      assert.deepEqual(new Set(renewedSerials), new Set([serialOf('redis_server.crt')]));
-      return rotate('--new-ca');
-    },
-  );
+  const { result, records, newLogins, acknowledged } = await whileWriting({ stack, users: loggedIn, passwords }, async () => {
+    const renewal = await rotate();
+    assert.equal(renewal.code, 0, renewal.output);
+    t.diagnostic(`renewal: ${renewal.output.trim().split('\n').at(-1)}`);
+    // The same CA: the app was not restarted, and every server shows the new certificate to a new connection.
+    assert.deepEqual(pids(), pidsBefore, 'an app instance was restarted by a renewal');
+    for (const server of servers) renewedSerials.push(await presentedSerial(server.port, oldCa));
+    assert.notEqual(serialOf('redis_server.crt'), firstSerial);
+    assert.deepEqual(new Set(renewedSerials), new Set([serialOf('redis_server.crt')]));
+    return rotate('--new-ca');
+  });
   loop.mark('after');
   await settled(loop, 'rotation');
   await loop.stop();

@@ -71,9 +71,7 @@ async function rotateUnderLoad(t: TestContext, topology: 'sentinel' | 'cluster')
   t.after(() => loop.stop());
   loop.mark('rotation');
   const passwords = new Map(users.map(({ username, password }) => [username, password]));
-  const { result, records, newLogins, acknowledged } = await whileWriting({ stack, users: loggedIn, passwords }, () =>
-    rotate(),
-  );
+  const { result, records, newLogins, acknowledged } = await whileWriting({ stack, users: loggedIn, passwords }, () => rotate());
   loop.mark('after');
   await settled(loop, 'rotation');
   await loop.stop();
