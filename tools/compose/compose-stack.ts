@@ -33,8 +33,10 @@ export async function composeCommand(profiles: string[], env: NodeJS.ProcessEnv 
     shippedFiles.composeFile,
     ...profiles.flatMap((p) => ['--profile', p]),
   ];
-  return (more: string[], timeoutMs = 60_000) =>
+  const compose = (more: string[], timeoutMs = 60_000) =>
     run(file!, [...args, ...more], { stdout: true, cwd: repoRoot, timeoutMs, env: { ...process.env, ...env } });
+  /** The command line itself, for a shell that redirects a file into it (what the docs show as `docker compose …`). */
+  return Object.assign(compose, { argv: [file!, ...args] });
 }
 
 /**

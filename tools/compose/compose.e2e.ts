@@ -237,6 +237,54 @@ test('an app replica killed: a bounded few failed requests within the first seco
   assert.deepEqual(late, [], 'failed requests after the window');
 });
 
+/** `docker compose <args> < file`, as the operations guide shows it, through a shell (this machine's compose). */
+const composeFedWith = (args: string, file: string) => {
+  const quoted = [...compose.argv, ...args.split(' ')].map((word) => `'${word.replaceAll("'", `'\\''`)}'`).join(' ');
+  return run('sh', ['-c', `${quoted} < '${file}'`], { stdout: true, cwd: repoRoot, timeoutMs: 60_000 });
+};
+
+test('the planned switchover as Operations shows it (docker compose exec -T sentinel-1 sh -s < switchover.sh): a replica takes over, every logged-in read answered 200', async () => {
+  const users = [await login(BASE, alice.username, alice.password), await login(BASE, bob.username, bob.password)];
+  const primary = await sentinelPrimary();
+  const load = startLoadLoop({ baseUrl: BASE, users, ratePerS: 40, maxDurationMs: 60_000 });
+  await waitFor('load answered', async () => load.phase('warm-up').length >= 20, { timeoutMs: 10_000 });
+  load.mark('switchover');
+  const switched = await composeFedWith('exec -T sentinel-1 sh -s', join(repoRoot, 'infra/redis/switchover.sh'));
+  load.mark('after');
+  await waitFor('load answered after', async () => load.phase('after').length >= 40, { timeoutMs: 10_000 });
+  await load.stop();
+  assert.equal(switched.code, 0, switched.output);
+  const promoted = await sentinelPrimary();
+  assert.notEqual(promoted, primary, `the Sentinels still name ${primary}`);
+  const reads = [...load.phase('switchover'), ...load.phase('after')].filter((record) => record.kind === 'user');
+  const failed = reads.filter((record) => record.status !== 200 || record.authenticated !== true);
+  console.log(
+    `# switchover ${primary} -> ${promoted}: ${reads.length} logged-in reads, ${failed.length} not 200, longest ` +
+      `${Math.round(Math.max(...reads.map((record) => record.ms)))} ms`,
+  );
+  assert.deepEqual(failed.slice(0, 5), [], `${failed.length} logged-in reads not answered 200 as logged in`);
+});
+
+test('docker compose kill -s SIGHUP app: every app replica reads its Redis CA again, none restarted', async () => {
+  const containers = await containersOf('app');
+  const started = async () => Promise.all(containers.map((id) => docker('inspect', '--format', '{{.State.StartedAt}}', id)));
+  const before = await started();
+  const reloaded = async () => {
+    const { output } = await compose(['logs', '--no-log-prefix', 'app']);
+    return new Set([...output.matchAll(/"instance":"([^"]+)"[^\n]*"msg":"redis CA reloaded"/g)].map((match) => match[1]));
+  };
+  const already = (await reloaded()).size;
+  assert.equal(already, 0, 'a reload logged before the signal');
+  const signalled = await compose(['kill', '-s', 'SIGHUP', 'app']);
+  assert.equal(signalled.code, 0, signalled.output);
+  await waitFor(`${REPLICAS} replicas logging "redis CA reloaded"`, async () => (await reloaded()).size === REPLICAS, {
+    timeoutMs: 10_000,
+    intervalMs: 200,
+  });
+  assert.deepEqual(await started(), before, 'an app container was restarted');
+  for (const id of containers) assert.ok(await isHealthy(id), `${id} not healthy after SIGHUP`);
+});
+
 test('a product read and an edit are seen on every replica', async () => {
   const user = await login(BASE, alice.username, alice.password);
   const id = 1 + Math.floor(Math.random() * 1000);
