@@ -36,6 +36,8 @@ async function main() {
   const metrics = createMetrics({ instanceId: config.instanceId });
   metrics.watchRedis(redis, 'session');
   process.on('SIGHUP', () => {
+    // Node's bundled CAs (no REDIS_TLS_CA_FILE) change only with Node itself: nothing to read, and nothing failed.
+    if (config.redis.tlsCaFile === undefined) return log.info('SIGHUP: no REDIS_TLS_CA_FILE to read again');
     try {
       const { certificates } = trust.reload();
       log.info({ file: config.redis.tlsCaFile, certificates }, 'redis CA reloaded');
