@@ -4,6 +4,7 @@ import { waitFor } from '../lib/poll.ts';
 import { redisUrl, withRedis } from '../lib/redis.ts';
 import { clusterNodeArgs, createCluster } from '../lib/redis-server.ts';
 import { roleOf } from '../lib/sentinel.ts';
+import { noSentinelOperations } from './redis-operations.ts';
 import { createRedisProcess, roleName, type TopologyOptions, wholeRedisActions } from './redis-process.ts';
 import { StackRequestError } from './state.ts';
 
@@ -127,5 +128,8 @@ export function createRedisClusterTopology(options: TopologyOptions) {
       return { ...node.status(), slots };
     },
     pausePrimary: async () => (await primaryWithSlots()).node.pause(),
+    killReplica: (): Promise<never> =>
+      Promise.reject(new StackRequestError(409, 'a Redis Cluster has no single replica to kill here')),
+    ...noSentinelOperations(),
   };
 }

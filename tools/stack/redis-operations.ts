@@ -78,9 +78,9 @@ export function createRedisOperations(options: Operations) {
   return { switchover, rollingRestart, restartSentinels };
 }
 
-/** For the single and cluster topologies. */
+/** For the single and cluster topologies: what only a Sentinel group does, refused (409) with the option that has it. */
 export const noSentinelOperations = () => {
-  const refuse = () => {
+  const refuse = (): never => {
     throw new StackRequestError(409, 'only a Sentinel group has a switchover (npm start -- --redis sentinel)');
   };
   return { switchover: refuse, rollingRestart: refuse, restartSentinels: refuse };

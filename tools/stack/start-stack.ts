@@ -17,9 +17,7 @@ import { createPostgresProcess, PG_BIN } from './postgres-process.ts';
 import { createRedisExporterProcess, REDIS_EXPORTER_PORT_OFFSET } from './redis-exporter-process.ts';
 import { createRedisProcess } from './redis-process.ts';
 import { createRedisClusterTopology } from './redis-cluster-topology.ts';
-import { noSentinelOperations } from './redis-operations.ts';
 import { createRedisTopology, type RedisMode, topologyPorts } from './redis-topology.ts';
-import { StackRequestError } from './state.ts';
 import { createSupervisor } from './supervisor.ts';
 
 export const CACHE_ENGINES = ['redis', 'memcached'] as const;
@@ -445,10 +443,7 @@ export async function startStack(options: StackOptions = {}) {
     /** Whichever node is primary now (in single mode, the one node). */
     killRedisPrimary: redis.killPrimary,
     /** One replica (Sentinel only; 409 otherwise); startRedis brings it back. */
-    killRedisReplica:
-      'killReplica' in redis
-        ? redis.killReplica
-        : () => Promise.reject(new StackRequestError(409, 'a Redis Cluster has no single replica to kill here')),
+    killRedisReplica: redis.killReplica,
     pauseRedisPrimary: redis.pausePrimary,
     resumeRedisPrimary: redis.resumePaused,
     /** Each prometheus-redis-exporter, one at a time, onto the exporter password in the secrets now (a rotation). */
@@ -460,11 +455,11 @@ export async function startStack(options: StackOptions = {}) {
       return exporters.map((exporter) => exporter.status());
     },
     /** The primary hands over to a caught-up replica (Sentinel only; 409 otherwise). */
-    switchoverRedis: 'switchover' in redis ? redis.switchover : noSentinelOperations().switchover,
+    switchoverRedis: redis.switchover,
     /** Every replica, every Sentinel, a switchover, then the old primary, one at a time (Sentinel only). */
-    rollingRestartRedis: 'rollingRestart' in redis ? redis.rollingRestart : noSentinelOperations().rollingRestart,
+    rollingRestartRedis: redis.rollingRestart,
     /** Each Sentinel, one at a time, onto the TLS files in the secrets now (a certificate rotation; Sentinel only). */
-    restartRedisSentinels: 'restartSentinels' in redis ? redis.restartSentinels : noSentinelOperations().restartSentinels,
+    restartRedisSentinels: redis.restartSentinels,
     /** The catalogue's dependencies (undefined without it): the control API breaks and repairs them. */
     cache,
     /** memcached-1..3 with `cache: 'memcached'` (empty otherwise). */
