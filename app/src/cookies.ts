@@ -12,7 +12,7 @@ export function cookieName(name: string, req: Pick<Request, 'secure'>): string {
 }
 
 /** Every value sent under `name`, in header order (a browser may send several cookies of one name). */
-export function cookieValues(req: Request, name: string): string[] {
+export function cookieValues(req: Pick<Request, 'headers'>, name: string): string[] {
   const values: string[] = [];
   for (const pair of req.headers.cookie?.split(';') ?? []) {
     const separator = pair.indexOf('=');

@@ -19,10 +19,11 @@ export function createCsrf({ secrets }: { secrets: readonly string[] }) {
   const sign = (value: string, secret: string) => createHmac('sha256', secret).update(`csrf-token\0${value}`).digest('base64url');
 
   // The first well-formed one, the same for the form and its post: a malformed cookie planted before ours is skipped.
-  const cookieValue = (req: Request) => cookieValues(req, cookieName(COOKIE, req)).find((value) => /^[\w-]{43}$/.test(value));
+  const cookieValue = (req: Pick<Request, 'headers' | 'secure'>) =>
+    cookieValues(req, cookieName(COOKIE, req)).find((value) => /^[\w-]{43}$/.test(value));
 
   /** The token for forms on this page; sets the cookie on the first visit. */
-  function token(req: Request, res: Response): string {
+  function token(req: Pick<Request, 'headers' | 'secure'>, res: Response): string {
     let value = cookieValue(req);
     if (!value) {
       value = randomBytes(32).toString('base64url');

@@ -1,6 +1,7 @@
 import { Router, type Response } from 'express';
 import type { createCsrf } from '../csrf.ts';
 import { HttpError } from '../errors.ts';
+import { asRead } from '../reads.ts';
 import { requireUser } from '../routes/policies.ts';
 import type { Views } from '../views.ts';
 import type { Catalog } from './catalog.ts';
@@ -36,18 +37,21 @@ export function createCatalogRouter({ catalog, views, csrf, instanceId }: Deps) 
     views.render(res, 200, 'products', { products, page, pages: Math.ceil(total / PAGE_SIZE) });
   });
 
-  router.get(CATALOG_PATHS.page, async (req, res) => {
-    const { product, state } = await productOr404(parseProductId(req.params.id), res);
-    const user = req.session.user;
-    views.render(res, 200, 'product', {
-      title: product.name,
-      product,
-      cacheState: state,
-      user,
-      csrfToken: user ? csrf.token(req, res) : undefined,
-      saved: req.query.saved === '1',
-    });
-  });
+  router.get(
+    CATALOG_PATHS.page,
+    asRead(async (req, res) => {
+      const { product, state } = await productOr404(parseProductId(String(req.params.id)), res);
+      const user = req.session.user;
+      views.render(res, 200, 'product', {
+        title: product.name,
+        product,
+        cacheState: state,
+        user,
+        csrfToken: user ? csrf.token(req, res) : undefined,
+        saved: req.query.saved === '1',
+      });
+    }),
+  );
 
   router.get(CATALOG_PATHS.api, async (req, res) => {
     const { product, state } = await productOr404(parseProductId(req.params.id), res);

@@ -1,5 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import { HttpError } from '../errors.ts';
+import type { ReadRequest } from '../reads.ts';
 import type { LoginThrottle } from '../throttle.ts';
 import type { UserDirectory } from '../users.ts';
 
@@ -15,7 +16,7 @@ export const requireUser =
 export const requireUserOrLogin: RequestHandler = (req, res, next) => (req.session.user ? next() : res.redirect(303, '/login'));
 
 /** The logged-in user's name, behind requireUser or requireUserOrLogin. */
-export const usernameOf = (req: Request): string => req.session.user!.username;
+export const usernameOf = (req: ReadRequest): string => req.session.user!.username;
 
 /** A password check's outcome: the canonical user, too many attempts (retry after, in seconds), or a wrong password. */
 export type PasswordCheck = { user: string } | { retryAfterS: number } | { wrong: true };

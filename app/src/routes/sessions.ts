@@ -5,6 +5,7 @@ import { HttpError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import type { SessionListing } from '../session-index.ts';
 import type { Sessions } from '../session.ts';
+import { asRead, type ReadRequest } from '../reads.ts';
 import type { Views } from '../views.ts';
 import { type CheckPassword, requireUser, requireUserOrLogin, usernameOf } from './policies.ts';
 
@@ -42,7 +43,7 @@ export const SESSIONS_PATHS = {
 export function createSessionsRouter({ config, views, csrf, checkPassword, sessions, metrics }: Deps) {
   const router = Router();
 
-  const page = async (req: Request, res: Response, status = 200, error?: string) => {
+  const page = async (req: ReadRequest, res: Response, status = 200, error?: string) => {
     const username = usernameOf(req);
     views.render(res, status, 'sessions', {
       user: req.session.user,
@@ -53,11 +54,19 @@ export function createSessionsRouter({ config, views, csrf, checkPassword, sessi
     });
   };
 
-  router.get(SESSIONS_PATHS.api, requireUser('see your sessions'), async (req, res) => {
-    res.json({ sessions: (await sessions.index.list(usernameOf(req), req.sessionID)).map(asJson) });
-  });
+  router.get(
+    SESSIONS_PATHS.api,
+    requireUser('see your sessions'),
+    asRead(async (req, res) => {
+      res.json({ sessions: (await sessions.index.list(usernameOf(req), req.sessionID)).map(asJson) });
+    }),
+  );
 
-  router.get(SESSIONS_PATHS.page, requireUserOrLogin, (req, res) => page(req, res));
+  router.get(
+    SESSIONS_PATHS.page,
+    requireUserOrLogin,
+    asRead((req, res) => page(req, res)),
+  );
 
   /** The logged-in user, once their password is confirmed; otherwise the answer is sent and undefined returned. */
   async function confirmed(req: Request, res: Response): Promise<string | undefined> {
