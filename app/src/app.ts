@@ -9,7 +9,7 @@ import { createCsrf } from './csrf.ts';
 import { HttpError } from './errors.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import type { Logger } from './log.ts';
-import type { RedisClient } from './redis.ts';
+import type { SessionRedis } from './session-redis.ts';
 import { API_PATHS, createApiRouter } from './routes/api.ts';
 import { AUTH_PATHS, createAuthRouter } from './routes/auth.ts';
 import { createHealthRouter, HEALTH_PATHS } from './routes/health.ts';
@@ -25,7 +25,7 @@ import { isRead } from './reads.ts';
 
 export type AppDeps = {
   config: Config;
-  redis: RedisClient;
+  redis: SessionRedis;
   users: UserDirectory;
   log: Logger;
   isShuttingDown?: () => boolean;

@@ -1,23 +1,24 @@
 import { createCluster } from 'redis';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
-import { type RedisClient, tlsOptions, trustOf, WRITER_OF } from './redis.ts';
+import { tlsOptions, trustOf } from './redis.ts';
+import { type SessionRedis, sessionRedisOver } from './session-redis.ts';
 
 /**
- * The app's Redis client against a Redis Cluster (REDIS_CLUSTER_NODES): node-redis's cluster client, discovering the
+ * The app's session Redis on a Redis Cluster (REDIS_CLUSTER_NODES): node-redis's cluster client, discovering the
  * nodes from the seeds and following slot moves (MOVED, ASK) and failovers by itself, with the same fail-fast settings
  * as the single-node client (redis.ts). Every command the app sends names its keys, and every multi-key script keeps
  * one user's keys in one slot (hash tags: session-index.ts), so the same code runs on both.
  *
  * Commands go to primaries only: a replica may still hold a session that was just logged out.
  */
-export function createClusterRedisClient(
+export function createClusterSessionRedis(
   config: Pick<Config, 'redis' | 'instanceId'>,
   log: Logger,
   trust = trustOf(config),
-): RedisClient {
+): SessionRedis {
   const cluster = config.redis.cluster;
-  if (!cluster) throw new Error('createClusterRedisClient: config.redis.cluster is not set');
+  if (!cluster) throw new Error('createClusterSessionRedis: config.redis.cluster is not set');
   const url = new URL(config.redis.url);
   const client = createCluster({
     rootNodes: cluster.nodes.map(({ host, port }) => ({ socket: { host, port } })),
@@ -52,9 +53,29 @@ export function createClusterRedisClient(
   // (redis.ts, writeAndWait). Not the cluster client's `wait`: WAIT names no key, and node-redis's command table
   // (request_policy all_shards, response_policy agg_min) sends it to every primary, each WAITing for its own
   // connection's writes, so a replica down in any shard would refuse every user's logout.
-  const writerOf = (key: string): Promise<RedisClient> => client.getNodeClientForKey(key);
-  const own: Record<PropertyKey, unknown> = { ping, [WRITER_OF]: writerOf };
-  return new Proxy(client, {
-    get: (target, property, receiver) => (property in own ? own[property] : Reflect.get(target, property, receiver)),
-  }) as unknown as RedisClient;
+  return sessionRedisOver(
+    {
+      eval: (script, options) => client.eval(script, options),
+      set: (key, value, options) => client.set(key, value, options),
+      del: (key) => client.del(key),
+      incr: (key) => client.incr(key),
+      decr: (key) => client.decr(key),
+      expire: (key, seconds, mode) => client.expire(key, seconds, mode),
+      ttl: (key) => client.ttl(key),
+      wait: () => Promise.reject(new Error('WAIT on a cluster goes to the shard of the write it follows (writerOf)')),
+      get isReady() {
+        return client.isReady;
+      },
+      ping,
+      connect: () => client.connect(),
+      close: () => client.close(),
+      destroy: () => client.destroy(),
+      on: (event, listener) => client.on(event, listener),
+    },
+    {
+      commandTimeoutMs: config.redis.commandTimeoutMs,
+      wait: config.redis.waitForReplicas,
+      writerOf: (key) => client.getNodeClientForKey(key),
+    },
+  );
 }

@@ -1,12 +1,12 @@
 import { createClient, DisconnectsClientError, ErrorReply } from 'redis';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
-import { createRedisClient, FAILOVER_GRACE, type RedisClient, tlsOptions, trustOf, withDeadline } from './redis.ts';
+import { createRedisConnection, type RedisConnection, tlsOptions, trustOf, withDeadline } from './redis.ts';
+import { type SessionConnection, type SessionRedis, sessionRedisOver } from './session-redis.ts';
 import type { RedisTrust } from './redis-trust.ts';
 
 type Sentinel = NonNullable<Config['redis']['sentinel']>;
 type Address = { host: string; port: number };
-type Listener = (...args: any[]) => void;
 
 /** How often the Sentinels are asked for the primary, in case a `+switch-master` message was missed. */
 const POLL_INTERVAL_MS = 1000;
@@ -25,33 +25,33 @@ export const FAILOVER_WAIT_MS = 3000;
 const DEMOTED_REPLY = /^(READONLY\b|ERR WAIT cannot be used with replica)/;
 
 /**
- * A Redis client that always talks to the current primary of a Sentinel-monitored group, and only to it (sessions
- * are never read from replicas: a replica may still hold a session that was just logged out).
+ * The app's session Redis behind Sentinels: it always talks to the current primary of the group, and only to it
+ * (sessions are never read from replicas: a replica may still hold a session that was just logged out).
  *
  * Why not node-redis's own `createSentinel`: in node-redis 6.3 it pattern-subscribes to `switch-master` while Sentinels
  * publish `+switch-master`, so it learns of a failover only by polling, and then refuses the new primary while its
  * flags still read `disconnected`: measured 8-9 s from a SIGKILL to the first write. Here each Sentinel's
  * `+switch-master` message switches at once, and a poll every second catches a missed message.
  *
- * The app's modules hold one client for their whole life, so the object returned is a stand-in that forwards every
- * property to the current primary's client: a switch replaces the connection underneath. Commands in flight on the old
+ * The app's modules hold one SessionRedis for their whole life, so its connection is a stand-in that sends each
+ * command to the current primary's client: a switch replaces the connection underneath. Commands in flight on the old
  * one that it never executed (held by a planned switchover's CLIENT PAUSE, or refused as READONLY by the demoted node)
  * are sent again to the new primary within FAILOVER_WAIT_MS; the others fail (a 503 with Retry-After, as for any
  * outage) instead of landing on a demoted node. A command lost with its connection (a killed primary) is not sent
  * again: it may have been executed.
  */
-export function createSentinelRedisClient(
+export function createSentinelSessionRedis(
   config: Pick<Config, 'redis' | 'instanceId'>,
   log: Logger,
   /** Told the primary's address ("host:port") each time the client switches to one. */
   onPrimary: (address: string) => void = () => {},
   trust = trustOf(config),
-): RedisClient {
+): SessionRedis {
   const sentinel = config.redis.sentinel;
-  if (!sentinel) throw new Error('createSentinelRedisClient: config.redis.sentinel is not set');
+  if (!sentinel) throw new Error('createSentinelSessionRedis: config.redis.sentinel is not set');
   const sentinels = sentinel.nodes.map((node) => createSentinelConnection(config, sentinel, node, trust, log));
-  const listeners: [string, Listener][] = [];
-  let primary: { address: Address; client: RedisClient } | undefined;
+  const listeners: (() => void)[] = [];
+  let primary: { address: Address; client: RedisConnection } | undefined;
   let switching: Promise<void> | undefined;
   let poller: NodeJS.Timeout | undefined;
   let closed = false;
@@ -59,7 +59,7 @@ export function createSentinelRedisClient(
   let failoverAt: number | undefined;
   /** Resolved at each switch to a new primary, then replaced. */
   let switched = Promise.withResolvers<void>();
-  let connecting: RedisClient | undefined;
+  let connecting: RedisConnection | undefined;
 
   const urlOf = ({ host, port }: Address) => {
     const url = new URL(config.redis.url);
@@ -86,8 +86,8 @@ export function createSentinelRedisClient(
   function switchTo(address: Address): Promise<void> {
     if (same(primary?.address, address) || closed) return Promise.resolve();
     switching ??= (async () => {
-      const client = createRedisClient(config, log, urlOf(address), trust);
-      for (const [event, listener] of listeners) client.on(event, listener);
+      const client = createRedisConnection(config, log, urlOf(address), trust);
+      for (const listener of listeners) client.on('reconnecting', listener);
       // Known to shut() while it connects: node-redis retries a first connection to a node that is down for as long
       // as it takes, so a client closed meanwhile must end this attempt too.
       connecting = client;
@@ -143,7 +143,7 @@ export function createSentinelRedisClient(
    * is sent once more to the new primary, within the failover window. Commands that failed in one pipeline (a write
    * and its WAIT) are sent again in the same order and tick, so the WAIT still covers the write.
    */
-  function resendAfterSwitch(err: unknown, sentTo: typeof primary, again: () => unknown) {
+  function resendAfterSwitch<T>(err: unknown, sentTo: typeof primary, again: () => Promise<T>): Promise<T> {
     const demoted = err instanceof ErrorReply && DEMOTED_REPLY.test(err.message);
     const dropped = err instanceof DisconnectsClientError && primary !== sentTo;
     if (closed || !(demoted || dropped)) throw err;
@@ -168,7 +168,6 @@ export function createSentinelRedisClient(
       });
     }
     poller = setInterval(() => void follow(), POLL_INTERVAL_MS).unref();
-    return stand;
   }
 
   /** Closes every connection it has; never rejects (destroy() does not wait for it). */
@@ -179,35 +178,42 @@ export function createSentinelRedisClient(
     await Promise.allSettled(clients.map(async (client) => client[how]()));
   }
 
-  const own: Record<PropertyKey, unknown> = {
+  /** `command` on the primary now; sent again to the next one if it failed for the switch (resendAfterSwitch). */
+  function toPrimary<T>(command: (client: RedisConnection) => Promise<T>): Promise<T> {
+    const sentTo = primary;
+    if (!sentTo) return Promise.reject(new Error('no primary yet: the Sentinels have not named one'));
+    return command(sentTo.client).catch((err: unknown) => resendAfterSwitch(err, sentTo, () => command(primary!.client)));
+  }
+
+  const connection: SessionConnection = {
+    eval: (script, options) => toPrimary((client) => client.eval(script, options)),
+    set: (key, value, options) => toPrimary((client) => client.set(key, value, options)),
+    del: (key) => toPrimary((client) => client.del(key)),
+    incr: (key) => toPrimary((client) => client.incr(key)),
+    decr: (key) => toPrimary((client) => client.decr(key)),
+    expire: (key, seconds, mode) => toPrimary((client) => client.expire(key, seconds, mode)),
+    ttl: (key) => toPrimary((client) => client.ttl(key)),
+    wait: (replicas, timeoutMs) => toPrimary((client) => client.wait(replicas, timeoutMs)),
+    ping: () => toPrimary((client) => client.ping()),
+    get isReady() {
+      return primary?.client.isReady ?? false;
+    },
     connect,
-    [FAILOVER_GRACE]: () => {
+    close: () => shut('close'),
+    destroy: () => void shut('destroy'),
+    on(_event: 'reconnecting', listener: () => void) {
+      listeners.push(listener);
+      primary?.client.on('reconnecting', listener);
+    },
+  };
+  return sessionRedisOver(connection, {
+    commandTimeoutMs: config.redis.commandTimeoutMs,
+    wait: config.redis.waitForReplicas,
+    failoverGrace: () => {
       const left = failoverWindowLeft();
       return left > 0 ? left + config.redis.commandTimeoutMs : 0;
     },
-    close: () => shut('close'),
-    destroy: () => void shut('destroy'),
-    on(event: string, listener: Listener) {
-      listeners.push([event, listener]);
-      primary?.client.on(event, listener);
-      return stand;
-    },
-  };
-  const stand = new Proxy(own, {
-    get(target, property) {
-      if (property in target) return target[property];
-      if (!primary) return property === 'isReady' || property === 'isOpen' ? false : undefined;
-      const value = (primary.client as any)[property];
-      if (typeof value !== 'function') return value;
-      const sentTo = primary;
-      return (...args: unknown[]) => {
-        const result = value.apply(sentTo.client, args);
-        if (!(result instanceof Promise)) return result;
-        return result.catch((err: unknown) => resendAfterSwitch(err, sentTo, () => (primary!.client as any)[property](...args)));
-      };
-    },
-  }) as unknown as RedisClient;
-  return stand;
+  });
 }
 
 /** One Sentinel: a command connection to ask for the primary, and a subscriber for `+switch-master`. */

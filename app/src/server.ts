@@ -8,9 +8,10 @@ import { createLogger, type Logger } from './log.ts';
 import { openCache } from './catalog/cache-client.ts';
 import type { CatalogConfig } from './catalog/config.ts';
 import { createDbPool } from './db.ts';
-import { createRedisClient, type RedisClient, trustOf, withDeadline } from './redis.ts';
-import { createClusterRedisClient } from './redis-cluster.ts';
-import { createSentinelRedisClient } from './redis-sentinel.ts';
+import { trustOf, withDeadline } from './redis.ts';
+import { createSessionRedis, type SessionRedis } from './session-redis.ts';
+import { createClusterSessionRedis } from './redis-cluster.ts';
+import { createSentinelSessionRedis } from './redis-sentinel.ts';
 import { createRedisTopology } from './routes/status.ts';
 import { trackConnections } from './shutdown.ts';
 import { createUserDirectory } from './users.ts';
@@ -29,10 +30,10 @@ async function main() {
   // rolled out without a restart (docs/operations.md, Rotating certificates).
   const trust = trustOf(config);
   const redis = config.redis.sentinel
-    ? createSentinelRedisClient(config, log, redisTopology.switched, trust)
+    ? createSentinelSessionRedis(config, log, redisTopology.switched, trust)
     : config.redis.cluster
-      ? createClusterRedisClient(config, log, trust)
-      : createRedisClient(config, log, config.redis.url, trust);
+      ? createClusterSessionRedis(config, log, trust)
+      : createSessionRedis(config, log, trust);
   const metrics = createMetrics({ instanceId: config.instanceId });
   metrics.watchRedis(redis, 'session');
   process.on('SIGHUP', () => {
@@ -138,7 +139,7 @@ async function main() {
  * Connects, and keeps trying while Redis cannot be reached at start (once connected, the client reconnects by itself;
  * a first attempt that fails outright is retried here, backing off to 5 s), until the process stops.
  */
-function connectWhenPossible(redis: RedisClient, log: Logger, stopping: () => boolean, delayMs = 250): void {
+function connectWhenPossible(redis: SessionRedis, log: Logger, stopping: () => boolean, delayMs = 250): void {
   redis.connect().then(
     () => log.info('redis connected'),
     (err: Error) => {
@@ -151,7 +152,7 @@ function connectWhenPossible(redis: RedisClient, log: Logger, stopping: () => bo
 
 /** close() waits for replies to commands already sent, which a frozen Redis never sends: then destroy(). A client that
  * never connected has nothing to close either way. */
-async function closeRedis(redis: RedisClient): Promise<void> {
+async function closeRedis(redis: SessionRedis): Promise<void> {
   try {
     await withDeadline(redis.close(), 1000);
   } catch {

@@ -1,6 +1,5 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import type { RedisClient } from './redis.ts';
-import { type ReplicaWait, replicatedWrite, withDeadline } from './redis.ts';
+import type { RedisCommands, SessionRedis } from './session-redis.ts';
 import { indexOf, sessionKey } from './keys.ts';
 import { deviceLabelOf } from './user-agent.ts';
 
@@ -147,29 +146,24 @@ export type SessionListing = { id: string; current: boolean; device: string; cre
  * cannot be turned back into a cookie, and is stable while the session lives).
  */
 export function createSessionIndex(options: {
-  client: RedisClient;
+  /** The session Redis; every end of a session waits for its replicas (SessionRedis.replicatedWrite: 503 otherwise). */
+  redis: SessionRedis;
   /** The session secrets, newest first: the first keys new tags and the handles, every one is looked up. */
   secrets: readonly string[];
   idleTimeoutS: number;
   absoluteTimeoutS: number;
   maxSessionsPerUser: number;
-  commandTimeoutMs: number;
-  /** Every end of a session waits for this many replicas, and is refused (503) if they do not confirm in time. */
-  waitForReplicas?: ReplicaWait;
 }) {
-  const { client, secrets, idleTimeoutS, absoluteTimeoutS, maxSessionsPerUser, commandTimeoutMs } = options;
+  const { redis, secrets, idleTimeoutS, absoluteTimeoutS, maxSessionsPerUser } = options;
   const secret = secrets[0]!;
   const tagKeys = secrets.map(tagKeyOf);
   /** The user's indexes, one per configured secret (the first: where logins go now). */
   const indexesOfUser = (username: string) => tagKeys.map((key) => indexOf(`${tagOf(username, key)}.${'A'.repeat(22)}`)!);
-  const wait = options.waitForReplicas ?? { replicas: 0, timeoutMs: 0 };
-  const run = <T>(command: Promise<T>) => withDeadline(command, commandTimeoutMs, client);
   // An end of a session is reported done only once a replica has it: a failover cannot bring the session back. Its
   // script always propagates (PROPAGATE), so the WAIT covers everyone's earlier writes too: a logout retried on
   // another instance, finding the key already deleted by a first try that was not confirmed, is not confirmed either
   // until that delete has reached a replica (failover.test.ts, cluster.test.ts).
-  const durably = <T>(key: string, command: (on: RedisClient) => Promise<T>) =>
-    replicatedWrite(client, command, wait, commandTimeoutMs, [key]);
+  const durably = <T>(key: string, command: (on: RedisCommands) => Promise<T>) => redis.replicatedWrite(command, [key]);
   // A handle: SHA-1 over a key derived from the secret, the index key and the field, as the REVOKE script computes
   // it. The field cannot be read back from it, and without the key no handle can be made for a field. The key reaches
   // Redis as a script argument (MONITOR and SLOWLOG show it to operators, who can read the fields anyway); the secret
@@ -185,8 +179,8 @@ export function createSessionIndex(options: {
 
   async function listIndex(index: NonNullable<ReturnType<typeof indexOf>>, currentSid?: string): Promise<SessionListing[]> {
     const now = Date.now();
-    const reply = (await run(
-      client.eval(LIST, {
+    const reply = (await redis.run((on) =>
+      on.eval(LIST, {
         keys: [index.key],
         arguments: [index.siblings, String(Math.floor(now / 1000)), String(absoluteTimeoutS)],
       }),
@@ -223,7 +217,7 @@ export function createSessionIndex(options: {
     },
 
     /** The login's write (instead of SET NX): the session, its index entry (`device`: a deviceCode), the cap. → ended, or -1. */
-    login(on: RedisClient, sid: string, value: string, ttlS: number, device: string, now = Date.now()): Promise<number> {
+    login(on: RedisCommands, sid: string, value: string, ttlS: number, device: string, now = Date.now()): Promise<number> {
       const index = indexOf(sid)!;
       const entry = `${Math.floor(now / 1000).toString(36)} ${device}`;
       return on.eval(LOGIN, {

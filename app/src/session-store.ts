@@ -1,8 +1,7 @@
 import type { Request } from 'express';
 import { type SessionData, Store } from 'express-session';
 import type { StoreOperation } from './metrics.ts';
-import type { RedisClient } from './redis.ts';
-import { replicatedWrite, withDeadline, writeAndWait } from './redis.ts';
+import type { RedisCommands, SessionRedis } from './session-redis.ts';
 import { ServiceUnavailableError } from './errors.ts';
 import { isIndexedId, sessionKey } from './keys.ts';
 import { DESTROY_UNINDEXED, type SessionIndex } from './session-index.ts';
@@ -80,10 +79,9 @@ const unsupported = (method: string) =>
  * `all`, `ids`, `length` and `clear` are refused: the app's ACL denies the commands they need, and nothing uses them.
  */
 export class SessionStore extends Store {
-  readonly #client: RedisClient;
+  readonly #redis: SessionRedis;
   readonly #idleTimeoutS: number;
   readonly #absoluteTimeoutS: number;
-  readonly #commandTimeoutMs: number;
   readonly #storedCookie: object;
   /** READ_SCRIPT's arguments: the same for every read. */
   readonly #readArguments: string[];
@@ -92,23 +90,20 @@ export class SessionStore extends Store {
   readonly #index: SessionIndex | undefined;
   readonly #onCapEnded: (count: number) => void;
   readonly #observe: Observe;
-  readonly #waitForReplicas: { replicas: number; timeoutMs: number };
   readonly #onUnreplicated: () => void;
 
   constructor(options: {
-    client: RedisClient;
+    /**
+     * The session Redis, with its deadline and its replica wait: after a login's write, WAIT for its replicas
+     * (redis.ts, writeAndWait). Every end of a session (a destroy, a login that ended sessions beyond the cap) and every
+     * update of a session (a preference) must be confirmed so, or fails (503).
+     */
+    redis: SessionRedis;
     idleTimeoutS: number;
     absoluteTimeoutS: number;
-    commandTimeoutMs: number;
     cookie: object;
     /** Times each command (metrics.observeStore); by default nothing is recorded. */
     observe?: Observe;
-    /**
-     * After a login's write, WAIT for this many replicas' acknowledgement, at most this long (replicas 0: no WAIT).
-     * Every end of a session (a destroy, a login that ended sessions beyond the cap) and every update of a session (a
-     * preference) must be confirmed so, or fails (503).
-     */
-    waitForReplicas?: { replicas: number; timeoutMs: number };
     /** The login stands, but no replica had it in time: a failover right then would lose it. */
     onUnreplicated?: () => void;
     /** Each user's sessions, indexed (session-index.ts): logins and logouts keep it; without it, logins are plain. */
@@ -119,13 +114,11 @@ export class SessionStore extends Store {
     super();
     this.#index = options.index;
     this.#onCapEnded = options.onCapEnded ?? (() => {});
-    this.#waitForReplicas = options.waitForReplicas ?? { replicas: 0, timeoutMs: 0 };
     this.#onUnreplicated = options.onUnreplicated ?? (() => {});
     this.#observe = options.observe ?? ((_operation, command) => command);
-    this.#client = options.client;
+    this.#redis = options.redis;
     this.#idleTimeoutS = options.idleTimeoutS;
     this.#absoluteTimeoutS = options.absoluteTimeoutS;
-    this.#commandTimeoutMs = options.commandTimeoutMs;
     this.#storedCookie = { originalMaxAge: null, expires: null, ...options.cookie };
     this.#readArguments = readArguments(options.idleTimeoutS);
   }
@@ -188,7 +181,7 @@ export class SessionStore extends Store {
   }
 
   async #get(sid: string): Promise<SessionData | null> {
-    const read = this.#client.eval(READ_SCRIPT, { keys: [sessionKey(sid)], arguments: this.#readArguments });
+    const read = (on: RedisCommands) => on.eval(READ_SCRIPT, { keys: [sessionKey(sid)], arguments: this.#readArguments });
     const text = (await this.#run('read', read)) as string | null;
     if (!text) return null;
     const session = { ...JSON.parse(text), cookie: { ...this.#storedCookie } } as SessionData;
@@ -209,7 +202,7 @@ export class SessionStore extends Store {
     const value = JSON.stringify(data);
     const index = isIndexedId(sid) ? this.#index : undefined;
     const key = sessionKey(sid);
-    const write = (on: RedisClient): Promise<unknown> =>
+    const write = (on: RedisCommands): Promise<unknown> =>
       index && device !== undefined
         ? index.login(on, sid, value, ttl, device)
         : on.set(key, value, { expiration: { type: 'EX', value: ttl }, condition: creating ? 'NX' : 'XX' });
@@ -228,19 +221,13 @@ export class SessionStore extends Store {
   async #destroy(sid: string): Promise<void> {
     const ended = this.#index
       ? this.#index.destroy(sid)
-      : replicatedWrite(
-          this.#client,
-          (on) => on.eval(DESTROY_UNINDEXED, { keys: [sessionKey(sid)] }),
-          this.#waitForReplicas,
-          this.#commandTimeoutMs,
-          [sessionKey(sid)],
-        );
+      : this.#redis.replicatedWrite((on) => on.eval(DESTROY_UNINDEXED, { keys: [sessionKey(sid)] }), [sessionKey(sid)]);
     await this.#observe('destroy', ended);
   }
 
   /** A session past its absolute timeout: gone whatever happens to this DEL (every read checks the timeout again). */
   async #expire(sid: string): Promise<void> {
-    await this.#run('destroy', this.#client.del(sessionKey(sid)));
+    await this.#run('destroy', (on) => on.del(sessionKey(sid)));
   }
 
   /**
@@ -250,12 +237,9 @@ export class SessionStore extends Store {
    * cap): an end of a session is never reported before a replica has it, so that login fails with a 503.
    * Logins, updates (a preference) and ends of sessions wait; idle-timeout slides and reads never do.
    */
-  async #replicated<T>(write: (on: RedisClient) => Promise<T>, key: string): Promise<T> {
-    const [reply, acknowledged] = await this.#observe(
-      'write',
-      writeAndWait(this.#client, write, this.#waitForReplicas, this.#commandTimeoutMs, [key]),
-    );
-    if (acknowledged < this.#waitForReplicas.replicas) {
+  async #replicated<T>(write: (on: RedisCommands) => Promise<T>, key: string): Promise<T> {
+    const [reply, acknowledged] = await this.#observe('write', this.#redis.writeAndWait(write, [key]));
+    if (acknowledged < this.#redis.wait.replicas) {
       if (typeof reply === 'number' && reply > 0)
         throw new ServiceUnavailableError(new Error('the sessions the device cap ended are not on any replica'));
       this.#onUnreplicated();
@@ -269,8 +253,8 @@ export class SessionStore extends Store {
    * it, answers 303, and loses it when it is demoted (tools/chaos/partition-scenarios.ts, splitBrain). Updates are
    * rare (a user's own action), so the wait costs nothing noticeable.
    */
-  #updated<T>(write: (on: RedisClient) => Promise<T>, key: string): Promise<T> {
-    return this.#observe('write', replicatedWrite(this.#client, write, this.#waitForReplicas, this.#commandTimeoutMs, [key]));
+  #updated<T>(write: (on: RedisCommands) => Promise<T>, key: string): Promise<T> {
+    return this.#observe('write', this.#redis.replicatedWrite(write, [key]));
   }
 
   /** Seconds until the session must end: the idle timeout, cut short by the absolute one. */
@@ -280,7 +264,7 @@ export class SessionStore extends Store {
     return Math.min(this.#idleTimeoutS, absoluteLeftS);
   }
 
-  #run<T>(operation: StoreOperation, command: Promise<T>): Promise<T> {
-    return this.#observe(operation, withDeadline(command, this.#commandTimeoutMs, this.#client));
+  #run<T>(operation: StoreOperation, command: (on: RedisCommands) => Promise<T>): Promise<T> {
+    return this.#observe(operation, this.#redis.run(command));
   }
 }

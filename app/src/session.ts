@@ -4,7 +4,7 @@ import session from 'express-session';
 import type { Config } from './config.ts';
 import { cookieName, cookieValues, keepOnlyCookie } from './cookies.ts';
 import type { Metrics } from './metrics.ts';
-import type { RedisClient } from './redis.ts';
+import type { SessionRedis } from './session-redis.ts';
 import { isRead } from './reads.ts';
 import { createSessionIndex } from './session-index.ts';
 import { SessionStore } from './session-store.ts';
@@ -28,19 +28,17 @@ export function createSessions({
   metrics,
 }: {
   config: Pick<Config, 'session' | 'redis'>;
-  redis: RedisClient;
+  redis: SessionRedis;
   metrics?: Pick<Metrics, 'observeStore' | 'loginUnreplicated' | 'sessionsRevoked'>;
 }) {
   const cookie = { httpOnly: true, sameSite: 'lax', path: '/' } as const;
   const { secrets } = config.session;
   const index = createSessionIndex({
-    client: redis,
+    redis,
     secrets,
     idleTimeoutS: config.session.idleTimeoutS,
     absoluteTimeoutS: config.session.absoluteTimeoutS,
     maxSessionsPerUser: config.session.maxPerUser,
-    commandTimeoutMs: config.redis.commandTimeoutMs,
-    waitForReplicas: config.redis.waitForReplicas,
   });
   /** The user a request is logging in: regenerate's new id is made for them (session-index.ts). */
   const loggingIn = new WeakMap<Request, string>();
@@ -48,12 +46,10 @@ export function createSessions({
   // their cookie options), so a shared store would create plain-HTTP sessions with the HTTPS cookie options.
   const createMode = (secure: boolean) => {
     const store = new SessionStore({
-      client: redis,
+      redis,
       idleTimeoutS: config.session.idleTimeoutS,
       absoluteTimeoutS: config.session.absoluteTimeoutS,
-      commandTimeoutMs: config.redis.commandTimeoutMs,
       cookie,
-      waitForReplicas: config.redis.waitForReplicas,
       index,
       ...(metrics
         ? {

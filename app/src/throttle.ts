@@ -1,8 +1,8 @@
 import type { Config } from './config.ts';
 import { accountThrottleKey, addressThrottleKey } from './keys.ts';
-import type { RedisClient } from './redis.ts';
+import type { RedisCommands, SessionRedis } from './session-redis.ts';
 import { ServiceUnavailableError } from './errors.ts';
-import { asHttpError, withDeadline, writeAndWait } from './redis.ts';
+import { asHttpError } from './redis.ts';
 
 export type LoginThrottle = ReturnType<typeof createLoginThrottle>;
 
@@ -21,20 +21,18 @@ export type LoginThrottle = ReturnType<typeof createLoginThrottle>;
  * The window stays bounded without a transaction: EXPIRE NX follows every INCR, so a key that INCR recreated
  * meanwhile (the old window just ended) gets its expiry all the same.
  */
-export function createLoginThrottle({ redis, config }: { redis: RedisClient; config: Pick<Config, 'throttle' | 'redis'> }) {
+export function createLoginThrottle({ redis, config }: { redis: SessionRedis; config: Pick<Config, 'throttle'> }) {
   const { maxFailuresPerAccount, maxFailuresPerClient, windowS } = config.throttle;
   const accountKey = accountThrottleKey;
   const clientKey = addressThrottleKey;
-  const run = <T>(command: Promise<T>) => withDeadline(command, config.redis.commandTimeoutMs, redis);
-  const wait = config.redis.waitForReplicas ?? { replicas: 0, timeoutMs: 0 };
 
   /** Counts one attempt on `key`; the seconds to wait if that makes it more than `max`, else 0. */
-  const count = async (key: string, max: number, on = redis) => {
+  const count = async (on: RedisCommands, key: string, max: number) => {
     // Sent in the same tick, so node-redis writes the three commands as one pipeline.
     const [attempts, , ttl] = await Promise.all([on.incr(key), on.expire(key, windowS, 'NX'), on.ttl(key)]);
     return attempts > max ? Math.max(1, ttl) : 0;
   };
-  const uncount = (key: string) => Promise.all([redis.decr(key), redis.expire(key, windowS, 'NX')]);
+  const uncount = (on: RedisCommands, key: string) => Promise.all([on.decr(key), on.expire(key, windowS, 'NX')]);
 
   return {
     /**
@@ -52,22 +50,17 @@ export function createLoginThrottle({ redis, config }: { redis: RedisClient; con
      */
     async attempt(username: string, address: string): Promise<number> {
       const client = clientKey(address);
-      const clientWait = await run(count(client, maxFailuresPerClient)).catch((err: unknown) => {
-        throw asHttpError(err);
-      });
+      const clientWait = await redis.run((on) => count(on, client, maxFailuresPerClient));
       if (clientWait > 0) return clientWait;
       const account = accountKey(username);
       // WAIT for both keys, each on its own shard's connection: the address's INCR went there first.
-      const [[counted], acknowledged] = await writeAndWait(
-        redis,
-        (on) => Promise.allSettled([count(account, maxFailuresPerAccount, on)]),
-        wait,
-        config.redis.commandTimeoutMs,
+      const [[counted], acknowledged] = await redis.writeAndWait(
+        (on) => Promise.allSettled([count(on, account, maxFailuresPerAccount)]),
         [account, client],
       );
-      if (counted!.status === 'rejected' || acknowledged < wait.replicas) {
+      if (counted!.status === 'rejected' || acknowledged < redis.wait.replicas) {
         const taken = counted!.status === 'fulfilled' ? [client, account] : [client];
-        await run(Promise.all(taken.map(uncount))).catch(() => undefined);
+        await redis.run((on) => Promise.all(taken.map((key) => uncount(on, key)))).catch(() => undefined);
         throw counted!.status === 'rejected'
           ? asHttpError(counted!.reason)
           : new ServiceUnavailableError(new Error('no replica confirmed the attempt'));
@@ -79,7 +72,7 @@ export function createLoginThrottle({ redis, config }: { redis: RedisClient; con
     async succeeded(username: string, address: string): Promise<void> {
       const client = clientKey(address);
       // EXPIRE NX: should the window have ended meanwhile, DECR recreates the key, and it must not outlive a window.
-      await run(Promise.all([redis.del(accountKey(username)), redis.decr(client), redis.expire(client, windowS, 'NX')]));
+      await redis.run((on) => Promise.all([on.del(accountKey(username)), on.decr(client), on.expire(client, windowS, 'NX')]));
     },
   };
 }

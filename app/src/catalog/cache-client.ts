@@ -1,5 +1,5 @@
 import type { Logger } from '../log.ts';
-import { createRedisClient, withDeadline, type RedisClient } from '../redis.ts';
+import { createRedisConnection, withDeadline, type RedisConnection } from '../redis.ts';
 import type { RedisTrust } from '../redis-trust.ts';
 import type { Config } from '../config.ts';
 import { createMemcachedCacheStore, createRedisCacheStore, type CacheStore } from './cache-store.ts';
@@ -9,7 +9,7 @@ import { createMemcachedClient, type MemcachedClient } from './memcached.ts';
 export type CacheConnection = {
   store: CacheStore;
   /** The cache Redis's client (CACHE_ENGINE=redis), for its metrics; undefined on memcached. */
-  redis?: RedisClient;
+  redis?: RedisConnection;
   memcached?: MemcachedClient;
   close(): Promise<void>;
 };
@@ -30,7 +30,7 @@ export function openCache(
     const memcached = createMemcachedClient({ ...cache.memcached, ...options });
     return { store: createMemcachedCacheStore(memcached), memcached, close: async () => memcached.close() };
   }
-  const redis = createRedisClient(
+  const redis = createRedisConnection(
     { instanceId: config.instanceId, redis: { ...config.redis, url: cache.url, sentinel: undefined } },
     log,
     cache.url,
@@ -40,6 +40,6 @@ export function openCache(
   return {
     store: createRedisCacheStore(redis, options),
     redis,
-    close: () => withDeadline(redis.close(), 1000).catch(() => redis.destroy()),
+    close: async () => void (await withDeadline(redis.close(), 1000).catch(() => redis.destroy())),
   };
 }

@@ -1,5 +1,5 @@
 import type { Logger } from '../log.ts';
-import { type RedisClient, withDeadline } from '../redis.ts';
+import { type RedisConnection, withDeadline } from '../redis.ts';
 import type { MemcachedClient } from './memcached.ts';
 
 /**
@@ -32,7 +32,7 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return 1`;
 
 /** The cache Redis (one node, or what the client follows): one bypass for all keys. */
-export function createRedisCacheStore(redis: RedisClient, { timeoutMs, bypassMs, log }: StoreOptions): CacheStore {
+export function createRedisCacheStore(redis: RedisConnection, { timeoutMs, bypassMs, log }: StoreOptions): CacheStore {
   let bypassUntil = 0;
   async function command<R>(run: () => Promise<R>): Promise<R> {
     try {

@@ -1,7 +1,6 @@
 import { Router } from 'express';
 import { RETRY_AFTER_S } from '../errors.ts';
-import type { RedisClient } from '../redis.ts';
-import { isRedisReady } from '../redis.ts';
+import type { SessionRedis } from '../session-redis.ts';
 
 const READINESS_PING_TIMEOUT_MS = 250;
 
@@ -9,7 +8,7 @@ const READINESS_PING_TIMEOUT_MS = 250;
 export const HEALTH_PATHS = { live: '/healthz', ready: '/readyz' } as const;
 
 /** Liveness never touches Redis (a Redis outage must not get healthy instances restarted); readiness does. */
-export function createHealthRouter({ redis, isShuttingDown }: { redis: RedisClient; isShuttingDown: () => boolean }) {
+export function createHealthRouter({ redis, isShuttingDown }: { redis: SessionRedis; isShuttingDown: () => boolean }) {
   const router = Router();
   router.get(HEALTH_PATHS.live, (_req, res) => {
     res.json({ status: 'ok' });
@@ -17,7 +16,7 @@ export function createHealthRouter({ redis, isShuttingDown }: { redis: RedisClie
   router.get(HEALTH_PATHS.ready, async (_req, res) => {
     const problem = isShuttingDown()
       ? 'shutting down'
-      : (await isRedisReady(redis, READINESS_PING_TIMEOUT_MS))
+      : (await redis.isAnswering(READINESS_PING_TIMEOUT_MS))
         ? undefined
         : 'redis unavailable';
     if (problem) res.status(503).set('Retry-After', String(RETRY_AFTER_S)).json({ status: problem });

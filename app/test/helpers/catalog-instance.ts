@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config.ts';
 import { createDbPool } from '../../src/db.ts';
 import { createLogger } from '../../src/log.ts';
 import { openCache } from '../../src/catalog/cache-client.ts';
-import { createRedisClient } from '../../src/redis.ts';
+import { createSessionRedis } from '../../src/session-redis.ts';
 import { createUserDirectory } from '../../src/users.ts';
 import { ALICE, BOB } from './users.ts';
 import type { TestPostgres } from './postgres-server.ts';
@@ -41,7 +41,7 @@ export async function createCatalogInstance(
   const config = loadConfig(base);
   const catalogConfig = loadCatalogConfig(base);
   const log = createLogger(config);
-  const redis = createRedisClient(config, log);
+  const redis = createSessionRedis(config, log);
   const cache = openCache(config, catalogConfig.cache, log);
   const db = createDbPool(catalogConfig.db, log);
   t.after(async () => {

@@ -3,9 +3,9 @@ import type { DestinationStream } from 'pino';
 import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
-import { createRedisClient } from '../../src/redis.ts';
-import { createClusterRedisClient } from '../../src/redis-cluster.ts';
-import { createSentinelRedisClient } from '../../src/redis-sentinel.ts';
+import { createSessionRedis } from '../../src/session-redis.ts';
+import { createClusterSessionRedis } from '../../src/redis-cluster.ts';
+import { createSentinelSessionRedis } from '../../src/redis-sentinel.ts';
 import { createUserDirectory, type UserDirectory } from '../../src/users.ts';
 import { sharedRedisServer, startRedisServer, type TestRedis } from './redis-server.ts';
 import { DEMO_USERS } from './users.ts';
@@ -38,10 +38,10 @@ export async function createInstance(
   });
   const logger = createLogger(config, log);
   const client = config.redis.sentinel
-    ? createSentinelRedisClient(config, logger)
+    ? createSentinelSessionRedis(config, logger)
     : config.redis.cluster
-      ? createClusterRedisClient(config, logger)
-      : createRedisClient(config, logger);
+      ? createClusterSessionRedis(config, logger)
+      : createSessionRedis(config, logger);
   // Registered first, so it runs even when connect() fails; the server may already be gone, hence destroy(). Always,
   // not only when isOpen: a Sentinel client between primaries says it is not open, and its Sentinel connections would
   // go on reconnecting to Sentinels the test has stopped, keeping the test file's process alive.

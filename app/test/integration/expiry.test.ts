@@ -42,16 +42,18 @@ describe('every key the app writes expires', () => {
 
   it('a login with a TTL that is not a positive integer › refused before anything is written', async (t) => {
     const { redis } = await startTwoInstances(t);
-    const { redis: client } = await createInstance(t, redis);
+    const { redis: sessionRedis } = await createInstance(t, redis);
     const index = createSessionIndex({
-      client,
+      redis: sessionRedis,
       secrets: ['test-secret-that-is-at-least-32-characters'],
       idleTimeoutS: 60,
       absoluteTimeoutS: Number.NaN,
       maxSessionsPerUser: 10,
-      commandTimeoutMs: 500,
     });
-    await assert.rejects(index.login(client, index.newId('alice'), '{}', 60, 'ch'), /TTL must be a positive integer/);
+    await assert.rejects(
+      sessionRedis.run((on) => index.login(on, index.newId('alice'), '{}', 60, 'ch')),
+      /TTL must be a positive integer/,
+    );
     assert.deepEqual(await redis.admin.keys('*'), []);
   });
 });

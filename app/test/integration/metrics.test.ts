@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
 import { startMetricsServer, type MetricsServer } from '../../src/metrics-server.ts';
 import { createMetrics, METRIC } from '../../src/metrics.ts';
-import { createRedisClient } from '../../src/redis.ts';
+import { createSessionRedis } from '../../src/session-redis.ts';
 import { createUserDirectory } from '../../src/users.ts';
 import { createBrowser } from '../helpers/browser.ts';
 import { onCluster, startRedisServer } from '../helpers/redis-server.ts';
@@ -32,7 +32,7 @@ async function startMetered(t: TestContext, env: Record<string, string> = {}) {
   });
   const log = createLogger(config);
   const metrics = createMetrics({ instanceId: config.instanceId });
-  const client = createRedisClient(config, log);
+  const client = createSessionRedis(config, log);
   metrics.watchRedis(client, 'session');
   await client.connect();
   const users = await createUserDirectory(config.demoUsers);

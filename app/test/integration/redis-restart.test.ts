@@ -13,7 +13,7 @@ import supertest from 'supertest';
 import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
-import { createRedisClient } from '../../src/redis.ts';
+import { createSessionRedis } from '../../src/session-redis.ts';
 import { createUserDirectory } from '../../src/users.ts';
 import { createCookieJar } from '../../../tools/lib/cookie-jar.ts';
 import { waitFor as waitUntil } from '../../../tools/lib/poll.ts';
@@ -112,7 +112,7 @@ async function startApp(t: TestContext, redisUrl: string) {
     LOG_LEVEL: 'silent',
   });
   const log = createLogger(config);
-  const redis = createRedisClient(config, log);
+  const redis = createSessionRedis(config, log);
   await redis.connect();
   t.after(() => redis.destroy());
   const app = createApp({ config, redis, users: await createUserDirectory(config.demoUsers), log });

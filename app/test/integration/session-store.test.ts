@@ -17,14 +17,8 @@ const COOKIE = { httpOnly: true, sameSite: 'lax', path: '/' } as const;
 /** The store on a real redis-server, connected as the `app` user of the shipped ACL, as the app runs it. */
 async function createStore(t: TestContext) {
   const redis = await startRedisServer(t);
-  const { redis: client } = await createInstance(t, redis);
-  const store = new SessionStore({
-    client,
-    idleTimeoutS: IDLE_S,
-    absoluteTimeoutS: ABSOLUTE_S,
-    commandTimeoutMs: 300,
-    cookie: COOKIE,
-  });
+  const { redis: sessionRedis } = await createInstance(t, redis);
+  const store = new SessionStore({ redis: sessionRedis, idleTimeoutS: IDLE_S, absoluteTimeoutS: ABSOLUTE_S, cookie: COOKIE });
   return { redis, store };
 }
 

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createClient } from 'redis';
-import type { RedisClient } from '../../src/redis.ts';
+import { NO_WAIT, sessionRedisOver } from '../../src/session-redis.ts';
 import { SessionStore } from '../../src/session-store.ts';
 
 // A client that is never connected: refusing these methods must not need Redis.
 const store = new SessionStore({
-  client: createClient() as unknown as RedisClient,
+  redis: sessionRedisOver(createClient(), { commandTimeoutMs: 100, wait: NO_WAIT }),
   idleTimeoutS: 60,
   absoluteTimeoutS: 600,
-  commandTimeoutMs: 100,
   cookie: {},
 });
 
