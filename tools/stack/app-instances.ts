@@ -1,9 +1,10 @@
-import { describeExit, type Child } from '../lib/child.ts';
+import { describeExit } from '../lib/child.ts';
 import { isHttpOk } from '../lib/http.ts';
 import { waitFor } from '../lib/poll.ts';
 import type { Secrets } from '../lib/secrets.ts';
 import { allowedEnv } from './control-auth.ts';
-import { StackRequestError, type State } from './state.ts';
+import { StackRequestError } from './state.ts';
+import { createSupervisedProcess } from './supervised-process.ts';
 import type { Supervisor } from './supervisor.ts';
 
 type InstancesOptions = {
@@ -22,7 +23,13 @@ type InstancesOptions = {
   log: (message: string) => void;
 };
 
-type Instance = { n: number; id: string; port: number; metricsPort: number; child: Child | undefined; state: State };
+type Instance = {
+  n: number;
+  id: string;
+  port: number;
+  metricsPort: number;
+  lifecycle: ReturnType<typeof createSupervisedProcess>;
+};
 
 /** Instance n serves its metrics on appBasePort + METRICS_PORT_OFFSET + n (3051.. beside the apps' 3001..). */
 export const METRICS_PORT_OFFSET = 50;
@@ -50,8 +57,14 @@ export function createAppInstances(options: InstancesOptions) {
     id: `app-${i + 1}`,
     port: appBasePort + i + 1,
     metricsPort: appBasePort + METRICS_PORT_OFFSET + i + 1,
-    child: undefined,
-    state: 'stopped',
+    // SIGTERM: the app drains (server.ts) within its SHUTDOWN_TIMEOUT_MS.
+    lifecycle: createSupervisedProcess({
+      supervisor,
+      name: `app-${i + 1}`,
+      readyTimeoutMs,
+      stopSignal: 'SIGTERM',
+      stopTimeoutMs: appStopTimeoutMs,
+    }),
   }));
 
   const instance = (n: number) => {
@@ -66,8 +79,8 @@ export function createAppInstances(options: InstancesOptions) {
     port: target.port,
     url: `http://127.0.0.1:${target.port}`,
     metricsUrl: `http://127.0.0.1:${target.metricsPort}/metrics`,
-    pid: target.child?.isRunning() ? target.child.pid : undefined,
-    state: target.state,
+    pid: target.lifecycle.pid(),
+    state: target.lifecycle.state(),
   });
 
   function instanceEnv({ port, metricsPort, id }: Instance, overrides: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -108,39 +121,25 @@ export function createAppInstances(options: InstancesOptions) {
     // secrets or users.
     const overrides = allowedEnv(env) ?? {};
     const target = instance(n);
-    if (target.child?.isRunning()) throw new StackRequestError(409, `${target.id} is already running (${target.state})`);
-    target.state = 'starting';
-    const child = supervisor.supervise(target.id, process.execPath, [appEntry], {
+    await target.lifecycle.start({
+      command: process.execPath,
+      args: [appEntry],
       env: instanceEnv(target, overrides),
-      onExit: () => (target.state = 'crashed'),
+      ready: () => isHttpOk(`http://127.0.0.1:${target.port}/readyz`),
     });
-    target.child = child;
-    await child.spawned;
-    await waitFor(target.id, () => isHttpOk(`http://127.0.0.1:${target.port}/readyz`), {
-      timeoutMs: readyTimeoutMs,
-      failIf: supervisor.exitReason(child),
-    });
-    target.state = 'ready';
     return status(target);
   }
 
   async function stop(n: number) {
     const target = instance(n);
-    if (target.child?.isRunning()) {
-      target.state = 'stopping';
-      const info = await target.child.stop('SIGTERM', appStopTimeoutMs);
-      if (info.code !== 0) log(`${target.id} stopped with ${describeExit(info)}`);
-      target.state = 'stopped';
-    }
+    const exited = await target.lifecycle.stop();
+    if (exited && exited.code !== 0) log(`${target.id} stopped with ${describeExit(exited)}`);
     return status(target);
   }
 
   async function kill(n: number) {
     const target = instance(n);
-    if (target.child?.isRunning()) {
-      await target.child.kill();
-      target.state = 'killed';
-    }
+    await target.lifecycle.kill();
     return status(target);
   }
 
@@ -150,9 +149,8 @@ export function createAppInstances(options: InstancesOptions) {
    */
   async function reload(n: number) {
     const target = instance(n);
-    if (!target.child?.isRunning()) throw new StackRequestError(409, `${target.id} is not running (${target.state})`);
     const sentAt = Date.now() / 1000;
-    target.child.signal('SIGHUP');
+    target.lifecycle.signal('SIGHUP');
     const metrics = await waitFor(
       `${target.id} reading its Redis CA again`,
       async () => {

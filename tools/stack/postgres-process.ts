@@ -3,10 +3,8 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, wr
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { runMigrations } from '../../app/db/migrate.ts';
-import type { Child } from '../lib/child.ts';
-import { waitFor } from '../lib/poll.ts';
 import type { Secrets } from '../lib/secrets.ts';
-import { StackRequestError, type State } from './state.ts';
+import { createSupervisedProcess } from './supervised-process.ts';
 import type { Supervisor } from './supervisor.ts';
 
 /** Debian's PostgreSQL 15 (package postgresql); PG_BIN points elsewhere. */
@@ -48,8 +46,15 @@ export function createPostgresProcess({ supervisor, port, dir, secrets, readyTim
   const data = join(dir, 'data');
   const superUrl = (database: string) =>
     `postgres://postgres:${encodeURIComponent(secrets.postgresPassword)}@127.0.0.1:${port}/${database}`;
-  let child: Child | undefined;
-  let state: State = 'stopped';
+  // SIGINT: PostgreSQL's fast shutdown (connections cut, a clean checkpoint).
+  const lifecycle = createSupervisedProcess({
+    supervisor,
+    name: 'postgres',
+    readyTimeoutMs,
+    stopSignal: 'SIGINT',
+    stopTimeoutMs: 10_000,
+    quiet: true,
+  });
 
   function initCluster() {
     // The postgres user must be able to reach its directory: the run dir (often a private 0700 temporary directory)
@@ -99,36 +104,20 @@ export function createPostgresProcess({ supervisor, port, dir, secrets, readyTim
     }
   }
 
-  const status = () => ({ port, pid: child?.isRunning() ? child.pid : undefined, state, database: 'catalog' });
+  const status = () => ({ port, pid: lifecycle.pid(), state: lifecycle.state(), database: 'catalog' });
 
   async function start() {
-    if (child?.isRunning()) throw new StackRequestError(409, `postgres is already running (${state})`);
-    state = 'starting';
     initCluster();
     const args = ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`];
     if (throwaway) args.push(...['fsync', 'synchronous_commit', 'full_page_writes'].flatMap((name) => ['-c', `${name}=off`]));
-    const started = supervisor.supervise('postgres', ...asOwner(who, join(PG_BIN, 'postgres'), args), {
-      quiet: true,
-      onExit: () => (state = 'crashed'),
-    });
-    child = started;
-    await started.spawned;
-    await waitFor('postgres', async () => accepting(started.pid), {
-      timeoutMs: readyTimeoutMs,
-      failIf: supervisor.exitReason(started),
-    });
+    const [command, commandArgs] = asOwner(who, join(PG_BIN, 'postgres'), args);
+    await lifecycle.start({ command, args: commandArgs, ready: async () => accepting(lifecycle.pid()) });
     await provision();
-    state = 'ready';
     return status();
   }
 
-  /** SIGINT: PostgreSQL's fast shutdown (connections cut, a clean checkpoint). */
   async function stop() {
-    if (child?.isRunning()) {
-      state = 'stopping';
-      await child.stop('SIGINT', 10_000);
-    }
-    state = 'stopped';
+    await lifecycle.stop();
     return status();
   }
 

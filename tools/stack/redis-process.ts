@@ -1,9 +1,8 @@
 import { chmodSync, mkdirSync } from 'node:fs';
-import type { Child } from '../lib/child.ts';
-import { waitFor } from '../lib/poll.ts';
 import { redisAnswersPing, withoutPassword } from '../lib/redis.ts';
 import type { Secrets } from '../lib/secrets.ts';
-import { StackRequestError, type State } from './state.ts';
+import { StackRequestError } from './state.ts';
+import { createSupervisedProcess } from './supervised-process.ts';
 import type { Supervisor } from './supervisor.ts';
 
 type RedisOptions = {
@@ -57,71 +56,49 @@ export const redisUnderUmask = (redisServer: string, args: string[]): [string, s
 export function createRedisProcess(options: RedisOptions) {
   const { supervisor, name, redisServer, args, port, dir, adminPasswordFile, readyTimeoutMs } = options;
   const url = () => (typeof options.url === 'string' ? options.url : options.url());
-  let child: Child | undefined;
-  let state: State = 'stopped';
+  // SIGTERM: Redis fsyncs its AOF and exits.
+  const lifecycle = createSupervisedProcess({
+    supervisor,
+    name,
+    readyTimeoutMs,
+    stopSignal: 'SIGTERM',
+    stopTimeoutMs: 10_000,
+    quiet: true,
+  });
 
   const status = () => ({
     name,
     port,
-    pid: child?.isRunning() ? child.pid : undefined,
-    state,
+    pid: lifecycle.pid(),
+    state: lifecycle.state(),
     url: withoutPassword(url()),
     passwordFile: adminPasswordFile,
   });
 
-  async function start() {
-    if (child?.isRunning()) throw new StackRequestError(409, `${name} is already running (${state})`);
-    state = 'starting';
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    chmodSync(dir, 0o700);
-    const started = supervisor.supervise(name, ...redisUnderUmask(redisServer, args()), {
-      cwd: dir,
-      quiet: true,
-      onExit: () => (state = 'crashed'),
-    });
-    child = started;
-    await started.spawned;
-    await waitFor(name, options.isReady ?? (() => redisAnswersPing(url())), {
-      timeoutMs: readyTimeoutMs,
-      failIf: supervisor.exitReason(started),
-    });
-    state = 'ready';
-    return status();
-  }
-
-  async function kill() {
-    if (child?.isRunning()) {
-      await child.kill();
-      state = 'killed';
-    }
-    return status();
-  }
-
-  function signal(sig: 'SIGSTOP' | 'SIGCONT', next: State) {
-    if (!child?.isRunning()) throw new StackRequestError(409, `${name} is not running (${state})`);
-    child.signal(sig);
-    state = next;
-    return status();
-  }
-
-  async function stop() {
-    if (!child?.isRunning()) return;
-    state = 'stopping';
-    // A stopped (SIGSTOP) process cannot handle SIGTERM; resume it so it shuts down cleanly (AOF fsync).
-    child.signal('SIGCONT');
-    await child.stop('SIGTERM', 10_000);
-    state = 'stopped';
-  }
-
   return {
     name,
     port,
-    isRunning: () => Boolean(child?.isRunning()),
-    start,
-    kill,
-    pause: () => signal('SIGSTOP', 'paused'),
-    resume: () => signal('SIGCONT', 'ready'),
-    stop,
+    isRunning: lifecycle.isRunning,
+    async start() {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      chmodSync(dir, 0o700);
+      const [command, commandArgs] = redisUnderUmask(redisServer, args());
+      await lifecycle.start({ command, args: commandArgs, cwd: dir, ready: options.isReady ?? (() => redisAnswersPing(url())) });
+      return status();
+    },
+    async kill() {
+      await lifecycle.kill();
+      return status();
+    },
+    pause() {
+      lifecycle.pause();
+      return status();
+    },
+    resume() {
+      lifecycle.resume();
+      return status();
+    },
+    stop: async () => void (await lifecycle.stop()),
     status,
   };
 }
