@@ -46,15 +46,24 @@ export function send(
   return new Promise((resolve) => {
     const done = (reply: Omit<Reply, 'ms'>) => resolve({ ...reply, ms: performance.now() - started });
     const options = localAddress ? { localAddress, agent: false as const } : { agent };
-    const req = request(url, { method, headers, timeout: timeoutMs, ...options }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => done({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      res.on('error', (err) => done({ status: 0, headers: {}, body: '', error: err.message }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', (err) => done({ status: 0, headers: {}, body: '', error: err.message }));
-    req.end(body);
+    const attempt = (first: boolean) => {
+      const req = request(url, { method, headers, timeout: timeoutMs, ...options }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => done({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+        res.on('error', (err) => done({ status: 0, headers: {}, body: '', error: err.message }));
+      });
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        // A kept-alive connection the server closed as the request went out (nginx closes its idle ones when it
+        // reloads): nothing was read of it, so it is sent once more on a new connection, as browsers do and as
+        // Node's documentation of `request.reusedSocket` shows. Any other failure is the answer.
+        if (first && req.reusedSocket && err.code === 'ECONNRESET') return attempt(false);
+        done({ status: 0, headers: {}, body: '', error: err.message });
+      });
+      req.end(body);
+    };
+    attempt(true);
   });
 }
 

@@ -1,6 +1,7 @@
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
+import { completesHandshake } from './tls.ts';
 
 /**
  * memcached as this project runs it (the local stack, the tests; compose and Kubernetes do the same with their own
@@ -48,15 +49,7 @@ export function memcachedArgs({
 }
 
 /** The node completes a TLS handshake (a stopped one never does). */
-export const memcachedAnswers = (port: number, ca: string) =>
-  new Promise<boolean>((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port, ca, timeout: 500 }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-    socket.on('timeout', () => socket.destroy(new Error('timeout')));
-  });
+export const memcachedAnswers = (port: number, ca: string) => completesHandshake(port, ca, 500);
 
 type Credentials = { ca: string; username: string; password: string; timeoutMs?: number };
 

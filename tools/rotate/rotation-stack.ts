@@ -1,7 +1,15 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
+import { settled } from '../chaos/instance-scenarios.ts';
+import { startLoadLoop } from '../chaos/load-loop.ts';
+import { lostLogins } from '../chaos/redis-scenarios.ts';
+import { lostPreferences, whileWriting } from '../chaos/switchover-scenarios.ts';
+import { waitFor } from '../lib/poll.ts';
+import { withRedis } from '../lib/redis.ts';
+import type { LoggedInUser } from '../lib/session-client.ts';
 import { freePortBase } from '../lib/ports.ts';
 import { run } from '../lib/spawn.ts';
 import { createControlToken } from '../stack/control-auth.ts';
@@ -59,4 +67,53 @@ export async function startRotationStack(
       stdout: true,
     });
   return { stack, runDir, secret, rotate };
+}
+
+/**
+ * `operation` (a rotation's command line) run under a logged-in load through nginx: `loggedIn`'s reads (40/s), their
+ * preference writes and new logins (whileWriting, with `users`' passwords). Then it must have exited 0, with every read
+ * 200 as logged in, every write and login 303, nobody logged out and no acknowledged write lost. → its result.
+ */
+export async function underLoggedInLoad(
+  t: TestContext,
+  { stack, users, loggedIn }: { stack: Stack; users: { username: string; password: string }[]; loggedIn: LoggedInUser[] },
+  operation: () => Promise<{ code: number; output: string }>,
+) {
+  const baseUrl = stack.urls.nginx;
+  const loop = startLoadLoop({ baseUrl, users: loggedIn, ratePerS: 40, maxDurationMs: 120_000 });
+  t.after(() => loop.stop());
+  loop.mark('rotation');
+  const passwords = new Map(users.map(({ username, password }) => [username, password]));
+  const { result, records, newLogins, acknowledged } = await whileWriting({ stack, users: loggedIn, passwords }, operation);
+  loop.mark('after');
+  await settled(loop, 'rotation');
+  await loop.stop();
+  assert.equal(result.code, 0, result.output);
+  const reads = loop.phase('rotation');
+  const wrongReads = reads.filter((record) => record.status !== 200 || (record.username && record.authenticated !== true));
+  const wrongWrites = records.filter((record) => record.status !== 303);
+  t.diagnostic(
+    `${result.output.trim().split('\n').at(-1)}; ${reads.length} reads, ${records.length} writes and logins; longest ` +
+      `${Math.round(Math.max(...reads.map((r) => r.ms), ...records.map((r) => r.ms)))} ms`,
+  );
+  // That the load ran throughout (a second of it at least): a rotation of a few seconds sees ~150 reads and ~90 writes.
+  assert.ok(reads.length >= 40 && records.length >= 20, `too little load: ${reads.length} reads, ${records.length} writes`);
+  assert.deepEqual(wrongReads.slice(0, 5), [], `${wrongReads.length} reads failed`);
+  assert.deepEqual(wrongWrites.slice(0, 5), [], `${wrongWrites.length} writes or logins failed`);
+  assert.deepEqual(await lostLogins(baseUrl, [...loggedIn, ...newLogins]), [], 'users logged out');
+  assert.deepEqual(await lostPreferences(baseUrl, loggedIn, acknowledged), [], 'acknowledged writes lost');
+  return result;
+}
+
+/** A replica killed and started again from its files (its config, the ACL file, the TLS files) syncs with the primary. */
+export async function replicaRejoins(stack: Stack) {
+  await stack.killRedisReplica();
+  await stack.startRedis();
+  await waitFor(
+    'the restarted replica back in sync',
+    async () =>
+      ((await withRedis(await stack.primaryAdminUrl(), (client) => client.info('replication'))).match(/state=online/g) ?? [])
+        .length === 2,
+    { timeoutMs: 30_000 },
+  );
 }

@@ -6,15 +6,11 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { startLoadLoop } from '../chaos/load-loop.ts';
-import { settled } from '../chaos/instance-scenarios.ts';
-import { lostLogins } from '../chaos/redis-scenarios.ts';
-import { lostPreferences, whileWriting } from '../chaos/switchover-scenarios.ts';
 import { makeUsers } from '../lib/demo-users.ts';
 import { send, sessionOf } from '../lib/http.ts';
 import { waitFor } from '../lib/poll.ts';
 import { redisUrl, withRedis } from '../lib/redis.ts';
-import { startRotationStack } from '../rotate/rotation-stack.ts';
+import { replicaRejoins, startRotationStack, underLoggedInLoad } from '../rotate/rotation-stack.ts';
 import { loginAll } from '../lib/session-client.ts';
 
 const CLI = join(import.meta.dirname, '../rotate/rotate-cli.ts');
@@ -67,27 +63,7 @@ async function rotateUnderLoad(t: TestContext, topology: 'sentinel' | 'cluster')
   const loggedIn = await loginAll(baseUrl, users);
   // Signed under the old secret only; never sent during the rotation, so never re-signed.
   const [untouched, comesBack] = await loginAll(baseUrl, makeUsers('rotate', 2).users);
-  const loop = startLoadLoop({ baseUrl, users: loggedIn, ratePerS: 40, maxDurationMs: 120_000 });
-  t.after(() => loop.stop());
-  loop.mark('rotation');
-  const passwords = new Map(users.map(({ username, password }) => [username, password]));
-  const { result, records, newLogins, acknowledged } = await whileWriting({ stack, users: loggedIn, passwords }, () => rotate());
-  loop.mark('after');
-  await settled(loop, 'rotation');
-  await loop.stop();
-  assert.equal(result.code, 0, result.output);
-  const reads = loop.phase('rotation');
-  const wrongReads = reads.filter((record) => record.status !== 200 || (record.username && record.authenticated !== true));
-  const wrongWrites = records.filter((record) => record.status !== 303);
-  t.diagnostic(
-    `${result.output.split('\n').at(-1)}; ${reads.length} reads, ${records.length} writes and logins; longest ` +
-      `${Math.round(Math.max(...reads.map((r) => r.ms), ...records.map((r) => r.ms)))} ms`,
-  );
-  assert.ok(reads.length > 100 && records.length > 50, `too little load: ${reads.length} reads, ${records.length} writes`);
-  assert.deepEqual(wrongReads.slice(0, 5), [], `${wrongReads.length} reads failed`);
-  assert.deepEqual(wrongWrites.slice(0, 5), [], `${wrongWrites.length} writes or logins failed`);
-  assert.deepEqual(await lostLogins(baseUrl, [...loggedIn, ...newLogins]), [], 'users logged out');
-  assert.deepEqual(await lostPreferences(baseUrl, loggedIn, acknowledged), [], 'acknowledged writes lost');
+  await underLoggedInLoad(t, { stack, users, loggedIn }, () => rotate());
 
   for (const server of servers)
     for (const [user, name] of Object.entries(server.users)) {
@@ -114,15 +90,7 @@ describe('npm run rotate-secrets', () => {
     const baseUrl = stack.urls.nginx;
 
     // What a restarted process loads: a replica comes back from its config and the ACL file into the group.
-    await stack.killRedisReplica();
-    await stack.startRedis();
-    await waitFor(
-      'the restarted replica back in sync',
-      async () =>
-        ((await withRedis(await stack.primaryAdminUrl(), (client) => client.info('replication'))).match(/state=online/g) ?? [])
-          .length === 2,
-      { timeoutMs: 30_000 },
-    );
+    await replicaRejoins(stack);
 
     // A read re-signs comesBack's cookie under the new secret; untouched's stays signed under the old one only.
     const reissued = await send(`${baseUrl}/api/session`, { cookie: comesBack.cookie });

@@ -7,9 +7,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { connect } from 'node:tls';
 import { createClient } from 'redis';
 import { shippedFiles } from '../../../tools/lib/paths.ts';
+import { completesHandshake } from '../../../tools/lib/tls.ts';
 import { renderAcl, sentinelNodeArgs } from '../../../tools/lib/redis-server.ts';
 import { ensureSecrets } from '../../../tools/lib/secrets.ts';
 import { startTestRedisProcess } from '../helpers/redis-process.ts';
@@ -50,17 +50,6 @@ async function startTlsRedis(t: TestContext) {
   return { secrets, port, admin, server };
 }
 
-/** Whether a client trusting `ca` alone completes a TLS handshake with the server on `port`. */
-const accepts = (port: number, ca: string) =>
-  new Promise<boolean>((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port, ca, timeout: 2_000 }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-    socket.once('timeout', () => socket.destroy(new Error('timeout')));
-  });
-
 /** Sends SIGHUP and waits for the server to say how the reload went (its `nth` such line). */
 async function hangUp(server: Awaited<ReturnType<typeof startServer>>, nth: number) {
   server.child.kill('SIGHUP');
@@ -80,8 +69,8 @@ describe('REDIS_TLS_CA_FILE read again on SIGHUP', () => {
     const files = ['tls-cert-file', 'tls-key-file', 'tls-ca-cert-file'];
     const paths = await Promise.all(files.map(async (name) => Object.values(await admin.configGet(name))[0]!));
     assert.equal(await admin.configSet(Object.fromEntries(files.map((name, i) => [name, paths[i]!]))), 'OK');
-    assert.equal(await accepts(port, oldCa), false, 'the server still presents a certificate the old CA signed');
-    assert.equal(await accepts(port, newCa), true);
+    assert.equal(await completesHandshake(port, oldCa), false, 'the server still presents a certificate the old CA signed');
+    assert.equal(await completesHandshake(port, newCa), true);
 
     assert.match(await hangUp(server, 1), /redis CA reloaded/);
     // The app's connection, made under the old CA, is cut: its reconnect must verify against the new one.
