@@ -2,7 +2,7 @@ import { createClient, DisconnectsClientError, ErrorReply } from 'redis';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import { createRedisConnection, type RedisConnection, tlsOptions, trustOf, withDeadline } from './redis.ts';
-import { type SessionConnection, type SessionRedis, sessionRedisOver } from './session-redis.ts';
+import { connectionSettings, type SessionConnection, type SessionRedis, sessionRedisOver } from './session-redis.ts';
 import type { RedisTrust } from './redis-trust.ts';
 
 type Sentinel = NonNullable<Config['redis']['sentinel']>;
@@ -86,7 +86,7 @@ export function createSentinelSessionRedis(
   function switchTo(address: Address): Promise<void> {
     if (same(primary?.address, address) || closed) return Promise.resolve();
     switching ??= (async () => {
-      const client = createRedisConnection(config, log, urlOf(address), trust);
+      const client = createRedisConnection(connectionSettings(config, urlOf(address), trust), log);
       for (const listener of listeners) client.on('reconnecting', listener);
       // Known to shut() while it connects: node-redis retries a first connection to a node that is down for as long
       // as it takes, so a client closed meanwhile must end this attempt too.

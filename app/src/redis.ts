@@ -13,14 +13,25 @@ export type RedisConnection = ReturnType<typeof createRedisConnection>;
  * default wait, and the client keeps reconnecting by itself with capped, jittered backoff.
  */
 export function createRedisConnection(
-  config: Pick<Config, 'redis' | 'instanceId'>,
+  {
+    url,
+    name,
+    connectTimeoutMs,
+    trust,
+  }: {
+    url: string;
+    /** The client name Redis shows (CLIENT LIST): the instance id. */
+    name: string;
+    /** How long one connection attempt may take (TCP and TLS); the client retries by itself after it. */
+    connectTimeoutMs: number;
+    /** What a rediss:// server's certificate is verified against. */
+    trust: RedisTrust;
+  },
   log: Logger,
-  url = config.redis.url,
-  trust = trustOf(config),
 ) {
   const client = createClient({
     url,
-    name: config.instanceId,
+    name,
     // Reject commands while reconnecting rather than hold requests in the offline queue.
     disableOfflineQueue: true,
     // node-redis's command timeout (default 5 s, an AbortSignal per command) only covers commands not yet written;
@@ -29,7 +40,7 @@ export function createRedisConnection(
     // Bound what can pile up in memory during a partition; beyond this, commands fail at once.
     commandsQueueMaxLength: 1000,
     socket: {
-      connectTimeout: config.redis.commandTimeoutMs * 2,
+      connectTimeout: connectTimeoutMs,
       // 50 ms, 100 ms, ... capped at 500 ms, plus jitter so many instances don't reconnect in lockstep.
       reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 500) + Math.floor(Math.random() * 50),
       ...tlsOptions(url, trust),

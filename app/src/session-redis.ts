@@ -2,6 +2,7 @@ import type { Config } from './config.ts';
 import { ServiceUnavailableError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { createRedisConnection, trustOf, withDeadline } from './redis.ts';
+import type { RedisTrust } from './redis-trust.ts';
 
 /** The commands the app sends to its session Redis: what `run` and a write's callback are handed (SessionRedis). */
 export type RedisCommands = {
@@ -136,9 +137,17 @@ export function sessionRedisOver(
 
 export type SessionRedis = ReturnType<typeof sessionRedisOver>;
 
+/** A session server's connection: named after the instance, a connection attempt bounded by twice the command deadline. */
+export const connectionSettings = (config: Pick<Config, 'redis' | 'instanceId'>, url: string, trust: RedisTrust) => ({
+  url,
+  name: config.instanceId,
+  connectTimeoutMs: config.redis.commandTimeoutMs * 2,
+  trust,
+});
+
 /** The session Redis on one server (REDIS_URL): no Sentinel, no cluster. */
 export function createSessionRedis(config: Pick<Config, 'redis' | 'instanceId'>, log: Logger, trust = trustOf(config)) {
-  return sessionRedisOver(createRedisConnection(config, log, config.redis.url, trust), {
+  return sessionRedisOver(createRedisConnection(connectionSettings(config, config.redis.url, trust), log), {
     commandTimeoutMs: config.redis.commandTimeoutMs,
     wait: config.redis.waitForReplicas ?? NO_WAIT,
   });

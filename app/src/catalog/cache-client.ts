@@ -1,10 +1,13 @@
 import type { Logger } from '../log.ts';
-import { createRedisConnection, withDeadline, type RedisConnection } from '../redis.ts';
+import { createRedisConnection, trustOf, withDeadline, type RedisConnection } from '../redis.ts';
 import type { RedisTrust } from '../redis-trust.ts';
 import type { Config } from '../config.ts';
 import { createMemcachedCacheStore, createRedisCacheStore, type CacheStore } from './cache-store.ts';
 import type { CatalogConfig } from './config.ts';
 import { createMemcachedClient, type MemcachedClient } from './memcached.ts';
+
+/** One attempt to reach the cache Redis (TCP and TLS); the client tries again by itself after it. */
+const CACHE_CONNECT_TIMEOUT_MS = 1000;
 
 export type CacheConnection = {
   store: CacheStore;
@@ -30,11 +33,11 @@ export function openCache(
     const memcached = createMemcachedClient({ ...cache.memcached, ...options });
     return { store: createMemcachedCacheStore(memcached), memcached, close: async () => memcached.close() };
   }
+  // Its own settings: its URL, and a connection attempt bounded on its own (in the background: a page never waits for
+  // it, it is served from the database meanwhile); each command's deadline is CACHE_TIMEOUT_MS (cache-store.ts).
   const redis = createRedisConnection(
-    { instanceId: config.instanceId, redis: { ...config.redis, url: cache.url, sentinel: undefined } },
+    { url: cache.url, name: config.instanceId, connectTimeoutMs: CACHE_CONNECT_TIMEOUT_MS, trust: trust ?? trustOf(config) },
     log,
-    cache.url,
-    trust,
   );
   redis.connect().catch(() => undefined);
   return {
