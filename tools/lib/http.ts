@@ -47,7 +47,8 @@ export function send(
     const done = (reply: Omit<Reply, 'ms'>) => resolve({ ...reply, ms: performance.now() - started });
     const options = localAddress ? { localAddress, agent: false as const } : { agent };
     const attempt = (first: boolean) => {
-      const req = request(url, { method, headers, timeout: timeoutMs, ...options }, (res) => {
+      // The second attempt on a connection of its own: the pool's other idle ones may have been closed at once too.
+      const req = request(url, { method, headers, timeout: timeoutMs, ...options, ...(first ? {} : { agent: false }) }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => done({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
