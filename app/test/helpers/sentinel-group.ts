@@ -40,6 +40,9 @@ export async function startSentinelGroup(t: Pick<TestContext, 'after'>) {
   };
   const connected = async (client: ReturnType<typeof adminClient>) => {
     if (!client.isOpen) await client.connect();
+    // Open but between two connections (its node restarted, or dropped its clients as it became a replica in a
+    // switchover): a command now would be refused as offline, so wait for the reconnect (every 50 ms).
+    if (!client.isReady) await waitFor(() => client.isReady, { what: 'the admin connection back', timeoutMs: 5_000 });
     return client;
   };
 
