@@ -554,7 +554,16 @@ describe('npm start (tools/stack/cli.ts)', () => {
       async () => (await nodes()).nodes.filter((node) => node.role === 'primary' && node.state === 'ready').length === 3,
       { timeoutMs: 15_000, intervalMs: 250 },
     );
-    const again = await stack.control<Node & { slots: string }>('/redis/primary/kill', { method: 'POST' });
+    // The node asked for slot 0's owner may not have heard of the promotion yet (a gossip round): it then names the
+    // killed node, whose kill is a no-op, and the next ask names the promoted replica.
+    const again = await waitFor(
+      'slot 0 owned by the promoted replica',
+      async () => {
+        const node = await stack.control<Node & { slots: string }>('/redis/primary/kill', { method: 'POST' });
+        return node.name !== killed.name && node;
+      },
+      { timeoutMs: 10_000, intervalMs: 250 },
+    );
     assert.notEqual(again.name, killed.name, 'slot 0 is owned by the promoted replica');
 
     const pids = before.nodes.map((node) => node.pid!);
