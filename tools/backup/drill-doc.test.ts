@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { describe, it, type TestContext } from 'node:test';
+import { tempFile } from '../lib/temp-file.ts';
 import { drillRow, OPERATIONS_DOC, writeDrillFigures } from './drill-doc.ts';
 
 const BEGIN = '<!-- backup-drill:begin (written by the restore drill: BACKUP_DRILL_WRITE_DOCS=1 npm run backup:drill) -->';
@@ -16,13 +15,7 @@ const figures = (sessions: number) => ({
 });
 
 describe('writeDrillFigures', () => {
-  const withDoc = (t: TestContext, text: string) => {
-    const dir = mkdtempSync(join(tmpdir(), 'drill-doc-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const file = join(dir, 'operations.md');
-    writeFileSync(file, text);
-    return file;
-  };
+  const withDoc = (t: TestContext, text: string) => tempFile(t, 'operations.md', text);
   const rowsOf = (file: string) =>
     readFileSync(file, 'utf8')
       .split('\n')

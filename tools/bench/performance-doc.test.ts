@@ -1,19 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { repoRoot } from '../lib/paths.ts';
+import { tempFile } from '../lib/temp-file.ts';
 import { PERFORMANCE_DOC, writePerformanceFigures } from './performance-doc.ts';
 
 describe('writePerformanceFigures', () => {
-  const withDoc = (t: { after: (fn: () => void) => void }, text: string) => {
-    const dir = mkdtempSync(join(tmpdir(), 'bench-doc-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const file = join(dir, 'performance.md');
-    writeFileSync(file, text);
-    return file;
-  };
+  const withDoc = (t: TestContext, text: string) => tempFile(t, 'performance.md', text);
   const block = (inside: string) =>
     `before\n<!-- bench:begin (written by npm run bench -- --write-docs) -->${inside}<!-- bench:end -->\nafter\n`;
 

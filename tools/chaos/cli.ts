@@ -83,12 +83,7 @@ const cleanUp = async () => {
   await loop?.stop();
   await stack?.stop();
 };
-onStopSignal('chaos', cleanUp);
-const watchdog = setTimeout(() => {
-  console.error(`[chaos] still running after ${SUITE_TIMEOUT_MS / 1000} s: giving up`);
-  void cleanUp().finally(() => process.exit(1));
-}, SUITE_TIMEOUT_MS);
-watchdog.unref();
+const stopWatchdog = onStopSignal('chaos', cleanUp, { giveUpAfterMs: SUITE_TIMEOUT_MS });
 
 // Every option is checked before anything starts.
 const stackOptions = stackOptionsFrom(args, integer, choice);
@@ -206,7 +201,7 @@ try {
   process.exitCode = 1;
 } finally {
   await cleanUp();
-  clearTimeout(watchdog);
+  stopWatchdog();
 }
 // Its own stack in its own namespace, after this one stopped: every partition row, for every Sentinel run.
 if (sessionRows && stackOptions.redis === 'sentinel' && args.only === undefined) {

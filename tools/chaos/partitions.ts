@@ -45,12 +45,7 @@ const cleanUp = async () => {
   await loop?.stop();
   await stack?.stop();
 };
-onStopSignal('partitions', cleanUp);
-const watchdog = setTimeout(() => {
-  console.error(`[partitions] still running after ${SUITE_TIMEOUT_MS / 1000} s: giving up`);
-  void cleanUp().finally(() => process.exit(1));
-}, SUITE_TIMEOUT_MS);
-watchdog.unref();
+const stopWatchdog = onStopSignal('partitions', cleanUp, { giveUpAfterMs: SUITE_TIMEOUT_MS });
 
 async function main(): Promise<Check[]> {
   const firewall = await createFirewall();
@@ -134,5 +129,5 @@ try {
   process.exitCode = 1;
 } finally {
   await cleanUp();
-  clearTimeout(watchdog);
+  stopWatchdog();
 }

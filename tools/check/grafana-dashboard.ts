@@ -11,75 +11,30 @@ export const DASHBOARD_FILE = resolve(import.meta.dirname, '../../infra/promethe
 type Panel = { title: string; query: keyof typeof QUERIES; legend: string; unit: string; description: string };
 
 // What to watch, in the order an operator reads it: is it serving, is Redis there, is someone attacking logins.
-const PANELS: Panel[] = [
-  {
-    title: 'Requests by route',
-    query: 'requestRate',
-    legend: '{{route}}',
-    unit: 'reqps',
-    description: 'Traffic per route pattern.',
-  },
-  {
-    title: '5xx ratio',
-    query: 'errorRatio',
-    legend: '5xx',
-    unit: 'percentunit',
-    description: 'Alert AppErrorRatioHigh above 5 %.',
-  },
-  { title: 'Request p99 by route', query: 'requestP99', legend: '{{route}}', unit: 's', description: 'Time spent in the app.' },
-  { title: 'Session reads', query: 'sessionReadRate', legend: 'reads', unit: 'ops', description: 'One per logged-in request.' },
-  {
-    title: 'Session store outcomes',
-    query: 'storeOutcomes',
-    legend: '{{operation}} {{outcome}}',
-    unit: 'ops',
-    description: 'timeout: no reply within REDIS_COMMAND_TIMEOUT_MS; unavailable: not connected.',
-  },
-  {
-    title: 'Session store p99',
-    query: 'storeP99',
-    legend: '{{operation}}',
-    unit: 's',
-    description: 'Alert SessionStoreSlow above 50 ms.',
-  },
-  {
-    title: 'Redis connected',
-    query: 'redisReady',
-    legend: '{{instance}} {{redis}}',
-    unit: 'none',
-    description: 'Alert RedisUnreachable at 0 for 30 s.',
-  },
-  {
-    title: 'Redis reconnects (5m)',
-    query: 'redisReconnects',
-    legend: '{{instance}} {{redis}}',
-    unit: 'none',
-    description: 'Attempts while Redis is away.',
-  },
-  {
-    title: 'Logins per minute',
-    query: 'logins',
-    legend: '{{outcome}}',
-    unit: 'none',
-    description: 'Alert LoginThrottlingSurge above 10 throttled a minute.',
-  },
-  {
-    title: 'Sessions revoked per minute',
-    query: 'revoked',
-    legend: '{{reason}}',
-    unit: 'none',
-    description: 'Logouts and revocations.',
-  },
-  { title: 'CPU per instance', query: 'cpu', legend: '{{instance}}', unit: 'percentunit', description: 'Of one core.' },
-  { title: 'Memory per instance', query: 'memory', legend: '{{instance}}', unit: 'bytes', description: 'Resident set size.' },
-  {
-    title: 'Event loop lag p99',
-    query: 'eventLoopLag',
-    legend: '{{instance}}',
-    unit: 's',
-    description: 'Above ~50 ms: CPU-bound.',
-  },
-];
+// One panel a row: title, query, legend, unit, description.
+const PANELS: Panel[] = (
+  [
+    ['Requests by route', 'requestRate', '{{route}}', 'reqps', 'Traffic per route pattern.'],
+    ['5xx ratio', 'errorRatio', '5xx', 'percentunit', 'Alert AppErrorRatioHigh above 5 %.'],
+    ['Request p99 by route', 'requestP99', '{{route}}', 's', 'Time spent in the app.'],
+    ['Session reads', 'sessionReadRate', 'reads', 'ops', 'One per logged-in request.'],
+    [
+      'Session store outcomes',
+      'storeOutcomes',
+      '{{operation}} {{outcome}}',
+      'ops',
+      'timeout: no reply within REDIS_COMMAND_TIMEOUT_MS; unavailable: not connected.',
+    ],
+    ['Session store p99', 'storeP99', '{{operation}}', 's', 'Alert SessionStoreSlow above 50 ms.'],
+    ['Redis connected', 'redisReady', '{{instance}} {{redis}}', 'none', 'Alert RedisUnreachable at 0 for 30 s.'],
+    ['Redis reconnects (5m)', 'redisReconnects', '{{instance}} {{redis}}', 'none', 'Attempts while Redis is away.'],
+    ['Logins per minute', 'logins', '{{outcome}}', 'none', 'Alert LoginThrottlingSurge above 10 throttled a minute.'],
+    ['Sessions revoked per minute', 'revoked', '{{reason}}', 'none', 'Logouts and revocations.'],
+    ['CPU per instance', 'cpu', '{{instance}}', 'percentunit', 'Of one core.'],
+    ['Memory per instance', 'memory', '{{instance}}', 'bytes', 'Resident set size.'],
+    ['Event loop lag p99', 'eventLoopLag', '{{instance}}', 's', 'Above ~50 ms: CPU-bound.'],
+  ] as const
+).map(([title, query, legend, unit, description]) => ({ title, query, legend, unit, description }));
 
 export function renderDashboard(): string {
   const datasource = { type: 'prometheus', uid: '${DS_PROMETHEUS}' };
