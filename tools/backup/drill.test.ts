@@ -141,7 +141,7 @@ const sessionsOn = (drill: Drill, users: LoggedInUser[]) =>
 
 /** What the target holds: session keys, edited products (the restore's "nothing restored" is both at zero). */
 async function dataIn(drill: Drill) {
-  const admin = await connectAdmin(await drill.stack.primaryAdminUrl());
+  const admin = await connectAdmin(await drill.stack.redis.primaryAdminUrl());
   const keys = await admin.dbSize().finally(() => admin.destroy());
   const client = new pg.Client({
     host: '127.0.0.1',

@@ -54,7 +54,7 @@ type Side = {
 };
 
 function redisSide(stack: Stack): Side {
-  const cache = stack.cache!;
+  const cache = stack.catalog!.cache!;
   const url = redisUrl('admin', readFileSync(stack.redisAdminPasswordFile, 'utf8').trim(), cache.port, { tls: true });
   const withAdmin = async <R>(run: (admin: Awaited<ReturnType<typeof connectAdmin>>) => Promise<R>) => {
     const admin = await connectAdmin(url);
@@ -83,7 +83,7 @@ function redisSide(stack: Stack): Side {
 }
 
 function memcachedSide(stack: Stack): Side {
-  const nodes = stack.cacheNodes;
+  const nodes = stack.catalog?.cacheNodes ?? [];
   const credentials = {
     ca: readFileSync(stack.redisCaFile, 'utf8'),
     username: 'cache',
@@ -121,7 +121,7 @@ function memcachedSide(stack: Stack): Side {
 }
 
 async function restartInstances(stack: Stack) {
-  for (const instance of stack.status().instances) await stack.restartInstance(instance.n, { env: {} });
+  for (const instance of stack.status().instances) await stack.instances.restart(instance.n, { env: {} });
 }
 
 /** CPU time (µs) used so far by the stack's app instances and by its cache processes, from /proc. */

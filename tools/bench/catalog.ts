@@ -62,9 +62,9 @@ export async function compareCatalog(stack: Stack, { durationS, rounds }: { dura
   const instances = stack.status().instances.map((instance) => instance.n);
   // Lazy loading's price first: an empty cache (the cache Redis persists nothing, so a restart empties it) under the
   // same reads, every first read of a product a miss. Instances restarted so none is still skipping a cache it saw go.
-  await stack.cache!.kill();
-  await stack.cache!.start();
-  for (const n of instances) await stack.restartInstance(n, { env: { CACHE_ENABLED: 'true' } });
+  await stack.catalog!.cache!.kill();
+  await stack.catalog!.cache!.start();
+  for (const n of instances) await stack.instances.restart(n, { env: { CACHE_ENABLED: 'true' } });
   const cold = await measureSide(stack, variants, durationS, true);
   console.log(`[bench] products, cold cache: hit ratio ${(cold.hitRatio * 100).toFixed(1)} %, ${cold.load.errors} errors`);
   // Then steady state: every product of the cycle read once beforehand.
@@ -73,13 +73,13 @@ export async function compareCatalog(stack: Stack, { durationS, rounds }: { dura
     await Promise.all(distinct.slice(i, i + 16).map((path) => fetch(stack.urls.nginx + path).then((res) => res.arrayBuffer())));
   for (let round = 0; round < rounds; round++) {
     for (const cache of [true, false]) {
-      for (const n of instances) await stack.restartInstance(n, { env: { CACHE_ENABLED: String(cache) } });
+      for (const n of instances) await stack.instances.restart(n, { env: { CACHE_ENABLED: String(cache) } });
       sides.push(await measureSide(stack, variants, durationS, cache));
       const load = sides.at(-1)!.load;
       console.log(`[bench] products, cache ${cache ? 'on' : 'off'}: p99 ${formatMs(load.p99Ms)} ms, ${load.errors} errors`);
     }
   }
-  for (const n of instances) await stack.restartInstance(n, { env: {} });
+  for (const n of instances) await stack.instances.restart(n, { env: {} });
   const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   const summary = (cache: boolean) => {
     const of = sides.filter((side) => side.cache === cache);

@@ -78,10 +78,10 @@ async function main() {
     admin && options.scaleSessions > 0 ? await scaleStep(admin, measurer, scenarios.readers, options.scaleSessions) : undefined;
   await expectLoggedIn(baseUrl, scenarios.readers);
   // The catalogue's side by side: with and without its cache (needs the bench's own stack, which runs it).
-  const catalog = stack?.postgres
+  const catalog = stack?.catalog
     ? await compareCatalog(stack, { durationS, rounds: Math.min(2, Math.max(1, options.rounds)) })
     : undefined;
-  const engines = stack?.postgres ? await engineSideBySide(stack, Math.min(3, Math.max(1, options.rounds))) : undefined;
+  const engines = stack?.catalog ? await engineSideBySide(stack, Math.min(3, Math.max(1, options.rounds))) : undefined;
   const goals = [
     ...(comparison ? comparisonGoals(comparison) : []),
     ...(ceiling ? ceilingGoals(ceiling) : []),

@@ -42,7 +42,7 @@ async function adminClient(stack: Stack) {
   const socket = { tls: true as const, ca: readFileSync(stack.redisCaFile) };
   const credentials = { username: 'admin', password: decodeURIComponent(url.password) };
   const client =
-    stack.redisMode === 'cluster'
+    stack.redis.mode === 'cluster'
       ? createCluster({
           rootNodes: [{ socket: { host: '127.0.0.1', port: Number(url.port), ...socket } }],
           defaults: { ...credentials, socket, maintNotifications: 'disabled' },

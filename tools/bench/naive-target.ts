@@ -76,7 +76,7 @@ export async function bootNaiveTarget(
     if (res.status !== 303 || !setCookie) throw new Error(`naive POST /login: ${res.status || res.error}`);
     cookies.push(setCookie.split(';')[0]!);
   }
-  const adminUrl = plain?.url ?? (await stack.primaryAdminUrl());
+  const adminUrl = plain?.url ?? (await stack.redis.primaryAdminUrl());
   const redisPids = plain ? () => [plain.child.pid] : undefined;
   return { stack, cookies, adminUrl, redisPids };
 }

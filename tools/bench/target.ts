@@ -23,5 +23,5 @@ export async function bootTarget(options: BenchOptions, onStack: (stack: Stack) 
     outputFile: join(options.stack.runDir, 'children.log'),
   });
   onStack(stack);
-  return { baseUrl: stack.urls.nginx, users, adminUrl: await stack.primaryAdminUrl(), stack };
+  return { baseUrl: stack.urls.nginx, users, adminUrl: await stack.redis.primaryAdminUrl(), stack };
 }

@@ -159,7 +159,7 @@ export const cacheOutages = (stack: Stack, loop: LoadLoop): Promise<{ checks: Ch
   outages(stack, loop, {
     phase: 'cache',
     name: (fault) => (fault === 'kill' ? 'Cache Redis killed (SIGKILL)' : 'Cache Redis frozen (SIGSTOP)'),
-    target: stack.cache!,
+    target: stack.catalog!.cache!,
     back: { id: CACHED[0]!, what: 'a product read from the cache again' },
   });
 
@@ -168,7 +168,7 @@ export const cacheOutages = (stack: Stack, loop: LoadLoop): Promise<{ checks: Ch
  * with Retry-After; started again, uncached products load.
  */
 export async function postgresStopped(stack: Stack): Promise<{ checks: Check[]; figures: object }> {
-  const postgres = stack.postgres!;
+  const postgres = stack.catalog!.postgres;
   const name = 'PostgreSQL stopped';
   await warm(stack);
   await postgres.stop();
@@ -241,7 +241,7 @@ export async function coldHerd(stack: Stack): Promise<{ checks: Check[]; figures
  * a node that is back is used again by itself.
  */
 export async function memcachedOutages(stack: Stack, loop: LoadLoop): Promise<{ checks: Check[]; figures: object }> {
-  const nodes = stack.cacheNodes;
+  const nodes = stack.catalog?.cacheNodes ?? [];
   const ring = createHashRing(
     nodes.map((node) => `127.0.0.1:${node.port}`),
     (server) => server,

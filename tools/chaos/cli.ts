@@ -139,7 +139,7 @@ async function main(): Promise<Check[]> {
   if (sessionRows) await step('rolling restart', () => rollingRestart(liveStack, running));
   // Before the whole-Redis outages: a failover the Sentinels had to abort (no replica left) holds off the next one
   // for twice failover-timeout (20 s), which would fail a primary failover right after it.
-  if (sessionRows && liveStack.redisMode === 'sentinel') {
+  if (sessionRows && liveStack.redis.mode === 'sentinel') {
     const context = { stack: liveStack, loop: running, users: loggedIn, lastLogin };
     await step('Redis primary killed (Sentinel)', () => primaryKilled(context));
     await step('Redis primary frozen (Sentinel)', () => primaryFrozen(context));
@@ -148,7 +148,7 @@ async function main(): Promise<Check[]> {
     await step('Redis switchover (Sentinel)', () => redisSwitchover(planned));
     await step('Redis rolling restart (Sentinel)', () => redisRollingRestart(planned));
   }
-  if (sessionRows && liveStack.redisMode === 'cluster') {
+  if (sessionRows && liveStack.redis.mode === 'cluster') {
     await step('Redis Cluster: a shard primary killed', () =>
       clusterPrimaryKilled({ stack: liveStack, loop: running, users: loggedIn, lastLogin }),
     );
@@ -156,7 +156,7 @@ async function main(): Promise<Check[]> {
   }
   // The whole-Redis rows, the logout race and the restart row read keys through one node's admin connection (in a
   // cluster, a key on another shard answers MOVED) and time one node's restart: they are the single/Sentinel rows.
-  const oneKeyspaceNode = sessionRows && liveStack.redisMode !== 'cluster';
+  const oneKeyspaceNode = sessionRows && liveStack.redis.mode !== 'cluster';
   if (oneKeyspaceNode) {
     await step('Redis killed and restarted', () =>
       redisKilled({ stack: liveStack, loop: running, users: loggedIn, baselineInFlight }),
@@ -165,9 +165,9 @@ async function main(): Promise<Check[]> {
       redisFrozen({ stack: liveStack, loop: running, users: loggedIn, baselineInFlight }),
     );
   }
-  if (liveStack.postgres) {
+  if (liveStack.catalog) {
     await step('Cold product herd', () => coldHerd(liveStack));
-    if (liveStack.cache) await step('Cache Redis killed and frozen', () => cacheOutages(liveStack, running));
+    if (liveStack.catalog.cache) await step('Cache Redis killed and frozen', () => cacheOutages(liveStack, running));
     else {
       await step('memcached nodes killed and frozen', () => memcachedOutages(liveStack, running));
       await step('sessions on memcached, a node killed', () => sessionsOnMemcached(liveStack));

@@ -47,7 +47,7 @@ export async function clusterPrimaryKilled({ stack, loop, users, lastLogin }: Co
   const everyone = [...users, justBefore];
   const slots = await slotsOf(stack, everyone);
   loop.mark('cluster-primary-kill');
-  const killed = (await stack.killRedisPrimary()) as { name: string; slots?: string };
+  const killed = (await stack.redis.killPrimary()) as { name: string; slots?: string };
   const back = await everyoneBack(baseUrl, everyone);
   loop.mark('between');
   await settled(loop, 'cluster-primary-kill');
@@ -61,7 +61,7 @@ export async function clusterPrimaryKilled({ stack, loop, users, lastLogin }: Co
     if (slot < from || slot > to) elsewhere.push(username);
   }
   const lost = await lostLogins(baseUrl, everyone);
-  await stack.startRedis();
+  await stack.redis.startNodes();
   await waitFor(
     'the killed primary to rejoin as a replica',
     async () => (await stack.describe()).redis.nodes.filter((node) => node.role === 'replica').length === 3,
@@ -92,7 +92,7 @@ export async function clusterPrimaryKilled({ stack, loop, users, lastLogin }: Co
 
 /** The primaries' node ids and ports, as CLUSTER SHARDS would say, from CLUSTER SLOTS (one entry per range). */
 async function primaries(stack: Stack) {
-  const ranges = await withRedis(await stack.primaryAdminUrl(), (client) => client.clusterSlots());
+  const ranges = await withRedis(await stack.redis.primaryAdminUrl(), (client) => client.clusterSlots());
   return ranges.map((range) => ({ id: range.master.id, port: range.master.port, slots: `${range.from}-${range.to}` }));
 }
 

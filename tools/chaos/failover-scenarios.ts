@@ -14,8 +14,8 @@ const dishonest = (loop: LoadLoop, phase: string) =>
 
 /** Back to a full group: the old primary restarted (if killed) or resumed, and rejoined as a replica. */
 async function rejoin(stack: Stack, restart: boolean) {
-  if (restart) await stack.startRedis();
-  else await stack.resumeRedisPrimary();
+  if (restart) await stack.redis.startNodes();
+  else await stack.redis.resumePaused();
   await oldPrimaryRejoined(stack);
 }
 
@@ -40,7 +40,7 @@ async function failover(name: string, fault: 'kill' | 'pause', bound: number, { 
   const phase = `primary-${fault}`;
   const justBefore = await login(baseUrl, lastLogin.username, lastLogin.password);
   loop.mark(phase);
-  const primary = fault === 'kill' ? await stack.killRedisPrimary() : await stack.pauseRedisPrimary();
+  const primary = fault === 'kill' ? await stack.redis.killPrimary() : await stack.redis.pausePrimary();
   const back = await recovery(stack, justBefore);
   loop.mark('between');
   await settled(loop, phase);

@@ -27,9 +27,9 @@ const describeFailures = (records: ReturnType<LoadLoop['phase']>) => {
 
 export async function killOneInstance(stack: Stack, loop: LoadLoop, n = 2): Promise<{ checks: Check[]; figures: object }> {
   loop.mark('instance-kill');
-  await stack.killInstance(n);
+  await stack.instances.kill(n);
   await observe(2_000);
-  await stack.startInstance(n);
+  await stack.instances.start(n);
   const backMs = await backInRotation(loop, `app-${n}`);
   loop.mark('between');
   await settled(loop, 'instance-kill');
@@ -56,7 +56,7 @@ export async function rollingRestart(stack: Stack, loop: LoadLoop): Promise<{ ch
   const steps: { instance: string; readyMs: number; backInRotationMs: number | undefined }[] = [];
   for (const { n, id } of stack.status().instances) {
     const started = performance.now();
-    await stack.restartInstance(n);
+    await stack.instances.restart(n);
     const readyMs = performance.now() - started;
     steps.push({ instance: id, readyMs, backInRotationMs: await backInRotation(loop, id) });
   }

@@ -58,7 +58,7 @@ async function startSessionApp(store: session.Store) {
  * out. Everyone else is unaffected (consistent hashing moves nothing). On Redis the same loss is a failover.
  */
 export async function sessionsOnMemcached(stack: Stack): Promise<{ checks: Check[]; figures: object }> {
-  const nodes = stack.cacheNodes;
+  const nodes = stack.catalog?.cacheNodes ?? [];
   const victim = nodes[1]!;
   const victimServer = `127.0.0.1:${victim.port}`;
   const client = createMemcachedClient({

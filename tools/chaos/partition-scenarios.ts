@@ -224,7 +224,7 @@ export const dishonest = (loop: LoadLoop, phase: string) =>
  * answers other than 200 or 503 once it settled, and the acknowledged ends of sessions the failover undid.
  */
 export async function killPrimary(stack: Stack, loop: LoadLoop, users: LoggedInUser[], phase: string, revocations: Revocation[]) {
-  await stack.killRedisPrimary();
+  await stack.redis.killPrimary();
   const back = await recovery(stack, users[0]!);
   loop.mark(`after-${phase}`);
   await settled(loop, phase);
@@ -284,7 +284,7 @@ export const noLoginLost = (name: string, figure: string, lost: string[], users:
 /** The old primary restarted, every cut healed, and the group whole again with each node's own address. */
 export async function repair(stack: Stack, firewall: Firewall) {
   await firewall.heal();
-  await stack.startRedis();
+  await stack.redis.startNodes();
   await oldPrimaryRejoined(stack);
   await assignSourceAddresses(stack);
 }

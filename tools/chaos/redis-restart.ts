@@ -44,8 +44,8 @@ export async function redisRestartKeepsWrites(
   };
   await poll(onEveryNode, { timeoutMs: 10_000, intervalMs: 100 });
 
-  await stack.killRedis();
-  await stack.startRedis();
+  await stack.redis.kill();
+  await stack.redis.startNodes();
   // The instances reconnect on their own, with backoff: the first answer that is not a 503 is the verdict.
   const after = await poll(
     async () => {

@@ -90,11 +90,11 @@ async function outage(loop: LoadLoop, phase: string, fault: () => Promise<unknow
 export async function redisKilled({ stack, loop, users }: Context): Promise<{ checks: Check[]; figures: object }> {
   const [user] = users as [LoggedInUser];
   const baseUrl = stack.urls.nginx;
-  const probes = await outage(loop, 'redis-killed', stack.killRedis, baseUrl, user);
+  const probes = await outage(loop, 'redis-killed', stack.redis.kill, baseUrl, user);
 
   loop.mark('redis-restarted');
   const restartedAt = performance.now();
-  await stack.startRedis();
+  await stack.redis.startNodes();
   const redisUpMs = performance.now() - restartedAt;
   const back = await recovery(stack, user);
   const backMs = back.allInstances === undefined ? undefined : redisUpMs + back.allInstances;
@@ -127,10 +127,10 @@ export async function redisFrozen({
 }: Context): Promise<{ checks: Check[]; figures: object }> {
   const [user] = users as [LoggedInUser];
   const baseUrl = stack.urls.nginx;
-  const probes = await outage(loop, 'redis-frozen', async () => stack.pauseRedis(), baseUrl, user);
+  const probes = await outage(loop, 'redis-frozen', async () => stack.redis.pause(), baseUrl, user);
 
   loop.mark('redis-resumed');
-  await stack.resumeRedis();
+  await stack.redis.resume();
   const back = await recovery(stack, user);
   // Piling up: how long until no more requests are in flight than in the quiet baseline.
   const drainedMs = await timeUntil(async () => loop.inFlight() <= baselineInFlight, 5_000, 5);

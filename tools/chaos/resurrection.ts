@@ -23,7 +23,7 @@ export async function logoutRacingWrites(
 ) {
   const baseUrl = stack.urls.nginx;
   // On the primary: a replica may still hold a key for a moment after its DEL.
-  const admin = await connectAdmin(await stack.primaryAdminUrl());
+  const admin = await connectAdmin(await stack.redis.primaryAdminUrl());
   const monitor = admin.duplicate();
   monitor.on('error', () => {
     // a broken MONITOR connection shows up as a missing end marker below

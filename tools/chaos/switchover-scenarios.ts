@@ -179,11 +179,11 @@ async function underLoad(name: string, phase: string, context: Context, operatio
 
 /** A planned switchover (infra/redis/switchover.sh): writes paused on the primary, a caught-up replica promoted. */
 export const redisSwitchover = (context: Context) =>
-  underLoad('Redis switchover (POST /redis/switchover)', 'redis-switchover', context, () => context.stack.switchoverRedis());
+  underLoad('Redis switchover (POST /redis/switchover)', 'redis-switchover', context, () => context.stack.redis.switchover());
 
 /** Each replica, each Sentinel, a switchover, then the old primary: every Redis process restarted, one at a time. */
 export const redisRollingRestart = (context: Context) =>
   underLoad('Redis rolling restart (POST /redis/rolling-restart)', 'redis-rolling-restart', context, async () => {
-    const { switchover, restarted, ms } = await context.stack.rollingRestartRedis();
+    const { switchover, restarted, ms } = await context.stack.redis.rollingRestart();
     return { ...switchover, restarted, ms };
   });

@@ -37,7 +37,7 @@ export async function throttleFlood(stack: Stack, user: Credentials): Promise<{ 
     if (status !== 503) reaching.push(status);
   }
 
-  const admin = await connectAdmin(await stack.primaryAdminUrl());
+  const admin = await connectAdmin(await stack.redis.primaryAdminUrl());
   try {
     const counters = async () => (await admin.keys('login-fail:*')).length;
     const keysBefore = await counters();

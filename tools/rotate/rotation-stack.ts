@@ -107,13 +107,15 @@ export async function underLoggedInLoad(
 
 /** A replica killed and started again from its files (its config, the ACL file, the TLS files) syncs with the primary. */
 export async function replicaRejoins(stack: Stack) {
-  await stack.killRedisReplica();
-  await stack.startRedis();
+  await stack.redis.killReplica();
+  await stack.redis.startNodes();
   await waitFor(
     'the restarted replica back in sync',
     async () =>
-      ((await withRedis(await stack.primaryAdminUrl(), (client) => client.info('replication'))).match(/state=online/g) ?? [])
-        .length === 2,
+      (
+        (await withRedis(await stack.redis.primaryAdminUrl(), (client) => client.info('replication'))).match(/state=online/g) ??
+        []
+      ).length === 2,
     { timeoutMs: 30_000 },
   );
 }

@@ -12,41 +12,41 @@ import { StackRequestError } from './state.ts';
 type Action = (stack: Stack, body: { env?: NodeJS.ProcessEnv }) => Promise<unknown> | unknown;
 
 const instanceActions: Record<string, (stack: Stack, n: number, body: { env?: NodeJS.ProcessEnv }) => Promise<unknown>> = {
-  kill: (stack, n) => stack.killInstance(n),
-  stop: (stack, n) => stack.stopInstance(n),
-  start: (stack, n, body) => stack.startInstance(n, body),
-  restart: (stack, n, body) => stack.restartInstance(n, body),
-  reload: (stack, n) => stack.reloadInstance(n),
+  kill: (stack, n) => stack.instances.kill(n),
+  stop: (stack, n) => stack.instances.stop(n),
+  start: (stack, n, body) => stack.instances.start(n, body),
+  restart: (stack, n, body) => stack.instances.restart(n, body),
+  reload: (stack, n) => stack.instances.reload(n),
 };
 const redisActions: Record<string, Action> = {
-  kill: (stack) => stack.killRedis(),
-  start: (stack) => stack.startRedis(),
-  pause: (stack) => stack.pauseRedis(),
-  resume: (stack) => stack.resumeRedis(),
-  switchover: (stack) => stack.switchoverRedis(),
-  'rolling-restart': (stack) => stack.rollingRestartRedis(),
-  'restart-exporters': (stack) => stack.restartRedisExporters(),
-  'restart-sentinels': (stack) => stack.restartRedisSentinels(),
+  kill: (stack) => stack.redis.kill(),
+  start: (stack) => stack.redis.startNodes(),
+  pause: (stack) => stack.redis.pause(),
+  resume: (stack) => stack.redis.resume(),
+  switchover: (stack) => stack.redis.switchover(),
+  'rolling-restart': (stack) => stack.redis.rollingRestart(),
+  'restart-exporters': (stack) => stack.monitoring?.restartExporters() ?? [],
+  'restart-sentinels': (stack) => stack.redis.restartSentinels(),
 };
 
 /** Whichever node is primary when asked: tests break the primary without knowing which node it is. */
 const primaryActions: Record<string, Action> = {
-  kill: (stack) => stack.killRedisPrimary(),
-  pause: (stack) => stack.pauseRedisPrimary(),
-  resume: (stack) => stack.resumeRedisPrimary(),
+  kill: (stack) => stack.redis.killPrimary(),
+  pause: (stack) => stack.redis.pausePrimary(),
+  resume: (stack) => stack.redis.resumePaused(),
 };
 
 /** The catalogue's cache Redis and PostgreSQL (404 when the stack runs without the catalogue). */
 const catalogActions: Record<string, Record<string, Action>> = {
   cache: {
-    kill: (stack) => catalogPart(stack.cache).kill(),
-    start: (stack) => catalogPart(stack.cache).start(),
-    pause: (stack) => catalogPart(stack.cache).pause(),
-    resume: (stack) => catalogPart(stack.cache).resume(),
+    kill: (stack) => catalogPart(stack.catalog?.cache).kill(),
+    start: (stack) => catalogPart(stack.catalog?.cache).start(),
+    pause: (stack) => catalogPart(stack.catalog?.cache).pause(),
+    resume: (stack) => catalogPart(stack.catalog?.cache).resume(),
   },
   postgres: {
-    stop: (stack) => catalogPart(stack.postgres).stop(),
-    start: (stack) => catalogPart(stack.postgres).start(),
+    stop: (stack) => catalogPart(stack.catalog?.postgres).stop(),
+    start: (stack) => catalogPart(stack.catalog?.postgres).start(),
   },
 };
 function catalogPart<T>(part: T | undefined): T {

@@ -37,7 +37,7 @@ describe('a planned instance restart', () => {
     const loggedIn = await loginAll(stack.urls.nginx, users);
     const passwords = new Map(users.map(({ username, password }) => [username, password]));
     const { records } = await whileWriting({ stack, users: loggedIn, passwords }, async () => {
-      for (let round = 0; round < ROUNDS; round++) for (const { n } of stack.status().instances) await stack.restartInstance(n);
+      for (let round = 0; round < ROUNDS; round++) for (const { n } of stack.status().instances) await stack.instances.restart(n);
     });
     const failed = records.filter((record) => record.status !== 303);
     t.diagnostic(

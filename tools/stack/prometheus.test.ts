@@ -91,14 +91,14 @@ describe('npm start -- --with-prometheus (a real Prometheus scraping the local s
       { timeoutMs: 10 * INTERVAL_S * 1000 },
     );
     // The ACL grants exactly what the exporter sends: the one command it is refused is CONFIG GET (masterauth).
-    const admin = await connectAdmin(await stack.primaryAdminUrl());
+    const admin = await connectAdmin(await stack.redis.primaryAdminUrl());
     t.after(() => admin.destroy());
     // RESP3 (the probe client's protocol): each entry of ACL LOG is a map.
     const refused = (await admin.sendCommand(['ACL', 'LOG'])) as Record<string, unknown>[];
     const exporterRefusals = refused.filter((entry) => entry.username === 'exporter');
     assert.deepEqual([...new Set(exporterRefusals.map((entry) => `${entry.reason} ${entry.object}`))], ['command config|get']);
 
-    const killed = await stack.killRedisReplica();
+    const killed = await stack.redis.killReplica();
     const missing = await waitFor(
       'RedisReplicasMissing pending or firing',
       async () => {
@@ -118,14 +118,14 @@ describe('npm start -- --with-prometheus (a real Prometheus scraping the local s
       { timeoutMs: 10 * INTERVAL_S * 1000 },
     );
     assert.ok((await api.targets('redis')).every((target) => target.health === 'up'));
-    await stack.startRedis();
+    await stack.redis.startNodes();
     await waitFor('RedisReplicasMissing gone', async () => (await api.alerts('RedisReplicasMissing')).length === 0, {
       timeoutMs: 20_000,
     });
 
     assert.equal((await api.alerts('RedisUnreachable')).length, 0, 'no alert while Redis is up');
 
-    await stack.killRedis();
+    await stack.redis.kill();
     const alerts = await waitFor(
       'RedisUnreachable pending or firing for both instances',
       async () => {
@@ -136,7 +136,7 @@ describe('npm start -- --with-prometheus (a real Prometheus scraping the local s
     );
     assert.ok(alerts.every((alert) => alert.state === 'pending' || alert.state === 'firing'));
 
-    await stack.startRedis();
+    await stack.redis.startNodes();
     await waitFor('RedisUnreachable gone', async () => (await api.alerts('RedisUnreachable')).length === 0, {
       timeoutMs: 15_000,
     });

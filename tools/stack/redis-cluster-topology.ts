@@ -1,11 +1,10 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from '../lib/poll.ts';
 import { redisUrl, withRedis } from '../lib/redis.ts';
 import { clusterNodeArgs, createCluster } from '../lib/redis-server.ts';
 import { roleOf } from '../lib/sentinel.ts';
 import { noSentinelOperations } from './redis-operations.ts';
-import { createRedisProcess, roleName, type TopologyOptions, wholeRedisActions } from './redis-process.ts';
+import { createStackRedisProcess, roleName, type TopologyOptions, wholeRedisActions } from './redis-process.ts';
 import { StackRequestError } from './state.ts';
 
 /** Three primaries and a replica each, on the ports port..port+5. */
@@ -34,18 +33,14 @@ export function createRedisClusterTopology(options: TopologyOptions) {
     const name = `cluster-${i + 1}`;
     const nodePort = port + i;
     const nodeDir = join(dir, name);
-    return createRedisProcess({
+    return createStackRedisProcess({
       supervisor,
       name,
       redisServer,
-      args: () => (
-        mkdirSync(nodeDir, { recursive: true }),
-        clusterNodeArgs({ secretsDir: secrets.dir, dir: nodeDir, port: nodePort, aclfile: aclFile })
-      ),
+      args: () => clusterNodeArgs({ secretsDir: secrets.dir, dir: nodeDir, port: nodePort, aclfile: aclFile }),
       port: nodePort,
       dir: nodeDir,
-      url: () => adminUrl(nodePort),
-      adminPasswordFile: secrets.redisAdminPasswordFile,
+      secrets,
       readyTimeoutMs,
     });
   });

@@ -1,5 +1,5 @@
 import { chmodSync, mkdirSync } from 'node:fs';
-import { redisAnswersPing, withoutPassword } from '../lib/redis.ts';
+import { redisAnswersPing, redisUrl, withoutPassword } from '../lib/redis.ts';
 import type { Secrets } from '../lib/secrets.ts';
 import { StackRequestError } from './state.ts';
 import { createSupervisedProcess } from './supervised-process.ts';
@@ -104,6 +104,23 @@ export function createRedisProcess(options: RedisOptions) {
 }
 
 export type RedisProcess = ReturnType<typeof createRedisProcess>;
+
+/**
+ * One of the stack's TLS redis-servers (a session node, a Sentinel, a cluster node, the cache) in its own directory,
+ * ready when its admin user's PING answers; the password is read from the secrets at each start (after a rotation too).
+ */
+export function createStackRedisProcess(
+  options: Pick<RedisOptions, 'supervisor' | 'name' | 'redisServer' | 'args' | 'port' | 'dir' | 'readyTimeoutMs'> & {
+    secrets: Secrets;
+  },
+) {
+  const { secrets, port } = options;
+  return createRedisProcess({
+    ...options,
+    url: () => redisUrl('admin', secrets.redisAdminPassword, port, { tls: true }),
+    adminPasswordFile: secrets.redisAdminPasswordFile,
+  });
+}
 
 /**
  * The control API's actions on every data node of a topology (a whole-Redis outage and its end): each acts on the

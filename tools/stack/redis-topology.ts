@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from '../lib/poll.ts';
 import { redisUrl } from '../lib/redis.ts';
@@ -6,7 +5,7 @@ import { sentinelArgs, sentinelNodeArgs, singleNodeArgs } from '../lib/redis-ser
 import { primaryPortOf, roleOf, sentinelGroupReady, SENTINEL_NAME } from '../lib/sentinel.ts';
 import { clusterPorts } from './redis-cluster-topology.ts';
 import { createRedisOperations, noSentinelOperations } from './redis-operations.ts';
-import { createRedisProcess, roleName, type TopologyOptions, wholeRedisActions } from './redis-process.ts';
+import { createStackRedisProcess, roleName, type TopologyOptions, wholeRedisActions } from './redis-process.ts';
 import { StackRequestError } from './state.ts';
 
 export const REDIS_MODES = ['sentinel', 'single', 'cluster'] as const;
@@ -44,15 +43,14 @@ export function createRedisTopology(options: SentinelOrSingleOptions) {
   const adminUrl = (nodePort: number) => redisUrl('admin', secrets.redisAdminPassword, nodePort, { tls: true });
   const process = (name: string, nodePort: number, args: (dir: string) => string[]) => {
     const processDir = join(dir, name);
-    return createRedisProcess({
+    return createStackRedisProcess({
       supervisor,
       name,
       redisServer,
-      args: () => (mkdirSync(processDir, { recursive: true }), args(processDir)),
+      args: () => args(processDir),
       port: nodePort,
       dir: processDir,
-      url: () => adminUrl(nodePort),
-      adminPasswordFile: secrets.redisAdminPasswordFile,
+      secrets,
       readyTimeoutMs,
     });
   };

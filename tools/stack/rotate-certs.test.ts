@@ -86,7 +86,7 @@ async function rotateUnderLoad(t: TestContext, topology: 'sentinel' | 'cluster')
   let cut = 0;
   for (const node of redis.nodes)
     cut += Number(
-      await withRedis(stack.redisAdminUrl(node.port), (client) => client.sendCommand(['CLIENT', 'KILL', 'USER', 'app'])),
+      await withRedis(stack.redis.adminUrl(node.port), (client) => client.sendCommand(['CLIENT', 'KILL', 'USER', 'app'])),
     );
   assert.ok(cut >= 2, `${cut} app connections cut`);
   for (const instance of stack.status().instances)
@@ -108,7 +108,7 @@ describe('npm run rotate-certs', () => {
     const stack = await rotateUnderLoad(t, 'cluster');
     // The cluster bus verifies peers against tls-ca-cert-file: every node killed and started from its files must
     // find the others again (startRedis waits for cluster_state:ok on every node).
-    await stack.killRedis();
-    await stack.startRedis();
+    await stack.redis.kill();
+    await stack.redis.startNodes();
   });
 });

@@ -110,14 +110,14 @@ describe('npm run rotate-secrets', () => {
   it('on a Redis Cluster › the same; then every node, started again from its files, rejoins with its replica linked', async (t) => {
     const { stack } = await rotateUnderLoad(t, 'cluster');
     // Each node loads the ACL file and its CONFIG REWRITTEn masterauth: every replica authenticates to its primary.
-    await stack.killRedis();
-    await stack.startRedis();
+    await stack.redis.kill();
+    await stack.redis.startNodes();
     const { nodes } = stack.status().redis;
     await waitFor(
       'every replica linked to its primary',
       async () => {
         const roles = await Promise.all(
-          nodes.map((node) => withRedis(stack.redisAdminUrl(node.port), (client) => client.info('replication'))),
+          nodes.map((node) => withRedis(stack.redis.adminUrl(node.port), (client) => client.info('replication'))),
         );
         const replicas = roles.filter((info) => /role:slave/.test(info));
         return replicas.length === 3 && replicas.every((info) => /master_link_status:up/.test(info));

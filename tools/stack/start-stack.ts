@@ -1,32 +1,22 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_DEMO_USERS, parseUsers } from '../lib/demo-users.ts';
 import { repoRoot, runPaths } from '../lib/paths.ts';
 import { assertPortsFree } from '../lib/ports.ts';
 import { findTools } from '../lib/prereqs.ts';
 import { redisUrl, trustRedisCa } from '../lib/redis.ts';
-import { cacheNodeArgs, renderAcl } from '../lib/redis-server.ts';
-import { memcachedAnswers, memcachedArgs, prepareMemcachedFiles } from '../lib/memcached-server.ts';
+import { renderAcl } from '../lib/redis-server.ts';
 import { ensureSecrets } from '../lib/secrets.ts';
 import { createAppInstances, METRICS_PORT_OFFSET } from './app-instances.ts';
-import { createPrometheusProcess } from './prometheus-process.ts';
-import { findExecutable } from '../lib/prereqs.ts';
+import { type CacheEngine, catalogPorts, createCatalogServices } from './catalog-services.ts';
 import { stopLeftovers } from './leftovers.ts';
+import { createMonitoring, monitoringPorts } from './monitoring.ts';
 import { createNginxProcess } from './nginx-process.ts';
-import { createPostgresProcess, PG_BIN } from './postgres-process.ts';
-import { createRedisExporterProcess, REDIS_EXPORTER_PORT_OFFSET } from './redis-exporter-process.ts';
-import { createRedisProcess } from './redis-process.ts';
 import { createRedisClusterTopology } from './redis-cluster-topology.ts';
 import { createRedisTopology, type RedisMode, topologyPorts } from './redis-topology.ts';
 import { createSupervisor } from './supervisor.ts';
 
-export const CACHE_ENGINES = ['redis', 'memcached'] as const;
-export type CacheEngine = (typeof CACHE_ENGINES)[number];
-
-/** The catalogue's servers beside the session Redis: the cache Redis (or memcached-1..3 after it), and PostgreSQL. */
-const CACHE_PORT_OFFSET = 20;
-const MEMCACHED_NODES = 3;
-const POSTGRES_PORT_OFFSET = 30;
+export { CACHE_ENGINES, type CacheEngine } from './catalog-services.ts';
 
 export type StackOptions = {
   /** Number of app instances (default 3): INSTANCE_ID app-1..N on ports appBasePort+1.. */
@@ -87,9 +77,6 @@ export type StackOptions = {
   signal?: AbortSignal;
 };
 
-const memcachedPorts = (redisPort: number) =>
-  Array.from({ length: MEMCACHED_NODES }, (_, i) => redisPort + CACHE_PORT_OFFSET + 1 + i);
-
 /**
  * Starts the session Redis (see redis-topology.ts), N app instances and nginx from the shipped infra files, waits until nginx answers
  * /readyz with 200, and returns a handle to inspect, break and repair the stack, and to stop it.
@@ -109,6 +96,7 @@ export async function startStack(options: StackOptions = {}) {
     print: printLine = (line: string) => console.log(line),
     readyTimeoutMs = 30_000,
     appStopTimeoutMs = 15_000,
+    prometheusPort,
   } = options;
   const print = withoutOvercommitWarnings(printLine);
   if (!Number.isInteger(count) || count < 1 || count > 50) throw new Error(`instances: expected 1..50, got ${count}`);
@@ -118,27 +106,14 @@ export async function startStack(options: StackOptions = {}) {
 
   for (const line of await stopLeftovers(paths.pidsFile)) log(line);
   const appPorts = Array.from({ length: count }, (_, i) => appBasePort + i + 1);
+  const redisPorts = topologyPorts(redisMode, redisPort);
   await assertPortsFree([
     { port: nginxPort, what: 'nginx' },
-    ...topologyPorts(redisMode, redisPort),
-    ...(withCatalog
-      ? [
-          ...(cacheEngine === 'memcached'
-            ? memcachedPorts(redisPort).map((port, i) => ({ port, what: `memcached-${i + 1}` }))
-            : [{ port: redisPort + CACHE_PORT_OFFSET, what: 'cache redis' }]),
-          { port: redisPort + POSTGRES_PORT_OFFSET, what: 'postgres' },
-        ]
-      : []),
+    ...redisPorts,
+    ...(withCatalog ? catalogPorts(cacheEngine, redisPort) : []),
     ...appPorts.map((port, i) => ({ port, what: `app-${i + 1}` })),
     ...appPorts.map((port, i) => ({ port: port + METRICS_PORT_OFFSET, what: `app-${i + 1} metrics` })),
-    ...(options.prometheusPort === undefined
-      ? []
-      : [
-          { port: options.prometheusPort, what: 'prometheus' },
-          ...topologyPorts(redisMode, redisPort)
-            .filter((node) => /^redis(-\d+)?$/.test(node.what))
-            .map((node) => ({ port: node.port + REDIS_EXPORTER_PORT_OFFSET, what: `${node.what} exporter` })),
-        ]),
+    ...(prometheusPort === undefined ? [] : monitoringPorts(prometheusPort, redisPorts)),
   ]);
 
   if (options.fresh)
@@ -174,6 +149,8 @@ export async function startStack(options: StackOptions = {}) {
   explainOvercommit(log);
   const cancel = () => supervisor.close();
   options.signal?.addEventListener('abort', cancel, { once: true });
+
+  // The parts, back to front. Each is made here and started below, once the one it depends on is ready.
   const redisOptions = {
     supervisor,
     redisServer: tools.redisServer,
@@ -188,87 +165,25 @@ export async function startStack(options: StackOptions = {}) {
     redisMode === 'cluster'
       ? createRedisClusterTopology(redisOptions)
       : createRedisTopology({ mode: redisMode, ...redisOptions });
-  if (withCatalog && !existsSync(join(PG_BIN, 'postgres')))
-    throw new Error(`PostgreSQL not found in ${PG_BIN}. Install it with:\n  sudo apt-get install -y postgresql`);
-  const cacheAclFile = join(paths.redis, 'cache.acl');
-  if (withCatalog) renderAcl(secrets.dir, cacheAclFile, tools.redisServer, 'cache');
-  const cachePort = redisPort + CACHE_PORT_OFFSET;
-  const cacheDir = join(paths.redis, 'cache');
-  const memcached = findExecutable('memcached');
-  if (withCatalog && cacheEngine === 'memcached' && !memcached)
-    throw new Error('memcached not found. Install it with:\n  sudo apt-get install -y memcached');
-  // Written once, before the first node starts: rewriting them while another node reads them at its start fails it.
-  let preparedFiles: ReturnType<typeof prepareMemcachedFiles> | undefined;
-  const memcachedFiles = () => (preparedFiles ??= prepareMemcachedFiles(secrets.dir, join(paths.redis, 'memcached')));
-  const memcachedNodes =
-    withCatalog && cacheEngine === 'memcached'
-      ? memcachedPorts(redisPort).map((port, i) =>
-          createRedisProcess({
-            supervisor,
-            name: `memcached-${i + 1}`,
-            redisServer: memcached!,
-            args: () => memcachedArgs({ ...memcachedFiles(), port }),
-            port,
-            dir: paths.redis,
-            url: `memcached://cache@127.0.0.1:${port}`,
-            adminPasswordFile: secrets.redisCachePasswordFile,
-            readyTimeoutMs,
-            isReady: () => memcachedAnswers(port, readFileSync(secrets.redisCaFile, 'utf8')),
-          }),
-        )
-      : [];
-  const cache =
-    withCatalog && cacheEngine === 'redis'
-      ? createRedisProcess({
-          supervisor,
-          name: 'cache',
-          redisServer: tools.redisServer,
-          args: () => (
-            mkdirSync(cacheDir, { recursive: true }),
-            cacheNodeArgs({ secretsDir: secrets.dir, dir: cacheDir, port: cachePort, aclfile: cacheAclFile })
-          ),
-          port: cachePort,
-          dir: cacheDir,
-          url: () => redisUrl('admin', secrets.redisAdminPassword, cachePort, { tls: true }),
-          adminPasswordFile: secrets.redisAdminPasswordFile,
-          readyTimeoutMs,
-        })
-      : undefined;
-  const postgres = withCatalog
-    ? createPostgresProcess({
+  const catalog = withCatalog
+    ? createCatalogServices({
         supervisor,
-        port: redisPort + POSTGRES_PORT_OFFSET,
-        dir: join(paths.runDir, 'postgres'),
+        engine: cacheEngine,
+        redisPort,
+        redisServer: tools.redisServer,
+        redisDir: paths.redis,
+        runDir: paths.runDir,
         secrets,
         readyTimeoutMs,
       })
     : undefined;
-  /** The app's catalogue settings: users in the URLs, passwords in files, as compose does. */
-  const catalogEnv = (): NodeJS.ProcessEnv =>
-    postgres
-      ? {
-          DATABASE_URL: postgres.appUrl,
-          DATABASE_PASSWORD_FILE: secrets.databaseAppPasswordFile,
-          ...(cache
-            ? {
-                CACHE_REDIS_URL: `rediss://cache@127.0.0.1:${cache.port}`,
-                CACHE_REDIS_PASSWORD_FILE: secrets.redisCachePasswordFile,
-              }
-            : {
-                CACHE_ENGINE: 'memcached',
-                CACHE_MEMCACHED_SERVERS: memcachedNodes.map((node) => `127.0.0.1:${node.port}`).join(','),
-                CACHE_MEMCACHED_PASSWORD_FILE: secrets.redisCachePasswordFile,
-                CACHE_MEMCACHED_TLS_CA_FILE: secrets.redisCaFile,
-              }),
-        }
-      : {};
   const instances = createAppInstances({
     supervisor,
     count,
     appBasePort,
     appEntry,
     env,
-    servicesEnv: { ...redis.appEnv(), ...catalogEnv() },
+    servicesEnv: { ...redis.appEnv(), ...catalog?.appEnv() },
     secrets,
     demoUsers,
     readyTimeoutMs,
@@ -284,6 +199,19 @@ export async function startStack(options: StackOptions = {}) {
     readyTimeoutMs,
     log,
   });
+  const monitoring =
+    prometheusPort === undefined
+      ? undefined
+      : createMonitoring({
+          supervisor,
+          port: prometheusPort,
+          intervalS: options.prometheusIntervalS ?? 5,
+          redisNodePorts: redis.mode === 'cluster' ? [] : redis.status().nodes.map((node) => node.port),
+          appMetricsPorts: appPorts.map((port) => port + METRICS_PORT_OFFSET),
+          secrets,
+          runDir: paths.runDir,
+          readyTimeoutMs,
+        });
 
   /**
    * A planned restart: the instance out of nginx's rotation first (unless no other one is ready to serve), so no
@@ -301,55 +229,16 @@ export async function startStack(options: StackOptions = {}) {
     }
   }
 
-  const prometheusBinary = options.prometheusPort === undefined ? undefined : findExecutable('prometheus');
-  if (options.prometheusPort !== undefined && !prometheusBinary)
-    throw new Error('prometheus not found. Install it with:\n  sudo apt-get install -y prometheus');
-  const exporterBinary = options.prometheusPort === undefined ? undefined : findExecutable('prometheus-redis-exporter');
-  if (options.prometheusPort !== undefined && !exporterBinary)
-    throw new Error('prometheus-redis-exporter not found. Install it with:\n  sudo apt-get install -y prometheus-redis-exporter');
-  // A Sentinel group's or the single node's data nodes: the alerts count one group's primaries and replicas.
-  const exporters =
-    !exporterBinary || redisMode === 'cluster'
-      ? []
-      : redis.status().nodes.map((node, i) =>
-          createRedisExporterProcess({
-            supervisor,
-            exporter: exporterBinary,
-            name: `exporter-${i + 1}`,
-            redisPort: node.port,
-            port: node.port + REDIS_EXPORTER_PORT_OFFSET,
-            caFile: secrets.redisCaFile,
-            password: () => secrets.redisExporterPassword,
-            readyTimeoutMs,
-          }),
-        );
-  const prometheus =
-    options.prometheusPort === undefined || !prometheusBinary
-      ? undefined
-      : createPrometheusProcess({
-          supervisor,
-          prometheus: prometheusBinary,
-          port: options.prometheusPort,
-          dir: join(paths.runDir, 'prometheus'),
-          metricsPorts: appPorts.map((port) => port + METRICS_PORT_OFFSET),
-          redisExporterPorts: exporters.map((exporter) => exporter.port),
-          intervalS: options.prometheusIntervalS ?? 5,
-          readyTimeoutMs,
-        });
-
   let stopping: Promise<void> | undefined;
   /** Front to back: nginx stops taking requests, the apps drain, then Redis writes its AOF and exits. */
   function stop() {
     stopping ??= (async () => {
       supervisor.close();
       log('stopping');
-      await prometheus?.stop();
-      await Promise.all(exporters.map((exporter) => exporter.stop()));
+      await monitoring?.stop();
       await nginx.stop();
       await instances.stopAll();
-      await postgres?.stop();
-      await cache?.stop();
-      await Promise.all(memcachedNodes.map((node) => node.stop()));
+      await catalog?.stop();
       await redis.stop();
       supervisor.forget();
       supervisor.closeOutput();
@@ -361,53 +250,29 @@ export async function startStack(options: StackOptions = {}) {
   const status = () => ({
     nginx: nginx.status(),
     redis: redis.status(),
-    ...(cache && postgres ? { cache: cache.status(), postgres: postgres.status() } : {}),
-    ...(memcachedNodes.length > 0 && postgres
-      ? { cacheNodes: memcachedNodes.map((node) => node.status()), postgres: postgres.status() }
-      : {}),
+    ...catalog?.status(),
     instances: instances.status(),
-    ...(prometheus ? { prometheus: prometheus.status(), redisExporters: exporters.map((exporter) => exporter.status()) } : {}),
+    ...monitoring?.status(),
     demoUsers: parseUsers(demoUsers).map((user) => user.username),
     runDir: paths.runDir,
   });
 
-  // Back to front: each part is ready before the one that depends on it starts.
   // A child that dies, a readiness timeout or an abort: everything started so far is stopped before the error.
   try {
     options.signal?.throwIfAborted();
-    log(
-      `starting redis (${redisMode}, TLS) on 127.0.0.1:${topologyPorts(redisMode, redisPort)
-        .map((p) => p.port)
-        .join(', ')}`,
-    );
+    log(`starting redis (${redisMode}, TLS) on 127.0.0.1:${redisPorts.map((p) => p.port).join(', ')}`);
     await redis.start();
     options.signal?.throwIfAborted();
-    if (postgres) {
-      log(
-        cache
-          ? `starting the cache redis on 127.0.0.1:${cache.port} and postgres on 127.0.0.1:${postgres.port}`
-          : `starting memcached on 127.0.0.1:${memcachedNodes.map((node) => node.port).join(', ')} and postgres on 127.0.0.1:${postgres.port}`,
-      );
-      await cache?.start();
-      await Promise.all(memcachedNodes.map((node) => node.start()));
-      options.signal?.throwIfAborted();
-      await postgres.start();
-      options.signal?.throwIfAborted();
-    }
+    await catalog?.start(log, options.signal);
+    options.signal?.throwIfAborted();
     log(`starting ${count} app instance(s) on ports ${appPorts.join(', ')}`);
     await instances.startAll();
     options.signal?.throwIfAborted();
     log(`starting nginx on 127.0.0.1:${nginxPort}`);
     await nginx.start();
     options.signal?.throwIfAborted();
-    if (prometheus) {
-      log(`starting prometheus-redis-exporter on 127.0.0.1:${exporters.map((exporter) => exporter.port).join(', ')}`);
-      await Promise.all(exporters.map((exporter) => exporter.start()));
-      options.signal?.throwIfAborted();
-      log(`starting prometheus on ${prometheus.url}`);
-      await prometheus.start();
-      options.signal?.throwIfAborted();
-    }
+    await monitoring?.start(log, options.signal);
+    options.signal?.throwIfAborted();
   } catch (err) {
     await stop();
     throw err;
@@ -423,48 +288,30 @@ export async function startStack(options: StackOptions = {}) {
     redisCaFile: secrets.redisCaFile,
     demoUsers,
     status,
-    /** The admin user's URL on the data node on `port`. */
-    redisAdminUrl: redis.adminUrl,
-    /** The admin user's URL on the node that is primary now (after a failover, not the first node). */
-    primaryAdminUrl: async () => redis.adminUrl((await redis.primary()).port),
     /** status(), with each Redis node's role asked of the node (for GET /status). */
     describe: async () => ({ ...status(), redis: await redis.describe() }),
-    startInstance: instances.start,
-    stopInstance: instances.stop,
-    killInstance: instances.kill,
-    restartInstance,
-    reloadInstance: instances.reload,
-    redisMode,
-    /** Every data node at once: a whole-Redis outage (the Sentinels stay). */
-    startRedis: redis.startNodes,
-    killRedis: redis.kill,
-    pauseRedis: redis.pause,
-    resumeRedis: redis.resume,
-    /** Whichever node is primary now (in single mode, the one node). */
-    killRedisPrimary: redis.killPrimary,
-    /** One replica (Sentinel only; 409 otherwise); startRedis brings it back. */
-    killRedisReplica: redis.killReplica,
-    pauseRedisPrimary: redis.pausePrimary,
-    resumeRedisPrimary: redis.resumePaused,
-    /** Each prometheus-redis-exporter, one at a time, onto the exporter password in the secrets now (a rotation). */
-    async restartRedisExporters() {
-      for (const exporter of exporters) {
-        await exporter.stop();
-        await exporter.start();
-      }
-      return exporters.map((exporter) => exporter.status());
+    /**
+     * The session Redis (redis-topology.ts, redis-cluster-topology.ts): break and repair it (kill, startNodes,
+     * pause, resume: every data node at once; killPrimary, killReplica, pausePrimary, resumePaused), the planned
+     * operations (switchover, rollingRestart, restartSentinels: Sentinel only, 409 otherwise) and admin URLs.
+     */
+    redis: {
+      ...redis,
+      /** The admin user's URL on the node that is primary now (after a failover, not the first node). */
+      primaryAdminUrl: async () => redis.adminUrl((await redis.primary()).port),
     },
-    /** The primary hands over to a caught-up replica (Sentinel only; 409 otherwise). */
-    switchoverRedis: redis.switchover,
-    /** Every replica, every Sentinel, a switchover, then the old primary, one at a time (Sentinel only). */
-    rollingRestartRedis: redis.rollingRestart,
-    /** Each Sentinel, one at a time, onto the TLS files in the secrets now (a certificate rotation; Sentinel only). */
-    restartRedisSentinels: redis.restartSentinels,
-    /** The catalogue's dependencies (undefined without it): the control API breaks and repairs them. */
-    cache,
-    /** memcached-1..3 with `cache: 'memcached'` (empty otherwise). */
-    cacheNodes: memcachedNodes,
-    postgres,
+    /** The app instances by number (1..N): start, stop, kill, reload (SIGHUP), and restart (drained through nginx). */
+    instances: {
+      start: instances.start,
+      stop: instances.stop,
+      kill: instances.kill,
+      reload: instances.reload,
+      restart: restartInstance,
+    },
+    /** The catalogue's servers (cache or cacheNodes, postgres); undefined without the catalogue. */
+    catalog,
+    /** Prometheus and the Redis exporters; undefined without `prometheusPort`. */
+    monitoring,
     stop,
   };
 }
