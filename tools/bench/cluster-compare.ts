@@ -6,7 +6,7 @@ import { createClient, createCluster } from 'redis';
 import { parseCommandLine } from '../lib/command-line.ts';
 import { makeUsers } from '../lib/demo-users.ts';
 import { repoRoot } from '../lib/paths.ts';
-import { redisUrl } from '../lib/redis.ts';
+import { ADMIN_COMMAND_TIMEOUT_MS, redisUrl } from '../lib/redis.ts';
 import { CLOCK_TICKS_PER_S, readProcStat } from '../lib/proc-stat.ts';
 import { writeResults } from '../lib/results.ts';
 import { loginAll } from '../lib/session-client.ts';
@@ -40,7 +40,11 @@ const redisCpuMicros = (stack: Stack) =>
 async function adminClient(stack: Stack) {
   const url = new URL(stack.urls.redisAdmin);
   const socket = { tls: true as const, ca: readFileSync(stack.redisCaFile) };
-  const credentials = { username: 'admin', password: decodeURIComponent(url.password) };
+  const credentials = {
+    username: 'admin',
+    password: decodeURIComponent(url.password),
+    commandOptions: { timeout: ADMIN_COMMAND_TIMEOUT_MS },
+  };
   const client =
     stack.redis.mode === 'cluster'
       ? createCluster({

@@ -81,11 +81,19 @@ export async function redisAnswersPing(url: string, timeoutMs = 1000): Promise<b
 
 export type AdminClient = Awaited<ReturnType<typeof connectAdmin>>;
 
+/**
+ * The tools' admin clients' command timeout. node-redis gives every command 5 s by default to leave its queue for the
+ * socket, so the last of thousands of pipelined writes (the bench loading a million sessions) outlasted it behind a
+ * busy Redis on a loaded machine; a tool's bulk step gets a minute.
+ */
+export const ADMIN_COMMAND_TIMEOUT_MS = 60_000;
+
 /** A node-redis client for the `admin` ACL user (INFO, MEMORY USAGE, SCAN, MONITOR...); the app's user may not run these. */
 export async function connectAdmin(url: string) {
   const client = createClient({
     url,
     socket: { reconnectStrategy: false, connectTimeout: 2_000, ...tlsFor(url) },
+    commandOptions: { timeout: ADMIN_COMMAND_TIMEOUT_MS },
     maintNotifications: 'disabled',
   });
   client.on('error', () => {
