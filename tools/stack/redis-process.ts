@@ -124,9 +124,12 @@ export function createStackRedisProcess(
 
 /**
  * The control API's actions on every data node of a topology (a whole-Redis outage and its end): each acts on the
- * nodes in a state for it (409 when none is) and answers the topology's status.
+ * nodes in a state for it (409 when none is) and answers the topology's status. `frozenWith` (the Sentinels) are
+ * paused and resumed with the nodes: left running, a freeze longer than their down-after-milliseconds lets them start
+ * a failover onto a replica that is frozen too, which cannot complete, so a whole-group freeze would answer as a
+ * half-started failover does (redis-sentinel.ts's FAILOVER_WAIT_MS) or as a frozen Redis does, depending on timing.
  */
-export function wholeRedisActions<Status>(nodes: RedisProcess[], status: () => Status) {
+export function wholeRedisActions<Status>(nodes: RedisProcess[], status: () => Status, frozenWith: RedisProcess[] = []) {
   const eachNode = async (action: (node: RedisProcess) => unknown, when: (node: RedisProcess) => boolean) => {
     const acted = nodes.filter(when);
     if (acted.length === 0) throw new StackRequestError(409, 'no data node is in a state for that');
@@ -141,8 +144,15 @@ export function wholeRedisActions<Status>(nodes: RedisProcess[], status: () => S
         (node) => node.start(),
         (node) => !node.isRunning(),
       ),
-    pause: () => eachNode((node) => node.pause(), running),
-    resume: () => eachNode((node) => node.resume(), running),
+    async pause() {
+      await Promise.all(frozenWith.filter(running).map((process) => process.pause()));
+      return eachNode((node) => node.pause(), running);
+    },
+    async resume() {
+      await eachNode((node) => node.resume(), running);
+      await Promise.all(frozenWith.filter(running).map((process) => process.resume()));
+      return status();
+    },
     /** Resumes every paused node: the primary that was paused may no longer be the primary. */
     resumePaused: () =>
       eachNode(

@@ -155,8 +155,8 @@ export function createRedisTopology(options: SentinelOrSingleOptions) {
     status,
     describe,
     primary,
-    // Every data node at once (a whole-Redis outage); the Sentinels stay.
-    ...wholeRedisActions(nodes, status),
+    // Every data node at once (a whole-Redis outage); the Sentinels stay, but are frozen with a frozen group.
+    ...wholeRedisActions(nodes, status, sentinels),
     async killPrimary() {
       const node = await primary();
       await node.kill();

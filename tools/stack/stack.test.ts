@@ -418,10 +418,10 @@ describe('npm start (tools/stack/cli.ts)', () => {
     await stack.assertNothingLeft();
   });
 
-  it('--control › POST /redis/switchover and /redis/rolling-restart: refused without the token; with it, the primary hands over to a replica (the old one now its replica), every Redis process restarted, and a login from before still recognised', async (t) => {
+  it('--control › POST /redis/switchover and /redis/rolling-restart: refused without the token; with it, the primary hands over to a replica (the old one now its replica), every Redis process restarted, and a login from before still recognised; /redis/pause freezes the Sentinels with the nodes (none left to start a failover onto a frozen replica) and /redis/resume thaws all', async (t) => {
     const stack = await runStack(t, { control: true });
     await stack.printed('[stack] ready:');
-    type Node = { name: string; pid: number; role?: string };
+    type Node = { name: string; pid: number; state: string; role?: string };
     const redis = async () => (await stack.control<{ redis: { nodes: Node[]; sentinels: Node[] } }>('/status')).redis;
     const primaryName = async () => (await redis()).nodes.find((node) => node.role === 'primary')?.name;
     const baseUrl = `http://127.0.0.1:${stack.ports.nginx}`;
@@ -465,6 +465,19 @@ describe('npm start (tools/stack/cli.ts)', () => {
     assert.equal(await primaryName(), rolled.switchover.to);
     const session = sessionOf(await send(`${baseUrl}/api/session`, { cookie: user.cookie }));
     assert.equal(session?.user?.username, 'alice');
+
+    const states = (group: { nodes: Node[]; sentinels: Node[] }) =>
+      [...group.nodes, ...group.sentinels].map((node) => `${node.name} ${node.state}`);
+    const paused = await stack.control<{ nodes: Node[]; sentinels: Node[] }>('/redis/pause', { method: 'POST' });
+    assert.deepEqual(
+      states(paused),
+      states(afterRoll).map((line) => line.replace(/ \w+$/, ' paused')),
+    );
+    const frozenRead = await send(`${baseUrl}/api/session`, { cookie: user.cookie });
+    assert.equal(frozenRead.status, 503);
+    const resumed = await stack.control<{ nodes: Node[]; sentinels: Node[] }>('/redis/resume', { method: 'POST' });
+    assert.deepEqual(states(resumed), states(afterRoll));
+    assert.equal(sessionOf(await send(`${baseUrl}/api/session`, { cookie: user.cookie }))?.user?.username, 'alice');
 
     stack.child.kill('SIGINT');
     assert.equal(await stack.exitCode, 0, stack.output());

@@ -292,7 +292,7 @@ export async function startStack(options: StackOptions = {}) {
     describe: async () => ({ ...status(), redis: await redis.describe() }),
     /**
      * The session Redis (redis-topology.ts, redis-cluster-topology.ts): break and repair it (kill, startNodes,
-     * pause, resume: every data node at once; killPrimary, killReplica, pausePrimary, resumePaused), the planned
+     * pause, resume: every data node at once, and the Sentinels with a pause; killPrimary, killReplica, pausePrimary, resumePaused), the planned
      * operations (switchover, rollingRestart, restartSentinels: Sentinel only, 409 otherwise) and admin URLs.
      */
     redis: {
