@@ -49,7 +49,7 @@ describe('writeDrillFigures', () => {
 
   it('refuses a document without the markers instead of appending somewhere', (t) => {
     const file = withDoc(t, 'no markers here\n');
-    assert.throws(() => writeDrillFigures(figures(500), file), /no drill block/);
+    assert.throws(() => writeDrillFigures(figures(500), file), /no backup-drill block/);
     assert.equal(readFileSync(file, 'utf8'), 'no markers here\n');
   });
 

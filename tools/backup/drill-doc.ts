@@ -1,12 +1,11 @@
-import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
+import { docBlock, runTime } from '../lib/doc-block.ts';
 import { repoRoot } from '../lib/paths.ts';
 
-/** Where the restore drill publishes its figures: docs/operations.md, between these markers, one row per drill size. */
+/** Where the restore drill publishes its figures: docs/operations.md, in its backup-drill block, one row per drill size. */
 export const OPERATIONS_DOC = join(repoRoot, 'docs/operations.md');
-const BEGIN = '<!-- backup-drill:begin (written by the restore drill: BACKUP_DRILL_WRITE_DOCS=1 npm run backup:drill) -->';
-const END = '<!-- backup-drill:end -->';
+const WRITTEN_BY = 'the restore drill: BACKUP_DRILL_WRITE_DOCS=1 npm run backup:drill';
 const HEADER = [
   '| Sessions | Backup (`npm run backup`) | Restore (`npm run restore`) | Snapshot: Redis / catalogue | Redis per 1,000 sessions | Measured |',
   '|--:|--:|--:|--:|--:|:--|',
@@ -25,14 +24,13 @@ const size = (bytes: number) => (bytes < 1_000_000 ? `${Math.round(bytes / 1000)
 
 /** One table row: the drill's wall-clock times, the encrypted sizes, and when and under what load it ran. */
 export function drillRow(figures: DrillFigures, now = new Date(), machine = { cores: cpus().length, load: loadavg()[0]! }) {
-  const when = now.toISOString().slice(0, 16).replace('T', ' ');
   const cells = [
     figures.sessions.toLocaleString('en-US'),
     `${figures.backupSeconds.toFixed(2)} s`,
     `${figures.restoreSeconds.toFixed(2)} s`,
     `${size(figures.redisBytes)} / ${figures.postgresBytes === undefined ? '-' : size(figures.postgresBytes)}`,
     size((figures.redisBytes / figures.sessions) * 1000),
-    `${when} UTC, ${machine.cores} cores, load ${machine.load.toFixed(1)}`,
+    `${runTime(now)}, ${machine.cores} cores, load ${machine.load.toFixed(1)}`,
   ];
   return `| ${cells.join(' | ')} |`;
 }
@@ -44,15 +42,11 @@ const sessionsOf = (row: string) => Number(row.split('|')[1]!.trim().replace(/,/
  * the others (other drill sizes, from other runs) are kept, smallest first.
  */
 export function writeDrillFigures(figures: DrillFigures, doc = OPERATIONS_DOC, now = new Date()): void {
-  const text = readFileSync(doc, 'utf8');
-  const begin = text.indexOf(BEGIN);
-  const end = text.indexOf(END);
-  if (begin < 0 || end < begin) throw new Error(`${relative(repoRoot, doc)} has no drill block (${BEGIN} … ${END})`);
-  const kept = text
-    .slice(begin + BEGIN.length, end)
+  const block = docBlock(doc, 'backup-drill', WRITTEN_BY);
+  const kept = block
+    .read()
     .split('\n')
     .filter((line) => /^\| [\d,]+ \|/.test(line) && sessionsOf(line) !== figures.sessions);
   const rows = [...kept, drillRow(figures, now)].sort((a, b) => sessionsOf(a) - sessionsOf(b));
-  const block = `${BEGIN}\n\n${[...HEADER, ...rows].join('\n')}\n\n`;
-  writeFileSync(doc, text.slice(0, begin) + block + text.slice(end));
+  block.write([...HEADER, ...rows].join('\n'));
 }

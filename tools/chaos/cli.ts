@@ -15,6 +15,7 @@ import { printToStackLog } from '../stack/stack-log.ts';
 import { CACHE_ENGINES, startStack, type Stack } from '../stack/start-stack.ts';
 import { clusterPrimaryKilled, clusterResharding } from './cluster-scenarios.ts';
 import { baseline } from './baseline.ts';
+import { publishRun } from './chaos-doc.ts';
 import { check, checkTable, failedChecks, type Check } from './checks.ts';
 import { killOneInstance, rollingRestart } from './instance-scenarios.ts';
 import { startLoadLoop, type LoadLoop } from './load-loop.ts';
@@ -46,7 +47,8 @@ Options: --rate N (requests/s, 200), --users N (20), --rounds N (logout races, 2
 resharding), --cache redis|memcached (memcached: the catalogue's rows only, on three memcached nodes, and the
 row that shows why sessions stay off memcached), --nginx-port,
 --redis-port, --app-base-port, --run-dir DIR, --only TEXT[,TEXT] (the baseline and the rows whose step name contains
-a TEXT, e.g. --only switchover,'Redis rolling'; no partition row), --help.
+a TEXT, e.g. --only switchover,'Redis rolling'; no partition row), --write-docs (the whole default run only: its
+tables, the partition rows' too, go into docs/operations.md, between its chaos markers), --help.
 
   npm run chaos -- --partitions [--short]
 
@@ -65,6 +67,7 @@ const {
     rounds: { type: 'string', default: '200' },
     cache: { type: 'string', default: 'redis' },
     only: { type: 'string' },
+    'write-docs': { type: 'boolean', default: false },
     ...stackOptionSpec({
       nginxPort: 28480,
       redisPort: 26480,
@@ -91,6 +94,10 @@ const [userCount, rate, rounds] = [integer('users'), integer('rate'), integer('r
 const cache = choice('cache', CACHE_ENGINES);
 /** The session rows do not depend on the cache's engine: on memcached, only the catalogue's rows run. */
 const sessionRows = cache === 'redis';
+if (args['write-docs'] && (stackOptions.redis !== 'sentinel' || !sessionRows || args.only !== undefined)) {
+  console.error('npm run chaos: --write-docs publishes the whole default run only (no --redis, --cache or --only)');
+  process.exit(2);
+}
 
 async function main(): Promise<Check[]> {
   // Accounts of their own for the logout race and the session across a Redis restart; the throttled account is new
@@ -187,6 +194,7 @@ async function main(): Promise<Check[]> {
   console.log(['', checkTable(checks), ''].join('\n'));
   const file = writeResults('chaos', { rate, users: loggedIn.length, checks, figures });
   console.log(`[chaos] results: ${file}`);
+  if (args['write-docs']) console.log(`[chaos] ${publishRun('chaos', 'npm run chaos -- --write-docs', checks)}`);
   return checks;
 }
 
@@ -206,5 +214,5 @@ try {
 // Its own stack in its own namespace, after this one stopped: every partition row, for every Sentinel run.
 if (sessionRows && stackOptions.redis === 'sentinel' && args.only === undefined) {
   console.log('[chaos] the partition rows (npm run chaos -- --partitions)');
-  if ((await runInPrivateNetwork(partitionsScript, [])) !== 0) process.exitCode = 1;
+  if ((await runInPrivateNetwork(partitionsScript, args['write-docs'] ? ['--write-docs'] : [])) !== 0) process.exitCode = 1;
 }

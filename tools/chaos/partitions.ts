@@ -9,6 +9,7 @@ import { writeResults } from '../lib/results.ts';
 import { loginAll } from '../lib/session-client.ts';
 import { printToStackLog } from '../stack/stack-log.ts';
 import { startStack, type Stack } from '../stack/start-stack.ts';
+import { publishRun } from './chaos-doc.ts';
 import { check, checkTable, failedChecks, type Check } from './checks.ts';
 import { startLoadLoop, type LoadLoop } from './load-loop.ts';
 import { clientLinksFlapping, FLAPS, primaryCutThenKilled, replicaIsolatedThenPrimaryKilled } from './partition-scenarios.ts';
@@ -19,14 +20,19 @@ import { sentinelIsolatedThenPrimaryKilled, someAppLinksFlapping, splitBrain } f
 // network namespace of its own (tools/lib/private-network.ts). Its own stack, on that namespace's loopback.
 
 const usage = `
-npm run chaos -- --partitions [--short] [--only TEXT[,TEXT]]: Redis links cut by iptables rules in a private network
-namespace, under a logged-in load, then failovers. --short: the first row only (the one npm run chaos runs). --only:
-the rows whose step name contains a TEXT (e.g. --only 'split brain'). Exits 1 if a bound fails.`;
+npm run chaos -- --partitions [--short] [--only TEXT[,TEXT]] [--write-docs]: Redis links cut by iptables rules in a
+private network namespace, under a logged-in load, then failovers. --short: the first row only. --only: the rows whose
+step name contains a TEXT (e.g. --only 'split brain'). --write-docs: a whole run's table goes into docs/operations.md,
+between its chaos-partitions markers. Exits 1 if a bound fails.`;
 
 const { values: args } = parseCommandLine(
   { command: 'npm run chaos -- --partitions', usage },
-  { short: { type: 'boolean', default: false }, only: { type: 'string' } },
+  { short: { type: 'boolean', default: false }, only: { type: 'string' }, 'write-docs': { type: 'boolean', default: false } },
 );
+if (args['write-docs'] && (args.short || args.only !== undefined)) {
+  console.error('npm run chaos -- --partitions: --write-docs publishes a whole run only (no --short or --only)');
+  process.exit(2);
+}
 if (!inPrivateNetwork())
   throw new Error('tools/chaos/partitions.ts runs inside a private network namespace: npm run chaos -- --partitions');
 
@@ -113,6 +119,8 @@ async function main(): Promise<Check[]> {
     checks.push(check('Load loop', 'requests not sent (over 2000 in flight)', String(loop.skipped()), '0', false));
   console.log(['', checkTable(checks), ''].join('\n'));
   console.log(`[partitions] results: ${writeResults('chaos-partitions', { short: args.short, checks, figures })}`);
+  if (args['write-docs'])
+    console.log(`[partitions] ${publishRun('partitions', 'npm run chaos -- --partitions --write-docs', checks)}`);
   return checks;
 }
 
