@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { parseCatalogConfig } from './catalog/config.ts';
-import { type Env, isProduction, nodeEnv, resolveFileVariables } from './env.ts';
+import { type Env, isProduction, nodeEnv, resolveFileVariables, variablesOf } from './env.ts';
 
 // The only module that reads the environment. Everything else receives a Config.
 
@@ -113,8 +113,8 @@ function productionProblems(env: Env): string[] {
   return problems;
 }
 
-/** Every variable the app reads (the catalogue's: catalog/config.ts), for the check that documents them all. */
-export const VARIABLES = Object.keys(schema.shape);
+/** Every variable the app reads (the catalogue's: catalog/config.ts) and its default, for the check of their docs. */
+export const VARIABLES = variablesOf(schema);
 
 export type Config = ReturnType<typeof loadConfig>;
 

@@ -32,3 +32,11 @@ export function resolveFileVariables(env: Env, names: string[], readFile: (path:
   for (const [key, value] of Object.entries(resolved)) if (value === '') delete resolved[key];
   return resolved;
 }
+
+/**
+ * Each variable of a schema, with the value it takes when unset where the schema gives one (for the check that
+ * docs/configuration.md states the defaults the code applies).
+ */
+export function variablesOf(schema: z.ZodObject): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(schema.shape).map(([name, field]) => [name, field.safeParse(undefined).data]));
+}

@@ -88,6 +88,9 @@ const TRANSIENT_REPLY = /^(LOADING|OOM|BUSY|TRYAGAIN|MASTERDOWN|READONLY|NOREPLI
 export const asHttpError = (err: unknown) =>
   err instanceof ErrorReply && !TRANSIENT_REPLY.test(err.message) ? err : new ServiceUnavailableError(err);
 
+/** No failover to wait for: one server's client, or a cluster's (which follows moves by itself). */
+const noGrace = () => 0;
+
 /**
  * Awaits a Redis command for at most `timeoutMs`. A frozen or partitioned server never answers a command that was
  * already written, and node-redis waits for that reply forever: this bounds what a request can wait. A command still
@@ -96,9 +99,6 @@ export const asHttpError = (err: unknown) =>
  * Failures are mapped for the error handler: Redis did not answer (closed, refused, too slow) or answered "not now"
  * (TRANSIENT_REPLY) becomes a 503 with Retry-After; any other error reply (a bug, a permission problem) stays a 500.
  */
-/** No failover to wait for: one server's client, or a cluster's (which follows moves by itself). */
-const noGrace = () => 0;
-
 export async function withDeadline<T>(command: Promise<T>, timeoutMs: number, failoverGrace = noGrace): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = (ms: number) =>

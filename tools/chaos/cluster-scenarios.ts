@@ -15,7 +15,7 @@ type Context = { stack: Stack; loop: LoadLoop; users: LoggedInUser[]; lastLogin:
 
 /**
  * cluster-node-timeout (3 s, infra/redis/cluster.conf) + the replica's election (~1 s) + the apps' topology refresh
- * (every second while a node is away, app/src/redis-cluster.ts): the issue's bound is 10 s.
+ * (every second while a node is away, app/src/redis-cluster.ts): the bound is 10 s.
  */
 const FAILOVER_BOUND_MS = 10_000;
 

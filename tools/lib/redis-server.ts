@@ -2,6 +2,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { shippedFiles } from './paths.ts';
+import { withRedis } from './redis.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -152,5 +153,21 @@ export async function createCluster(options: { secretsDir: string; ports: number
     const { killed, stdout } = err as { killed?: boolean; stdout?: string };
     if (!killed) throw err;
     throw new Error(`redis-cli --cluster create did not finish in ${timeout} ms; it printed:\n${String(stdout).slice(-2000)}`);
+  }
+}
+
+/**
+ * A cluster is ready when every node says every slot is served (one that has not yet heard of the others answers
+ * CLUSTERDOWN to a command it would redirect) and `replicas` replicas are in sync (one that never synced cannot take
+ * over). Asked of each node through its admin URL.
+ */
+export async function clusterReady(adminUrls: string[], replicas: number): Promise<boolean> {
+  try {
+    const states = await Promise.all(adminUrls.map((url) => withRedis(url, (client) => client.clusterInfo())));
+    if (!states.every((info) => info.includes('cluster_state:ok'))) return false;
+    const infos = await Promise.all(adminUrls.map((url) => withRedis(url, (client) => client.info('replication'))));
+    return infos.filter((info) => info.includes('role:slave') && info.includes('master_link_status:up')).length === replicas;
+  } catch {
+    return false;
   }
 }

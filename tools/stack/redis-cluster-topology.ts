@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { waitFor } from '../lib/poll.ts';
 import { redisUrl, withRedis } from '../lib/redis.ts';
-import { clusterNodeArgs, createCluster } from '../lib/redis-server.ts';
+import { clusterNodeArgs, clusterReady, createCluster } from '../lib/redis-server.ts';
 import { roleOf } from '../lib/sentinel.ts';
 import { noSentinelOperations } from './redis-operations.ts';
 import { createStackRedisProcess, roleName, type TopologyOptions, wholeRedisActions } from './redis-process.ts';
@@ -56,22 +56,11 @@ export function createRedisClusterTopology(options: TopologyOptions) {
     throw new StackRequestError(409, 'no cluster node answers');
   }
 
-  /**
-   * Every node says every slot is served (one that has not yet heard of the others answers CLUSTERDOWN), and every
-   * primary has a replica in sync (one that never synced cannot take over).
-   */
-  const ready = async () => {
-    try {
-      const states = await Promise.all(nodes.map((node) => withRedis(adminUrl(node.port), (client) => client.clusterInfo())));
-      if (!states.every((info) => info.includes('cluster_state:ok'))) return false;
-      const infos = await Promise.all(
-        nodes.map((node) => withRedis(adminUrl(node.port), (client) => client.info('replication'))),
-      );
-      return infos.filter((info) => info.includes('role:slave') && info.includes('master_link_status:up')).length === 3;
-    } catch {
-      return false;
-    }
-  };
+  const ready = () =>
+    clusterReady(
+      nodes.map((node) => adminUrl(node.port)),
+      nodes.length / 2,
+    );
 
   async function start() {
     await Promise.all(nodes.map((node) => node.start()));

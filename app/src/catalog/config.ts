@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { type Env, isProduction, nodeEnv, resolveFileVariables } from '../env.ts';
+import { type Env, isProduction, nodeEnv, resolveFileVariables, variablesOf } from '../env.ts';
 import { CACHE_PREFIX } from '../keys.ts';
 
 // The catalogue's variables, read by app/src/config.ts (the only reader of the environment) when DATABASE_URL is set.
@@ -38,8 +38,8 @@ const schema = z.object({
   CACHE_GRACE_S: z.coerce.number().int().min(0).default(3600),
 });
 
-/** Every variable the catalogue reads, for the check that documents them all. */
-export const CATALOG_VARIABLES = Object.keys(schema.shape);
+/** Every variable the catalogue reads and its default, for the check of their docs. */
+export const CATALOG_VARIABLES = variablesOf(schema);
 
 export type CatalogConfig = NonNullable<ReturnType<typeof parseCatalogConfig>>;
 

@@ -39,15 +39,15 @@ type Deps = {
   cacheCounts?: () => Readonly<Record<CacheResult, number>>;
 };
 
+/** The paths this module routes, for the metrics' route labels (metrics.ts). */
+export const STATUS_PATHS = { status: '/api/status' } as const;
+
 /**
  * GET /api/status, the dashboard's live panel: what the hops cannot show. Which Redis node is the primary now, as a
  * label (`node-` and an HMAC of its address under a key derived from the session secret: the same on every instance,
  * different after a failover, and no address, port or secret in it), how many times this instance has seen the
  * primary change, and this instance's cache hit ratio. Logged-in users only.
  */
-/** The paths this module routes, for the metrics' route labels (metrics.ts). */
-export const STATUS_PATHS = { status: '/api/status' } as const;
-
 export function createStatusRouter({ instanceId, secret, redis, cacheCounts }: Deps) {
   const router = Router();
   const labelKey = createHmac('sha256', secret).update('redis-node-label').digest();

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { createClient, createCluster as createClusterClient } from 'redis';
-import { clusterNodeArgs, createCluster, renderAcl } from '../../../tools/lib/redis-server.ts';
+import { redisUrl, trustRedisCa } from '../../../tools/lib/redis.ts';
+import { clusterNodeArgs, clusterReady, createCluster, renderAcl } from '../../../tools/lib/redis-server.ts';
 import { ensureSecrets } from '../../../tools/lib/secrets.ts';
 import type { TestRedis } from './redis-server.ts';
 import { freePortBase } from '../../../tools/lib/ports.ts';
@@ -62,15 +63,10 @@ export async function startRedisCluster(t: Pick<TestContext, 'after'>) {
 
   for (const port of ports) await start(port);
   await createCluster({ secretsDir: secrets.dir, ports, adminPassword: secrets.redisAdminPassword });
-  // Ready: every node says every slot is served (a node that has not yet heard of the others answers CLUSTERDOWN to a
-  // command it would redirect), and every replica is in sync (one that never synced cannot take over).
-  const ready = async () => {
-    const states = await Promise.all(ports.map(async (port) => (await admin(port)).clusterInfo()));
-    if (!states.every((info) => info.includes('cluster_state:ok'))) return false;
-    const roles = await Promise.all(ports.map(async (port) => (await admin(port)).info('replication')));
-    return roles.filter((info) => info.includes('role:slave') && info.includes('master_link_status:up')).length === 3;
-  };
-  const allReady = () => waitFor(ready, { what: 'the cluster, its replicas in sync', timeoutMs: 20_000, intervalMs: 100 });
+  trustRedisCa(secrets.redisCaFile);
+  const adminUrls = ports.map((port) => redisUrl('admin', secrets.redisAdminPassword, port, { tls: true }));
+  const allReady = () =>
+    waitFor(() => clusterReady(adminUrls, 3), { what: 'the cluster, its replicas in sync', timeoutMs: 20_000, intervalMs: 100 });
   await allReady();
 
   /** The node serving `key` now, as the cluster itself says (CLUSTER KEYSLOT, then the slot's owner in CLUSTER SLOTS). */

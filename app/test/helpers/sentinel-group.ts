@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { createClient } from 'redis';
+import { redisUrl, trustRedisCa } from '../../../tools/lib/redis.ts';
 import { renderAcl, sentinelArgs, sentinelNodeArgs } from '../../../tools/lib/redis-server.ts';
+import { primaryPortOf, sentinelGroupReady } from '../../../tools/lib/sentinel.ts';
 import { ensureSecrets } from '../../../tools/lib/secrets.ts';
 import type { RedisProcess } from '../../../tools/stack/redis-process.ts';
 import { startTestRedisProcess } from './redis-process.ts';
@@ -69,24 +71,14 @@ export async function startSentinelGroup(t: Pick<TestContext, 'after'>) {
   t.after(() => rmSync(root, { recursive: true, force: true }));
 
   for (const port of [...nodePorts, ...sentinelPorts]) await start(port);
-  const sentinelOf = () => connected(sentinels.get(sentinelPorts[0]!)!);
-  async function primaryPort(): Promise<number> {
-    const reply = (await (await sentinelOf()).sendCommand(['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'sessions'])) as string[];
-    return Number(reply[1]);
-  }
-  // Ready: every Sentinel knows the others and both replicas, and the replicas are in sync.
-  await waitFor(
-    async () => {
-      for (const port of sentinelPorts) {
-        const sentinel = await connected(sentinels.get(port)!);
-        const primary = (await sentinel.sendCommand(['SENTINEL', 'MASTER', 'sessions'])) as Record<string, string>;
-        if (primary['num-slaves'] !== '2' || primary['num-other-sentinels'] !== '2') return false;
-      }
-      const replication = await (await connected(nodes.get(primary.port)!)).info('replication');
-      return (replication.match(/state=online/g) ?? []).length === 2;
-    },
-    { what: 'the Sentinel group', timeoutMs: 20_000, intervalMs: 100 },
-  );
+  trustRedisCa(secrets.redisCaFile);
+  const adminUrl = (port: number) => redisUrl('admin', secrets.redisAdminPassword, port, { tls: true });
+  const primaryPort = () => primaryPortOf(adminUrl(sentinelPorts[0]!));
+  await waitFor(() => sentinelGroupReady(sentinelPorts.map(adminUrl), adminUrl(primary.port), 2), {
+    what: 'the Sentinel group',
+    timeoutMs: 20_000,
+    intervalMs: 100,
+  });
 
   return {
     nodePorts,

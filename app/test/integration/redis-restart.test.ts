@@ -1,9 +1,8 @@
 // A Redis restart loses nothing the app wrote: sessions, session writes, logouts and login-failure counters come back
 // from the AOF. Runs redis-server exactly as deployed (infra/redis/redis.conf: appendonly; the ACL rendered by
 // infra/redis/render-acl.sh, `default` off) and the app as the `app` user. Its own redis-server (not the shared helper):
-// it reads the server's log and AOF and switches active expiry off.
+// it restarts it, reads its log and AOF, and switches active expiry off.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +20,7 @@ import { redisArgs, renderAcl } from '../../../tools/lib/redis-server.ts';
 import { ensureSecrets } from '../../../tools/lib/secrets.ts';
 import { csrfTokenIn, sessionIdFromCookie } from '../../../tools/lib/session-client.ts';
 import { sessionKey } from '../../src/keys.ts';
+import { startTestRedisProcess } from '../helpers/redis-process.ts';
 import { freePort } from '../helpers/wait.ts';
 import { ALICE, BOB, DEMO_USERS } from '../helpers/users.ts';
 import { onCluster } from '../helpers/redis-server.ts';
@@ -30,7 +30,10 @@ const MAX_FAILURES = 5;
 const waitFor = (what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 10_000) =>
   waitUntil(what, async () => probe(), { timeoutMs, intervalMs: 10 });
 
-/** redis-server with the shipped redis.conf and ACL on a free port; restartable on the same AOF. */
+/**
+ * redis-server with the shipped redis.conf and ACL on a free port, under the stack's process lifecycle
+ * (startTestRedisProcess); restartable on the same AOF. Its log goes to a file the test reads.
+ */
 async function startShippedRedis(t: TestContext) {
   const dir = mkdtempSync(join(tmpdir(), 'redis-restart-'));
   const secrets = ensureSecrets(join(dir, 'secrets'));
@@ -39,45 +42,21 @@ async function startShippedRedis(t: TestContext) {
   renderAcl(secrets.dir, aclfile, 'redis-server');
   const port = await freePort();
   const url = (user: 'app' | 'admin') => `redis://${user}:${password[user]}@127.0.0.1:${port}`;
+  const logFile = join(dir, 'redis.log');
 
-  let child: ChildProcess | undefined;
-  let log = '';
   const admin = createClient({ url: url('admin'), disableOfflineQueue: true, socket: { reconnectStrategy: false } });
   admin.on('error', () => {});
-
-  async function start() {
-    // The deployment's own settings, plus only what a test needs: this port, this directory, and DEBUG from
-    // loopback (to switch active expiry off).
-    const args = [...redisArgs({ port, dir, aclfile }), '--enable-debug-command', 'local'];
-    const started = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    child = started;
-    started.stdout.on('data', (chunk) => (log += String(chunk)));
-    started.stderr.on('data', (chunk) => (log += String(chunk)));
-    await waitFor(`redis-server on port ${port}`, async () => {
-      if (started.exitCode !== null) throw new Error(`redis-server exited:\n${log}`);
-      if (!admin.isOpen) await admin.connect();
-      return (await admin.ping()) === 'PONG';
-    });
-  }
-
-  async function exited(stop: () => unknown) {
-    const gone = new Promise((resolve) => child!.once('exit', resolve));
-    await stop();
-    await gone;
-  }
-
-  await start();
-  t.after(async () => {
-    if (admin.isOpen) admin.destroy();
-    if (child?.exitCode === null) await exited(() => child!.kill('SIGKILL'));
-    rmSync(dir, { recursive: true, force: true });
-  });
+  // The deployment's own settings, plus only what a test needs: this port, this directory, its log in a file, and
+  // DEBUG from loopback (to switch active expiry off).
+  const args = () => [...redisArgs({ port, dir, aclfile }), '--enable-debug-command', 'local', '--logfile', logFile];
+  const node = await startTestRedisProcess(t, { name: `redis-${port}`, port, dir, args, admin });
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
 
   return {
     admin,
     appUrl: url('app'),
-    /** What redis-server printed since it was first started (both runs). */
-    log: () => log,
+    /** What redis-server logged since it was first started (both runs). */
+    log: () => readFileSync(logFile, 'utf8'),
     /** The incremental AOF, as written so far. */
     aof: () =>
       readdirSync(join(dir, 'appendonlydir'))
@@ -90,12 +69,13 @@ async function startShippedRedis(t: TestContext) {
         // Every reply already sent is in the AOF file (the kernel's, not yet fsynced: a process crash keeps it).
         const written = async () => /aof_buffer_length:0\r\n/.test(await admin.info('persistence'));
         await waitFor('the AOF buffer written out', written);
-        await exited(() => child!.kill('SIGKILL'));
+        await node.kill();
       } else {
-        await exited(() => admin.sendCommand(['SHUTDOWN']).catch(() => undefined));
+        await admin.sendCommand(['SHUTDOWN']).catch(() => undefined);
+        await waitFor('redis-server gone after SHUTDOWN', () => !node.isRunning());
       }
       admin.destroy();
-      await start();
+      await node.start();
     },
   };
 }
@@ -169,6 +149,8 @@ async function failLogins(app: ReturnType<typeof createApp>, username: string, a
 
 /** Lines where Redis reported refusing part of its AOF, summarised: '' when there are none. */
 function aofErrors(log: string): string {
+  // Read from the restarted server's own log: one that never says it loaded the AOF is not that log.
+  if (!/DB loaded from append only file/.test(log)) return 'no "DB loaded from append only file" in the log';
   const lines = log.split('\n').filter((line) => /NOPERM|CRITICAL/.test(line));
   return lines.length === 0 ? '' : `${lines.length} lines like: ${lines[0]}`;
 }
