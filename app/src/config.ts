@@ -52,6 +52,12 @@ const hostPortList = z.string().transform((value, ctx) => {
   return sentinels;
 });
 
+/** What is wrong with a REDIS_URL: its scheme, when it has another one (only the scheme: a URL may carry a password). */
+function notRedisUrl(input: unknown): string {
+  const scheme = /^([a-z][\w+.-]*):\/\//i.exec(String(input))?.[1];
+  return `expected a redis:// or rediss:// URL${scheme && !/^rediss?$/i.test(scheme) ? `, not ${scheme}://` : ''}`;
+}
+
 const schema = z.object({
   NODE_ENV: nodeEnv,
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -60,7 +66,7 @@ const schema = z.object({
     .string()
     .regex(/^[\w.-]{1,64}$/)
     .default(hostname()),
-  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' }).optional(),
+  REDIS_URL: z.url({ protocol: /^rediss?$/, error: (issue) => notRedisUrl(issue.input) }).optional(),
   REDIS_PASSWORD: z.string().min(1).optional(),
   REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().positive().default(500),
   // Verifies the servers' certificates for rediss:// (and the Sentinels); unset, Node's bundled CAs are trusted.

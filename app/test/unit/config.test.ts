@@ -121,6 +121,15 @@ describe('loadConfig', () => {
     const development = { NODE_ENV: 'development' };
     assert.equal(
       problemsOf({ ...development, REDIS_URL: 'http://localhost' })[0],
+      'REDIS_URL: expected a redis:// or rediss:// URL, not http://',
+    );
+    assert.equal(
+      problemsOf({ ...development, REDIS_URL: 'https://user:hunter2@localhost' })[0],
+      'REDIS_URL: expected a redis:// or rediss:// URL, not https://',
+      'the scheme named, never the password',
+    );
+    assert.equal(
+      problemsOf({ ...development, REDIS_URL: 'localhost:6379' })[0],
       'REDIS_URL: expected a redis:// or rediss:// URL',
     );
     assert.match(problemsOf({ ...development, DEMO_USERS: 'alice' })[0]!, /^DEMO_USERS/);
