@@ -207,30 +207,48 @@ export async function postgresStopped(stack: Stack): Promise<{ checks: Check[]; 
   };
 }
 
-/** Well past the other scenarios' ids, so nobody has read it before. */
-const HERD_ID = 4950 + Math.floor(Math.random() * 50);
+/** Well past the other scenarios' ids, so nobody has read them before: one per try of the herd. */
+const HERD_IDS = ((first) => [first, first + 1, first + 2])(4950 + Math.floor(Math.random() * 48));
 const HERD_SIZE = 200;
 
 /**
  * The thundering herd through nginx: 200 concurrent reads of one product nobody has read, spread by nginx over the
  * instances, while the session load runs. Each instance loads it once (single flight); the database counts come from
- * the instances' own metrics.
+ * the instances' own metrics. A cache read not answered within CACHE_TIMEOUT_MS (an overloaded machine) makes its
+ * instance read the database instead for a second, by design, so each such read may start one more load: the bound
+ * counts them, and a herd that had any runs again on another cold product (up to three tries), to measure one without.
  */
 export async function coldHerd(stack: Stack): Promise<{ checks: Check[]; figures: object }> {
   const name = `${HERD_SIZE} concurrent reads of a cold product`;
   const metricsUrls = stack.status().instances.map((instance) => instance.metricsUrl);
-  const before = await catalogCounters(metricsUrls);
-  const replies = await Promise.all(Array.from({ length: HERD_SIZE }, () => product(stack, HERD_ID)));
-  const after = await catalogCounters(metricsUrls);
-  const queries = after.db - before.db;
-  const misses = after.miss - before.miss;
-  const bound = metricsUrls.length;
+  const herd = async (id: number) => {
+    const before = await catalogCounters(metricsUrls);
+    const replies = await Promise.all(Array.from({ length: HERD_SIZE }, () => product(stack, id)));
+    const after = await catalogCounters(metricsUrls);
+    return { replies, queries: after.db - before.db, misses: after.miss - before.miss, late: after.error - before.error };
+  };
+  let run = await herd(HERD_IDS[0]!);
+  let tries = 1;
+  for (const id of HERD_IDS.slice(1)) {
+    if (run.late === 0) break;
+    console.log(`[chaos]   ${run.late} cache reads not answered in time: the herd again, on another cold product`);
+    run = await herd(id);
+    tries++;
+  }
+  const { replies, queries, misses, late } = run;
+  const measured = `${queries} (${misses} misses, ${late} cache reads not answered in time${tries > 1 ? `; try ${tries}` : ''})`;
   return {
     checks: [
       check(name, 'status, slowest', `${statuses(replies)}, ${fmtMs(slowest(replies))}`, '200', statuses(replies) === '200'),
-      check(name, 'database queries (db_queries_total)', `${queries} (${misses} misses)`, `≤ ${bound}`, queries <= bound),
+      check(
+        name,
+        'database queries (db_queries_total)',
+        measured,
+        '≤ one per instance, + one per late cache read',
+        queries <= metricsUrls.length + late,
+      ),
     ],
-    figures: { queries, misses, slowestMs: slowest(replies), statuses: statuses(replies) },
+    figures: { queries, misses, late, tries, slowestMs: slowest(replies), statuses: statuses(replies) },
   };
 }
 
