@@ -145,8 +145,9 @@ export function wholeRedisActions<Status>(nodes: RedisProcess[], status: () => S
         (node) => !node.isRunning(),
       ),
     async pause() {
+      await eachNode((node) => node.pause(), running);
       await Promise.all(frozenWith.filter(running).map((process) => process.pause()));
-      return eachNode((node) => node.pause(), running);
+      return status();
     },
     async resume() {
       await eachNode((node) => node.resume(), running);
