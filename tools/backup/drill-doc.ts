@@ -1,6 +1,6 @@
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { docBlock, runTime } from '../lib/doc-block.ts';
+import { createDocBlock, runTime } from '../lib/doc-block.ts';
 import { repoRoot } from '../lib/paths.ts';
 
 /** Where the restore drill publishes its figures: docs/operations.md, in its backup-drill block, one row per drill size. */
@@ -42,7 +42,7 @@ const sessionsOf = (row: string) => Number(row.split('|')[1]!.trim().replace(/,/
  * the others (other drill sizes, from other runs) are kept, smallest first.
  */
 export function writeDrillFigures(figures: DrillFigures, doc = OPERATIONS_DOC, now = new Date()): void {
-  const block = docBlock(doc, 'backup-drill', WRITTEN_BY);
+  const block = createDocBlock(doc, 'backup-drill', WRITTEN_BY);
   const kept = block
     .read()
     .split('\n')

@@ -1,6 +1,6 @@
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { docBlock, runTime } from '../lib/doc-block.ts';
+import { createDocBlock, runTime } from '../lib/doc-block.ts';
 import { repoRoot } from '../lib/paths.ts';
 import { checkTable, failedChecks, type Check } from './checks.ts';
 
@@ -8,8 +8,8 @@ const OPERATIONS_DOC = join(repoRoot, 'docs/operations.md');
 
 /** The operations document's tables of what happens when a part fails, each from a whole run, never typed in. */
 export const chaosDocs = {
-  chaos: docBlock(OPERATIONS_DOC, 'chaos', 'npm run chaos -- --write-docs'),
-  partitions: docBlock(OPERATIONS_DOC, 'chaos-partitions', 'npm run chaos -- --partitions --write-docs'),
+  chaos: createDocBlock(OPERATIONS_DOC, 'chaos', 'npm run chaos -- --write-docs'),
+  partitions: createDocBlock(OPERATIONS_DOC, 'chaos-partitions', 'npm run chaos -- --partitions --write-docs'),
 };
 
 /** Puts a run's table into its block, saying when and under what load it ran; a run that missed a bound is not. */

@@ -7,7 +7,7 @@ import { repoRoot } from './paths.ts';
  * `<!-- <name>:begin (written by <command>) -->` and `<!-- <name>:end -->`. Reading or writing a document without
  * the markers throws instead of writing somewhere else.
  */
-export function docBlock(doc: string, name: string, writtenBy: string) {
+export function createDocBlock(doc: string, name: string, writtenBy: string) {
   const begin = `<!-- ${name}:begin (written by ${writtenBy}) -->`;
   const end = `<!-- ${name}:end -->`;
   const locate = () => {
